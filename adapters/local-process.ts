@@ -1,0 +1,173 @@
+/**
+ * Local servers the harness starts itself (bao, moto_server, slapd): on 127.0.0.1, on a free port,
+ * with a pid file per run so a killed run's servers can still be stopped — by that pid, after
+ * checking the process is still the one we started, never by name.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface PidRecord {
+  name: string;
+  pid: number;
+  /** The executable, to recognise the process before signalling it. */
+  command: string;
+  runId: string;
+  workDir: string;
+  startedAt: string;
+}
+
+export function runStateDir(projectRoot: string, runId?: string): string {
+  return runId ? join(projectRoot, '.targets', 'run', runId) : join(projectRoot, '.targets', 'run');
+}
+
+export interface LocalServer {
+  pid: number;
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+export interface LocalServerOptions {
+  name: string;
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  workDir: string;
+  projectRoot: string;
+  runId: string;
+  /** Resolves true once the server answers. */
+  ready: () => Promise<boolean>;
+  readyTimeoutMs?: number;
+}
+
+export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
+  mkdirSync(options.workDir, { recursive: true });
+  const logFile = join(options.workDir, `${options.name}.log`);
+  const log = openSync(logFile, 'a');
+  const child = spawn(options.command, options.args, {
+    cwd: options.workDir,
+    env: options.env ?? process.env,
+    stdio: ['ignore', log, log],
+    // Own process group: a Ctrl-C in the terminal reaches the harness only, which tears down
+    // against a still-running target and then stops the server itself.
+    detached: true,
+  });
+  closeSync(log);
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`${options.name}: could not start ${options.command}`);
+  let exited: string | undefined;
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exited = signal ? `killed by ${signal}` : `exited with code ${code}`;
+      resolve();
+    }),
+  );
+  child.once('error', (error) => (exited = error.message));
+
+  const stateDir = runStateDir(options.projectRoot, options.runId);
+  mkdirSync(stateDir, { recursive: true });
+  const pidFile = join(stateDir, `${options.name}.json`);
+  const record: PidRecord = {
+    name: options.name,
+    pid,
+    command: options.command,
+    runId: options.runId,
+    workDir: options.workDir,
+    startedAt: new Date().toISOString(),
+  };
+  writeFileSync(pidFile, JSON.stringify(record, null, 2));
+
+  const stop = async (): Promise<void> => {
+    if (exited === undefined) {
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exit;
+      clearTimeout(killer);
+    }
+    rmSync(pidFile, { force: true });
+    removeEmptyDir(stateDir);
+    rmSync(options.workDir, { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
+  for (;;) {
+    if (exited !== undefined) {
+      const tail = readTail(logFile);
+      await stop();
+      throw new Error(`${options.name} ${exited} before it was ready: ${tail}`);
+    }
+    if (await options.ready().catch(() => false)) break;
+    if (Date.now() > deadline) {
+      const tail = readTail(logFile);
+      await stop();
+      throw new Error(`${options.name} did not become ready in ${(options.readyTimeoutMs ?? 30_000) / 1000} s: ${tail}`);
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  return { pid, logFile, stop };
+}
+
+function readTail(file: string): string {
+  try {
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    return lines.slice(-3).join(' | ').slice(0, 400);
+  } catch {
+    return '(no log)';
+  }
+}
+
+function removeEmptyDir(dir: string): void {
+  try {
+    if (existsSync(dir) && readdirSync(dir).length === 0) rmSync(dir, { recursive: true });
+  } catch {
+    // Another server of the same run may still be writing there; its own stop() removes it.
+  }
+}
+
+/** Is `pid` alive and still running `command`? Guards against signalling a recycled pid. */
+export function isOurProcess(record: PidRecord): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${record.pid}/cmdline`, 'utf8').split('\0');
+    return cmdline[0] === record.command;
+  } catch {
+    return false;
+  }
+}
+
+/** Stop servers a killed run left behind (all runs when runId is undefined). Returns what it stopped. */
+export async function stopLeftoverServers(projectRoot: string, runId?: string): Promise<string[]> {
+  const root = runStateDir(projectRoot);
+  if (!existsSync(root)) return [];
+  const stopped: string[] = [];
+  const runs = runId ? [runId] : readdirSync(root);
+  for (const run of runs) {
+    const dir = join(root, run);
+    if (!existsSync(dir)) continue;
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
+      const record = JSON.parse(readFileSync(join(dir, file), 'utf8')) as PidRecord;
+      if (isOurProcess(record)) {
+        process.kill(record.pid, 'SIGTERM');
+        for (let i = 0; i < 50 && isOurProcess(record); i++) await new Promise((r) => setTimeout(r, 100));
+        if (isOurProcess(record)) process.kill(record.pid, 'SIGKILL');
+        stopped.push(`${record.name} pid ${record.pid} (run ${record.runId})`);
+      }
+      rmSync(join(dir, file), { force: true });
+      rmSync(record.workDir, { recursive: true, force: true });
+    }
+    removeEmptyDir(dir);
+  }
+  return stopped;
+}

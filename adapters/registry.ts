@@ -1,0 +1,41 @@
+/**
+ * The adapter registry: every folder under adapters/ with an index.ts that default-exports an
+ * Adapter. Discovered at run time, so a new adapter is a new folder and nothing else.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Adapter } from './contract.ts';
+import { InputError } from './contract.ts';
+
+const ADAPTERS_DIR = fileURLToPath(new URL('.', import.meta.url));
+
+let loaded: Promise<Map<string, Adapter>> | undefined;
+
+async function discover(): Promise<Map<string, Adapter>> {
+  const adapters = new Map<string, Adapter>();
+  const folders = readdirSync(ADAPTERS_DIR, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(ADAPTERS_DIR, entry.name, 'index.ts')))
+    .map((entry) => entry.name)
+    .sort();
+  for (const folder of folders) {
+    const module = (await import(pathToFileURL(join(ADAPTERS_DIR, folder, 'index.ts')).href)) as { default: Adapter };
+    if (module.default.name !== folder) {
+      throw new Error(`adapters/${folder}/index.ts exports adapter "${module.default.name}"; it must be named after its folder`);
+    }
+    adapters.set(folder, module.default);
+  }
+  return adapters;
+}
+
+export function loadAdapters(): Promise<Map<string, Adapter>> {
+  loaded ??= discover();
+  return loaded;
+}
+
+export async function getAdapter(name: string): Promise<Adapter> {
+  const adapters = await loadAdapters();
+  const adapter = adapters.get(name);
+  if (!adapter) throw new InputError(`unknown adapter "${name}" (known: ${[...adapters.keys()].join(', ')})`);
+  return adapter;
+}

@@ -1,0 +1,60 @@
+/**
+ * `jitc cleanup` for Vault: everything a run created carries its run id — token metadata
+ * (jitc_run), policy and role names (jitc-<runId>-…), secret paths and default-policy blocks —
+ * so a killed run's leftovers are found on the target itself and removed.
+ */
+import type { CleanupReport } from '../contract.ts';
+import { describeVaultError } from './api.ts';
+import { listTokens, type VaultClient } from './client.ts';
+import { escapeRegExp, restoreDefaultPolicy } from './fixtures.ts';
+
+export async function cleanupVault(client: VaultClient, runId: string | undefined): Promise<CleanupReport> {
+  const { api } = client;
+  const prefix = runId ? `jitc-${runId}-` : 'jitc-';
+  const report: CleanupReport = { removed: [], failed: [] };
+  const attempt = async (what: string, action: () => Promise<unknown>): Promise<void> => {
+    try {
+      await action();
+      report.removed.push(what);
+    } catch (error) {
+      const e = describeVaultError(error);
+      if (e.status !== 404) report.failed.push(`${what}: ${e.message}`);
+    }
+  };
+
+  for (const token of await listTokens(api)) {
+    const ours =
+      (token.meta?.jitc_run !== undefined && (runId === undefined || token.meta.jitc_run === runId)) ||
+      token.policies.some((p) => p.startsWith(prefix));
+    if (ours) await attempt(`token ${token.accessor} (${token.display_name})`, () => api.call('POST', 'auth/token/revoke-accessor', { accessor: token.accessor }));
+  }
+
+  const policies = await api.call<{ data: { keys: string[] } }>('LIST', 'sys/policies/acl');
+  for (const name of policies.data.keys.filter((k) => k.startsWith(prefix))) {
+    await attempt(`policy ${name}`, () => api.call('DELETE', `sys/policies/acl/${name}`));
+  }
+
+  const pattern = runId ? `${escapeRegExp(prefix)}[a-z0-9-]+` : 'jitc-[A-Za-z0-9-]+';
+  if (await restoreDefaultPolicy(api, pattern)) report.removed.push('jitc blocks in the default policy');
+
+  try {
+    const secrets = await api.call<{ data: { keys: string[] } }>('LIST', `${client.kvMount}/metadata/jitc`);
+    for (const key of secrets.data.keys.filter((k) => k.startsWith(prefix))) {
+      await attempt(`secret ${client.kvMount}/jitc/${key}`, () => api.call('DELETE', `${client.kvMount}/metadata/jitc/${key}`));
+    }
+  } catch (error) {
+    if (describeVaultError(error).status !== 404) report.failed.push(`list secrets: ${describeVaultError(error).message}`);
+  }
+
+  try {
+    const roles = await api.call<{ data: { keys: string[] } }>('LIST', `auth/${client.approleMount}/role`);
+    for (const role of roles.data.keys.filter((k) => k.startsWith(prefix))) {
+      await attempt(`approle role ${role}`, () => api.call('DELETE', `auth/${client.approleMount}/role/${role}`));
+    }
+  } catch (error) {
+    const e = describeVaultError(error);
+    // No AppRole mount, or no roles: nothing to sweep.
+    if (e.status !== 404 && e.status !== 400) report.failed.push(`list approle roles: ${e.message}`);
+  }
+  return report;
+}

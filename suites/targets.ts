@@ -1,0 +1,69 @@
+/**
+ * Bringing targets up for a run: install what `local` needs, fall back from `container` to `local`
+ * when no Docker engine answers (said in one line), connect to `external` endpoints. Used by the
+ * CLI and by the project's own tests, so both reach targets the same way.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dockerEngineAnswers } from '../adapters/container-engine.ts';
+import { type Adapter, InputError, type StartedTarget, type TargetMode } from '../adapters/contract.ts';
+import { installRequirements, missingCommands } from '../adapters/install.ts';
+
+export interface TargetOptions {
+  runId: string;
+  projectRoot: string;
+  mode: TargetMode;
+  /** Per-adapter sections of the config file. */
+  config: Record<string, Record<string, unknown>>;
+  log: (line: string) => void;
+}
+
+/** What `container` resolves to on this machine, decided once per run. */
+export async function effectiveMode(mode: TargetMode, log: (line: string) => void): Promise<TargetMode> {
+  if (mode !== 'container') return mode;
+  const engine = await dockerEngineAnswers();
+  if (engine.ok) return 'container';
+  log(`container targets unavailable: ${engine.why}; using local targets instead`);
+  return 'local';
+}
+
+export async function ensureInstalled(adapters: Adapter[], projectRoot: string, log: (line: string) => void): Promise<void> {
+  const requirements = adapters.flatMap((a) => (a.targets.local ? [a.targets.local.requirements] : []));
+  const missing = requirements.some((r) => missingCommands(projectRoot, r).length > 0);
+  if (!missing) return;
+  log('local targets are not installed yet: installing them (jitc targets install)');
+  await installRequirements(projectRoot, requirements, log);
+}
+
+/** Start (local, container) or connect (external) one target per adapter, in parallel. */
+export async function bringUp(adapters: Adapter[], options: TargetOptions): Promise<StartedTarget[]> {
+  const mode = options.mode;
+  if (mode === 'local') await ensureInstalled(adapters, options.projectRoot, options.log);
+  const settled = await Promise.allSettled(adapters.map((adapter) => bringUpOne(adapter, mode, options)));
+  const started = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failure) {
+    // Nothing half-done: stop what did start before reporting the one that did not.
+    await Promise.allSettled(started.map((t) => t.stop()));
+    throw failure.reason;
+  }
+  return started;
+}
+
+async function bringUpOne(adapter: Adapter, mode: TargetMode, options: TargetOptions): Promise<StartedTarget> {
+  const provisionOptions = {
+    runId: options.runId,
+    projectRoot: options.projectRoot,
+    workDir: mkdtempSync(join(tmpdir(), `jitc-${adapter.name}-`)),
+    config: options.config[adapter.name] ?? {},
+    log: options.log,
+  };
+  const provisioning = adapter.targets[mode];
+  if (!provisioning) throw new InputError(`adapter ${adapter.name} has no ${mode} target mode`);
+  if ('connect' in provisioning) {
+    const connection = await provisioning.connect(provisionOptions);
+    return { connection, stop: async () => undefined };
+  }
+  return provisioning.start(provisionOptions);
+}
