@@ -10,7 +10,9 @@ export function parseDurationMs(text: string): number | undefined {
 }
 
 /** A zod field that accepts 3, "3s", "500ms" and yields seconds (fractions allowed). */
-export const seconds = z.union([z.number().nonnegative(), z.string()]).transform((value, ctx) => {
+export const seconds = z
+  .union([z.number().nonnegative(), z.string()], { error: 'expected a duration: seconds as a number, or a string such as "3s", "500ms", "15m"' })
+  .transform((value, ctx) => {
   if (typeof value === 'number') return value;
   const ms = parseDurationMs(value);
   if (ms === undefined) {

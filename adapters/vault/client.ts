@@ -28,6 +28,7 @@ export interface TokenInfo {
   expire_time: string | null;
   issue_time: string;
   ttl: number;
+  creation_ttl: number;
   explicit_max_ttl: number;
   period?: number;
   renewable: boolean;

@@ -23,7 +23,8 @@ import { GONE, probe } from '../probes.ts';
 const params = fixtureParams.extend({
   /** TTL the broker asks for; null asks none (the mount default applies). */
   ttlSeconds: seconds.nullable(),
-  explicitMaxTtlSeconds: seconds.optional(),
+  /** Upper bound renewals cannot pass; null or absent sets none. */
+  explicitMaxTtlSeconds: seconds.nullable().optional(),
   /** A periodic token renews forever: the classic way to make a "temporary" token permanent. */
   periodSeconds: seconds.optional(),
   /** Renewals the task attempts during use, each asking for `incrementSeconds`. */
@@ -71,7 +72,7 @@ export const tokenMechanism: Mechanism<TokenParams, VaultClient> = {
       renewable: true,
     };
     if (p.ttlSeconds !== null) body.ttl = `${p.ttlSeconds}s`;
-    if (p.explicitMaxTtlSeconds !== undefined) body.explicit_max_ttl = `${p.explicitMaxTtlSeconds}s`;
+    if (p.explicitMaxTtlSeconds != null) body.explicit_max_ttl = `${p.explicitMaxTtlSeconds}s`;
     if (p.periodSeconds !== undefined) body.period = `${p.periodSeconds}s`;
     const answer = await ctx.client.api.call<{ auth: { client_token: string; accessor: string } }>('POST', 'auth/token/create', body);
     const jit = { token: answer.auth.client_token, accessor: answer.auth.accessor };
@@ -92,7 +93,7 @@ export const tokenMechanism: Mechanism<TokenParams, VaultClient> = {
       issuedAt: info.issue_time,
       expiresAt: info.expire_time,
       ttlRequestedSeconds: p.ttlSeconds,
-      ttlGrantedSeconds: info.expire_time === null ? null : info.ttl,
+      ttlGrantedSeconds: info.expire_time === null ? null : info.creation_ttl,
       scopeGranted: await grantedCapabilities(ctx.client.api, info.policies),
       attributes: {
         renewable: info.renewable,

@@ -77,7 +77,7 @@ export const wrappingMechanism: Mechanism<Params, VaultClient> = {
       credentialId = `accessor ${answer.auth.accessor}`;
       issuedAt = info.issue_time;
       expiresAt = info.expire_time;
-      ttl = info.expire_time === null ? null : info.ttl;
+      ttl = info.expire_time === null ? null : info.creation_ttl;
     }
     ctx.secrets.add(handedOver);
     ctx.state.set('handedOver', handedOver);

@@ -1,0 +1,12 @@
+/**
+ * Before any test: the local targets' software must be installed (idempotent, quick when done),
+ * so a fresh clone's `npm test` needs nothing by hand.
+ */
+import { loadAdapters } from '../../adapters/registry.ts';
+import { PROJECT_ROOT } from '../../scenarios/load.ts';
+import { ensureInstalled } from '../../suites/targets.ts';
+
+export default async function setup(): Promise<void> {
+  const adapters = [...(await loadAdapters()).values()];
+  await ensureInstalled(adapters, PROJECT_ROOT, (line) => console.log(`[jitc install] ${line}`));
+}
