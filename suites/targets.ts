@@ -3,12 +3,50 @@
  * when no Docker engine answers (said in one line), connect to `external` endpoints. Used by the
  * CLI and by the project's own tests, so both reach targets the same way.
  */
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dockerEngineAnswers } from '../adapters/container-engine.ts';
 import { type Adapter, InputError, type StartedTarget, type TargetMode } from '../adapters/contract.ts';
 import { installRequirements, missingCommands } from '../adapters/install.ts';
+import { isOurProcess, runStateDir, type PidRecord } from '../adapters/local-process.ts';
+import { PROJECT_ROOT } from '../scenarios/load.ts';
+
+/** The run id under which `jitc targets up` starts its long-lived servers. */
+export const UP_RUN_ID = 'up';
+const UP_DIR = join(PROJECT_ROOT, '.targets', 'up');
+
+interface UpRecord {
+  connection: StartedTarget['connection'];
+  pid: number;
+}
+
+/** Remember a target started by `targets up`. The file holds its admin credential: owner-only. */
+export function rememberUpTarget(target: StartedTarget): void {
+  mkdirSync(UP_DIR, { recursive: true, mode: 0o700 });
+  const record: UpRecord = { connection: target.connection, pid: target.pid ?? 0 };
+  writeFileSync(join(UP_DIR, `${target.connection.adapter}.json`), JSON.stringify(record), { mode: 0o600 });
+}
+
+export function forgetUpTargets(): void {
+  rmSync(UP_DIR, { recursive: true, force: true });
+}
+
+/** A target left running by `targets up`, if its server is still the one that was started. */
+export function upTarget(adapter: string): StartedTarget | undefined {
+  const file = join(UP_DIR, `${adapter}.json`);
+  if (!existsSync(file)) return undefined;
+  const record = JSON.parse(readFileSync(file, 'utf8')) as UpRecord;
+  const pidDir = runStateDir(PROJECT_ROOT, UP_RUN_ID);
+  const pidFiles = existsSync(pidDir) ? readdirSync(pidDir) : [];
+  const alive = pidFiles.some((f) => {
+    const pid = JSON.parse(readFileSync(join(pidDir, f), 'utf8')) as PidRecord;
+    return pid.pid === record.pid && isOurProcess(pid);
+  });
+  // Targets without a process of ours (containers, external) cannot be checked this way.
+  if (!alive && record.pid !== 0) return undefined;
+  return { connection: record.connection, pid: record.pid, stop: async () => undefined };
+}
 
 export interface TargetOptions {
   runId: string;
@@ -59,6 +97,13 @@ async function bringUpOne(adapter: Adapter, mode: TargetMode, options: TargetOpt
     config: options.config[adapter.name] ?? {},
     log: options.log,
   };
+  if (mode === 'local' && options.runId !== UP_RUN_ID) {
+    const up = upTarget(adapter.name);
+    if (up) {
+      options.log(`${adapter.name}: using the target left up by \`jitc targets up\` at ${up.connection.address}`);
+      return up;
+    }
+  }
   const provisioning = adapter.targets[mode];
   if (!provisioning) throw new InputError(`adapter ${adapter.name} has no ${mode} target mode`);
   if ('connect' in provisioning) {

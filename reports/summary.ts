@@ -1,0 +1,53 @@
+/** summary.json (DESIGN.md "CLI contract"): the machine-readable verdict of a run. */
+import type { ScenarioResult } from '../scenarios/result.ts';
+import { exitCodeFor, type Verdict } from '../scenarios/verdict.ts';
+import type { WaiverReport } from './waivers.ts';
+
+export interface Summary {
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  totals: Record<Verdict, number>;
+  exitCode: 0 | 1 | 2;
+  scenarios: {
+    id: string;
+    adapter: string;
+    title: string;
+    target: ScenarioResult['target'];
+    verdict: Verdict;
+    checks: { name: string; verdict: string; detail: string; severity: string; controls: string[] }[];
+    controls: string[];
+    metrics: ScenarioResult['metrics'];
+    waiver?: ScenarioResult['waiver'];
+    teardown: ScenarioResult['teardown'];
+    evidence: string;
+  }[];
+  waivers: WaiverReport;
+}
+
+export function buildSummary(runId: string, startedAt: string, results: ScenarioResult[], waivers: WaiverReport): Summary {
+  const totals: Record<Verdict, number> = { pass: 0, fail: 0, inconclusive: 0, waived: 0 };
+  for (const r of results) totals[r.verdict] += 1;
+  const sorted = [...results].sort((a, b) => `${a.adapter}/${a.id}`.localeCompare(`${b.adapter}/${b.id}`));
+  return {
+    runId,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    totals,
+    exitCode: exitCodeFor(results.map((r) => r.verdict)),
+    scenarios: sorted.map((r) => ({
+      id: r.id,
+      adapter: r.adapter,
+      title: r.title,
+      target: r.target,
+      verdict: r.verdict,
+      checks: r.checks.map(({ name, verdict, detail, severity, controls }) => ({ name, verdict, detail, severity, controls })),
+      controls: r.controls,
+      metrics: r.metrics,
+      ...(r.waiver ? { waiver: r.waiver } : {}),
+      teardown: r.teardown,
+      evidence: `evidence/${r.adapter}.${r.id}.json`,
+    })),
+    waivers,
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * The config file (--config): run defaults and per-adapter target settings, validated once.
+ * Secrets are never read from it: adapters take them from environment variables it names.
+ */
+import { z } from 'zod';
+import { InputError, TARGET_MODES, type TargetMode } from '../../adapters/contract.ts';
+import { describeIssue, displayPath, readYaml } from '../../scenarios/load.ts';
+
+const configSchema = z
+  .object({
+    target: z.enum(TARGET_MODES as unknown as [TargetMode, ...TargetMode[]]).optional(),
+    out: z.string().min(1).optional(),
+    suites: z.array(z.string().min(1)).min(1).optional(),
+    scenarios: z.array(z.string().min(1)).optional(),
+    concurrency: z.number().int().min(1).max(64).optional(),
+    waivers: z.string().min(1).optional(),
+  })
+  // Per-adapter sections (vault:, aws:, ldap:) are validated by the adapters themselves.
+  .catchall(z.record(z.string(), z.unknown()));
+
+export type Config = z.infer<typeof configSchema>;
+
+export function loadConfig(file: string | undefined): Config {
+  if (!file) return {};
+  const raw = readYaml(file);
+  const parsed = configSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new InputError(`${displayPath(file)}: ${describeIssue(parsed.error)}`);
+  return parsed.data;
+}
+
+/** The per-adapter sections of a config. */
+export function adapterSections(config: Config, adapters: string[]): Record<string, Record<string, unknown>> {
+  const sections: Record<string, Record<string, unknown>> = {};
+  for (const name of adapters) {
+    const section = config[name];
+    if (section !== undefined && typeof section === 'object' && !Array.isArray(section)) sections[name] = section as Record<string, unknown>;
+  }
+  return sections;
+}

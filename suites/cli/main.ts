@@ -1,0 +1,112 @@
+/**
+ * The jitc command line. Every command validates its input up front; bad input of any kind is
+ * one line on stderr naming what is wrong and where, and exit code 2.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { InputError, TARGET_MODES } from '../../adapters/contract.ts';
+import { errorText } from '../../scenarios/engine.ts';
+import { cleanupCommand } from './cleanup.ts';
+import { listCommand } from './list.ts';
+import { reportCommand } from './report.ts';
+import { DEFAULT_OUT, runCommand } from './run.ts';
+import { targetsCommand } from './targets.ts';
+
+function positiveInt(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} needs a whole number of at least 1, got "${value}"`);
+    return n;
+  };
+}
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), ...value.split(',').filter(Boolean)];
+
+function program(setExit: (code: number) => void): Command {
+  const cli = new Command('jitc')
+    .description('Proves that just-in-time privilege really vanishes: granted, used, ended, not reusable, nothing left behind.')
+    .exitOverride()
+    .showHelpAfterError(false)
+    .configureOutput({ writeErr: () => undefined });
+
+  const targetOption = new Option('--target <mode>', 'how to reach the targets').choices(TARGET_MODES as unknown as string[]);
+
+  cli
+    .command('run')
+    .description('run suites of scenarios against their targets and write the reports')
+    .option('--suite <name...>', 'suites to run (repeatable or comma-separated; default: all)', collect)
+    .option('--scenario <id...>', 'only these scenario ids', collect)
+    .addOption(targetOption)
+    .option('--config <file>', 'config file (YAML): target settings, defaults')
+    .option('--out <dir>', `output directory (default: ${DEFAULT_OUT})`)
+    .option('--concurrency <n>', 'scenarios run at once per suite (default 8)', positiveInt('--concurrency'))
+    .option('--waivers <file>', 'waiver file (default for local targets: waivers/local.yaml)')
+    .option('--no-waivers', 'apply no waivers')
+    .option('--html', 'also build the HTML report (html/index.html)')
+    .action(async (opts) => setExit(await runCommand(opts)));
+
+  cli
+    .command('list')
+    .description('list the scenarios: what each proves, its adapter, its controls')
+    .option('--suite <name...>', 'only these suites', collect)
+    .option('--json', 'print as JSON')
+    .action(async (opts) => setExit(await listCommand(opts)));
+
+  const targets = cli.command('targets').description('install, start or stop the embedded local targets');
+  targets
+    .command('install')
+    .description('install the local targets into .targets/ (idempotent)')
+    .action(async () => setExit(await targetsCommand('install', {})));
+  targets
+    .command('up')
+    .description('start the local targets and leave them running')
+    .option('--suite <name...>', 'only these suites', collect)
+    .action(async (opts) => setExit(await targetsCommand('up', opts)));
+  targets
+    .command('down')
+    .description('stop the local targets started by `targets up`')
+    .action(async () => setExit(await targetsCommand('down', {})));
+
+  cli
+    .command('report')
+    .description('build the HTML report (html/index.html) from a run directory, offline')
+    .option('--out <dir>', `run output directory (default: ${DEFAULT_OUT})`)
+    .action(async (opts) => setExit(await reportCommand(opts)));
+
+  cli
+    .command('cleanup')
+    .description('remove what a killed run left: servers it started, objects it created on the targets')
+    .option('--run <id>', 'only this run id (default: every jitc run)')
+    .addOption(new Option('--target <mode>', 'also sweep these targets').choices(['external']))
+    .option('--config <file>', 'config file for external targets')
+    .option('--suite <name...>', 'only these adapters', collect)
+    .action(async (opts) => setExit(await cleanupCommand(opts)));
+  return cli;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const cli = program((c) => (code = c));
+  try {
+    if (argv.length === 0) {
+      process.stdout.write(cli.helpInformation());
+      return 2;
+    }
+    await cli.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      process.stderr.write(`jitc: ${error.message.replace(/^error: /, '')}\n`);
+      return 2;
+    }
+    const prefix = error instanceof InputError ? '' : 'error: ';
+    process.stderr.write(`jitc: ${prefix}${errorText(error)}\n`);
+    return 2;
+  }
+}
+
+// Exit explicitly: client libraries keep sockets and timers alive that must not hold the CLI open.
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  () => process.exit(2),
+);

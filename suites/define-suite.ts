@@ -1,0 +1,78 @@
+/**
+ * One adapter's suite: its built-in scenarios as concurrent vitest tests against the target the
+ * CLI brought up. Each test runs the lifecycle once, shows its phases as Allure steps, writes the
+ * redacted evidence file, and ends as the verdict says: pass passes, fail fails, inconclusive
+ * breaks, waived is skipped with its waiver attached.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Adapter } from '../adapters/contract.ts';
+import { getAdapter } from '../adapters/registry.ts';
+import { allurePhase, labelScenario, reportResult } from '../reports/allure.ts';
+import { applyWaiver } from '../reports/waivers.ts';
+import { runScenario } from '../scenarios/engine.ts';
+import { loadBuiltinScenarios } from '../scenarios/load.ts';
+import { formatMs } from '../scenarios/durations.ts';
+import { post, runChannel } from './channel.ts';
+import { evidenceDir, readRunContext } from './run-context.ts';
+
+export function defineSuite(adapterName: string): void {
+  const run = readRunContext();
+  const connection = run?.connections[adapterName];
+  if (!run || !connection) {
+    describe.skip(`${adapterName} (runs through \`jitc run\`, which brings up its target)`, () => {
+      test('skipped outside jitc run', () => undefined);
+    });
+    return;
+  }
+
+  const channel = runChannel(run.runId);
+  const controller = new AbortController();
+  channel.onmessage = (event) => {
+    const message = (event as MessageEvent).data as { type: string; reason?: string };
+    if (message.type === 'abort') controller.abort(message.reason);
+  };
+  (channel as unknown as { unref(): void }).unref();
+
+  describe.concurrent(adapterName, async () => {
+    const adapter: Adapter = await getAdapter(adapterName);
+    const scenarios = (await loadBuiltinScenarios([adapterName])).filter((s) => run.scenarios.length === 0 || run.scenarios.includes(s.id));
+    let client: unknown;
+
+    beforeAll(async () => {
+      client = await adapter.connect(connection);
+    });
+    afterAll(async () => {
+      await adapter.disconnect?.(client);
+      channel.close();
+    });
+
+    for (const scenario of scenarios) {
+      test(scenario.id, async (context) => {
+        await labelScenario(scenario, adapter.title);
+        const result = await runScenario(scenario, {
+          runId: run.runId,
+          adapter,
+          client,
+          connection,
+          signal: controller.signal,
+          phase: allurePhase,
+          onWait: (what, msLeft) => post(channel, { type: 'wait', scenario: `${adapterName}/${scenario.id}`, what, msLeft }),
+        });
+        applyWaiver(result, run.waivers, new Date());
+        mkdirSync(evidenceDir(run.outDir), { recursive: true });
+        writeFileSync(join(evidenceDir(run.outDir), `${adapterName}.${scenario.id}.json`), JSON.stringify(result, null, 2));
+        await reportResult(result);
+        post(channel, { type: 'finished', scenario: `${adapterName}/${scenario.id}`, verdict: result.verdict });
+
+        const failed = result.checks.filter((c) => c.verdict !== 'pass');
+        const why = failed.map((c) => `${c.name} ${c.verdict}: ${c.detail}`).join('\n');
+        if (result.verdict === 'waived') context.skip(`waived by ${result.waiver?.id}: ${result.waiver?.justification}`);
+        if (result.verdict === 'inconclusive') throw new Error(`inconclusive: ${why}`);
+        expect(result.verdict, `${scenario.id}: ${why}`).toBe('pass');
+        context.annotate(`revocation latency ${result.metrics.revocationLatencyMs === null ? 'n/a' : formatMs(result.metrics.revocationLatencyMs)}`);
+      });
+    }
+  });
+}

@@ -1,0 +1,29 @@
+/**
+ * What the CLI hands to the suites it runs under vitest: the run id, where to write, the targets'
+ * connections and the waivers in force. It travels in one environment variable: suites run in
+ * worker threads of the CLI process, which share its environment and nothing else.
+ */
+import type { TargetConnection } from '../adapters/contract.ts';
+import type { Waiver } from '../reports/waivers.ts';
+
+export const RUN_ENV = 'JITC_RUN';
+
+export interface RunContext {
+  runId: string;
+  startedAt: string;
+  outDir: string;
+  /** One connection per adapter taking part in the run. */
+  connections: Record<string, TargetConnection>;
+  /** Scenario ids to run; empty runs every built-in scenario of the suite. */
+  scenarios: string[];
+  waivers: Waiver[];
+}
+
+export function readRunContext(): RunContext | undefined {
+  const raw = process.env[RUN_ENV];
+  return raw ? (JSON.parse(raw) as RunContext) : undefined;
+}
+
+export function evidenceDir(outDir: string): string {
+  return `${outDir}/evidence`;
+}
