@@ -82,6 +82,8 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
 
   const wrap: PhaseWrapper = options.phase ?? ((_phase, body) => body());
   const runPhase = async <T>(phase: Phase, body: () => Promise<T>): Promise<T> => {
+    // After an interrupt no new phase starts, except teardown, which always runs.
+    if (signal.aborted && phase !== 'teardown') throw new Interrupted();
     evidence.enter(phase);
     const timing: PhaseTiming = { phase, startedAt: new Date().toISOString(), finishedAt: '', status: 'done' };
     phases.push(timing);

@@ -101,16 +101,13 @@ function prepareOut(outDir: string): void {
 
 export async function runCommand(flags: RunFlags, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<number> {
   const p = await plan(flags, log);
-  prepareOut(p.outDir);
   const startedAt = new Date().toISOString();
-  log(`jitc run ${p.runId}: ${p.scenarios.length} scenarios on ${p.adapters.map((a) => a.name).join(', ')} (${p.mode} targets), concurrency ${p.concurrency}`);
 
   const channel = runChannel(p.runId);
   const show = progressPrinter();
   channel.onmessage = (event) => show((event as MessageEvent).data as RunMessage);
   let interrupted: string | undefined;
   let targets: StartedTarget[] = [];
-  let cancel: (() => Promise<void>) | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (interrupted) {
       log(`${signal} again: stopping the targets now`);
@@ -119,8 +116,8 @@ export async function runCommand(flags: RunFlags, log: (line: string) => void = 
     }
     interrupted = signal;
     log(`${signal}: ending the scenarios; what they created is being removed (press again to stop at once)`);
+    // Scenarios not yet started see the abort too and end at once; no vitest cancel is needed.
     post(channel, { type: 'abort', reason: signal });
-    void cancel?.();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -128,6 +125,9 @@ export async function runCommand(flags: RunFlags, log: (line: string) => void = 
   const reporter = new QuietReporter();
   try {
     targets = await bringUp(p.adapters, { runId: p.runId, projectRoot: PROJECT_ROOT, mode: p.mode, config: p.sections, log });
+    // Only once every target answers is the output dir touched: bad input leaves nothing behind.
+    prepareOut(p.outDir);
+    log(`jitc run ${p.runId}: ${p.scenarios.length} scenarios on ${p.adapters.map((a) => a.name).join(', ')} (${p.mode} targets), concurrency ${p.concurrency}`);
     if (!interrupted) {
       const context: RunContext = {
         runId: p.runId,
@@ -138,6 +138,7 @@ export async function runCommand(flags: RunFlags, log: (line: string) => void = 
         waivers: p.waivers,
       };
       process.env[RUN_ENV] = JSON.stringify(context);
+      const signalListeners = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
       const vitest = await createVitest('test', {
         config: false,
         root: PROJECT_ROOT,
@@ -150,7 +151,11 @@ export async function runCommand(flags: RunFlags, log: (line: string) => void = 
         watch: false,
         reporters: [['allure-vitest/reporter', { resultsDir: join(p.outDir, 'allure-results') }], reporter],
       });
-      cancel = () => vitest.cancelCurrentRun('keyboard-input');
+      // Vitest's logger exits the process on SIGINT/SIGTERM; here the harness must first tear down
+      // against live targets, so only the harness's own handler may answer those signals.
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+        for (const listener of process.listeners(signal)) if (!signalListeners[signal].includes(listener)) process.off(signal, listener);
+      }
       try {
         await vitest.start(p.adapters.map((a) => suiteFile(a.name)));
       } finally {

@@ -1,0 +1,28 @@
+/** Running the real `jitc` command line as a user would, from the project's bin/ shim. */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../../scenarios/load.ts';
+
+export const JITC = join(PROJECT_ROOT, 'bin', 'jitc');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function jitc(args: string[], env: NodeJS.ProcessEnv = {}, cwd = PROJECT_ROOT): CliResult {
+  const r = spawnSync(JITC, args, { cwd, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Start jitc in the background; resolves with its output once it exits. */
+export function jitcAsync(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<CliResult>; output: () => string } {
+  const child = spawn(JITC, args, { cwd: PROJECT_ROOT, env: { ...process.env, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<CliResult>((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+  return { child, done, output: () => stdout + stderr };
+}
