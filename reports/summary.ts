@@ -9,6 +9,10 @@ export interface Summary {
   finishedAt: string;
   totals: Record<Verdict, number>;
   exitCode: 0 | 1 | 2;
+  /** The run as a whole could not be trusted (interrupted, a suite crashed): exit 2 at least. */
+  doubtful: boolean;
+  /** Run ids of the shards a merged report combines. */
+  shards?: string[];
   scenarios: {
     id: string;
     adapter: string;
@@ -23,6 +27,8 @@ export interface Summary {
     evidence: string;
   }[];
   waivers: WaiverReport;
+  /** The gate policy in force and what it made of the failures (all failures gate without rules). */
+  gate: { rules: string[]; gating: string[]; tolerated: string[] };
 }
 
 export function buildSummary(runId: string, startedAt: string, results: ScenarioResult[], waivers: WaiverReport): Summary {
@@ -35,6 +41,7 @@ export function buildSummary(runId: string, startedAt: string, results: Scenario
     finishedAt: new Date().toISOString(),
     totals,
     exitCode: exitCodeFor(results.map((r) => r.verdict)),
+    doubtful: false,
     scenarios: sorted.map((r) => ({
       id: r.id,
       adapter: r.adapter,
@@ -49,5 +56,6 @@ export function buildSummary(runId: string, startedAt: string, results: Scenario
       evidence: `evidence/${r.adapter}.${r.id}.json`,
     })),
     waivers,
+    gate: { rules: [], gating: [], tolerated: [] },
   };
 }

@@ -74,10 +74,11 @@ export function applyWaivers(results: ScenarioResult[], waivers: readonly Waiver
   const report: WaiverReport = { applied: [], expired: [], unused: [] };
   const used = new Set<string>();
   for (const result of results) {
-    const outcome = result.waiver ? { applied: waivers.find((w) => w.id === result.waiver?.id) } : applyWaiver(result, waivers, now);
-    if (outcome.applied) {
-      used.add(outcome.applied.id);
-      report.applied.push({ waiver: outcome.applied.id, scenario: `${result.adapter}/${result.id}` });
+    // A result waived where it ran (a suite worker, a shard) keeps its waiver record.
+    const outcome = result.waiver ? {} : applyWaiver(result, waivers, now);
+    if (result.waiver) {
+      used.add(result.waiver.id);
+      report.applied.push({ waiver: result.waiver.id, scenario: `${result.adapter}/${result.id}` });
     }
     if (outcome.expired) {
       used.add(outcome.expired.id);

@@ -15,7 +15,8 @@ import { runScenario } from '../scenarios/engine.ts';
 import { loadBuiltinScenarios } from '../scenarios/load.ts';
 import { formatMs } from '../scenarios/durations.ts';
 import { post, runChannel } from './channel.ts';
-import { evidenceDir, readRunContext } from './run-context.ts';
+import { readRunContext } from './run-context.ts';
+import { evidenceDir } from '../reports/artifacts.ts';
 
 export function defineSuite(adapterName: string): void {
   const run = readRunContext();

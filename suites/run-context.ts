@@ -23,7 +23,3 @@ export function readRunContext(): RunContext | undefined {
   const raw = process.env[RUN_ENV];
   return raw ? (JSON.parse(raw) as RunContext) : undefined;
 }
-
-export function evidenceDir(outDir: string): string {
-  return `${outDir}/evidence`;
-}

@@ -7,6 +7,7 @@ import { InputError, TARGET_MODES } from '../../adapters/contract.ts';
 import { errorText } from '../../scenarios/engine.ts';
 import { cleanupCommand } from './cleanup.ts';
 import { listCommand } from './list.ts';
+import { mergeCommand } from './merge.ts';
 import { reportCommand } from './report.ts';
 import { DEFAULT_OUT, runCommand } from './run.ts';
 import { targetsCommand } from './targets.ts';
@@ -42,7 +43,21 @@ function program(setExit: (code: number) => void): Command {
     .option('--waivers <file>', 'waiver file (default for local targets: waivers/local.yaml)')
     .option('--no-waivers', 'apply no waivers')
     .option('--html', 'also build the HTML report (html/index.html)')
+    .option('--fail-on <rule...>', 'gate: only failures matching a rule fail the run, e.g. control=OWASP-NHI-03,severity>=high (repeatable: any rule)')
+    .option('--shard <i/n>', "run shard i of n (vitest's sharding); combine the outputs with jitc merge")
+    .option('--metrics <file>', 'also write OpenMetrics text for a Prometheus textfile collector')
     .action(async (opts) => setExit(await runCommand(opts)));
+
+  cli
+    .command('merge')
+    .description('combine the output directories of sharded runs into one report')
+    .argument('<dir...>', 'output directories of `jitc run --shard`')
+    .option('--out <dir>', `merged output directory (default: ${DEFAULT_OUT})`)
+    .option('--fail-on <rule...>', 'gate policy, as for run')
+    .option('--waivers <file>', 'waivers to apply to results not waived where they ran')
+    .option('--metrics <file>', 'also write OpenMetrics text')
+    .option('--html', 'also build the HTML report')
+    .action(async (dirs: string[], opts) => setExit(await mergeCommand(dirs, opts)));
 
   cli
     .command('list')

@@ -1,26 +1,26 @@
 /**
  * `jitc run`: validate every input first, bring the targets up, run the suites under vitest
- * (scenarios concurrent, waits overlapping), then write summary.json, junit.xml (and the HTML
- * report with --html), print the table, stop the targets, and return the exit code. Ctrl-C or
- * SIGTERM aborts the scenarios, which tear down against the still-running targets before the
- * targets are stopped.
+ * (scenarios concurrent, waits overlapping), then write the reports, print the table, stop the
+ * targets, and return the exit code. Ctrl-C or SIGTERM aborts the scenarios, which tear down
+ * against the still-running targets before the targets are stopped.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { createVitest } from 'vitest/node';
+import { join, resolve } from 'node:path';
+import { createVitest, type TestSpecification, type Vitest } from 'vitest/node';
 import { type Adapter, InputError, type StartedTarget, type TargetMode } from '../../adapters/contract.ts';
 import { loadAdapters } from '../../adapters/registry.ts';
+import { readEvidence, writeRunReports } from '../../reports/artifacts.ts';
+import { checkDefinition } from '../../reports/catalogue.ts';
+import { parseGateRule, type GateRule } from '../../reports/gate.ts';
 import { buildHtmlReport } from '../../reports/html.ts';
-import { buildSummary } from '../../reports/summary.ts';
 import { closingLine, renderTable } from '../../reports/terminal.ts';
-import { renderJunit } from '../../reports/junit.ts';
-import { applyWaivers, loadWaivers, type Waiver } from '../../reports/waivers.ts';
+import { loadWaivers, type Waiver } from '../../reports/waivers.ts';
 import { loadBuiltinScenarios, PROJECT_ROOT } from '../../scenarios/load.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import type { Scenario } from '../../scenarios/schema.ts';
 import { post, runChannel, type RunMessage } from '../channel.ts';
-import { evidenceDir, RUN_ENV, type RunContext } from '../run-context.ts';
+import { RUN_ENV, type RunContext } from '../run-context.ts';
 import { bringUp, effectiveMode } from '../targets.ts';
 import { adapterSections, loadConfig } from './config.ts';
 import { progressPrinter } from './progress.ts';
@@ -35,6 +35,9 @@ export interface RunFlags {
   concurrency?: number;
   html?: boolean;
   waivers?: string | false;
+  failOn?: string[];
+  shard?: string;
+  metrics?: string;
 }
 
 export const DEFAULT_OUT = 'reports/out';
@@ -57,8 +60,20 @@ interface Plan {
   adapters: Adapter[];
   scenarios: Scenario[];
   waivers: Waiver[];
+  gate: GateRule[];
   concurrency: number;
+  shard: { index: number; count: number } | undefined;
+  metricsFile: string | undefined;
   sections: Record<string, Record<string, unknown>>;
+}
+
+function parseShard(text: string | undefined): Plan['shard'] {
+  if (text === undefined) return undefined;
+  const m = /^(\d+)\/(\d+)$/.exec(text);
+  const index = Number(m?.[1]);
+  const count = Number(m?.[2]);
+  if (!m || index < 1 || count < 1 || index > count) throw new InputError(`--shard: "${text}" is not i/n with 1 <= i <= n (e.g. 2/3)`);
+  return { index, count };
 }
 
 /** Everything that can be wrong with the input is found here, before any target is touched. */
@@ -77,7 +92,8 @@ async function plan(flags: RunFlags, log: (l: string) => void): Promise<Plan> {
   }
   const scenarios = all.filter((s) => wanted.length === 0 || wanted.includes(s.id));
   const concurrency = flags.concurrency ?? config.concurrency ?? 8;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new InputError(`--concurrency: must be a whole number of at least 1`);
+  const gate = flags.failOn ? flags.failOn.map((r) => parseGateRule(r)) : (config.gate?.failOn ?? []).map((r, i) => parseGateRule(r, `${flags.config}: gate.failOn.${i}`));
+  const shard = parseShard(flags.shard);
   const mode = await effectiveMode(flags.target ?? config.target ?? 'local', log);
   const waiverFile = flags.waivers === false ? undefined : (flags.waivers ?? config.waivers ?? (mode === 'local' && existsSync(LOCAL_WAIVERS) ? LOCAL_WAIVERS : undefined));
   const waivers = waiverFile ? loadWaivers(waiverFile) : [];
@@ -88,20 +104,62 @@ async function plan(flags: RunFlags, log: (l: string) => void): Promise<Plan> {
     adapters: adapters.filter((a) => scenarios.some((s) => s.adapter === a.name)),
     scenarios,
     waivers,
+    gate,
     concurrency,
+    shard,
+    metricsFile: flags.metrics ? resolve(flags.metrics) : undefined,
     sections: adapterSections(config, adapters.map((a) => a.name)),
   };
 }
 
 /** A fresh run owns its output dir: earlier results there would mix into this run's report. */
 function prepareOut(outDir: string): void {
-  for (const entry of ['allure-results', 'evidence', 'html', 'junit.xml', 'summary.json']) rmSync(join(outDir, entry), { recursive: true, force: true });
+  for (const entry of ['allure-results', 'evidence', 'html', 'junit.xml', 'summary.json', 'summary.md']) rmSync(join(outDir, entry), { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
+}
+
+async function createSuiteRunner(p: Plan, reporter: QuietReporter): Promise<Vitest> {
+  const signalListeners = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
+  const vitest = await createVitest('test', {
+    config: false,
+    root: PROJECT_ROOT,
+    include: ['suites/*.suite.ts'],
+    pool: 'threads',
+    maxWorkers: Math.max(1, p.adapters.length),
+    maxConcurrency: p.concurrency,
+    testTimeout: 3_600_000,
+    hookTimeout: 120_000,
+    watch: false,
+    passWithNoTests: true,
+    ...(p.shard ? { shard: `${p.shard.index}/${p.shard.count}` } : {}),
+    reporters: [['allure-vitest/reporter', { resultsDir: join(p.outDir, 'allure-results') }], reporter],
+  });
+  // Vitest's logger exits the process on SIGINT/SIGTERM; here the harness must first tear down
+  // against live targets, so only the harness's own handler may answer those signals.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    for (const listener of process.listeners(signal)) if (!signalListeners[signal].includes(listener)) process.off(signal, listener);
+  }
+  return vitest;
+}
+
+/** The suite files this run (or this shard of it) executes, as vitest's own sharding picks them. */
+async function suitesToRun(vitest: Vitest, p: Plan): Promise<TestSpecification[]> {
+  const specs = await vitest.globTestSpecifications(p.adapters.map((a) => suiteFile(a.name)));
+  if (!p.shard) return specs;
+  const Sequencer = vitest.config.sequence.sequencer;
+  return new Sequencer(vitest).shard(specs);
 }
 
 export async function runCommand(flags: RunFlags, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<number> {
   const p = await plan(flags, log);
   const startedAt = new Date().toISOString();
+  const reporter = new QuietReporter();
+  const vitest = await createSuiteRunner(p, reporter);
+  const planned = p.adapters.map((a) => suiteFile(a.name));
+  const specs = await suitesToRun(vitest, p);
+  const inShard = new Set(specs.map((s) => s.moduleId));
+  p.adapters = p.adapters.filter((a) => inShard.has(suiteFile(a.name)));
+  p.scenarios = p.scenarios.filter((s) => p.adapters.some((a) => a.name === s.adapter));
 
   const channel = runChannel(p.runId);
   const show = progressPrinter();
@@ -122,13 +180,13 @@ export async function runCommand(flags: RunFlags, log: (line: string) => void = 
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const reporter = new QuietReporter();
   try {
     targets = await bringUp(p.adapters, { runId: p.runId, projectRoot: PROJECT_ROOT, mode: p.mode, config: p.sections, log });
     // Only once every target answers is the output dir touched: bad input leaves nothing behind.
     prepareOut(p.outDir);
-    log(`jitc run ${p.runId}: ${p.scenarios.length} scenarios on ${p.adapters.map((a) => a.name).join(', ')} (${p.mode} targets), concurrency ${p.concurrency}`);
-    if (!interrupted) {
+    const shardNote = p.shard ? `, shard ${p.shard.index}/${p.shard.count}` : '';
+    log(`jitc run ${p.runId}: ${p.scenarios.length} scenarios on ${p.adapters.map((a) => a.name).join(', ') || 'no suite'} (${p.mode} targets${shardNote}), concurrency ${p.concurrency}`);
+    if (!interrupted && specs.length > 0) {
       const context: RunContext = {
         runId: p.runId,
         startedAt,
@@ -138,91 +196,80 @@ export async function runCommand(flags: RunFlags, log: (line: string) => void = 
         waivers: p.waivers,
       };
       process.env[RUN_ENV] = JSON.stringify(context);
-      const signalListeners = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
-      const vitest = await createVitest('test', {
-        config: false,
-        root: PROJECT_ROOT,
-        include: ['suites/*.suite.ts'],
-        pool: 'threads',
-        maxWorkers: Math.max(1, p.adapters.length),
-        maxConcurrency: p.concurrency,
-        testTimeout: 3_600_000,
-        hookTimeout: 120_000,
-        watch: false,
-        reporters: [['allure-vitest/reporter', { resultsDir: join(p.outDir, 'allure-results') }], reporter],
-      });
-      // Vitest's logger exits the process on SIGINT/SIGTERM; here the harness must first tear down
-      // against live targets, so only the harness's own handler may answer those signals.
-      for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-        for (const listener of process.listeners(signal)) if (!signalListeners[signal].includes(listener)) process.off(signal, listener);
-      }
       try {
-        await vitest.start(p.adapters.map((a) => suiteFile(a.name)));
+        // start() shards the planned files again, the same way suitesToRun() did.
+        await vitest.start(planned);
       } finally {
-        await vitest.close();
         delete process.env[RUN_ENV];
       }
     }
   } finally {
+    await vitest.close();
     await Promise.allSettled(targets.map((t) => t.stop()));
     channel.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
 
-  const results = collectResults(p, interrupted);
-  const waiverReport = applyWaivers(results, p.waivers);
-  const summary = buildSummary(p.runId, startedAt, results, waiverReport);
-  if (interrupted || reporter.problems.length > 0) summary.exitCode = Math.max(summary.exitCode, 2) as 2;
-  writeFileSync(join(p.outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-  writeFileSync(join(p.outDir, 'junit.xml'), renderJunit(results, p.runId));
-  if (flags.html) {
-    const index = await buildHtmlReport(p.outDir, `jitc run ${p.runId}`);
-    log(`HTML report: ${index}`);
-  }
+  const results = withMissing(readEvidence(p.outDir), p, interrupted);
+  const summary = writeRunReports(p.outDir, results, {
+    runId: p.runId,
+    startedAt,
+    waivers: p.waivers,
+    gate: p.gate,
+    doubtful: interrupted !== undefined || reporter.problems.length > 0,
+    ...(p.metricsFile ? { metricsFile: p.metricsFile } : {}),
+  });
+  if (flags.html) log(`HTML report: ${await buildHtmlReport(p.outDir, `jitc run ${p.runId}`)}`);
 
-  process.stdout.write(`\n${renderTable(summary)}\n\n`);
-  for (const problem of reporter.problems) process.stdout.write(`error: ${problem}\n`);
-  for (const w of waiverReport.expired) process.stdout.write(`waiver ${w.waiver} expired on ${w.expired}: ${w.scenario} stays fail\n`);
-  for (const w of waiverReport.unused) process.stdout.write(`waiver ${w} covered nothing in this run\n`);
-  if (interrupted) process.stdout.write(`interrupted by ${interrupted}: targets stopped, created objects removed\n`);
-  process.stdout.write(`reports: ${p.outDir} (summary.json, junit.xml, allure-results/${flags.html ? ', html/index.html' : ''})\n`);
-  process.stdout.write(`${closingLine(summary)}\n`);
+  const print = (line = ''): void => {
+    process.stdout.write(`${line}\n`);
+  };
+  print();
+  print(renderTable(summary));
+  print();
+  for (const problem of reporter.problems) print(`error: ${problem}`);
+  for (const w of summary.waivers.expired) print(`waiver ${w.waiver} expired on ${w.expired}: ${w.scenario} stays fail`);
+  for (const w of summary.waivers.unused) print(`waiver ${w} covered nothing in this run`);
+  if (summary.gate.tolerated.length > 0) print(`gate (${summary.gate.rules.join(' or ')}) tolerates: ${summary.gate.tolerated.join(', ')}`);
+  if (interrupted) print(`interrupted by ${interrupted}: targets stopped, created objects removed`);
+  print(`reports: ${p.outDir} (summary.json, summary.md, junit.xml, allure-results/${flags.html ? ', html/index.html' : ''}${p.metricsFile ? `; metrics ${p.metricsFile}` : ''})`);
+  print(closingLine(summary));
   return summary.exitCode;
 }
 
-/** Evidence files the suites wrote; a scenario without one did not finish and counts as inconclusive. */
-function collectResults(p: Plan, interrupted: string | undefined): ScenarioResult[] {
-  const dir = evidenceDir(p.outDir);
-  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')) : [];
-  const results = files.map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as ScenarioResult);
-  for (const scenario of p.scenarios) {
-    if (results.some((r) => r.adapter === scenario.adapter && r.id === scenario.id)) continue;
-    const now = new Date().toISOString();
-    const why = interrupted ? `run interrupted by ${interrupted} before the scenario started` : 'the scenario did not run to a result (see errors above)';
-    results.push({
-      id: scenario.id,
-      title: scenario.title,
-      proves: scenario.proves,
-      adapter: scenario.adapter,
-      mechanism: scenario.mechanism,
-      severity: scenario.severity,
-      source: scenario.source,
-      target: { mode: p.mode, address: '', facts: {} },
-      runId: p.runId,
-      startedAt: now,
-      finishedAt: now,
-      verdict: 'inconclusive',
-      checks: [{ name: 'lifecycle-completed', title: 'The lifecycle ran to its end', verdict: 'inconclusive', detail: why, severity: 'high', controls: ['NIST-CSF-PR.AC-4'] }],
-      controls: ['NIST-CSF-PR.AC-4'],
-      metrics: { ttlSeconds: null, ttlRequestedSeconds: null, revocationLatencyMs: null, sessionOutlivedTtlMs: 0, privilegeWidth: null, residue: 0 },
-      task: { id: `${p.runId}/${scenario.id}`, approver: scenario.task.approver, windowSeconds: scenario.task.windowSeconds, needs: scenario.task.needs, endMode: scenario.end.mode },
-      grant: null,
-      residue: [],
-      phases: [],
-      teardown: { removed: [], errors: [] },
-      evidence: [],
-    });
-  }
-  return results;
+/** A planned scenario without an evidence file did not run to a result: it counts as inconclusive. */
+function withMissing(results: ScenarioResult[], p: Plan, interrupted: string | undefined): ScenarioResult[] {
+  const missing = p.scenarios.filter((s) => !results.some((r) => r.adapter === s.adapter && r.id === s.id));
+  const lifecycle = checkDefinition('lifecycle-completed');
+  const why = interrupted ? `run interrupted by ${interrupted} before the scenario started` : 'the scenario did not run to a result (see errors above)';
+  const now = new Date().toISOString();
+  return [
+    ...results,
+    ...missing.map(
+      (scenario): ScenarioResult => ({
+        id: scenario.id,
+        title: scenario.title,
+        proves: scenario.proves,
+        adapter: scenario.adapter,
+        mechanism: scenario.mechanism,
+        severity: scenario.severity,
+        source: scenario.source,
+        target: { mode: p.mode, address: '', facts: {} },
+        runId: p.runId,
+        startedAt: now,
+        finishedAt: now,
+        verdict: 'inconclusive',
+        checks: [{ name: lifecycle.id, title: lifecycle.title, verdict: 'inconclusive', detail: why, severity: lifecycle.severity, controls: lifecycle.controls }],
+        controls: lifecycle.controls,
+        metrics: { ttlSeconds: null, ttlRequestedSeconds: null, revocationLatencyMs: null, sessionOutlivedTtlMs: 0, privilegeWidth: null, residue: 0 },
+        task: { id: `${p.runId}/${scenario.id}`, approver: scenario.task.approver, windowSeconds: scenario.task.windowSeconds, needs: scenario.task.needs, endMode: scenario.end.mode },
+        grant: null,
+        residue: [],
+        phases: [],
+        teardown: { removed: [], errors: [] },
+        evidence: [],
+      }),
+    ),
+  ];
 }
