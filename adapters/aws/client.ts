@@ -1,0 +1,117 @@
+/**
+ * The AWS clients a scenario works with. The broker's clients sign with the target's admin
+ * credential (moto's bootstrapped admin, or the SDK default credential chain on a real account);
+ * every task credential gets clients of its own, made for one probe: one attempt, short timeouts,
+ * so a slow or refused answer is an `unknown` probe rather than a retried one.
+ */
+import { IAMClient } from '@aws-sdk/client-iam';
+import { S3Client } from '@aws-sdk/client-s3';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import type { TargetConnection } from '../contract.ts';
+
+/** A credential as AWS hands it out. Its secret parts are registered with ctx.secrets when received. */
+export interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface ServiceClients {
+  iam: IAMClient;
+  sts: STSClient;
+  s3: S3Client;
+}
+
+export interface AwsClient extends ServiceClients {
+  region: string;
+  /** Custom endpoint (moto, LocalStack); undefined on a real account. */
+  endpoint: string | undefined;
+  account: string;
+  partition: string;
+  /** The broker's principal as trust policies name it (an IAM user or role ARN). */
+  brokerArn: string;
+  /** Clients signing with a task credential, for a probe; destroy them after use. */
+  as(credentials: Credentials): ServiceClients & { destroy(): void };
+}
+
+interface ClientOptions {
+  region: string;
+  endpoint: string | undefined;
+  credentials: Credentials | undefined;
+  maxAttempts: number;
+  requestTimeout: number;
+}
+
+function clients(o: ClientOptions): ServiceClients {
+  const common = {
+    region: o.region,
+    maxAttempts: o.maxAttempts,
+    requestHandler: { requestTimeout: o.requestTimeout, connectionTimeout: Math.min(o.requestTimeout, 3000) },
+    ...(o.endpoint !== undefined ? { endpoint: o.endpoint } : {}),
+    // Without explicit credentials the SDK default chain applies (environment, profile, SSO, IMDS...).
+    ...(o.credentials !== undefined ? { credentials: o.credentials } : {}),
+  };
+  return {
+    iam: new IAMClient(common),
+    sts: new STSClient(common),
+    s3: new S3Client({
+      ...common,
+      // Local endpoints answer on one host: path-style addressing. Checksums only where S3 demands them.
+      forcePathStyle: o.endpoint !== undefined,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    }),
+  };
+}
+
+export function adminCredentials(connection: TargetConnection): Credentials | undefined {
+  const { accessKeyId, secretAccessKey } = connection.settings;
+  return accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined;
+}
+
+/** Build clients from a connection. Provisioning states account, partition and broker ARN up front. */
+export function connectAws(connection: TargetConnection): AwsClient {
+  const s = connection.settings;
+  const region = s.region;
+  if (!region || !s.account || !s.brokerArn) throw new Error('aws connection lacks region, account or broker ARN');
+  const endpoint = s.endpoint || undefined;
+  const admin = clients({ region, endpoint, credentials: adminCredentials(connection), maxAttempts: 3, requestTimeout: 10_000 });
+  return {
+    ...admin,
+    region,
+    endpoint,
+    account: s.account,
+    partition: s.partition ?? 'aws',
+    brokerArn: s.brokerArn,
+    as(credentials) {
+      const c = clients({ region, endpoint, credentials, maxAttempts: 1, requestTimeout: 5000 });
+      return { ...c, destroy: () => destroyAll(c) };
+    },
+  };
+}
+
+export function destroyAll(c: ServiceClients): void {
+  c.iam.destroy();
+  c.sts.destroy();
+  c.s3.destroy();
+}
+
+export function disconnectAws(client: AwsClient): void {
+  destroyAll(client);
+}
+
+/** Who the admin/broker credential is, as the target says. */
+export async function callerIdentity(sts: STSClient): Promise<{ account: string; arn: string }> {
+  const me = await sts.send(new GetCallerIdentityCommand({}));
+  if (!me.Account || !me.Arn) throw new Error('GetCallerIdentity answered without account or ARN');
+  return { account: me.Account, arn: me.Arn };
+}
+
+export function partitionOf(arn: string): string {
+  return arn.split(':')[1] ?? 'aws';
+}
+
+/** Clients for one-off calls during provisioning (before a connection exists). */
+export function provisioningClients(region: string, endpoint: string | undefined, credentials: Credentials | undefined): ServiceClients {
+  return clients({ region, endpoint, credentials, maxAttempts: 3, requestTimeout: 10_000 });
+}

@@ -1,0 +1,180 @@
+/**
+ * Reading IAM as it stands on the target: which users, keys, roles, groups and policies a scenario
+ * owns, what they grant, and who may assume what. Residue, granted scope and cleanup all start here,
+ * never from the harness's own bookkeeping.
+ */
+import {
+  GetGroupPolicyCommand,
+  GetPolicyCommand,
+  GetPolicyVersionCommand,
+  GetRolePolicyCommand,
+  GetUserPolicyCommand,
+  type IAMClient,
+  paginateGetGroup,
+  paginateListAccessKeys,
+  paginateListAttachedGroupPolicies,
+  paginateListAttachedRolePolicies,
+  paginateListAttachedUserPolicies,
+  paginateListGroupPolicies,
+  paginateListGroups,
+  paginateListGroupsForUser,
+  paginateListPolicies,
+  paginateListRolePolicies,
+  paginateListRoles,
+  paginateListUserPolicies,
+  paginateListUsers,
+} from '@aws-sdk/client-iam';
+import { grantedScope, grantsNothing, parseDocument, type PolicyDocument } from './policies.ts';
+
+export type NameMatch = (name: string) => boolean;
+
+async function collect<P, T>(pages: AsyncIterable<P>, pick: (page: P) => T[] | undefined): Promise<T[]> {
+  const out: T[] = [];
+  for await (const page of pages) out.push(...(pick(page) ?? []));
+  return out;
+}
+
+export interface RoleInfo {
+  name: string;
+  arn: string;
+  trust: PolicyDocument;
+}
+
+export async function usersMatching(iam: IAMClient, match: NameMatch): Promise<string[]> {
+  const users = await collect(paginateListUsers({ client: iam }, {}), (p) => p.Users);
+  return users.map((u) => u.UserName ?? '').filter((n) => n !== '' && match(n));
+}
+
+export async function rolesMatching(iam: IAMClient, match: NameMatch): Promise<RoleInfo[]> {
+  const roles = await collect(paginateListRoles({ client: iam }, {}), (p) => p.Roles);
+  return roles
+    .filter((r) => r.RoleName !== undefined && match(r.RoleName))
+    .map((r) => ({ name: r.RoleName!, arn: r.Arn ?? '', trust: parseDocument(r.AssumeRolePolicyDocument ?? '{}') }));
+}
+
+export async function groupsMatching(iam: IAMClient, match: NameMatch): Promise<string[]> {
+  const groups = await collect(paginateListGroups({ client: iam }, {}), (p) => p.Groups);
+  return groups.map((g) => g.GroupName ?? '').filter((n) => n !== '' && match(n));
+}
+
+export interface ManagedPolicy {
+  name: string;
+  arn: string;
+}
+
+/** Customer-managed policies (Scope Local) whose name matches. */
+export async function policiesMatching(iam: IAMClient, match: NameMatch): Promise<ManagedPolicy[]> {
+  const policies = await collect(paginateListPolicies({ client: iam }, { Scope: 'Local' }), (p) => p.Policies);
+  return policies.filter((p) => p.PolicyName !== undefined && p.Arn !== undefined && match(p.PolicyName)).map((p) => ({ name: p.PolicyName!, arn: p.Arn! }));
+}
+
+export async function accessKeys(iam: IAMClient, user: string): Promise<{ id: string; status: string }[]> {
+  const keys = await collect(paginateListAccessKeys({ client: iam }, { UserName: user }), (p) => p.AccessKeyMetadata);
+  return keys.map((k) => ({ id: k.AccessKeyId ?? '', status: k.Status ?? 'unknown' }));
+}
+
+export async function groupsOf(iam: IAMClient, user: string): Promise<string[]> {
+  const groups = await collect(paginateListGroupsForUser({ client: iam }, { UserName: user }), (p) => p.Groups);
+  return groups.map((g) => g.GroupName ?? '');
+}
+
+export async function membersOf(iam: IAMClient, group: string): Promise<string[]> {
+  const users = await collect(paginateGetGroup({ client: iam }, { GroupName: group }), (p) => p.Users);
+  return users.map((u) => u.UserName ?? '');
+}
+
+export interface InlinePolicy {
+  name: string;
+  document: PolicyDocument;
+}
+
+export type Principal = { user: string } | { role: string } | { group: string };
+
+export async function inlinePolicies(iam: IAMClient, who: Principal): Promise<InlinePolicy[]> {
+  let names: string[];
+  let get: (name: string) => Promise<string | undefined>;
+  if ('user' in who) {
+    names = await collect(paginateListUserPolicies({ client: iam }, { UserName: who.user }), (p) => p.PolicyNames);
+    get = async (n) => (await iam.send(new GetUserPolicyCommand({ UserName: who.user, PolicyName: n }))).PolicyDocument;
+  } else if ('role' in who) {
+    names = await collect(paginateListRolePolicies({ client: iam }, { RoleName: who.role }), (p) => p.PolicyNames);
+    get = async (n) => (await iam.send(new GetRolePolicyCommand({ RoleName: who.role, PolicyName: n }))).PolicyDocument;
+  } else {
+    names = await collect(paginateListGroupPolicies({ client: iam }, { GroupName: who.group }), (p) => p.PolicyNames);
+    get = async (n) => (await iam.send(new GetGroupPolicyCommand({ GroupName: who.group, PolicyName: n }))).PolicyDocument;
+  }
+  const out: InlinePolicy[] = [];
+  for (const name of names) out.push({ name, document: parseDocument((await get(name)) ?? '{}') });
+  return out;
+}
+
+export async function attachedPolicies(iam: IAMClient, who: Principal): Promise<ManagedPolicy[]> {
+  const attached =
+    'user' in who
+      ? await collect(paginateListAttachedUserPolicies({ client: iam }, { UserName: who.user }), (p) => p.AttachedPolicies)
+      : 'role' in who
+        ? await collect(paginateListAttachedRolePolicies({ client: iam }, { RoleName: who.role }), (p) => p.AttachedPolicies)
+        : await collect(paginateListAttachedGroupPolicies({ client: iam }, { GroupName: who.group }), (p) => p.AttachedPolicies);
+  return attached.map((a) => ({ name: a.PolicyName ?? '', arn: a.PolicyArn ?? '' }));
+}
+
+/** The default version of a managed policy, as the target holds it. */
+export async function managedDocument(iam: IAMClient, arn: string): Promise<PolicyDocument> {
+  const policy = await iam.send(new GetPolicyCommand({ PolicyArn: arn }));
+  const version = await iam.send(new GetPolicyVersionCommand({ PolicyArn: arn, VersionId: policy.Policy?.DefaultVersionId ?? 'v1' }));
+  return parseDocument(version.PolicyVersion?.Document ?? '{}');
+}
+
+/** Every document that applies to a principal: inline, attached, and (for a user) its groups' own. */
+export async function documentsOf(iam: IAMClient, who: Principal): Promise<PolicyDocument[]> {
+  const docs = (await inlinePolicies(iam, who)).map((p) => p.document);
+  for (const a of await attachedPolicies(iam, who)) docs.push(await managedDocument(iam, a.arn));
+  if ('user' in who) for (const group of await groupsOf(iam, who.user)) docs.push(...(await documentsOf(iam, { group })));
+  return docs;
+}
+
+/** The scope a principal holds, read from the target: "action resource" per allowed pair. */
+export async function scopeOf(iam: IAMClient, who: Principal): Promise<string[]> {
+  return grantedScope(await documentsOf(iam, who));
+}
+
+function trustedPrincipals(trust: PolicyDocument): string[] {
+  const out: string[] = [];
+  for (const s of trust.Statement.filter((st) => st.Effect === 'Allow')) {
+    const p = s.Principal;
+    if (p === undefined) continue;
+    if (typeof p === 'string') out.push(p);
+    else for (const value of Object.values(p)) out.push(...(Array.isArray(value) ? value : [value]));
+  }
+  return out;
+}
+
+/**
+ * The entitlements of the IAM objects a scenario owns, as one sorted list of strings: users, their
+ * keys, policies and group memberships; roles, who they trust and what they grant; groups; managed
+ * policies. A policy that only denies (revoke-older-sessions) grants nothing and is left out.
+ */
+export async function entitlementsOf(iam: IAMClient, match: NameMatch): Promise<string[]> {
+  const out: string[] = [];
+  const inline = async (who: Principal, label: string): Promise<void> => {
+    for (const p of await inlinePolicies(iam, who)) if (!grantsNothing(p.document)) out.push(`${label}-inline-policy:${Object.values(who)[0]}/${p.name}`);
+    for (const a of await attachedPolicies(iam, who)) out.push(`${label}-attached-policy:${Object.values(who)[0]}/${a.name}`);
+  };
+  for (const user of await usersMatching(iam, match)) {
+    out.push(`iam-user:${user}`);
+    for (const key of await accessKeys(iam, user)) out.push(`access-key:${user}/${key.id}`);
+    await inline({ user }, 'user');
+    for (const group of await groupsOf(iam, user)) out.push(`group-membership:${group}/${user}`);
+  }
+  for (const role of await rolesMatching(iam, match)) {
+    out.push(`iam-role:${role.name}`);
+    for (const principal of trustedPrincipals(role.trust)) out.push(`role-trust:${role.name}/${principal}`);
+    await inline({ role: role.name }, 'role');
+  }
+  for (const group of await groupsMatching(iam, match)) {
+    out.push(`iam-group:${group}`);
+    await inline({ group }, 'group');
+  }
+  for (const policy of await policiesMatching(iam, match)) out.push(`managed-policy:${policy.name}`);
+  return out.sort();
+}

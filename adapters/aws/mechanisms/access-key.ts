@@ -1,0 +1,125 @@
+/**
+ * `access-key`: the broker creates an IAM access key for the task on a worker user that holds the
+ * task's permission but no key, and deletes the key at task end. An IAM key has no expiry of its
+ * own, so the worker's permission carries one (aws:CurrentTime before the end of the approval
+ * window), written by the broker when it issues the key. IAM is eventually consistent: the reuse
+ * poll measures how long the deleted key kept working.
+ */
+import { CreateAccessKeyCommand, CreateUserCommand, DeleteAccessKeyCommand, PutUserPolicyCommand, UpdateAccessKeyCommand } from '@aws-sdk/client-iam';
+import { z } from 'zod';
+import type { Mechanism, ProbeResult } from '../../contract.ts';
+import type { AwsClient, Credentials } from '../client.ts';
+import { awaitAuthenticates, type AwsContext, createFixtures, fixtureParams, identity, readObject, removeFixtures, taskResource, untilAllowed } from '../fixtures.ts';
+import { accessKeys, documentsOf, entitlementsOf } from '../iam-read.ts';
+import { iamName, ownedBy, tagsFor } from '../names.ts';
+import { grantDocument, grantedScope, timeBox } from '../policies.ts';
+import { failureText, describeAwsError } from '../probes.ts';
+import { awsAction } from './actions.ts';
+
+const params = fixtureParams.extend({
+  /** Actions the worker's policy grants on the task object. */
+  grantActions: z.array(awsAction).min(1).default(['s3:GetObject']),
+  /** The permission carries its own end; false (broken) leaves the key's permission open-ended. */
+  timeBoxed: z.boolean().default(true),
+  /** How the broker ends the key at task end: delete it, only deactivate it, or (broken) nothing. */
+  revokeBy: z.enum(['delete-key', 'deactivate-key', 'nothing']).default('delete-key'),
+});
+type Params = z.infer<typeof params>;
+type Ctx = AwsContext<Params>;
+
+const worker = (ctx: Ctx): string => iamName(ctx, 'worker');
+const grantPolicy = (ctx: Ctx): string => iamName(ctx, 'grant');
+const issuedKey = (ctx: Ctx): Credentials => ctx.state.get('key') as Credentials;
+
+async function putGrant(ctx: Ctx, until: number | undefined): Promise<void> {
+  await ctx.client.iam.send(
+    new PutUserPolicyCommand({
+      UserName: worker(ctx),
+      PolicyName: grantPolicy(ctx),
+      PolicyDocument: JSON.stringify(grantDocument(ctx.params.grantActions, taskResource(ctx), until)),
+    }),
+  );
+}
+
+/** Does the target still list the key under the worker? Listed = the credential still exists. */
+async function keyListed(ctx: Ctx, accessKeyId: string): Promise<ProbeResult> {
+  try {
+    const found = (await accessKeys(ctx.client.iam, worker(ctx))).find((k) => k.id === accessKeyId);
+    const at = new Date().toISOString();
+    return found
+      ? { outcome: 'allowed', at, detail: `ListAccessKeys ${worker(ctx)}: ${accessKeyId} still listed (${found.status})` }
+      : { outcome: 'denied', at, detail: `ListAccessKeys ${worker(ctx)}: ${accessKeyId} no longer listed` };
+  } catch (error) {
+    return { outcome: 'unknown', at: new Date().toISOString(), detail: `ListAccessKeys failed: ${failureText(describeAwsError(error))}` };
+  }
+}
+
+export const accessKeyMechanism: Mechanism<Params, AwsClient> = {
+  title: 'IAM access key created for the task and deleted after it',
+  params,
+
+  async setup(ctx) {
+    await createFixtures(ctx);
+    await ctx.client.iam.send(new CreateUserCommand({ UserName: worker(ctx), Tags: tagsFor(ctx, ctx.task.id) }));
+    // Until the broker issues a key, the worker's permission is already over (time-boxed to the past).
+    await putGrant(ctx, ctx.params.timeBoxed ? Date.now() : undefined);
+    ctx.evidence.record('worker user created with the task permission and no access key', {
+      worker: worker(ctx),
+      grants: ctx.params.grantActions,
+      timeBoxed: ctx.params.timeBoxed,
+    });
+  },
+
+  entitlements: (ctx) => entitlementsOf(ctx.client.iam, (name) => ownedBy(ctx, name)),
+
+  probeStanding: (ctx) => readObject(ctx, identity(ctx).credentials),
+
+  async request(ctx) {
+    const answer = await ctx.client.iam.send(new CreateAccessKeyCommand({ UserName: worker(ctx) }));
+    const k = answer.AccessKey;
+    if (!k?.AccessKeyId || !k.SecretAccessKey) throw new Error(`no access key returned for ${worker(ctx)}`);
+    ctx.secrets.add(k.SecretAccessKey);
+    const key: Credentials = { accessKeyId: k.AccessKeyId, secretAccessKey: k.SecretAccessKey };
+    ctx.state.set('key', key);
+    // The target's own clock: the key's creation date. The window is counted from it.
+    const issuedAt = k.CreateDate?.getTime() ?? Date.now();
+    if (ctx.params.timeBoxed) await putGrant(ctx, issuedAt + ctx.task.windowSeconds * 1000);
+    await awaitAuthenticates(ctx, key, `task key ${key.accessKeyId}`);
+    const docs = await documentsOf(ctx.client.iam, { user: worker(ctx) });
+    const ends = timeBox(docs);
+    return {
+      credentialId: `access key ${key.accessKeyId} of ${worker(ctx)}`,
+      issuedAt: new Date(issuedAt).toISOString(),
+      expiresAt: ends === null ? null : new Date(ends).toISOString(),
+      ttlRequestedSeconds: ctx.task.windowSeconds,
+      ttlGrantedSeconds: ends === null ? null : Math.round((ends - issuedAt) / 1000),
+      scopeGranted: grantedScope(docs),
+      attributes: { user: worker(ctx), accessKeyId: key.accessKeyId, expiryFrom: ends === null ? 'none' : 'aws:CurrentTime condition on the permission', revokeBy: ctx.params.revokeBy },
+      handles: [
+        { name: 'task access key', check: 'reuse-denied', probe: () => readObject(ctx, key) },
+        { name: 'task access key listed on the worker', check: 'credential-invalidated', probe: () => keyListed(ctx, key.accessKeyId) },
+      ],
+    };
+  },
+
+  use: (ctx) => untilAllowed(ctx, 'first use of the key', () => readObject(ctx, issuedKey(ctx))),
+
+  async end(ctx, _grant, mode) {
+    if (mode !== 'revoke') return;
+    const { accessKeyId } = issuedKey(ctx);
+    switch (ctx.params.revokeBy) {
+      case 'delete-key':
+        await ctx.client.iam.send(new DeleteAccessKeyCommand({ UserName: worker(ctx), AccessKeyId: accessKeyId }));
+        ctx.evidence.record('task key deleted at task end', { accessKeyId });
+        return;
+      case 'deactivate-key':
+        await ctx.client.iam.send(new UpdateAccessKeyCommand({ UserName: worker(ctx), AccessKeyId: accessKeyId, Status: 'Inactive' }));
+        ctx.evidence.record('task key deactivated (not deleted) at task end', { accessKeyId });
+        return;
+      case 'nothing':
+        ctx.evidence.record('broken setup: the broker never deletes the task key');
+    }
+  },
+
+  teardown: (ctx) => removeFixtures(ctx),
+};

@@ -1,0 +1,266 @@
+/**
+ * `assume-role`: the broker assumes a role scoped to the task (one action on one object, as the
+ * scenario says) and hands the session credentials to the task. The task identity itself has no
+ * permission and is not trusted by the role. The session must die at its `Expiration`, or at task
+ * end when the broker revokes it the AWS way (a deny on sessions issued before now) or removes the
+ * role's permission policy.
+ */
+import { DeleteRolePolicyCommand, CreateRoleCommand, PutRolePolicyCommand, PutUserPolicyCommand } from '@aws-sdk/client-iam';
+import { AssumeRoleCommand, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { z } from 'zod';
+import { seconds } from '../../../scenarios/durations.ts';
+import type { GrantRecord, Mechanism, ProbeResult } from '../../contract.ts';
+import type { AwsClient, Credentials } from '../client.ts';
+import {
+  type AwsContext,
+  createFixtures,
+  eventually,
+  fixtureParams,
+  identity,
+  readObject,
+  removeFixtures,
+  taskResource,
+  untilAllowed,
+} from '../fixtures.ts';
+import { entitlementsOf, scopeOf } from '../iam-read.ts';
+import { iamName, ownedBy, sessionName, tagsFor } from '../names.ts';
+import { assumeDocument, grantDocument, iamDate, revokeOlderSessionsDocument, trustDocument, unboundedEntries } from '../policies.ts';
+import { anyAllowed, describeAwsError, failureText, probe } from '../probes.ts';
+import { awsAction } from './actions.ts';
+
+const params = fixtureParams.extend({
+  /**
+   * DurationSeconds asked of AssumeRole. AWS accepts 900 s up to the role's maximum session
+   * duration; moto accepts any value, which lets the embedded target test expiry in seconds.
+   */
+  durationSeconds: seconds.refine((s) => Number.isInteger(s) && s >= 1, 'whole seconds, at least 1'),
+  /** Actions the role's permission policy grants on the task object (bucket actions on its bucket). */
+  grantActions: z.array(awsAction).min(1).default(['s3:GetObject']),
+  /** Broken setup: the role also trusts the task identity, which may assume it whenever it likes. */
+  identityTrusted: z.boolean().default(false),
+  /**
+   * How the broker ends the session at task end (end mode `revoke`): AWS's "revoke active sessions"
+   * (deny to sessions issued before now), removing the role's permission policy, or (broken) nothing.
+   */
+  revokeBy: z.enum(['revoke-older-sessions', 'remove-role-policy', 'nothing']).default('revoke-older-sessions'),
+});
+type Params = z.infer<typeof params>;
+type Ctx = AwsContext<Params>;
+
+interface Session {
+  credentials: Credentials;
+  arn: string;
+  expiration: number;
+}
+
+const roleName = (ctx: Ctx): string => iamName(ctx, 'role');
+const grantPolicy = (ctx: Ctx): string => iamName(ctx, 'grant');
+const roleArn = (ctx: Ctx): string => ctx.state.get('roleArn') as string;
+const session = (ctx: Ctx): Session => ctx.state.get('session') as Session;
+
+/** AssumeRole with a credential; the session's secret parts are registered the moment they arrive. */
+async function assume(ctx: Ctx, sts: AwsClient['sts'], purpose: string): Promise<Session> {
+  const answer = await sts.send(
+    new AssumeRoleCommand({ RoleArn: roleArn(ctx), RoleSessionName: sessionName(ctx, purpose), DurationSeconds: ctx.params.durationSeconds }),
+  );
+  const c = answer.Credentials;
+  if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) throw new Error('AssumeRole answered without credentials');
+  ctx.secrets.add(c.SecretAccessKey);
+  ctx.secrets.add(c.SessionToken);
+  return {
+    credentials: { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken },
+    arn: answer.AssumedRoleUser?.Arn ?? '',
+    expiration: c.Expiration.getTime(),
+  };
+}
+
+/** The broker's AssumeRole, with the one error a reader needs explained: AWS's 900-second floor. */
+async function brokerAssume(ctx: Ctx, purpose: string): Promise<Session> {
+  try {
+    return await eventually(ctx, 'AssumeRole on the new role', ['AccessDenied'], () => assume(ctx, ctx.client.sts, purpose));
+  } catch (error) {
+    const failure = describeAwsError(error);
+    if (failure.code === 'ValidationError' && /durationSeconds/i.test(failure.message)) {
+      throw new Error(
+        `the target refused DurationSeconds ${ctx.params.durationSeconds} (${failure.message}); AWS accepts 900 s at least: run a copy of this scenario with params.durationSeconds and task.windowSeconds of 900 or more`,
+      );
+    }
+    throw error;
+  }
+}
+
+/** Can the identity, with its own key, reach the object by assuming the role itself? */
+async function identityAssumes(ctx: Ctx): Promise<ProbeResult> {
+  const c = ctx.client.as(identity(ctx).credentials);
+  let standing: Session | undefined;
+  try {
+    const assumed = await probe(async () => {
+      standing = await assume(ctx, c.sts, 'standing-probe');
+      return `AssumeRole ${roleName(ctx)}: allowed (session ${standing.arn})`;
+    });
+    if (!standing) return assumed;
+    const read = await readObject(ctx, standing.credentials);
+    return { ...read, detail: `${assumed.detail}, then ${read.detail}` };
+  } finally {
+    c.destroy();
+  }
+}
+
+/**
+ * Revoke the way AWS documents it: an inline deny on the role for sessions issued before now. "Now"
+ * is never earlier than the session's issue time on the target's own clock (Expiration minus
+ * DurationSeconds), so a target clock ahead of ours cannot leave the session outside the deny.
+ */
+async function revokeOlderSessions(ctx: Ctx): Promise<number> {
+  const issuedOnTarget = session(ctx).expiration - ctx.params.durationSeconds * 1000;
+  const before = Math.max(Date.now(), issuedOnTarget + 1000);
+  await ctx.client.iam.send(
+    new PutRolePolicyCommand({
+      RoleName: roleName(ctx),
+      PolicyName: iamName(ctx, 'revoke-sessions'),
+      PolicyDocument: JSON.stringify(revokeOlderSessionsDocument(before)),
+    }),
+  );
+  return before;
+}
+
+/**
+ * A control, recorded as evidence only: a session issued after the revocation should still work,
+ * since AWS denies only sessions issued before it. A target that denies it too did not evaluate
+ * aws:TokenIssueTime but denied every session of the role — the task's session is dead either
+ * way, but the report must not let a reader believe the condition was honoured.
+ */
+async function controlAfterRevocation(ctx: Ctx, grant: GrantRecord, before: number): Promise<void> {
+  const wait = Math.ceil(before / 1000) * 1000 + 1500 - Date.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  if (ctx.signal.aborted) return;
+  let result: ProbeResult;
+  try {
+    const fresh = await assume(ctx, ctx.client.sts, 'control');
+    result = await readObject(ctx, fresh.credentials);
+  } catch (error) {
+    result = { outcome: 'unknown', at: new Date().toISOString(), detail: `AssumeRole failed: ${failureText(describeAwsError(error))}` };
+  }
+  grant.attributes.sessionIssuedAfterRevocation = result.outcome;
+  ctx.evidence.record(
+    result.outcome === 'allowed'
+      ? 'control: a session issued after the revocation works: the deny applies to older sessions only, as on AWS'
+      : `control: a session issued after the revocation is ${result.outcome} too: the target did not limit the deny to sessions issued before ${iamDate(before)} (aws:TokenIssueTime not evaluated)`,
+    { outcome: result.outcome, answer: result.detail },
+    new Date(result.at),
+  );
+}
+
+export const assumeRoleMechanism: Mechanism<Params, AwsClient> = {
+  title: 'STS AssumeRole session for the task',
+  params,
+
+  async setup(ctx) {
+    await createFixtures(ctx);
+    const { iam } = ctx.client;
+    const trusted = [ctx.client.brokerArn, ...(ctx.params.identityTrusted ? [identity(ctx).arn] : [])];
+    // A role names its principals in its trust policy; AWS refuses a principal it does not know yet.
+    const role = await eventually(ctx, 'CreateRole trusting a new principal', ['MalformedPolicyDocument'], () =>
+      iam.send(
+        new CreateRoleCommand({
+          RoleName: roleName(ctx),
+          AssumeRolePolicyDocument: JSON.stringify(trustDocument(trusted)),
+          MaxSessionDuration: Math.min(43_200, Math.max(3600, ctx.params.durationSeconds)),
+          Description: `jitc task role for ${ctx.task.id}`,
+          Tags: tagsFor(ctx, ctx.task.id),
+        }),
+      ),
+    );
+    ctx.state.set('roleArn', role.Role?.Arn ?? '');
+    await iam.send(
+      new PutRolePolicyCommand({
+        RoleName: roleName(ctx),
+        PolicyName: grantPolicy(ctx),
+        PolicyDocument: JSON.stringify(grantDocument(ctx.params.grantActions, taskResource(ctx))),
+      }),
+    );
+    if (ctx.params.identityTrusted) {
+      await iam.send(
+        new PutUserPolicyCommand({
+          UserName: identity(ctx).userName,
+          PolicyName: iamName(ctx, 'identity-assume'),
+          PolicyDocument: JSON.stringify(assumeDocument(roleArn(ctx))),
+        }),
+      );
+      ctx.evidence.record('broken setup: the role trusts the task identity, which may assume it at will');
+    }
+    ctx.evidence.record('task role created', { role: roleArn(ctx), trusts: trusted, grants: ctx.params.grantActions });
+  },
+
+  entitlements: (ctx) => entitlementsOf(ctx.client.iam, (name) => ownedBy(ctx, name)),
+
+  async probeStanding(ctx) {
+    const direct = await readObject(ctx, identity(ctx).credentials);
+    const viaRole = await identityAssumes(ctx);
+    return anyAllowed([direct, viaRole], (r, i) => `${i === 0 ? 'own key' : 'assuming the role itself'}: ${r.outcome} (${r.detail})`);
+  },
+
+  async request(ctx) {
+    const issued = await brokerAssume(ctx, 'task');
+    const issuedAt = Date.now();
+    ctx.state.set('session', issued);
+    const scope = await scopeOf(ctx.client.iam, { role: roleName(ctx) });
+    const unbounded = unboundedEntries(scope);
+    if (unbounded.length > 0) {
+      ctx.report({ check: 'privilege-width', verdict: 'fail', detail: `the role grants wildcards, whose count understates the width: ${unbounded.join(', ')}` });
+    }
+    return {
+      credentialId: `session ${issued.arn} (access key id ${issued.credentials.accessKeyId})`,
+      issuedAt: new Date(issuedAt).toISOString(),
+      expiresAt: new Date(issued.expiration).toISOString(),
+      ttlRequestedSeconds: ctx.params.durationSeconds,
+      ttlGrantedSeconds: Math.round((issued.expiration - issuedAt) / 1000),
+      scopeGranted: scope,
+      attributes: { role: roleArn(ctx), sessionArn: issued.arn, accessKeyId: issued.credentials.accessKeyId, revokeBy: ctx.params.revokeBy },
+      handles: [{ name: 'assumed-role session', check: 'reuse-denied', probe: () => readObject(ctx, issued.credentials) }],
+    };
+  },
+
+  use: (ctx) => untilAllowed(ctx, 'first use of the session', () => readObject(ctx, session(ctx).credentials)),
+
+  async end(ctx, grant, mode) {
+    const issued = session(ctx);
+    if (mode === 'expire') {
+      // An expired session is refused as a credential, not merely denied by policy: sts:GetCallerIdentity
+      // needs no permission and no policy can deny it, so only the credential's own death stops it.
+      grant.handles.push({
+        name: 'session credential (sts:GetCallerIdentity)',
+        check: 'credential-invalidated',
+        probe: async () => {
+          const c = ctx.client.as(issued.credentials);
+          try {
+            return await probe(async () => `GetCallerIdentity: ${(await c.sts.send(new GetCallerIdentityCommand({}))).Arn ?? ''}`);
+          } finally {
+            c.destroy();
+          }
+        },
+      });
+      return;
+    }
+    if (mode !== 'revoke') return;
+    switch (ctx.params.revokeBy) {
+      case 'revoke-older-sessions': {
+        const before = await revokeOlderSessions(ctx);
+        ctx.evidence.record('active sessions revoked: role denies everything to sessions issued before the revocation', { before: iamDate(before) });
+        ctx.state.set('control', controlAfterRevocation(ctx, grant, before));
+        return;
+      }
+      case 'remove-role-policy':
+        await ctx.client.iam.send(new DeleteRolePolicyCommand({ RoleName: roleName(ctx), PolicyName: grantPolicy(ctx) }));
+        ctx.evidence.record("the role's permission policy removed at task end", { policy: grantPolicy(ctx) });
+        return;
+      case 'nothing':
+        ctx.evidence.record('broken setup: the broker does nothing at task end; the session lives to its expiry');
+    }
+  },
+
+  async teardown(ctx) {
+    await (ctx.state.get('control') as Promise<void> | undefined);
+    return removeFixtures(ctx);
+  },
+};

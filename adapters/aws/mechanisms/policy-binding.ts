@@ -1,0 +1,119 @@
+/**
+ * `policy-binding`: the broker binds a permission to the task identity for the task — a managed
+ * policy attached to the user, or attached to a group the user is added to — and unbinds it at task
+ * end. The task works with the identity's own, long-lived key, so the proof is that the SAME
+ * credential is denied afterwards. The policy carries its own end (aws:CurrentTime before the end of
+ * the approval window): a binding has none in IAM.
+ */
+import {
+  AddUserToGroupCommand,
+  AttachGroupPolicyCommand,
+  AttachUserPolicyCommand,
+  CreateGroupCommand,
+  CreatePolicyCommand,
+  DeletePolicyCommand,
+  DetachGroupPolicyCommand,
+  DetachUserPolicyCommand,
+  RemoveUserFromGroupCommand,
+} from '@aws-sdk/client-iam';
+import { z } from 'zod';
+import type { Mechanism } from '../../contract.ts';
+import type { AwsClient } from '../client.ts';
+import { type AwsContext, createFixtures, fixtureParams, identity, readObject, removeFixtures, taskResource, untilAllowed } from '../fixtures.ts';
+import { documentsOf, entitlementsOf } from '../iam-read.ts';
+import { iamName, ownedBy, tagsFor } from '../names.ts';
+import { grantDocument, grantedScope, timeBox } from '../policies.ts';
+import { awsAction } from './actions.ts';
+
+const params = fixtureParams.extend({
+  /** Actions the task policy grants on the task object. */
+  grantActions: z.array(awsAction).min(1).default(['s3:GetObject']),
+  /** Attach the policy to the user, or to a group the user joins for the task. */
+  binding: z.enum(['attach-user-policy', 'group-membership']).default('attach-user-policy'),
+  /** The policy carries its own end; false (broken) makes the binding open-ended. */
+  timeBoxed: z.boolean().default(true),
+  /** How the broker ends the binding at task end: unbind and delete the policy, or (broken) nothing. */
+  revokeBy: z.enum(['unbind', 'nothing']).default('unbind'),
+});
+type Params = z.infer<typeof params>;
+type Ctx = AwsContext<Params>;
+
+const group = (ctx: Ctx): string => iamName(ctx, 'group');
+const policyName = (ctx: Ctx): string => iamName(ctx, 'grant');
+const policyArn = (ctx: Ctx): string => ctx.state.get('policyArn') as string;
+
+export const policyBindingMechanism: Mechanism<Params, AwsClient> = {
+  title: 'IAM policy bound to the identity for the task',
+  params,
+
+  async setup(ctx) {
+    await createFixtures(ctx);
+    if (ctx.params.binding === 'group-membership') {
+      await ctx.client.iam.send(new CreateGroupCommand({ GroupName: group(ctx) }));
+      ctx.evidence.record('task group created, without members or permissions', { group: group(ctx) });
+    }
+  },
+
+  entitlements: (ctx) => entitlementsOf(ctx.client.iam, (name) => ownedBy(ctx, name)),
+
+  probeStanding: (ctx) => readObject(ctx, identity(ctx).credentials),
+
+  async request(ctx) {
+    const { iam } = ctx.client;
+    const user = identity(ctx).userName;
+    const asked = Date.now();
+    const created = await iam.send(
+      new CreatePolicyCommand({
+        PolicyName: policyName(ctx),
+        PolicyDocument: JSON.stringify(grantDocument(ctx.params.grantActions, taskResource(ctx), ctx.params.timeBoxed ? asked + ctx.task.windowSeconds * 1000 : undefined)),
+        Description: `jitc grant for task ${ctx.task.id}, approved by ${ctx.task.approver}`,
+        Tags: tagsFor(ctx, ctx.task.id),
+      }),
+    );
+    const arn = created.Policy?.Arn;
+    if (!arn) throw new Error('CreatePolicy answered without an ARN');
+    ctx.state.set('policyArn', arn);
+    if (ctx.params.binding === 'attach-user-policy') {
+      await iam.send(new AttachUserPolicyCommand({ UserName: user, PolicyArn: arn }));
+    } else {
+      await iam.send(new AttachGroupPolicyCommand({ GroupName: group(ctx), PolicyArn: arn }));
+      await iam.send(new AddUserToGroupCommand({ GroupName: group(ctx), UserName: user }));
+    }
+    // Issue time on the target's clock where it states one: the policy's creation date.
+    const issuedAt = Math.min(asked, created.Policy?.CreateDate?.getTime() ?? asked);
+    const docs = await documentsOf(iam, { user });
+    const ends = timeBox(docs);
+    return {
+      credentialId: `${ctx.params.binding === 'attach-user-policy' ? 'policy attachment' : `membership of ${group(ctx)} carrying`} ${policyName(ctx)} on ${user} (access key id ${identity(ctx).credentials.accessKeyId})`,
+      issuedAt: new Date(issuedAt).toISOString(),
+      expiresAt: ends === null ? null : new Date(ends).toISOString(),
+      ttlRequestedSeconds: ctx.task.windowSeconds,
+      ttlGrantedSeconds: ends === null ? null : Math.round((ends - issuedAt) / 1000),
+      scopeGranted: grantedScope(docs),
+      attributes: { binding: ctx.params.binding, policy: arn, user, revokeBy: ctx.params.revokeBy },
+      handles: [{ name: "the identity's own key (same credential)", check: 'reuse-denied', probe: () => readObject(ctx, identity(ctx).credentials) }],
+    };
+  },
+
+  use: (ctx) => untilAllowed(ctx, 'first use of the binding', () => readObject(ctx, identity(ctx).credentials)),
+
+  async end(ctx, _grant, mode) {
+    if (mode !== 'revoke') return;
+    if (ctx.params.revokeBy === 'nothing') {
+      ctx.evidence.record('broken setup: the broker leaves the binding in place at task end');
+      return;
+    }
+    const { iam } = ctx.client;
+    const user = identity(ctx).userName;
+    if (ctx.params.binding === 'attach-user-policy') {
+      await iam.send(new DetachUserPolicyCommand({ UserName: user, PolicyArn: policyArn(ctx) }));
+    } else {
+      await iam.send(new RemoveUserFromGroupCommand({ GroupName: group(ctx), UserName: user }));
+      await iam.send(new DetachGroupPolicyCommand({ GroupName: group(ctx), PolicyArn: policyArn(ctx) }));
+    }
+    await iam.send(new DeletePolicyCommand({ PolicyArn: policyArn(ctx) }));
+    ctx.evidence.record('binding removed and task policy deleted at task end', { binding: ctx.params.binding, policy: policyArn(ctx) });
+  },
+
+  teardown: (ctx) => removeFixtures(ctx),
+};

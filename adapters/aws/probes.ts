@@ -1,0 +1,84 @@
+/**
+ * Reading AWS's answers as tri-state probes. `denied` comes only from AWS's specific answers that a
+ * credential or its permission is refused:
+ *  - ExpiredToken / ExpiredTokenException: the session credential is past its expiry;
+ *  - InvalidClientTokenId (IAM, STS) and InvalidAccessKeyId (S3's word for the same thing): the
+ *    target does not know the access key id (a deleted key);
+ *  - AccessDenied / AccessDeniedException: the request was authenticated and refused by policy.
+ * Each only with a 4xx status. Everything else is `unknown`: network errors, timeouts, throttling,
+ * 5xx, and SignatureDoesNotMatch too — it says the request was signed with the wrong secret, which a
+ * harness bug produces as readily as a revoked credential, so it proves nothing about revocation.
+ */
+import type { ProbeResult } from '../contract.ts';
+
+export const DENIAL_CODES: ReadonlySet<string> = new Set([
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'InvalidClientTokenId',
+  'InvalidAccessKeyId',
+  'AccessDenied',
+  'AccessDeniedException',
+]);
+
+/** What went wrong with an SDK call, as data: the AWS error code and HTTP status, or a network error. */
+export interface AwsFailure {
+  /** AWS error code ("AccessDenied"), or the network error code ("ECONNREFUSED"), or the error name. */
+  code: string;
+  /** HTTP status of AWS's answer; undefined when no answer came. */
+  status: number | undefined;
+  message: string;
+}
+
+interface SdkErrorShape {
+  name?: unknown;
+  Code?: unknown;
+  code?: unknown;
+  message?: unknown;
+  $metadata?: { httpStatusCode?: unknown };
+  $response?: { statusCode?: unknown };
+}
+
+export function describeAwsError(error: unknown): AwsFailure {
+  if (typeof error !== 'object' || error === null) return { code: 'Error', status: undefined, message: String(error) };
+  const e = error as SdkErrorShape;
+  const statusValue = e.$metadata?.httpStatusCode ?? e.$response?.statusCode;
+  const status = typeof statusValue === 'number' ? statusValue : undefined;
+  // Service errors carry the AWS code as `name` (and S3's as `Code`); network errors a Node `code`.
+  const code = [e.Code, status === undefined ? e.code : undefined, e.name, e.code].find((v): v is string => typeof v === 'string' && v !== '' && v !== 'Error') ?? 'Error';
+  const message = typeof e.message === 'string' ? e.message.split('\n')[0] ?? '' : '';
+  return { code, status, message };
+}
+
+/** One line for evidence: "HTTP 403 AccessDenied: Access Denied", "no answer: ECONNREFUSED". Never a secret. */
+export function failureText(failure: AwsFailure): string {
+  const text = failure.message && failure.message !== failure.code ? `${failure.code}: ${failure.message}` : failure.code;
+  return failure.status === undefined ? `no answer: ${text}` : `HTTP ${failure.status} ${text}`;
+}
+
+/** Classify a failed call. `gone` adds codes that mean "this credential is gone" for one lookup (e.g. NoSuchEntity). */
+export function classifyFailure(failure: AwsFailure, gone: readonly string[] = []): ProbeResult['outcome'] {
+  if (failure.status === undefined || failure.status < 400 || failure.status >= 500) return 'unknown';
+  if (DENIAL_CODES.has(failure.code) || gone.includes(failure.code)) return 'denied';
+  return 'unknown';
+}
+
+export async function probe(action: () => Promise<string | void>, gone: readonly string[] = []): Promise<ProbeResult> {
+  try {
+    const detail = await action();
+    return { outcome: 'allowed', at: new Date().toISOString(), detail: detail || 'HTTP 200' };
+  } catch (error) {
+    const at = new Date().toISOString();
+    const failure = describeAwsError(error);
+    const outcome = classifyFailure(failure, gone);
+    return { outcome, at, detail: outcome === 'unknown' && failure.status !== undefined ? `unrecognised answer: ${failureText(failure)}` : failureText(failure) };
+  }
+}
+
+/** Combine the probes of several ways to the same privilege: allowed if any is, denied only if all are. */
+export function anyAllowed(results: ProbeResult[], describe: (r: ProbeResult, i: number) => string): ProbeResult {
+  const at = results.at(-1)?.at ?? new Date().toISOString();
+  const detail = results.map(describe).join('; ');
+  if (results.some((r) => r.outcome === 'allowed')) return { outcome: 'allowed', at, detail };
+  if (results.length > 0 && results.every((r) => r.outcome === 'denied')) return { outcome: 'denied', at, detail };
+  return { outcome: 'unknown', at, detail };
+}

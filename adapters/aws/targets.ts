@@ -1,0 +1,112 @@
+/**
+ * Reaching AWS: `local` starts a real moto_server with IAM enforcement on (moto-server.ts);
+ * `container` runs LocalStack through @testcontainers/localstack; `external` is a real account
+ * through the SDK default credential chain and AWS_REGION, as every AWS tool reads them.
+ */
+import { GetRoleCommand } from '@aws-sdk/client-iam';
+import { z } from 'zod';
+import { InputError, type ProvisionOptions, type StartedTarget, type TargetConnection, type TargetProvisioning } from '../contract.ts';
+import { callerIdentity, destroyAll, partitionOf, provisioningClients, type ServiceClients } from './client.ts';
+import { MOTO_PIN, startMoto } from './moto-server.ts';
+import { describeAwsError, failureText } from './probes.ts';
+
+/** LocalStack pinned; it enforces IAM only in its Pro edition (ENFORCE_IAM=1 with an auth token). */
+export const LOCALSTACK_IMAGE = 'localstack/localstack:4.4';
+
+const externalConfig = z
+  .strictObject({
+    /** Overrides AWS_REGION / AWS_DEFAULT_REGION. */
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as eu-west-1').optional(),
+    /** An AWS-compatible endpoint instead of the real one (a shared LocalStack, say). */
+    endpoint: z.url().optional(),
+  })
+  .default({});
+
+/**
+ * Trust policies name the broker. A session of a role (SSO, CI) is named by its role, found on the
+ * target so its path is right: trusting one session name would break at the next login.
+ */
+async function brokerPrincipal(c: ServiceClients, arn: string): Promise<string> {
+  const session = /^arn:([^:]+):sts::(\d+):assumed-role\/([^/]+)\//.exec(arn);
+  if (!session) return arn;
+  const role = await c.iam.send(new GetRoleCommand({ RoleName: session[3] }));
+  return role.Role?.Arn ?? `arn:${session[1]}:iam::${session[2]}:role/${session[3]}`;
+}
+
+export const awsTargets: TargetProvisioning = {
+  local: {
+    requirements: { pip: [MOTO_PIN], commands: ['moto_server'] },
+    start: startMoto,
+  },
+
+  container: {
+    async start(options: ProvisionOptions): Promise<StartedTarget> {
+      const { LocalstackContainer } = await import('@testcontainers/localstack');
+      const token = process.env.LOCALSTACK_AUTH_TOKEN;
+      const container = await new LocalstackContainer(LOCALSTACK_IMAGE)
+        .withEnvironment({ ENFORCE_IAM: '1', SERVICES: 'iam,sts,s3', ...(token ? { LOCALSTACK_AUTH_TOKEN: token } : {}) })
+        .start();
+      const endpoint = container.getConnectionUri();
+      const region = 'us-east-1';
+      // LocalStack's root credential; not a secret, and registered as one all the same.
+      const admin = { accessKeyId: 'test', secretAccessKey: 'test' };
+      const c = provisioningClients(region, endpoint, admin);
+      const me = await callerIdentity(c.sts).finally(() => destroyAll(c));
+      options.log(`aws: LocalStack container on ${endpoint}${token ? '' : ' (no LOCALSTACK_AUTH_TOKEN: IAM is not enforced)'}`);
+      return {
+        connection: {
+          adapter: 'aws',
+          mode: 'container',
+          address: endpoint,
+          settings: { endpoint, region, ...admin, account: me.account, partition: partitionOf(me.arn), brokerArn: me.arn },
+          secretSettings: ['secretAccessKey'],
+          facts: {
+            product: 'LocalStack',
+            version: LOCALSTACK_IMAGE.split(':')[1] ?? 'unknown',
+            mode: 'container',
+            enforcement: token ? 'ENFORCE_IAM=1 (LocalStack Pro)' : 'none: LocalStack community does not enforce IAM',
+          },
+        },
+        stop: async () => {
+          await container.stop();
+        },
+      };
+    },
+  },
+
+  external: {
+    async connect(options: ProvisionOptions): Promise<TargetConnection> {
+      const parsed = externalConfig.safeParse(options.config);
+      if (!parsed.success) throw new InputError(`config aws: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
+      const region = parsed.data.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+      if (!region) throw new InputError('external aws target: set AWS_REGION (or aws.region in the config file)');
+      const endpoint = parsed.data.endpoint;
+      // No credentials given: the SDK default chain (environment, shared profile/AWS_PROFILE, SSO, web identity, IMDS).
+      const c = provisioningClients(region, endpoint, undefined);
+      try {
+        let me: { account: string; arn: string };
+        try {
+          me = await callerIdentity(c.sts);
+        } catch (error) {
+          throw new InputError(`external aws target: the AWS SDK default credential chain gives no usable credential (${failureText(describeAwsError(error))})`);
+        }
+        let broker: string;
+        try {
+          broker = await brokerPrincipal(c, me.arn);
+        } catch (error) {
+          throw new InputError(`external aws target: cannot read the broker's own role for ${me.arn} (${failureText(describeAwsError(error))}); it needs iam:GetRole on it`);
+        }
+        return {
+          adapter: 'aws',
+          mode: 'external',
+          address: endpoint ?? `aws account ${me.account} (${region})`,
+          settings: { region, ...(endpoint ? { endpoint } : {}), account: me.account, partition: partitionOf(me.arn), brokerArn: broker },
+          secretSettings: [],
+          facts: { product: 'AWS IAM/STS', mode: 'external', account: me.account, region, broker: broker },
+        };
+      } finally {
+        destroyAll(c);
+      }
+    },
+  },
+};
