@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { InputError } from '../adapters/contract.ts';
 import { describeIssue, displayPath, readYaml } from '../scenarios/load.ts';
 import type { ScenarioResult, WaiverRecord } from '../scenarios/result.ts';
+import { worstOf } from '../scenarios/verdict.ts';
 
 const waiverSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, dot, dash, underscore'),
@@ -61,7 +62,8 @@ export function applyWaiver(result: ScenarioResult, waivers: readonly Waiver[], 
   const valid = matching.find((w) => !isExpired(w, now));
   if (valid) {
     const record: WaiverRecord = { id: valid.id, justification: valid.justification, acceptedBy: valid.acceptedBy, expires: valid.expires };
-    result.verdict = 'waived';
+    // The waiver covers the failures only: an inconclusive check beside them stays inconclusive.
+    result.verdict = worstOf(['waived', ...result.checks.filter((c) => c.verdict !== 'fail').map((c) => c.verdict)]);
     result.waiver = record;
     return { applied: valid };
   }

@@ -127,9 +127,10 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
       metrics.ttlSeconds = record.ttlGrantedSeconds;
       metrics.ttlRequestedSeconds = record.ttlRequestedSeconds;
       judgeTtl(record, ctx.task.windowSeconds, addCheck);
-      metrics.privilegeWidth = record.scopeGranted.length / ctx.task.needs.length;
+      // A mechanism that cannot state the granted scope leaves the width unknown, not zero.
+      metrics.privilegeWidth = record.scopeGranted.length > 0 ? record.scopeGranted.length / ctx.task.needs.length : null;
       if (scenario.limits) {
-        const width = metrics.privilegeWidth;
+        const width = metrics.privilegeWidth ?? Number.POSITIVE_INFINITY;
         addCheck(
           'privilege-width',
           width <= scenario.limits.maxPrivilegeWidth ? 'pass' : 'fail',
@@ -161,6 +162,10 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
         }
         return;
       }
+      if (issued.handles.length === 0) {
+        addCheck('reuse-denied', 'inconclusive', 'the grant offered nothing to probe after the end, so reuse was not tested');
+        return;
+      }
       const observations = await Promise.all(
         issued.handles.map((handle) => pollUntilDenied(handle, { endedAt: end.endedAt, deadlineAt: end.deadlineAt, evidence, signal })),
       );
@@ -171,7 +176,8 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
     metrics.residue = residue.length;
   } catch (error) {
     const phase = evidence.phase;
-    const reason = error instanceof Interrupted ? 'interrupted' : errorText(error);
+    // p-retry rejects with the signal's reason on abort, not with Interrupted.
+    const reason = error instanceof Interrupted || signal.aborted ? 'interrupted' : errorText(error);
     evidence.record(`lifecycle stopped in ${phase}: ${reason}`);
     addCheck('lifecycle-completed', 'inconclusive', `${phase}: ${reason}`);
   } finally {
@@ -190,7 +196,8 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
   }
 
   const verdict = worstOf(checks.map((c) => c.verdict));
-  return {
+  // Redacted as a whole at the end: secrets registered late (a child token) are covered too.
+  return secrets.redactValue<ScenarioResult>({
     id: scenario.id,
     title: scenario.title,
     proves: scenario.proves,
@@ -210,9 +217,9 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
     grant: grant ? summariseGrant(grant) : null,
     residue,
     phases,
-    teardown: { removed, errors: teardownErrors.map((e) => secrets.redact(e)) },
+    teardown: { removed, errors: teardownErrors },
     evidence: evidence.events,
-  };
+  });
 }
 
 interface EndInstant {

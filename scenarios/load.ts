@@ -16,12 +16,14 @@ import { scenarioFileSchema, type Scenario } from './schema.ts';
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BUILTIN_DIR = join(PROJECT_ROOT, 'scenarios', 'builtin');
 
-/** "params.ttlSeconds: expected number" — the first issue, with its path, in one line. */
-export function describeIssue(error: z.ZodError): string {
+/** "params.ttlSeconds: expected number" — the first issue, with its path under `prefix`, in one line. */
+export function describeIssue(error: z.ZodError, prefix?: string): string {
   const issue = error.issues[0];
   if (!issue) return 'invalid';
-  const path = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
-  return `${path}: ${issue.message}`;
+  const path = [...(prefix ? [prefix] : []), ...issue.path.map(String)];
+  // An unknown key is named in the path itself: "params.ttlSecond: unknown key (a typo?)".
+  if (issue.code === 'unrecognized_keys') return `${[...path, issue.keys[0]].join('.')}: unknown key "${issue.keys[0]}" (a typo?)`;
+  return `${path.length > 0 ? path.join('.') : '(top level)'}: ${issue.message}`;
 }
 
 export function displayPath(file: string): string {
@@ -58,7 +60,7 @@ export async function toScenario(raw: unknown, source: string): Promise<Scenario
     );
   }
   const params = mechanism.params.safeParse(file.data.params);
-  if (!params.success) throw new InputError(`${where}: params.${describeIssue(params.error)}`);
+  if (!params.success) throw new InputError(`${where}: ${describeIssue(params.error, 'params')}`);
   for (const need of file.data.task.needs) if (need.trim() === '') throw new InputError(`${where}: task.needs: empty entry`);
   return { ...file.data, params: params.data, source: where };
 }

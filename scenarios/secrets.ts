@@ -38,8 +38,20 @@ export class SecretRegistry {
     return out;
   }
 
-  /** Redact a JSON-serialisable value by round-tripping it through its text. */
+  /**
+   * Redact every string (and key) of a JSON-like value. Walked, not round-tripped through JSON
+   * text: there a secret holding a quote or a backslash appears escaped and would not match.
+   */
   redactValue<T>(value: T): T {
-    return JSON.parse(this.redact(JSON.stringify(value))) as T;
+    return this.#walk(value) as T;
+  }
+
+  #walk(value: unknown): unknown {
+    if (typeof value === 'string') return this.redact(value);
+    if (Array.isArray(value)) return value.map((v) => this.#walk(v));
+    if (value !== null && typeof value === 'object') {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [this.redact(k), this.#walk(v)]));
+    }
+    return value;
   }
 }

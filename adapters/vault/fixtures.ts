@@ -11,7 +11,7 @@ import { probe } from './probes.ts';
 import type { VaultClient } from './client.ts';
 
 /** Parameters every Vault mechanism accepts, for its non-conformant twins. */
-export const fixtureParams = z.object({
+export const fixtureParams = z.strictObject({
   /** Broken setup: the `default` policy every token carries grants the secret (standing privilege). */
   defaultPolicyReadsSecret: z.boolean().default(false),
 });

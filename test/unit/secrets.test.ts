@@ -75,7 +75,7 @@ describe('redaction', () => {
   // BUG: redactValue searches for the raw value in JSON.stringify's output, where a secret holding
   // a quote, a backslash or a control character appears escaped, so it is never matched and leaks
   // into evidence data (LDAP bind passwords such as `Pa"ss\word` are exactly this).
-  test.fails('a secret holding a quote or a backslash is redacted in structured evidence data', () => {
+  test('a secret holding a quote or a backslash is redacted in structured evidence data', () => {
     const secrets = new SecretRegistry();
     const password = 'Pa"ss\\w0rd!';
     secrets.add(password);
@@ -86,7 +86,7 @@ describe('redaction', () => {
 
   // BUG: the same text-level replacement turns a number that contains a registered secret made of
   // digits into invalid JSON, so recording evidence throws instead of recording.
-  test.fails('a secret made of digits does not break recording numbers', () => {
+  test('a secret made of digits does not break recording numbers', () => {
     const secrets = new SecretRegistry();
     secrets.add('123456');
     expect(secrets.redactValue({ msAfterEnd: 1234567 })).toEqual({ msAfterEnd: 1234567 });
