@@ -12,7 +12,7 @@ import { getAdapter } from '../adapters/registry.ts';
 import { allurePhase, labelScenario, reportResult } from '../reports/allure.ts';
 import { applyWaiver } from '../reports/waivers.ts';
 import { runScenario } from '../scenarios/engine.ts';
-import { loadBuiltinScenarios } from '../scenarios/load.ts';
+import { loadBuiltinScenarios, loadScenarioFile } from '../scenarios/load.ts';
 import { formatMs } from '../scenarios/durations.ts';
 import { post, runChannel } from './channel.ts';
 import { readRunContext } from './run-context.ts';
@@ -38,7 +38,9 @@ export function defineSuite(adapterName: string): void {
 
   describe.concurrent(adapterName, async () => {
     const adapter: Adapter = await getAdapter(adapterName);
-    const scenarios = (await loadBuiltinScenarios([adapterName])).filter((s) => run.scenarios.length === 0 || run.scenarios.includes(s.id));
+    const builtin = (await loadBuiltinScenarios([adapterName])).filter((s) => run.scenarios.length === 0 || run.scenarios.includes(s.id));
+    const extra = (await Promise.all(run.scenarioFiles.map((f) => loadScenarioFile(f)))).filter((s) => s.adapter === adapterName);
+    const scenarios = [...builtin, ...extra];
     let client: unknown;
 
     beforeAll(async () => {

@@ -16,6 +16,8 @@ export interface RunContext {
   connections: Record<string, TargetConnection>;
   /** Scenario ids to run; empty runs every built-in scenario of the suite. */
   scenarios: string[];
+  /** Scenario files given on the command line, run beside the built-in ones. */
+  scenarioFiles: string[];
   waivers: Waiver[];
 }
 

@@ -36,6 +36,7 @@ function program(setExit: (code: number) => void): Command {
     .description('run suites of scenarios against their targets and write the reports')
     .option('--suite <name...>', 'suites to run (repeatable or comma-separated; default: all)', collect)
     .option('--scenario <id...>', 'only these scenario ids', collect)
+    .option('--scenario-file <file...>', 'also run these scenario files (same format as scenarios/builtin)', collect)
     .addOption(targetOption)
     .option('--config <file>', 'config file (YAML): target settings, defaults')
     .option('--out <dir>', `output directory (default: ${DEFAULT_OUT})`)

@@ -16,7 +16,7 @@ import { parseGateRule, type GateRule } from '../../reports/gate.ts';
 import { buildHtmlReport } from '../../reports/html.ts';
 import { closingLine, renderTable } from '../../reports/terminal.ts';
 import { loadWaivers, type Waiver } from '../../reports/waivers.ts';
-import { loadBuiltinScenarios, PROJECT_ROOT } from '../../scenarios/load.ts';
+import { loadBuiltinScenarios, loadScenarioFile, PROJECT_ROOT } from '../../scenarios/load.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import type { Scenario } from '../../scenarios/schema.ts';
 import { post, runChannel, type RunMessage } from '../channel.ts';
@@ -38,6 +38,7 @@ export interface RunFlags {
   failOn?: string[];
   shard?: string;
   metrics?: string;
+  scenarioFile?: string[];
 }
 
 export const DEFAULT_OUT = 'reports/out';
@@ -59,6 +60,7 @@ interface Plan {
   outDir: string;
   adapters: Adapter[];
   scenarios: Scenario[];
+  scenarioFiles: string[];
   waivers: Waiver[];
   gate: GateRule[];
   concurrency: number;
@@ -90,7 +92,13 @@ async function plan(flags: RunFlags, log: (l: string) => void): Promise<Plan> {
   for (const id of wanted) {
     if (!all.some((s) => s.id === id)) throw new InputError(`--scenario: no scenario "${id}" in suites ${names.join(', ')}`);
   }
-  const scenarios = all.filter((s) => wanted.length === 0 || wanted.includes(s.id));
+  const extraFiles = (flags.scenarioFile ?? []).map((f) => resolve(f));
+  const extra = await Promise.all(extraFiles.map((f) => loadScenarioFile(f)));
+  for (const s of extra) {
+    if (!adapters.some((a) => a.name === s.adapter)) throw new InputError(`${s.source}: adapter: suite "${s.adapter}" is not part of this run`);
+    if (all.some((b) => b.adapter === s.adapter && b.id === s.id)) throw new InputError(`${s.source}: id: "${s.id}" is already a built-in scenario of ${s.adapter}`);
+  }
+  const scenarios = [...all.filter((s) => wanted.length === 0 || wanted.includes(s.id)), ...extra];
   const concurrency = flags.concurrency ?? config.concurrency ?? 8;
   const gate = flags.failOn ? flags.failOn.map((r) => parseGateRule(r)) : (config.gate?.failOn ?? []).map((r, i) => parseGateRule(r, `${flags.config}: gate.failOn.${i}`));
   const shard = parseShard(flags.shard);
@@ -103,6 +111,7 @@ async function plan(flags: RunFlags, log: (l: string) => void): Promise<Plan> {
     outDir: resolve(flags.out ?? config.out ?? DEFAULT_OUT),
     adapters: adapters.filter((a) => scenarios.some((s) => s.adapter === a.name)),
     scenarios,
+    scenarioFiles: extraFiles,
     waivers,
     gate,
     concurrency,
@@ -193,6 +202,7 @@ export async function runCommand(flags: RunFlags, log: (line: string) => void = 
         outDir: p.outDir,
         connections: Object.fromEntries(targets.map((t) => [t.connection.adapter, t.connection])),
         scenarios: p.scenarios.map((s) => s.id),
+        scenarioFiles: p.scenarioFiles,
         waivers: p.waivers,
       };
       process.env[RUN_ENV] = JSON.stringify(context);
