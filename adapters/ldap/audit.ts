@@ -1,0 +1,153 @@
+/**
+ * The directory's own audit trail (OpenLDAP accesslog: reqStart, reqType, reqDN, reqAuthzID…).
+ * As a scenario grants and removes, it notes what the directory should have recorded; after the
+ * lifecycle the records are read back from the log database and attached as evidence. With
+ * `audit: judge` a missing grant or removal record fails the `audit-trail` check.
+ *
+ * Records are attached with their request fields and only the `member`, `objectClass` and
+ * `entryTtl` modifications: the log also holds every added attribute, passwords included.
+ */
+import { escapeFilterValue, type LdapClient, values } from './client.ts';
+import { generalizedTimeToIso } from './dynamic-objects.ts';
+import type { LdapContext } from './fixtures.ts';
+import { describeLdapError } from './probes.ts';
+
+export type AuditMode = 'judge' | 'attach' | 'off';
+
+export interface AuditExpectation {
+  stage: 'grant' | 'removal';
+  type: 'add' | 'modify' | 'delete';
+  dn: string;
+  /** For a modify, the reqMod value the record must hold, e.g. `member:+ cn=…`. */
+  mod?: string;
+  /** Who should have done it, in words. */
+  by: string;
+}
+
+export interface AuditRecord {
+  reqStart: string;
+  reqType: string;
+  reqDN: string;
+  reqAuthzID: string;
+  reqResult: string;
+  reqSession: string;
+  reqMod: string[];
+}
+
+const ATTACHED_MODS = /^(member|objectClass|entryTtl|entryExpireTimestamp):/i;
+
+export function expectAudit(ctx: LdapContext, expectation: AuditExpectation): void {
+  const list = (ctx.state.get('audit') as AuditExpectation[] | undefined) ?? [];
+  list.push(expectation);
+  ctx.state.set('audit', list);
+}
+
+function describe(e: AuditExpectation): string {
+  return `${e.type} ${e.dn}${e.mod ? ` (${e.mod})` : ''} by ${e.by}`;
+}
+
+function toGeneralizedTime(date: Date): string {
+  return date.toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+function filterFor(e: AuditExpectation, since: Date): string {
+  const parts = [
+    '(objectClass=auditWriteObject)',
+    `(reqType=${e.type})`,
+    `(reqDN=${escapeFilterValue(e.dn)})`,
+    '(reqResult=0)',
+    `(reqStart>=${toGeneralizedTime(since)})`,
+  ];
+  if (e.mod) parts.push(`(reqMod=${escapeFilterValue(e.mod)})`);
+  return `(&${parts.join('')})`;
+}
+
+function toRecord(entry: Record<string, unknown>): AuditRecord {
+  const one = (a: string): string => values(entry, a)[0] ?? '';
+  const start = one('reqStart');
+  let reqStart = start;
+  try {
+    reqStart = generalizedTimeToIso(start);
+  } catch {
+    // keep the directory's own text
+  }
+  return {
+    reqStart,
+    reqType: one('reqType'),
+    reqDN: one('reqDN'),
+    reqAuthzID: one('reqAuthzID'),
+    reqResult: one('reqResult'),
+    reqSession: one('reqSession'),
+    reqMod: values(entry, 'reqMod').filter((m) => ATTACHED_MODS.test(m)),
+  };
+}
+
+type Lookup = { records: AuditRecord[] } | { error: { code: number | null; text: string } };
+
+async function lookup(client: LdapClient, e: AuditExpectation, since: Date): Promise<Lookup> {
+  try {
+    const result = await client.admin.search(client.layout.accessLogDn, {
+      scope: 'one',
+      filter: filterFor(e, since),
+      attributes: ['reqStart', 'reqType', 'reqDN', 'reqAuthzID', 'reqResult', 'reqSession', 'reqMod'],
+    });
+    return { records: result.searchEntries.map((entry) => toRecord(entry)) };
+  } catch (error) {
+    const answer = describeLdapError(error);
+    return { error: { code: answer.kind === 'result' ? answer.code : null, text: answer.text } };
+  }
+}
+
+/** Read the records, attach them, and (judge) report the `audit-trail` check. */
+export async function auditScenario(ctx: LdapContext, mode: AuditMode): Promise<void> {
+  const expectations = (ctx.state.get('audit') as AuditExpectation[] | undefined) ?? [];
+  const since = ctx.state.get('auditSince') as Date | undefined;
+  if (mode === 'off' || expectations.length === 0 || !since) return;
+  const logDn = ctx.client.layout.accessLogDn;
+  // The directory may still be removing (dds reaps on its own schedule): give missing records a
+  // moment, longer when they decide a check.
+  const deadline = Date.now() + (mode === 'judge' ? 2000 : 500);
+  let results: Lookup[] = [];
+  for (;;) {
+    results = await Promise.all(expectations.map((e) => lookup(ctx.client, e, since)));
+    const missing = results.some((r) => 'records' in r && r.records.length === 0);
+    if (!missing || Date.now() >= deadline || ctx.signal.aborted) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const rows = expectations.map((e, i) => ({ expected: describe(e), stage: e.stage, result: results[i] as Lookup }));
+  ctx.evidence.record(`audit records read from the directory's own log (${logDn})`, {
+    log: logDn,
+    records: rows.map((r) => ('records' in r.result ? { stage: r.stage, expected: r.expected, found: r.result.records } : { stage: r.stage, expected: r.expected, error: r.result.error.text })),
+  });
+  if (mode !== 'judge') return;
+
+  const failed = rows.find((r) => 'error' in r.result);
+  if (failed && 'error' in failed.result) {
+    const { code, text } = failed.result.error;
+    if (code === 32) {
+      ctx.report({ check: 'audit-trail', verdict: 'fail', detail: `the directory keeps no audit log at ${logDn} (noSuchObject): nothing records the grant or its removal` });
+    } else {
+      ctx.report({ check: 'audit-trail', verdict: 'inconclusive', detail: `could not read the audit log at ${logDn}: ${text}` });
+    }
+    return;
+  }
+  const summary = (stage: 'grant' | 'removal'): { found: string[]; missing: string[] } => {
+    const found: string[] = [];
+    const missing: string[] = [];
+    for (const r of rows.filter((row) => row.stage === stage)) {
+      const records = 'records' in r.result ? r.result.records : [];
+      const first = records[0];
+      if (first) found.push(`${first.reqType} ${first.reqDN} at ${first.reqStart} by ${first.reqAuthzID || '(internal)'}`);
+      else missing.push(r.expected);
+    }
+    return { found, missing };
+  };
+  const grant = summary('grant');
+  const removal = summary('removal');
+  const missing = [...grant.missing.map((m) => `grant: ${m}`), ...removal.missing.map((m) => `removal: ${m}`)];
+  if (missing.length > 0) {
+    ctx.report({ check: 'audit-trail', verdict: 'fail', detail: `missing from ${logDn}: ${missing.join('; ')}` });
+  } else {
+    ctx.report({ check: 'audit-trail', verdict: 'pass', detail: `${logDn} records the grant (${grant.found.join('; ')}) and its removal (${removal.found.join('; ')})` });
+  }
+}

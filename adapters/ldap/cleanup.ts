@@ -1,0 +1,98 @@
+/**
+ * Removing what the harness created, found on the directory itself by name: every entry whose
+ * first RDN value carries the prefix (`jitc-<runId>-<scenario>-…`) and every `member` value that
+ * points at such a name — including values left dangling by an entry that is already gone.
+ * Used by each scenario's teardown (its own prefix) and by `jitc cleanup` (a run, or all runs).
+ * The configured grant group, protected entry and base are never removed, whatever their names.
+ */
+import type { Client } from 'ldapts';
+import type { CleanupReport } from '../contract.ts';
+import { carriesPrefix, escapeFilterValue, type LdapClient, rdnValue, removeMember, values } from './client.ts';
+import { scenarioBases } from './entitlements.ts';
+import { LinkTtlControl, parseLinkValue } from './link-ttl.ts';
+import { describeLdapError, ldapErrorText } from './probes.ts';
+
+type Matcher = (dn: string) => boolean;
+
+/** Names that start with `start` (a run: `jitc-<runId>-`). */
+function startsWith(start: string): Matcher {
+  const p = start.toLowerCase();
+  return (dn) => rdnValue(dn).toLowerCase().startsWith(p);
+}
+
+/** Any jitc run: `jitc-<runId>-<scenario>…`. */
+const anyRun: Matcher = (dn) => /^jitc-[^-,]+-./i.test(rdnValue(dn));
+
+function isNotFound(error: unknown): boolean {
+  const answer = describeLdapError(error);
+  return answer.kind === 'result' && answer.code === 32;
+}
+
+function protectedDns(client: LdapClient): Set<string> {
+  const { baseDn, grantGroupDn, resourceDn, accountsDn, groupsDn } = client.layout;
+  return new Set([baseDn, grantGroupDn, resourceDn, accountsDn, groupsDn].map((dn) => dn.toLowerCase()));
+}
+
+async function sweep(client: LdapClient, filterPrefix: string, matches: Matcher): Promise<CleanupReport> {
+  const report: CleanupReport = { removed: [], failed: [] };
+  const keep = protectedDns(client);
+  const ad = client.settings.flavour === 'active-directory';
+
+  // Membership values first, so no group keeps granting through a name about to disappear.
+  const groups = new Map<string, string[]>();
+  const readGroups = async (base: string, scope: 'base' | 'sub'): Promise<void> => {
+    try {
+      const result = await client.admin.use((c: Client) =>
+        c.search(base, { scope, filter: `(objectClass=${escapeFilterValue(client.layout.groupObjectClass)})`, attributes: ['member'] }, ad ? [new LinkTtlControl()] : undefined),
+      );
+      for (const entry of result.searchEntries) groups.set(entry.dn, values(entry, 'member').map((v) => parseLinkValue(v).dn));
+    } catch (error) {
+      if (!isNotFound(error)) report.failed.push(`read groups under ${base}: ${ldapErrorText(error)}`);
+    }
+  };
+  await readGroups(client.layout.grantGroupDn, 'base');
+  for (const base of scenarioBases(client)) await readGroups(base, 'sub');
+  for (const [group, members] of groups) {
+    for (const member of members.filter(matches)) {
+      try {
+        await removeMember(client, group, member);
+        report.removed.push(`member ${member} of ${group}`);
+      } catch (error) {
+        // Gone already (the group, or the value, removed meanwhile by refint or dds): nothing to do.
+        const answer = describeLdapError(error);
+        if (!(answer.kind === 'result' && (answer.code === 32 || answer.code === 16))) report.failed.push(`member ${member} of ${group}: ${answer.text}`);
+      }
+    }
+  }
+
+  const entries = new Set<string>();
+  for (const base of scenarioBases(client)) {
+    try {
+      const result = await client.admin.search(base, { scope: 'sub', filter: `(cn=${escapeFilterValue(filterPrefix)}*)`, attributes: ['1.1'] });
+      for (const entry of result.searchEntries) if (matches(entry.dn) && !keep.has(entry.dn.toLowerCase())) entries.add(entry.dn);
+    } catch (error) {
+      if (!isNotFound(error)) report.failed.push(`search ${base}: ${ldapErrorText(error)}`);
+    }
+  }
+  // Deepest first: a parent cannot be deleted before its children.
+  const ordered = [...entries].sort((a, b) => b.split(',').length - a.split(',').length);
+  for (const dn of ordered) {
+    try {
+      await client.admin.use((c) => c.del(dn));
+      report.removed.push(`entry ${dn}`);
+    } catch (error) {
+      if (!isNotFound(error)) report.failed.push(`entry ${dn}: ${ldapErrorText(error)}`);
+    }
+  }
+  return report;
+}
+
+/** Everything carrying exactly this scenario prefix (`<prefix>.<role>`). */
+export function sweepPrefix(client: LdapClient, prefix: string): Promise<CleanupReport> {
+  return sweep(client, prefix, (dn) => carriesPrefix(dn, prefix));
+}
+
+/** `jitc cleanup`: what a run (or every jitc run) left in the directory. */
+export function cleanupLdap(client: LdapClient, runId: string | undefined): Promise<CleanupReport> {
+  return runId ? sweep(client, `jitc-${runId}-`, startsWith(`jitc-${runId}-`)) : sweep(client, 'jitc-', anyRun);
+}

@@ -1,0 +1,104 @@
+/**
+ * Residue, read from the directory itself and scoped to one scenario's prefix (scenarios run
+ * concurrently on one server, so nothing outside the prefix is counted):
+ * - `entry <dn>`: every entry whose name carries the prefix (accounts, groups, dynamic grants);
+ * - `path <grant group> <- … <- <dn>`: every chain of `member` values from the grant group that
+ *   passes through something carrying the prefix — a direct membership, a nested group, a
+ *   dynamic grant group. This is where an alternate admin path (a second, nested group) shows up.
+ * On Active Directory the group is read with the LINK_TTL control, so time-bound links are seen
+ * (and recognised as the same member) while they last.
+ */
+import type { Client } from 'ldapts';
+import { carriesPrefix, escapeFilterValue, type LdapClient, values } from './client.ts';
+import { LinkTtlControl, parseLinkValue } from './link-ttl.ts';
+import { describeLdapError } from './probes.ts';
+
+/** Bases holding scenario entries (the unaudited subtree is its own database, so it is searched apart). */
+export function scenarioBases(client: LdapClient): string[] {
+  const { baseDn, unauditedDn } = client.layout;
+  // Searched apart even when it sits under the base DN: without glue, a subtree search of the base
+  // does not descend into another database. Duplicates (a glued tree) are merged by the callers.
+  return unauditedDn ? [baseDn, unauditedDn] : [baseDn];
+}
+
+export function isUnder(dn: string, base: string): boolean {
+  const d = dn.toLowerCase();
+  const b = base.toLowerCase();
+  return d === b || d.endsWith(`,${b}`);
+}
+
+/** Entries whose first RDN value starts with `prefix`, in every scenario base. */
+export async function prefixedEntries(client: LdapClient, prefix: string): Promise<string[]> {
+  const found = new Set<string>();
+  for (const base of scenarioBases(client)) {
+    try {
+      const result = await client.admin.search(base, { scope: 'sub', filter: `(cn=${escapeFilterValue(prefix)}*)`, attributes: ['1.1'] });
+      for (const entry of result.searchEntries) if (carriesPrefix(entry.dn, prefix)) found.add(entry.dn);
+    } catch (error) {
+      // A base that does not exist holds nothing; anything else must not read as "no residue".
+      const answer = describeLdapError(error);
+      if (answer.kind === 'result' && answer.code === 32) continue;
+      throw error;
+    }
+  }
+  return [...found].sort();
+}
+
+const MAX_DEPTH = 8;
+
+/** `member` values of a group, or null when `dn` is not a group (or not there). */
+async function membersOf(client: LdapClient, dn: string): Promise<string[] | null> {
+  const ad = client.settings.flavour === 'active-directory';
+  try {
+    const result = await client.admin.use((c: Client) =>
+      c.search(dn, { scope: 'base', filter: `(objectClass=${escapeFilterValue(client.layout.groupObjectClass)})`, attributes: ['member'] }, ad ? [new LinkTtlControl()] : undefined),
+    );
+    const entry = result.searchEntries[0];
+    if (!entry) return null;
+    return values(entry, 'member').map((v) => parseLinkValue(v).dn);
+  } catch (error) {
+    const answer = describeLdapError(error);
+    if (answer.kind === 'result' && (answer.code === 32 || answer.code === 34)) return null;
+    throw error;
+  }
+}
+
+/** Every member chain from `root`, depth-first, cycles cut. */
+export async function memberPaths(client: LdapClient, root: string): Promise<string[][]> {
+  const paths: string[][] = [];
+  const cache = new Map<string, Promise<string[] | null>>();
+  const lookup = (dn: string): Promise<string[] | null> => {
+    const key = dn.toLowerCase();
+    let hit = cache.get(key);
+    if (!hit) {
+      hit = membersOf(client, dn);
+      cache.set(key, hit);
+    }
+    return hit;
+  };
+  const walk = async (chain: string[]): Promise<void> => {
+    const head = chain[chain.length - 1] as string;
+    const members = await lookup(head);
+    if (!members || chain.length > MAX_DEPTH) return;
+    for (const member of members) {
+      if (member.toLowerCase() === client.layout.emptyMember.toLowerCase()) continue;
+      if (chain.some((dn) => dn.toLowerCase() === member.toLowerCase())) continue;
+      const next = [...chain, member];
+      paths.push(next);
+      await walk(next);
+    }
+  };
+  await walk([root]);
+  return paths;
+}
+
+/** Paths into the grant group that involve something carrying the prefix. */
+export async function prefixedPaths(client: LdapClient, prefix: string): Promise<string[]> {
+  const paths = await memberPaths(client, client.layout.grantGroupDn);
+  return paths.filter((chain) => chain.slice(1).some((dn) => carriesPrefix(dn, prefix))).map((chain) => chain.join(' <- '));
+}
+
+export async function scenarioEntitlements(client: LdapClient, prefix: string): Promise<string[]> {
+  const [entries, paths] = await Promise.all([prefixedEntries(client, prefix), prefixedPaths(client, prefix)]);
+  return [...entries.map((dn) => `entry ${dn}`), ...paths.map((p) => `path ${p}`)];
+}

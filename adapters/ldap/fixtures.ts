@@ -1,0 +1,146 @@
+/**
+ * What every directory scenario builds on: names carrying the scenario prefix, identities with
+ * registered passwords, groups, dynamic entries, and a teardown that removes everything carrying
+ * the prefix (entries and membership values), read from the directory rather than remembered.
+ */
+import { Attribute } from 'ldapts';
+import { z } from 'zod';
+import type { ScenarioContext } from '../contract.ts';
+import type { AuditMode } from './audit.ts';
+import { escapeRdnValue, type LdapClient, scenarioName, values } from './client.ts';
+import { generalizedTimeToIso, refreshTtl } from './dynamic-objects.ts';
+import { newPassword, sshaHash, unicodePwd } from './passwords.ts';
+import { sweepPrefix } from './cleanup.ts';
+
+/** Parameters every directory mechanism accepts (for the audit and session scenarios, and their twins). */
+export const fixtureParams = z.object({
+  /** `judge`: a missing grant or removal record fails `audit-trail`; `attach`: records are evidence only. */
+  audit: z.enum(['judge', 'attach', 'off']).default('attach'),
+  /** Where the scenario's own groups live; `unaudited` is a subtree the directory does not audit (broken setup). */
+  groupsIn: z.enum(['groups', 'unaudited']).default('groups'),
+  /** Keep a connection bound during the task open across the end of the grant, and probe it. */
+  keepSessionOpen: z.boolean().default(false),
+});
+export type FixtureParams = z.infer<typeof fixtureParams>;
+
+export type LdapContext<P extends FixtureParams = FixtureParams> = ScenarioContext<P, LdapClient>;
+
+export interface Identity {
+  dn: string;
+  password: string;
+}
+
+export function auditMode(ctx: LdapContext): AuditMode {
+  return ctx.params.audit;
+}
+
+export function groupsBase(ctx: LdapContext): string {
+  if (ctx.params.groupsIn === 'groups') return ctx.client.layout.groupsDn;
+  const unaudited = ctx.client.layout.unauditedDn;
+  if (!unaudited) throw new Error('this target has no unaudited subtree (groupsIn: unaudited needs the local target)');
+  return unaudited;
+}
+
+export function named(ctx: LdapContext, suffix: string, base: string): string {
+  return `cn=${escapeRdnValue(scenarioName(ctx.prefix, suffix))},${base}`;
+}
+
+/** Start of the scenario, for reading its audit records (with room for clock skew on external targets). */
+export function markStart(ctx: LdapContext): void {
+  ctx.state.set('auditSince', new Date(Date.now() - 10 * 60_000));
+}
+
+/** A password attribute as the directory wants it: hashed userPassword, or AD's unicodePwd. */
+function passwordAttribute(client: LdapClient, password: string): Attribute {
+  if (client.layout.passwordAttribute === 'unicodePwd') return new Attribute({ type: 'unicodePwd', values: [unicodePwd(password)] });
+  return new Attribute({ type: 'userPassword', values: [sshaHash(password)] });
+}
+
+export interface AccountOptions {
+  dynamic: boolean;
+}
+
+/** Add an account entry able to bind. Returns its identity; the password is registered as a secret first. */
+export async function addAccount(ctx: LdapContext, dn: string, password: string, options: AccountOptions): Promise<void> {
+  const { layout } = ctx.client;
+  const objectClasses = [...layout.accountObjectClasses, ...(options.dynamic ? ['dynamicObject'] : [])];
+  const attributes = [
+    new Attribute({ type: 'objectClass', values: objectClasses }),
+    new Attribute({ type: 'cn', values: [cnOf(dn)] }),
+    passwordAttribute(ctx.client, password),
+  ];
+  await ctx.client.admin.use((c) => c.add(dn, attributes));
+}
+
+export function newIdentity(ctx: LdapContext, dn: string): Identity {
+  const password = newPassword();
+  ctx.secrets.add(password);
+  return { dn, password };
+}
+
+/** The requester: a permanent identity that holds nothing until the broker grants. */
+export async function createRequester(ctx: LdapContext): Promise<Identity> {
+  const identity = newIdentity(ctx, named(ctx, 'requester', ctx.client.layout.accountsDn));
+  await addAccount(ctx, identity.dn, identity.password, { dynamic: false });
+  ctx.state.set('requester', identity);
+  ctx.evidence.record('requester identity created, member of nothing', { dn: identity.dn });
+  return identity;
+}
+
+export function requester(ctx: LdapContext): Identity {
+  const identity = ctx.state.get('requester') as Identity | undefined;
+  if (!identity) throw new Error('no requester: setup did not run');
+  return identity;
+}
+
+export async function addGroup(ctx: LdapContext, dn: string, members: string[], dynamic: boolean): Promise<void> {
+  const { layout } = ctx.client;
+  const list = members.length > 0 ? members : layout.emptyMember ? [layout.emptyMember] : [];
+  const attributes: Record<string, string[] | string> = {
+    objectClass: [layout.groupObjectClass, ...(dynamic ? ['dynamicObject'] : [])],
+    cn: cnOf(dn),
+  };
+  if (list.length > 0) attributes.member = list;
+  await ctx.client.admin.use((c) => c.add(dn, attributes));
+}
+
+export interface EntryLifetime {
+  /** When the directory says it created the entry. */
+  createdAt: string;
+  /** entryTtl and entryExpireTimestamp as the directory states them; null for a permanent entry. */
+  ttlSeconds: number | null;
+  expiresAt: string | null;
+}
+
+/** Make `dn` live for `ttlSeconds` (RFC 2589 refresh) and read back what the directory granted. */
+export async function setTtl(ctx: LdapContext, dn: string, ttlSeconds: number): Promise<EntryLifetime> {
+  await ctx.client.admin.use((c) => refreshTtl(c, dn, Math.max(1, Math.round(ttlSeconds))));
+  return lifetimeOf(ctx.client, dn);
+}
+
+export async function lifetimeOf(client: LdapClient, dn: string): Promise<EntryLifetime> {
+  const result = await client.admin.search(dn, { scope: 'base', attributes: ['createTimestamp', 'entryTtl', 'entryExpireTimestamp'] });
+  const entry = result.searchEntries[0];
+  const created = values(entry, 'createTimestamp')[0];
+  const ttl = values(entry, 'entryTtl')[0];
+  const expires = values(entry, 'entryExpireTimestamp')[0];
+  return {
+    createdAt: created ? generalizedTimeToIso(created) : new Date().toISOString(),
+    ttlSeconds: ttl === undefined ? null : Number(ttl),
+    // Active Directory states no entryExpireTimestamp: derive it from the TTL it states.
+    expiresAt: expires ? generalizedTimeToIso(expires) : ttl === undefined ? null : new Date(Date.now() + Number(ttl) * 1000).toISOString(),
+  };
+}
+
+/** Teardown: remove every membership value and entry carrying the scenario prefix. */
+export async function removeScenario(ctx: LdapContext): Promise<string[]> {
+  const report = await sweepPrefix(ctx.client, ctx.prefix);
+  if (report.failed.length > 0) throw new Error(`could not remove: ${report.failed.join('; ')}`);
+  return report.removed;
+}
+
+function cnOf(dn: string): string {
+  const m = /^cn=((?:\\.|[^,])+)/i.exec(dn);
+  if (!m?.[1]) throw new Error(`expected a cn= DN: ${dn}`);
+  return m[1].replace(/\\(.)/g, '$1');
+}

@@ -1,0 +1,121 @@
+/**
+ * Where things live in the directory, and how the directory wants its entries shaped. The same
+ * layout drives the local slapd (which jitc builds to match it) and an external directory (where
+ * the operator names an existing grant group and protected entry).
+ */
+import { z } from 'zod';
+
+export type DirectoryFlavour = 'openldap' | 'active-directory' | '389-ds' | 'ldap';
+
+export interface DirectoryLayout {
+  baseDn: string;
+  /** Who the harness binds as to create and remove grants (the broker's identity). */
+  rootDn: string;
+  /** Membership in this group (nested groups included, as the ACL says) grants the privileged action. */
+  grantGroupDn: string;
+  /** The entry and attribute whose read is the privileged action. */
+  resourceDn: string;
+  resourceAttribute: string;
+  /** Where scenario identities (requesters, temporary service accounts) are created. */
+  accountsDn: string;
+  /** Where scenario groups (nested "team" groups, dynamic grant groups) are created. */
+  groupsDn: string;
+  /** A subtree whose identities the ACL grants the privileged action by location (a DN rule), if any. */
+  dnGrantedDn: string | null;
+  /** A subtree whose changes the directory does not audit (local target only), if any. */
+  unauditedDn: string | null;
+  /** Suffix of the accesslog database. */
+  accessLogDn: string;
+  /** groupOfNames needs a member; this non-existent DN stands in for "nobody". Empty where groups may be empty (AD). */
+  emptyMember: string;
+  groupObjectClass: string;
+  accountObjectClasses: string[];
+  /** `userPassword` (sent as a salted SHA hash) or Active Directory's `unicodePwd` (sent as AD requires). */
+  passwordAttribute: 'userPassword' | 'unicodePwd';
+}
+
+/** The local slapd's tree. */
+export function localLayout(): DirectoryLayout {
+  const baseDn = 'dc=jitc,dc=test';
+  return {
+    baseDn,
+    rootDn: `cn=admin,${baseDn}`,
+    grantGroupDn: `cn=protected-readers,ou=groups,${baseDn}`,
+    resourceDn: `cn=protected,ou=resources,${baseDn}`,
+    resourceAttribute: 'description',
+    accountsDn: `ou=accounts,${baseDn}`,
+    groupsDn: `ou=groups,${baseDn}`,
+    dnGrantedDn: `ou=apps,${baseDn}`,
+    unauditedDn: `ou=unaudited,${baseDn}`,
+    accessLogDn: 'cn=accesslog',
+    emptyMember: `cn=nobody,${baseDn}`,
+    groupObjectClass: 'groupOfNames',
+    accountObjectClasses: ['applicationProcess', 'simpleSecurityObject'],
+    passwordAttribute: 'userPassword',
+  };
+}
+
+/** The connection settings of an ldap target: plain strings, as TargetConnection requires. */
+export const settingsSchema = z.object({
+  url: z.string().regex(/^ldaps?:\/\//, 'an ldap:// or ldaps:// URL'),
+  bindDn: z.string().min(3),
+  password: z.string().default(''),
+  saslMechanism: z.enum(['', 'EXTERNAL', 'PLAIN', 'DIGEST-MD5', 'SCRAM-SHA-1']).default(''),
+  startTls: z.enum(['true', 'false']).default('false'),
+  tlsCaFile: z.string().default(''),
+  tlsCertFile: z.string().default(''),
+  tlsKeyFile: z.string().default(''),
+  timeoutMs: z.string().regex(/^\d+$/).default('5000'),
+  flavour: z.enum(['openldap', 'active-directory', '389-ds', 'ldap']).default('ldap'),
+  baseDn: z.string().min(3),
+  grantGroupDn: z.string().min(3),
+  resourceDn: z.string().min(3),
+  resourceAttribute: z.string().min(1),
+  accountsDn: z.string().min(3),
+  groupsDn: z.string().min(3),
+  dnGrantedDn: z.string().default(''),
+  unauditedDn: z.string().default(''),
+  accessLogDn: z.string().min(2),
+  emptyMember: z.string().default(''),
+  groupObjectClass: z.string().min(1),
+  accountObjectClasses: z.string().min(1),
+  passwordAttribute: z.enum(['userPassword', 'unicodePwd']),
+});
+export type LdapSettings = z.infer<typeof settingsSchema>;
+
+export function layoutToSettings(layout: DirectoryLayout): Omit<LdapSettings, 'url' | 'bindDn' | 'password' | 'saslMechanism' | 'startTls' | 'tlsCaFile' | 'tlsCertFile' | 'tlsKeyFile' | 'timeoutMs' | 'flavour'> {
+  return {
+    baseDn: layout.baseDn,
+    grantGroupDn: layout.grantGroupDn,
+    resourceDn: layout.resourceDn,
+    resourceAttribute: layout.resourceAttribute,
+    accountsDn: layout.accountsDn,
+    groupsDn: layout.groupsDn,
+    dnGrantedDn: layout.dnGrantedDn ?? '',
+    unauditedDn: layout.unauditedDn ?? '',
+    accessLogDn: layout.accessLogDn,
+    emptyMember: layout.emptyMember,
+    groupObjectClass: layout.groupObjectClass,
+    accountObjectClasses: layout.accountObjectClasses.join(','),
+    passwordAttribute: layout.passwordAttribute,
+  };
+}
+
+export function settingsToLayout(s: LdapSettings): DirectoryLayout {
+  return {
+    baseDn: s.baseDn,
+    rootDn: s.bindDn,
+    grantGroupDn: s.grantGroupDn,
+    resourceDn: s.resourceDn,
+    resourceAttribute: s.resourceAttribute,
+    accountsDn: s.accountsDn,
+    groupsDn: s.groupsDn,
+    dnGrantedDn: s.dnGrantedDn || null,
+    unauditedDn: s.unauditedDn || null,
+    accessLogDn: s.accessLogDn,
+    emptyMember: s.emptyMember,
+    groupObjectClass: s.groupObjectClass,
+    accountObjectClasses: s.accountObjectClasses.split(',').map((c) => c.trim()).filter(Boolean),
+    passwordAttribute: s.passwordAttribute,
+  };
+}

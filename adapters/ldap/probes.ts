@@ -1,0 +1,159 @@
+/**
+ * Reading a directory's answers as tri-state probes.
+ *
+ * A denial is recognised only from LDAP's specific answers:
+ * - invalidCredentials (49) to a bind: the credential (or the whole account) is gone;
+ * - insufficientAccessRights (50) to any operation;
+ * - noSuchObject (32) to a read or lookup of an entry the harness knows exists (or existed): the
+ *   entry is gone, or the ACL no longer discloses it.
+ * Connection refused, timeouts, a closed connection and every other result code are `unknown`.
+ *
+ * The read probe. OpenLDAP (and Active Directory) answer a search for an attribute the ACL hides
+ * with the entry and no attribute — success, not an error. So a read returns `allowed` when the
+ * attribute comes back with a value; when it does not, the probe asks the same connection to
+ * compare that attribute (with a value that is not the secret): an ACL that denies the read denies
+ * the compare with insufficientAccessRights (50), which is the denial recorded. If the compare is
+ * answered instead, the attribute is merely absent and the probe says `unknown`.
+ */
+import type { Client } from 'ldapts';
+import type { ProbeResult } from '../contract.ts';
+import { values } from './client.ts';
+
+export type ProbeContext = 'bind' | 'read' | 'lookup';
+
+const RESULT_NAMES: Record<number, string> = {
+  1: 'operationsError',
+  2: 'protocolError',
+  3: 'timeLimitExceeded',
+  4: 'sizeLimitExceeded',
+  7: 'authMethodNotSupported',
+  8: 'strongerAuthRequired',
+  11: 'adminLimitExceeded',
+  12: 'unavailableCriticalExtension',
+  13: 'confidentialityRequired',
+  16: 'noSuchAttribute',
+  17: 'undefinedAttributeType',
+  19: 'constraintViolation',
+  21: 'invalidAttributeSyntax',
+  32: 'noSuchObject',
+  34: 'invalidDNSyntax',
+  48: 'inappropriateAuthentication',
+  49: 'invalidCredentials',
+  50: 'insufficientAccessRights',
+  51: 'busy',
+  52: 'unavailable',
+  53: 'unwillingToPerform',
+  65: 'objectClassViolation',
+  68: 'entryAlreadyExists',
+  80: 'other',
+};
+
+export type LdapAnswer = { kind: 'result'; code: number; text: string } | { kind: 'no-answer'; text: string };
+
+/** What went wrong, as data: an LDAP result code, or no LDAP answer at all. */
+export function describeLdapError(error: unknown): LdapAnswer {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  if (e && typeof e.code === 'number') {
+    const name = RESULT_NAMES[e.code] ?? 'result';
+    return { kind: 'result', code: e.code, text: `${name} (${e.code})` };
+  }
+  const code = e && typeof e.code === 'string' ? e.code : undefined;
+  const message = e && typeof e.message === 'string' ? e.message.split('\n')[0] : String(error);
+  return { kind: 'no-answer', text: code ?? message ?? 'unknown error' };
+}
+
+export function ldapErrorText(error: unknown): string {
+  return describeLdapError(error).text;
+}
+
+/** The tri-state reading of a failed operation. */
+export function classifyLdapError(error: unknown, context: ProbeContext, at = new Date()): ProbeResult {
+  const iso = at.toISOString();
+  const answer = describeLdapError(error);
+  if (answer.kind === 'no-answer') return { outcome: 'unknown', at: iso, detail: `no answer: ${answer.text}` };
+  if (answer.code === 50) return { outcome: 'denied', at: iso, detail: answer.text };
+  if (answer.code === 49 && context === 'bind') return { outcome: 'denied', at: iso, detail: `bind refused: ${answer.text}` };
+  if (answer.code === 32 && context !== 'bind') return { outcome: 'denied', at: iso, detail: answer.text };
+  return { outcome: 'unknown', at: iso, detail: `unrecognised answer to a ${context}: ${answer.text}` };
+}
+
+export interface ReadTarget {
+  dn: string;
+  attribute: string;
+}
+
+/** A value that is never the protected one: the compare only asks whether comparing is allowed. */
+const COMPARE_PROBE_VALUE = 'jitc-compare-probe';
+
+/**
+ * Read the protected attribute on an already bound connection. `onValue` receives what was read,
+ * so the caller can register it as a secret; the result carries only the count.
+ */
+export async function readProtected(session: Client, target: ReadTarget, onValue: (value: string) => void = () => undefined): Promise<ProbeResult> {
+  if (!session.isConnected) return { outcome: 'unknown', at: new Date().toISOString(), detail: 'the connection is closed; it is not reopened, which would read anonymously' };
+  let found: string[];
+  try {
+    const result = await session.search(target.dn, { scope: 'base', attributes: [target.attribute] });
+    const entry = result.searchEntries[0];
+    if (!entry) return { outcome: 'unknown', at: new Date().toISOString(), detail: `base search of ${target.dn} returned no entry and no error` };
+    found = values(entry, target.attribute);
+  } catch (error) {
+    return classifyLdapError(error, 'read');
+  }
+  if (found.length > 0) {
+    found.forEach(onValue);
+    return { outcome: 'allowed', at: new Date().toISOString(), detail: `read ${target.attribute} of ${target.dn} (${found.length} value${found.length === 1 ? '' : 's'})` };
+  }
+  try {
+    const matched = await session.compare(target.dn, target.attribute, COMPARE_PROBE_VALUE);
+    return {
+      outcome: 'unknown',
+      at: new Date().toISOString(),
+      detail: `${target.attribute} of ${target.dn} came back empty, yet a compare on it was answered (${matched ? 'compareTrue' : 'compareFalse'}): the attribute is missing, not withheld`,
+    };
+  } catch (error) {
+    const classified = classifyLdapError(error, 'read');
+    if (classified.outcome === 'denied') {
+      return { ...classified, detail: `${target.attribute} withheld from the search; compare answered ${classified.detail}` };
+    }
+    return classified;
+  }
+}
+
+/** Bind a new connection as `dn`, read, and close it. */
+export async function bindAndRead(open: () => Client, dn: string, password: string, target: ReadTarget, onValue?: (value: string) => void): Promise<ProbeResult> {
+  const client = open();
+  try {
+    try {
+      await client.bind(dn, password);
+    } catch (error) {
+      return classifyLdapError(error, 'bind');
+    }
+    return await readProtected(client, target, onValue);
+  } finally {
+    await client.unbind().catch(() => undefined);
+  }
+}
+
+/** Does the directory still hold `dn`? `allowed` when it does (read by the broker), `denied` on noSuchObject. */
+export async function lookupEntry(search: (base: string) => Promise<unknown[]>, dn: string): Promise<ProbeResult> {
+  try {
+    const entries = await search(dn);
+    if (entries.length > 0) return { outcome: 'allowed', at: new Date().toISOString(), detail: `the directory still holds ${dn}` };
+    return { outcome: 'unknown', at: new Date().toISOString(), detail: `base search of ${dn} returned nothing and no error` };
+  } catch (error) {
+    const classified = classifyLdapError(error, 'lookup');
+    return classified.outcome === 'denied' ? { ...classified, detail: `${dn}: ${classified.detail}` } : classified;
+  }
+}
+
+/** Who the server says a connection is bound as (RFC 4532 "Who am I?"): `dn:…`, `` for anonymous. */
+export async function whoAmI(session: Client): Promise<string> {
+  if (!session.isConnected) return '(connection closed)';
+  try {
+    const answer = await session.exop('1.3.6.1.4.1.4203.1.11.3');
+    return answer.value === undefined || answer.value === '' ? 'anonymous' : answer.value;
+  } catch (error) {
+    return `(no answer: ${ldapErrorText(error)})`;
+  }
+}

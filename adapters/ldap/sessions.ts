@@ -1,0 +1,92 @@
+/**
+ * Connections bound during the task. LDAP authorises each operation against the identity a
+ * connection is bound as; nothing in the protocol ends a connection when the grant behind it ends.
+ * So a connection opened during the task is kept open across the end and probed again, and the
+ * server is asked who it still believes the connection is (RFC 4532 "Who am I?").
+ */
+import type { Client } from 'ldapts';
+import type { ProbeResult, ReuseHandle } from '../contract.ts';
+import type { LdapContext, Identity } from './fixtures.ts';
+import { bindAndRead, classifyLdapError, readProtected, type ReadTarget, whoAmI } from './probes.ts';
+
+export function protectedTarget(ctx: LdapContext): ReadTarget {
+  return { dn: ctx.client.layout.resourceDn, attribute: ctx.client.layout.resourceAttribute };
+}
+
+/** Probe: bind a NEW connection as `identity` and read the protected attribute. */
+export function newConnectionRead(ctx: LdapContext, identity: Identity): Promise<ProbeResult> {
+  return bindAndRead(ctx.client.open, identity.dn, identity.password, protectedTarget(ctx), (v) => ctx.secrets.add(v));
+}
+
+/** Bind a connection for the task. Returns the connection, or the bind's answer when it was refused. */
+export async function openSession(ctx: LdapContext, identity: Identity): Promise<{ session: Client } | { refused: ProbeResult }> {
+  const session = ctx.client.open();
+  try {
+    await session.bind(identity.dn, identity.password);
+    return { session };
+  } catch (error) {
+    await session.unbind().catch(() => undefined);
+    return { refused: classifyLdapError(error, 'bind') };
+  }
+}
+
+/** The protected read on the connection bound during the task, with who the server says it is. */
+function openSessionRead(ctx: LdapContext, session: Client): () => Promise<ProbeResult> {
+  return async () => {
+    const result = await readProtected(session, protectedTarget(ctx), (v) => ctx.secrets.add(v));
+    return { ...result, detail: `${result.detail}; Who am I? ${await whoAmI(session)}` };
+  };
+}
+
+/**
+ * What an authenticated identity may read and an anonymous one may not (the protected entry
+ * itself, not its protected attribute). Only meaningful where anonymous reads are refused, which
+ * the caller checks first.
+ */
+async function readEntry(session: Client, dn: string, fresh = false): Promise<ProbeResult> {
+  // A kept-open connection that dropped must not be reopened: ldapts would reconnect anonymously.
+  if (!fresh && !session.isConnected) return { outcome: 'unknown', at: new Date().toISOString(), detail: 'the connection is closed; it is not reopened, which would read anonymously' };
+  try {
+    const result = await session.search(dn, { scope: 'base', attributes: ['objectClass'] });
+    if (result.searchEntries.length > 0) return { outcome: 'allowed', at: new Date().toISOString(), detail: `read the entry ${dn} as an authenticated identity` };
+    return { outcome: 'unknown', at: new Date().toISOString(), detail: `base search of ${dn} returned nothing and no error` };
+  } catch (error) {
+    return classifyLdapError(error, 'read');
+  }
+}
+
+export interface SessionHandleOptions {
+  /** The identity itself is the grant (a temporary account): also probe what it may read as "any authenticated identity". */
+  identityIsTheGrant: boolean;
+}
+
+/** Keep `session` open past the end and hand the engine the probes to run on it. */
+export async function keepSessionOpen(ctx: LdapContext, session: Client, boundAs: string, handles: ReuseHandle[], options: SessionHandleOptions): Promise<void> {
+  const close = async (): Promise<void> => {
+    if (session.isConnected) await session.unbind();
+  };
+  handles.push({
+    name: 'LDAP connection bound during the task (protected read)',
+    check: 'session-ended-with-task',
+    probe: openSessionRead(ctx, session),
+    close,
+  });
+  ctx.evidence.record('connection bound during the task kept open across the end of the grant', { boundAs, whoAmI: await whoAmI(session) });
+  if (!options.identityIsTheGrant) return;
+
+  const dn = ctx.client.layout.resourceDn;
+  const anonymous = ctx.client.open();
+  const baseline = await readEntry(anonymous, dn, true).finally(() => anonymous.unbind().catch(() => undefined));
+  if (baseline.outcome !== 'denied') {
+    ctx.evidence.record('authenticated-identity read not probed: an anonymous connection is not refused it either', { anonymous: baseline.outcome, answer: baseline.detail });
+    return;
+  }
+  handles.push({
+    name: 'LDAP connection bound during the task (authenticated-identity read)',
+    check: 'session-ended-with-task',
+    probe: async () => {
+      const result = await readEntry(session, dn);
+      return { ...result, detail: `${result.detail}; Who am I? ${await whoAmI(session)}` };
+    },
+  });
+}
