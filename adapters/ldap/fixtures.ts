@@ -13,7 +13,7 @@ import { newPassword, sshaHash, unicodePwd } from './passwords.ts';
 import { sweepPrefix } from './cleanup.ts';
 
 /** Parameters every directory mechanism accepts (for the audit and session scenarios, and their twins). */
-export const fixtureParams = z.object({
+export const fixtureParams = z.strictObject({
   /** `judge`: a missing grant or removal record fails `audit-trail`; `attach`: records are evidence only. */
   audit: z.enum(['judge', 'attach', 'off']).default('attach'),
   /** Where the scenario's own groups live; `unaudited` is a subtree the directory does not audit (broken setup). */
