@@ -1,11 +1,13 @@
 /**
  * Every AWS scenario and its broken twin against a real moto_server the test starts, with moto's IAM
  * enforcement on. moto never expires an assumed-role session (it looks session keys up without
- * reading their Expiration), so the expiry scenario is reported fail there, as it must be.
+ * reading their Expiration), so the expiry scenario is reported fail there, as it must be. Where moto
+ * enforces — a deleted key, a detached policy, a removed role policy — the scenarios pass.
  */
+import { describe, expect, test } from 'vitest';
 import { describeConformance } from '../support/conformance.ts';
 
-describeConformance('aws', {
+const conformance = describeConformance('aws', {
   expected: {
     'sts-assume-role-expiry': {
       verdict: 'fail',
@@ -13,4 +15,52 @@ describeConformance('aws', {
       because: 'moto does not check the expiry of assumed-role keys',
     },
   },
+});
+
+function result(id: string) {
+  const found = conformance.run().results.get(id);
+  if (!found) throw new Error(`no result for ${id}`);
+  return found;
+}
+
+describe('what the AWS results say beyond their verdicts', () => {
+  test('an expired session moto still honours is reported with how long it stayed usable past its Expiration', () => {
+    const expiry = result('sts-assume-role-expiry');
+    expect(expiry.metrics.revocationLatencyMs).toBeNull();
+    // Usable through the 1 s grace and the 4 s reuse deadline: at least 4 s past its stated expiry.
+    expect(expiry.metrics.sessionOutlivedTtlMs).toBeGreaterThanOrEqual(4000);
+    expect(expiry.checks.find((c) => c.name === 'reuse-denied')?.detail).toMatch(/still usable \d+ ms after the end/);
+  });
+
+  test("a deleted key's revocation latency, polled through IAM's eventual consistency, lands in the metrics", () => {
+    const key = result('iam-temporary-access-key');
+    expect(key.metrics.revocationLatencyMs).toEqual(expect.any(Number));
+    expect(key.metrics.revocationLatencyMs!).toBeGreaterThanOrEqual(0);
+    expect(key.metrics.revocationLatencyMs!).toBeLessThan(8000);
+    expect(key.evidence.some((e) => e.phase === 'reuse' && /denied/.test(e.event))).toBe(true);
+  });
+
+  test('after revoking active sessions the control session issued later is recorded: moto denies it too (aws:TokenIssueTime not evaluated)', () => {
+    const revoke = result('sts-revoke-active-sessions');
+    expect(revoke.grant?.attributes.sessionIssuedAfterRevocation).toBe('denied');
+    expect(revoke.evidence.some((e) => e.event.startsWith('control: a session issued after the revocation is denied too'))).toBe(true);
+  });
+
+  test('the scope granted is read from the role on the target, and the width follows from it', () => {
+    const twin = result('privilege-width-twin');
+    expect(twin.metrics.privilegeWidth).toBe(5);
+    expect(twin.grant?.scopeGranted).toContain(`s3:PutObject arn:aws:s3:::jitc-${twin.runId}-privilege-width-twin/task/object.txt`);
+    expect(result('privilege-width').metrics.privilegeWidth).toBe(1);
+  });
+
+  test('residue is scoped to each scenario: a twin leaving its key behind never shows in its original', () => {
+    expect(result('iam-temporary-access-key-twin').residue).toEqual([expect.stringMatching(/^access-key:jitc-.*-iam-temporary-access-key-twin\.worker\/AKIA/)]);
+    expect(result('iam-temporary-access-key').residue).toEqual([]);
+  });
+
+  test('results name keys by id only: no secret access key or session token', () => {
+    const text = JSON.stringify([...conformance.run().results.values()]);
+    expect(text).toMatch(/ASIA[A-Z0-9]{16}/);
+    expect(text).not.toMatch(/"(secretAccessKey|sessionToken|SecretAccessKey|SessionToken)"/);
+  });
 });
