@@ -3,7 +3,7 @@
  * allure-results into <out>/html/index.html.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -21,7 +21,11 @@ export async function buildHtmlReport(outDir: string, name: string): Promise<str
   const results = join(outDir, 'allure-results');
   if (!existsSync(results)) throw new InputError(`${results} does not exist: run \`jitc run --out ${outDir}\` first`);
   const html = join(outDir, 'html');
-  await run(process.execPath, [allureCli(), 'generate', results, '--output', html, '--name', name], {
+  // History lives beside the run outputs and survives later runs into the same dir: trends.
+  mkdirSync(join(outDir, 'history'), { recursive: true });
+  const config = join(outDir, 'history', 'allurerc.json');
+  writeFileSync(config, JSON.stringify({ name, historyPath: join(outDir, 'history', 'allure-history.jsonl') }, null, 2));
+  await run(process.execPath, [allureCli(), 'generate', results, '--config', config, '--output', html, '--name', name], {
     cwd: outDir,
     env: { ...process.env, NO_COLOR: '1', CI: 'true' },
     maxBuffer: 32 * 1024 * 1024,

@@ -21,6 +21,6 @@ export function renderTable(summary: Summary): string {
 
 export function closingLine(summary: Summary): string {
   const t = summary.totals;
-  const outcome = summary.exitCode === 0 ? 'CONFORMANT' : summary.exitCode === 1 ? 'NON-CONFORMANT' : 'INCONCLUSIVE';
+  const outcome = summary.exitCode === 0 ? 'CONFORMANT' : summary.exitCode === 1 ? 'NON-CONFORMANT' : summary.doubtful ? 'INCONCLUSIVE (run incomplete)' : 'INCONCLUSIVE';
   return `jitc ${outcome}: ${t.pass} pass, ${t.fail} fail, ${t.inconclusive} inconclusive, ${t.waived} waived (run ${summary.runId}, exit ${summary.exitCode})`;
 }

@@ -9,7 +9,8 @@ import { cleanupCommand } from './cleanup.ts';
 import { listCommand } from './list.ts';
 import { mergeCommand } from './merge.ts';
 import { reportCommand } from './report.ts';
-import { DEFAULT_OUT, runCommand } from './run.ts';
+import { DEFAULT_OUT, runCommand, type RunFlags } from './run.ts';
+import { runEvery } from './every.ts';
 import { targetsCommand } from './targets.ts';
 
 function positiveInt(flag: string) {
@@ -47,7 +48,8 @@ function program(setExit: (code: number) => void): Command {
     .option('--fail-on <rule...>', 'gate: only failures matching a rule fail the run, e.g. control=OWASP-NHI-03,severity>=high (repeatable: any rule)')
     .option('--shard <i/n>', "run shard i of n (vitest's sharding); combine the outputs with jitc merge")
     .option('--metrics <file>', 'also write OpenMetrics text for a Prometheus textfile collector')
-    .action(async (opts) => setExit(await runCommand(opts)));
+    .option('--every <duration>', 'continuous mode: run again every DURATION (e.g. 1h) until Ctrl-C')
+    .action(async (opts: RunFlags & { every?: string }) => setExit(opts.every ? await runEvery(opts.every, opts) : await runCommand(opts)));
 
   cli
     .command('merge')
