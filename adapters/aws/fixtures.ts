@@ -5,6 +5,7 @@
  */
 import { randomBytes, createHash } from 'node:crypto';
 import {
+  type BucketLocationConstraint,
   CreateBucketCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
@@ -32,7 +33,7 @@ export const fixtureParams = z.object({
    * How long a fresh IAM change (a new key, a new grant) may take to take effect before the harness
    * gives up. IAM is eventually consistent on AWS (seconds); moto applies changes at once.
    */
-  propagationSeconds: seconds.default(15),
+  propagationSeconds: seconds.default(20),
 });
 export type FixtureParams = z.infer<typeof fixtureParams>;
 
@@ -61,7 +62,7 @@ const digest = (text: string): string => createHash('sha256').update(text).diges
 export async function createFixtures(ctx: AwsContext): Promise<void> {
   const { s3, iam, region } = ctx.client;
   const bucket = bucketName(ctx);
-  await s3.send(new CreateBucketCommand({ Bucket: bucket, ...(region !== 'us-east-1' ? { CreateBucketConfiguration: { LocationConstraint: region as never } } : {}) }));
+  await s3.send(new CreateBucketCommand({ Bucket: bucket, ...(region !== 'us-east-1' ? { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } } : {}) }));
   await s3.send(new PutBucketTaggingCommand({ Bucket: bucket, Tagging: { TagSet: tagsFor(ctx) } }));
   const content = `jitc task object ${randomBytes(16).toString('hex')}`;
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: OBJECT_KEY, Body: content }));
@@ -188,5 +189,3 @@ export async function removeBucket(s3: S3Client, bucket: string): Promise<string
   return removed;
 }
 
-/** The identity's name in IAM, for mechanisms. */
-export const identityName = (ctx: AwsContext): string => iamName(ctx, 'identity');

@@ -44,7 +44,7 @@ export const awsTargets: TargetProvisioning = {
       const { LocalstackContainer } = await import('@testcontainers/localstack');
       const token = process.env.LOCALSTACK_AUTH_TOKEN;
       const container = await new LocalstackContainer(LOCALSTACK_IMAGE)
-        .withEnvironment({ ENFORCE_IAM: '1', SERVICES: 'iam,sts,s3', ...(token ? { LOCALSTACK_AUTH_TOKEN: token } : {}) })
+        .withEnvironment({ ENFORCE_IAM: '1', ...(token ? { LOCALSTACK_AUTH_TOKEN: token } : {}) })
         .start();
       const endpoint = container.getConnectionUri();
       const region = 'us-east-1';

@@ -9,6 +9,7 @@ import { DeleteRolePolicyCommand, CreateRoleCommand, PutRolePolicyCommand, PutUs
 import { AssumeRoleCommand, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
+import { sleep } from '../../../scenarios/wait.ts';
 import type { GrantRecord, Mechanism, ProbeResult } from '../../contract.ts';
 import type { AwsClient, Credentials } from '../client.ts';
 import {
@@ -131,9 +132,11 @@ async function revokeOlderSessions(ctx: Ctx): Promise<number> {
  * way, but the report must not let a reader believe the condition was honoured.
  */
 async function controlAfterRevocation(ctx: Ctx, grant: GrantRecord, before: number): Promise<void> {
-  const wait = Math.ceil(before / 1000) * 1000 + 1500 - Date.now();
-  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-  if (ctx.signal.aborted) return;
+  try {
+    await sleep(Math.ceil(before / 1000) * 1000 + 1500 - Date.now(), ctx.signal);
+  } catch {
+    return; // interrupted: teardown must not wait for a control
+  }
   let result: ProbeResult;
   try {
     const fresh = await assume(ctx, ctx.client.sts, 'control');
