@@ -4,7 +4,7 @@
  * lists every secret it issued (none may appear in the output); a non-conformant server (exit 1);
  * a server that dies mid-run (exit 2); Ctrl-C during an expiry wait.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -132,6 +132,22 @@ describe('jitc run gates a pipeline by exit code', () => {
       for (const s of summary.scenarios) expect(s.checks.find((c) => c.name === 'zero-standing-privilege')?.verdict).toBe('fail');
       expect(result.stdout).toMatch(/jitc NON-CONFORMANT: 0 pass, \d+ fail/);
       expect(readFileSync(join(out, 'junit.xml'), 'utf8')).toMatch(/<failure type="non-conformant"/);
+
+      // The gate policy decides which failures fail the pipeline; the failures are reported either way.
+      const env = { VAULT_ADDR: bao.address, VAULT_TOKEN: bao.rootToken };
+      const gated = (...gate: string[]) => jitc(['run', '--suite', 'vault', '--scenario', 'zero-standing-privilege', '--target', 'external', '--out', join(scratch, 'gate'), ...gate], env);
+      const tolerant = gated('--fail-on', 'control=NIST-800-53-AC-12');
+      expect(tolerant.code, tolerant.stdout).toBe(0);
+      expect(tolerant.stdout).toMatch(/gate \(control=NIST-800-53-AC-12\) tolerates: vault\/zero-standing-privilege:zero-standing-privilege/);
+      expect(summaryOf(join(scratch, 'gate')).totals.fail).toBe(1);
+      expect(gated('--fail-on', 'severity>=critical').code).toBe(1);
+      expect(gated('--fail-on', 'check=ttl-bounded', '--fail-on', 'control=OWASP-NHI-05').code).toBe(1);
+      const config = join(scratch, 'gate.yaml');
+      writeFileSync(config, 'gate:\n  failOn:\n    - check=renewal-capped\n');
+      expect(gated('--config', config).code).toBe(0);
+      const bad = gated('--fail-on', 'severity>=urgent');
+      expect(bad.code).toBe(2);
+      expect(bad.stderr.trim()).toBe('jitc: --fail-on: severity "urgent" is not one of critical, high, medium, low');
     } finally {
       await bao.stop();
     }
