@@ -5,9 +5,9 @@
  * Used by each scenario's teardown (its own prefix) and by `jitc cleanup` (a run, or all runs).
  * The configured grant group, protected entry and base are never removed, whatever their names.
  */
-import type { Client } from 'ldapts';
+import { Attribute, Change, type Client } from 'ldapts';
 import type { CleanupReport } from '../contract.ts';
-import { carriesPrefix, escapeFilterValue, type LdapClient, rdnValue, removeMember, values } from './client.ts';
+import { carriesPrefix, escapeFilterValue, type LdapClient, rdnValue, values } from './client.ts';
 import { scenarioBases } from './entitlements.ts';
 import { LinkTtlControl, parseLinkValue } from './link-ttl.ts';
 import { describeLdapError, ldapErrorText } from './probes.ts';
@@ -53,16 +53,9 @@ async function sweep(client: LdapClient, filterPrefix: string, matches: Matcher)
   await readGroups(client.layout.grantGroupDn, 'base');
   for (const base of scenarioBases(client)) await readGroups(base, 'sub');
   for (const [group, members] of groups) {
-    for (const member of members.filter(matches)) {
-      try {
-        await removeMember(client, group, member);
-        report.removed.push(`member ${member} of ${group}`);
-      } catch (error) {
-        // Gone already (the group, or the value, removed meanwhile by refint or dds): nothing to do.
-        const answer = describeLdapError(error);
-        if (!(answer.kind === 'result' && (answer.code === 32 || answer.code === 16))) report.failed.push(`member ${member} of ${group}: ${answer.text}`);
-      }
-    }
+    // A group of our own is deleted below, members and all.
+    if (matches(group) && !keep.has(group.toLowerCase())) continue;
+    if (members.some(matches)) await removeMembers(client, group, members, matches, report);
   }
 
   const entries = new Set<string>();
@@ -85,6 +78,40 @@ async function sweep(client: LdapClient, filterPrefix: string, matches: Matcher)
     }
   }
   return report;
+}
+
+/**
+ * Remove the matching member values of one group in a single modify. groupOfNames must keep a
+ * member, so when none would be left the placeholder is added in the same modify. Values may vanish
+ * meanwhile (refint, dds, a concurrent teardown): then the group is read again and the modify retried.
+ */
+async function removeMembers(client: LdapClient, group: string, members: string[], matches: Matcher, report: CleanupReport): Promise<void> {
+  let current = members;
+  for (let attempt = 1; ; attempt++) {
+    const ours = current.filter(matches);
+    if (ours.length === 0) return;
+    const emptied = ours.length === current.length && client.layout.emptyMember !== '';
+    try {
+      await client.admin.use((c) =>
+        c.modify(group, [
+          ...(emptied ? [new Change({ operation: 'add', modification: new Attribute({ type: 'member', values: [client.layout.emptyMember] }) })] : []),
+          new Change({ operation: 'delete', modification: new Attribute({ type: 'member', values: ours }) }),
+        ]),
+      );
+      for (const member of ours) report.removed.push(`member ${member} of ${group}`);
+      return;
+    } catch (error) {
+      const answer = describeLdapError(error);
+      if (answer.kind === 'result' && answer.code === 32) return; // the group is gone
+      const changedMeanwhile = answer.kind === 'result' && (answer.code === 16 || answer.code === 20);
+      if (!changedMeanwhile || attempt >= 3) {
+        report.failed.push(`members ${ours.join('; ')} of ${group}: ${answer.text}`);
+        return;
+      }
+      const reread = await client.admin.search(group, { scope: 'base', attributes: ['member'] }).catch(() => undefined);
+      current = values(reread?.searchEntries[0], 'member').map((v) => parseLinkValue(v).dn);
+    }
+  }
 }
 
 /** Everything carrying exactly this scenario prefix (`<prefix>.<role>`). */

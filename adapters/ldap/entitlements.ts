@@ -21,12 +21,6 @@ export function scenarioBases(client: LdapClient): string[] {
   return unauditedDn ? [baseDn, unauditedDn] : [baseDn];
 }
 
-export function isUnder(dn: string, base: string): boolean {
-  const d = dn.toLowerCase();
-  const b = base.toLowerCase();
-  return d === b || d.endsWith(`,${b}`);
-}
-
 /** Entries whose first RDN value starts with `prefix`, in every scenario base. */
 export async function prefixedEntries(client: LdapClient, prefix: string): Promise<string[]> {
   const found = new Set<string>();

@@ -6,7 +6,6 @@
 import { Attribute } from 'ldapts';
 import { z } from 'zod';
 import type { ScenarioContext } from '../contract.ts';
-import type { AuditMode } from './audit.ts';
 import { escapeRdnValue, type LdapClient, scenarioName, values } from './client.ts';
 import { generalizedTimeToIso, refreshTtl } from './dynamic-objects.ts';
 import { newPassword, sshaHash, unicodePwd } from './passwords.ts';
@@ -28,10 +27,6 @@ export type LdapContext<P extends FixtureParams = FixtureParams> = ScenarioConte
 export interface Identity {
   dn: string;
   password: string;
-}
-
-export function auditMode(ctx: LdapContext): AuditMode {
-  return ctx.params.audit;
 }
 
 export function groupsBase(ctx: LdapContext): string {
@@ -60,7 +55,7 @@ export interface AccountOptions {
   dynamic: boolean;
 }
 
-/** Add an account entry able to bind. Returns its identity; the password is registered as a secret first. */
+/** Add an account entry able to bind with `password` (registered as a secret by newIdentity before this). */
 export async function addAccount(ctx: LdapContext, dn: string, password: string, options: AccountOptions): Promise<void> {
   const { layout } = ctx.client;
   const objectClasses = [...layout.accountObjectClasses, ...(options.dynamic ? ['dynamicObject'] : [])];

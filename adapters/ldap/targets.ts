@@ -95,9 +95,9 @@ const externalConfig = z.strictObject({
   /** Default: $LDAPBASE. */
   baseDn: z.string().min(3).optional(),
   /** The group whose members (nested groups included, if the ACL says so) may perform the privileged action. */
-  grantGroupDn: z.string().min(3),
+  grantGroupDn: z.string({ error: 'required: the DN of the group whose members the ACL lets read resourceDn' }).min(3),
   /** The entry and attribute whose read is the privileged action. */
-  resourceDn: z.string().min(3),
+  resourceDn: z.string({ error: 'required: the DN of the entry whose resourceAttribute only grantGroupDn members may read' }).min(3),
   resourceAttribute: z.string().min(1).default('description'),
   accountsDn: z.string().min(3).optional(),
   groupsDn: z.string().min(3).optional(),

@@ -143,7 +143,7 @@ export const groupMembershipMechanism: Mechanism<Params, LdapClient> = {
     markStart(ctx);
     const who = await createRequester(ctx);
     const { grantGroupDn } = ctx.client.layout;
-    if (ctx.params.paths.includes('nested') || ctx.params.revoke?.includes('nested')) {
+    if (ctx.params.paths.includes('nested')) {
       const team = teamDn(ctx);
       await addGroup(ctx, team, [], false);
       await addMember(ctx.client, grantGroupDn, team);
