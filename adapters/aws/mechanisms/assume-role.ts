@@ -114,7 +114,8 @@ async function identityAssumes(ctx: Ctx): Promise<ProbeResult> {
  */
 async function revokeOlderSessions(ctx: Ctx): Promise<number> {
   const issuedOnTarget = session(ctx).expiration - ctx.params.durationSeconds * 1000;
-  const before = Math.max(Date.now(), issuedOnTarget + 1000);
+  // Strictly after the issue time (DateLessThan), rounded up to the second by the document.
+  const before = Math.max(Date.now(), issuedOnTarget + 1);
   await ctx.client.iam.send(
     new PutRolePolicyCommand({
       RoleName: roleName(ctx),
