@@ -63,6 +63,8 @@ export async function addAccount(ctx: LdapContext, dn: string, password: string,
     new Attribute({ type: 'objectClass', values: objectClasses }),
     new Attribute({ type: 'cn', values: [cnOf(dn)] }),
     passwordAttribute(ctx.client, password),
+    // Active Directory creates a user disabled unless told otherwise: 512 is NORMAL_ACCOUNT, enabled.
+    ...(layout.passwordAttribute === 'unicodePwd' ? [new Attribute({ type: 'userAccountControl', values: ['512'] })] : []),
   ];
   await ctx.client.admin.use((c) => c.add(dn, attributes));
 }
