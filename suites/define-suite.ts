@@ -4,6 +4,7 @@
  * redacted evidence file, and ends as the verdict says: pass passes, fail fails, inconclusive
  * breaks, waived is skipped with its waiver attached.
  */
+import { setMaxListeners } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -30,6 +31,8 @@ export function defineSuite(adapterName: string): void {
 
   const channel = runChannel(run.runId);
   const controller = new AbortController();
+  // Every waiting scenario listens on this one signal; dozens of listeners are expected here.
+  setMaxListeners(0, controller.signal);
   channel.onmessage = (event) => {
     const message = (event as MessageEvent).data as { type: string; reason?: string };
     if (message.type === 'abort') controller.abort(message.reason);

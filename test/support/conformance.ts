@@ -3,6 +3,7 @@
  * run its built-in scenarios and their broken twins concurrently (waits overlap), then assert each
  * scenario's verdict, each twin's `fail`, and that the harness left nothing on the target.
  */
+import { setMaxListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Adapter, StartedTarget } from '../../adapters/contract.ts';
 import { getAdapter } from '../../adapters/registry.ts';
@@ -55,6 +56,7 @@ export function describeConformance(adapterName: string, options: ConformanceOpt
       const client = await adapter.connect(target.connection);
       const secrets = new SecretRegistry();
       const signal = new AbortController().signal;
+      setMaxListeners(0, signal);
       const all: Scenario[] = [...scenarios, ...twins.map((t) => t.scenario)];
       const results = await Promise.all(
         all.map((scenario) => runScenario(scenario, { runId, adapter, client, connection: target.connection, signal, secrets })),

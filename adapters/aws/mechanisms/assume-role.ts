@@ -127,10 +127,10 @@ async function revokeOlderSessions(ctx: Ctx): Promise<number> {
 }
 
 /**
- * A control, recorded as evidence only: a session issued after the revocation should still work,
- * since AWS denies only sessions issued before it. A target that denies it too did not evaluate
- * aws:TokenIssueTime but denied every session of the role — the task's session is dead either
- * way, but the report must not let a reader believe the condition was honoured.
+ * A control: a session issued after the revocation should still work, since AWS denies only
+ * sessions issued before it. A target that denies it too did not evaluate aws:TokenIssueTime but
+ * denied every session of the role — the task's session is dead either way, but the report must
+ * not let a reader believe the condition was honoured: `revocation-targeted` fails.
  */
 async function controlAfterRevocation(ctx: Ctx, grant: GrantRecord, before: number): Promise<void> {
   try {
@@ -146,6 +146,16 @@ async function controlAfterRevocation(ctx: Ctx, grant: GrantRecord, before: numb
     result = { outcome: 'unknown', at: new Date().toISOString(), detail: `AssumeRole failed: ${failureText(describeAwsError(error))}` };
   }
   grant.attributes.sessionIssuedAfterRevocation = result.outcome;
+  ctx.report({
+    check: 'revocation-targeted',
+    verdict: result.outcome === 'allowed' ? 'pass' : result.outcome === 'denied' ? 'fail' : 'inconclusive',
+    detail:
+      result.outcome === 'allowed'
+        ? `a session issued after the revocation still works (${result.detail}): only older sessions were denied`
+        : result.outcome === 'denied'
+          ? `a session issued after the revocation is denied too (${result.detail}): aws:TokenIssueTime was not evaluated`
+          : `could not tell whether a session issued after the revocation works (${result.detail})`,
+  });
   ctx.evidence.record(
     result.outcome === 'allowed'
       ? 'control: a session issued after the revocation works: the deny applies to older sessions only, as on AWS'
