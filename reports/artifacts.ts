@@ -1,7 +1,8 @@
 /**
  * The files a run leaves for people and pipelines, all derived from the evidence files the suites
- * wrote: summary.json, junit.xml, summary.md and (on request) OpenMetrics. `jitc run` and
- * `jitc merge` both end here, so a merged report is computed exactly like an unsharded one.
+ * wrote: summary.json, junit.xml, summary.md, assessment-results.json (OSCAL) and (on request)
+ * OpenMetrics. `jitc run` and `jitc merge` both end here, so a merged report is computed exactly
+ * like an unsharded one.
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { applyGate, describeRule, type GateRule } from './gate.ts';
 import { renderJunit } from './junit.ts';
 import { renderMarkdown } from './markdown.ts';
 import { writeOpenMetrics } from './openmetrics.ts';
+import { writeAssessmentResults } from './oscal.ts';
 import { buildSummary, type Summary } from './summary.ts';
 import { applyWaivers, type Waiver } from './waivers.ts';
 
@@ -48,6 +50,7 @@ export function writeRunReports(outDir: string, results: ScenarioResult[], optio
   writeFileSync(join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   writeFileSync(join(outDir, 'junit.xml'), renderJunit(results, options.runId));
   writeFileSync(join(outDir, 'summary.md'), renderMarkdown(summary));
+  writeAssessmentResults(outDir, results, summary);
   if (options.metricsFile) writeOpenMetrics(options.metricsFile, summary);
   return summary;
 }

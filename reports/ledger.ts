@@ -12,9 +12,13 @@ import { readEvidence } from './artifacts.ts';
 import { checkEventLog, type Problem } from './event-log-check.ts';
 import { entriesOf, EVENT_LOG, EVENT_LOG_FORMAT, EventLog, type EventEntry } from './event-log.ts';
 import { digestFiles, MANIFEST, MANIFEST_FORMAT, manifestDigest, manifestSchema, renderManifest, SIGNATURE, type Manifest } from './manifest.ts';
+import { ASSESSMENT_RESULTS } from './oscal.ts';
 import { loadSigningKey, loadVerifyKey, signBytes, verifyBytes } from './signing.ts';
 
 export type { Problem } from './event-log-check.ts';
+
+/** Files a run writes besides the classic reports; a fresh run (or merge) removes stale ones first. */
+export const SEALED_OUTPUTS: readonly string[] = [ASSESSMENT_RESULTS, EVENT_LOG, MANIFEST, SIGNATURE];
 
 function runIdOf(outDir: string, results: ScenarioResult[]): string {
   try {

@@ -12,6 +12,8 @@ import { reportCommand } from './report.ts';
 import { DEFAULT_OUT, runCommand, type RunFlags } from './run.ts';
 import { runEvery } from './every.ts';
 import { targetsCommand } from './targets.ts';
+import { signKeyOption } from './sign-key.ts';
+import { verifyCommand, type VerifyFlags } from './verify.ts';
 
 function positiveInt(flag: string) {
   return (value: string): number => {
@@ -49,6 +51,7 @@ function program(setExit: (code: number) => void): Command {
     .option('--shard <i/n>', "run shard i of n (vitest's sharding); combine the outputs with jitc merge")
     .option('--metrics <file>', 'also write OpenMetrics text for a Prometheus textfile collector')
     .option('--every <duration>', 'continuous mode: run again every DURATION (e.g. 1h) until Ctrl-C')
+    .addOption(signKeyOption())
     .action(async (opts: RunFlags & { every?: string }) => setExit(opts.every ? await runEvery(opts.every, opts) : await runCommand(opts)));
 
   cli
@@ -60,7 +63,15 @@ function program(setExit: (code: number) => void): Command {
     .option('--waivers <file>', 'waivers to apply to results not waived where they ran')
     .option('--metrics <file>', 'also write OpenMetrics text')
     .option('--html', 'also build the HTML report')
+    .addOption(signKeyOption())
     .action(async (dirs: string[], opts) => setExit(await mergeCommand(dirs, opts)));
+
+  cli
+    .command('verify')
+    .description('check that a run directory is as it was sealed: event chain, file digests, signature')
+    .argument('<dir>', 'output directory of jitc run or jitc merge')
+    .option('--key <file>', 'PEM public key: require and check the signature (manifest.sig)')
+    .action((dir: string, opts: VerifyFlags) => setExit(verifyCommand(dir, opts)));
 
   cli
     .command('list')

@@ -9,6 +9,7 @@ import { InputError } from '../../adapters/contract.ts';
 import { evidenceDir, readEvidence, writeRunReports } from '../../reports/artifacts.ts';
 import { parseGateRule } from '../../reports/gate.ts';
 import { buildHtmlReport } from '../../reports/html.ts';
+import { sealRun, SEALED_OUTPUTS } from '../../reports/ledger.ts';
 import type { Summary } from '../../reports/summary.ts';
 import { closingLine, renderTable } from '../../reports/terminal.ts';
 import { loadWaivers } from '../../reports/waivers.ts';
@@ -20,6 +21,7 @@ interface MergeFlags {
   waivers?: string;
   html?: boolean;
   metrics?: string;
+  signKey?: string;
 }
 
 function copyDir(from: string, to: string): void {
@@ -40,7 +42,7 @@ export async function mergeCommand(dirs: string[], flags: MergeFlags): Promise<n
   }
   const gate = (flags.failOn ?? []).map((r) => parseGateRule(r));
   const waivers = flags.waivers ? loadWaivers(flags.waivers) : [];
-  for (const entry of ['allure-results', 'evidence', 'html', 'junit.xml', 'summary.json', 'summary.md']) rmSync(join(outDir, entry), { recursive: true, force: true });
+  for (const entry of ['allure-results', 'evidence', 'html', 'junit.xml', 'summary.json', 'summary.md', ...SEALED_OUTPUTS]) rmSync(join(outDir, entry), { recursive: true, force: true });
   for (const dir of sources) {
     copyDir(join(dir, 'allure-results'), join(outDir, 'allure-results'));
     copyDir(evidenceDir(dir), evidenceDir(outDir));
@@ -57,6 +59,8 @@ export async function mergeCommand(dirs: string[], flags: MergeFlags): Promise<n
     ...(flags.metrics ? { metricsFile: resolve(flags.metrics) } : {}),
   });
   if (flags.html) process.stderr.write(`HTML report: ${await buildHtmlReport(outDir, `jitc merged run ${summary.runId}`)}\n`);
+  // Last, once every report is written: the seal covers them all.
+  process.stderr.write(`${sealRun(outDir, { signKey: flags.signKey })}\n`);
   process.stdout.write(`\n${renderTable(summary)}\n\nmerged ${sources.length} runs into ${outDir}\n${closingLine(summary)}\n`);
   return summary.exitCode;
 }

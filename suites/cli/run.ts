@@ -14,6 +14,7 @@ import { readEvidence, writeRunReports } from '../../reports/artifacts.ts';
 import { checkDefinition } from '../../reports/catalogue.ts';
 import { parseGateRule, type GateRule } from '../../reports/gate.ts';
 import { buildHtmlReport } from '../../reports/html.ts';
+import { sealRun, SEALED_OUTPUTS } from '../../reports/ledger.ts';
 import { closingLine, renderTable } from '../../reports/terminal.ts';
 import { loadWaivers, type Waiver } from '../../reports/waivers.ts';
 import { loadBuiltinScenarios, loadScenarioFile, PROJECT_ROOT } from '../../scenarios/load.ts';
@@ -39,6 +40,8 @@ export interface RunFlags {
   shard?: string;
   metrics?: string;
   scenarioFile?: string[];
+  /** PEM private key that signs manifest.json (manifest.sig). */
+  signKey?: string;
 }
 
 export const DEFAULT_OUT = 'reports/out';
@@ -123,7 +126,7 @@ async function plan(flags: RunFlags, log: (l: string) => void): Promise<Plan> {
 
 /** A fresh run owns its output dir: earlier results there would mix into this run's report. */
 function prepareOut(outDir: string): void {
-  for (const entry of ['allure-results', 'evidence', 'html', 'junit.xml', 'summary.json', 'summary.md']) rmSync(join(outDir, entry), { recursive: true, force: true });
+  for (const entry of ['allure-results', 'evidence', 'html', 'junit.xml', 'summary.json', 'summary.md', ...SEALED_OUTPUTS]) rmSync(join(outDir, entry), { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
 }
 
@@ -231,6 +234,8 @@ export async function runCommand(flags: RunFlags, log: (line: string) => void = 
     ...(p.metricsFile ? { metricsFile: p.metricsFile } : {}),
   });
   if (flags.html) log(`HTML report: ${await buildHtmlReport(p.outDir, `jitc run ${p.runId}`)}`);
+  // Last, once every report is written: the seal covers them all.
+  log(sealRun(p.outDir, { signKey: flags.signKey }));
 
   const print = (line = ''): void => {
     process.stdout.write(`${line}\n`);
