@@ -28,7 +28,7 @@ export interface SigningKey {
 
 function algorithmOf(key: KeyObject, file: string): { name: string; digest: string | null } {
   const algorithm = ALGORITHMS[key.asymmetricKeyType ?? ''];
-  if (!algorithm) throw new InputError(`${file}: a ${key.asymmetricKeyType ?? 'unknown'} key cannot sign; use Ed25519, RSA or ECDSA`);
+  if (!algorithm) throw new InputError(`${file}: keys of type ${key.asymmetricKeyType ?? 'unknown'} cannot sign; use Ed25519, RSA or ECDSA`);
   return algorithm;
 }
 
@@ -52,7 +52,9 @@ export function loadSigningKey(file: string, flag = '--sign-key'): SigningKey {
   try {
     key = createPrivateKey(pem);
   } catch (error) {
-    const why = /passphrase|encrypted/i.test(String(error)) ? 'the key is encrypted; give an unencrypted PEM key' : 'not a PEM private key';
+    // OpenSSL answers an encrypted key without a passphrase with "interrupted or cancelled": read the PEM label instead.
+    const encrypted = /-----BEGIN (ENCRYPTED PRIVATE KEY|[A-Z ]+PRIVATE KEY-----\r?\nProc-Type: 4,ENCRYPTED)/.test(pem);
+    const why = encrypted ? 'the key is encrypted; give an unencrypted PEM key' : `not a PEM private key (${(error as Error).message})`;
     throw new InputError(`${flag}: ${file}: ${why}`);
   }
   return { key, algorithm: algorithmOf(key, file).name, publicKeySha256: publicKeySha256(key) };
