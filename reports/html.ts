@@ -24,7 +24,10 @@ export async function buildHtmlReport(outDir: string, name: string): Promise<str
   // History lives beside the run outputs and survives later runs into the same dir: trends.
   mkdirSync(join(outDir, 'history'), { recursive: true });
   const config = join(outDir, 'history', 'allurerc.json');
-  writeFileSync(config, JSON.stringify({ name, historyPath: join(outDir, 'history', 'allure-history.jsonl') }, null, 2));
+  // The tree groups by control (epic), then adapter (feature): the auditor's way in, from a
+  // control to the scenarios evidencing it; a scenario appears under every control it evidences.
+  const awesome = { options: { groupBy: ['epic', 'feature'] } };
+  writeFileSync(config, JSON.stringify({ name, historyPath: join(outDir, 'history', 'allure-history.jsonl'), plugins: { awesome } }, null, 2));
   await run(process.execPath, [allureCli(), 'generate', results, '--config', config, '--output', html, '--name', name], {
     cwd: outDir,
     env: { ...process.env, NO_COLOR: '1', CI: 'true' },

@@ -14,6 +14,8 @@ const configSchema = z
     scenarios: z.array(z.string().min(1)).optional(),
     concurrency: z.number().int().min(1).max(64).optional(),
     waivers: z.string().min(1).optional(),
+    /** Run history file (SQLite); see suites/cli/history.ts. */
+    history: z.string().min(1).optional(),
     /** Gate policy: failures matching any rule fail the run; see reports/gate.ts. */
     gate: z.strictObject({ failOn: z.array(z.string().min(1)).min(1) }).optional(),
   })

@@ -12,6 +12,7 @@ import { reportCommand } from './report.ts';
 import { DEFAULT_OUT, runCommand, type RunFlags } from './run.ts';
 import { runEvery } from './every.ts';
 import { targetsCommand } from './targets.ts';
+import { DEFAULT_LAST, historyCommand } from './history.ts';
 import { signKeyOption } from './sign-key.ts';
 import { verifyCommand, type VerifyFlags } from './verify.ts';
 
@@ -51,6 +52,7 @@ function program(setExit: (code: number) => void): Command {
     .option('--shard <i/n>', "run shard i of n (vitest's sharding); combine the outputs with jitc merge")
     .option('--metrics <file>', 'also write OpenMetrics text for a Prometheus textfile collector')
     .option('--every <duration>', 'continuous mode: run again every DURATION (e.g. 1h) until Ctrl-C')
+    .option('--history <file>', 'record the run in this history file (default: .jitc/history.sqlite)')
     .addOption(signKeyOption())
     .action(async (opts: RunFlags & { every?: string }) => setExit(opts.every ? await runEvery(opts.every, opts) : await runCommand(opts)));
 
@@ -63,8 +65,18 @@ function program(setExit: (code: number) => void): Command {
     .option('--waivers <file>', 'waivers to apply to results not waived where they ran')
     .option('--metrics <file>', 'also write OpenMetrics text')
     .option('--html', 'also build the HTML report')
+    .option('--history <file>', 'record the merged run in this history file (default: .jitc/history.sqlite)')
     .addOption(signKeyOption())
     .action(async (dirs: string[], opts) => setExit(await mergeCommand(dirs, opts)));
+
+  cli
+    .command('history')
+    .description('trends over recorded runs: verdicts and latency per scenario, flaky scenarios, repeated elevations')
+    .option('--history <file>', 'history file (default: .jitc/history.sqlite)')
+    .option('--config <file>', 'config file whose history: names the history file')
+    .option('--last <n>', `only the last N runs (default ${DEFAULT_LAST})`, positiveInt('--last'))
+    .option('--json', 'print as JSON')
+    .action(async (opts) => setExit(await historyCommand(opts)));
 
   cli
     .command('verify')

@@ -13,6 +13,7 @@ import { sealRun, SEALED_OUTPUTS } from '../../reports/ledger.ts';
 import type { Summary } from '../../reports/summary.ts';
 import { closingLine, renderTable } from '../../reports/terminal.ts';
 import { loadWaivers } from '../../reports/waivers.ts';
+import { plannedHistory, recordInHistory } from './history.ts';
 import { DEFAULT_OUT } from './run.ts';
 
 interface MergeFlags {
@@ -22,6 +23,7 @@ interface MergeFlags {
   html?: boolean;
   metrics?: string;
   signKey?: string;
+  history?: string;
 }
 
 function copyDir(from: string, to: string): void {
@@ -42,6 +44,7 @@ export async function mergeCommand(dirs: string[], flags: MergeFlags): Promise<n
   }
   const gate = (flags.failOn ?? []).map((r) => parseGateRule(r));
   const waivers = flags.waivers ? loadWaivers(flags.waivers) : [];
+  const history = await plannedHistory(flags.history, undefined);
   for (const entry of ['allure-results', 'evidence', 'html', 'junit.xml', 'summary.json', 'summary.md', ...SEALED_OUTPUTS]) rmSync(join(outDir, entry), { recursive: true, force: true });
   for (const dir of sources) {
     copyDir(join(dir, 'allure-results'), join(outDir, 'allure-results'));
@@ -59,6 +62,7 @@ export async function mergeCommand(dirs: string[], flags: MergeFlags): Promise<n
     ...(flags.metrics ? { metricsFile: resolve(flags.metrics) } : {}),
   });
   if (flags.html) process.stderr.write(`HTML report: ${await buildHtmlReport(outDir, `jitc merged run ${summary.runId}`)}\n`);
+  await recordInHistory(history, summary, results, 'merge', (line) => process.stderr.write(`${line}\n`));
   // Last, once every report is written: the seal covers them all.
   process.stderr.write(`${sealRun(outDir, { signKey: flags.signKey })}\n`);
   process.stdout.write(`\n${renderTable(summary)}\n\nmerged ${sources.length} runs into ${outDir}\n${closingLine(summary)}\n`);

@@ -24,6 +24,7 @@ import { post, runChannel, type RunMessage } from '../channel.ts';
 import { RUN_ENV, type RunContext } from '../run-context.ts';
 import { bringUp, effectiveMode } from '../targets.ts';
 import { adapterSections, loadConfig } from './config.ts';
+import { plannedHistory, recordInHistory } from './history.ts';
 import { progressPrinter } from './progress.ts';
 import { QuietReporter } from './quiet-reporter.ts';
 
@@ -40,6 +41,8 @@ export interface RunFlags {
   shard?: string;
   metrics?: string;
   scenarioFile?: string[];
+  /** Run history file (default .jitc/history.sqlite in the project). */
+  history?: string;
   /** PEM private key that signs manifest.json (manifest.sig). */
   signKey?: string;
 }
@@ -164,6 +167,7 @@ async function suitesToRun(vitest: Vitest, p: Plan): Promise<TestSpecification[]
 
 export async function runCommand(flags: RunFlags, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<number> {
   const p = await plan(flags, log);
+  const history = await plannedHistory(flags.history, flags.config);
   const startedAt = new Date().toISOString();
   const reporter = new QuietReporter();
   const vitest = await createSuiteRunner(p, reporter);
@@ -234,6 +238,7 @@ export async function runCommand(flags: RunFlags, log: (line: string) => void = 
     ...(p.metricsFile ? { metricsFile: p.metricsFile } : {}),
   });
   if (flags.html) log(`HTML report: ${await buildHtmlReport(p.outDir, `jitc run ${p.runId}`)}`);
+  await recordInHistory(history, summary, results, 'run', log);
   // Last, once every report is written: the seal covers them all.
   log(sealRun(p.outDir, { signKey: flags.signKey }));
 
