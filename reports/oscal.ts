@@ -139,6 +139,8 @@ function prop(name: string, value: string | number | boolean): OscalProperty {
 interface CheckRef {
   result: ScenarioResult;
   check: CheckResult;
+  /** adapter/scenario/check, unique within the run. */
+  key: string;
   observation: string;
 }
 
@@ -154,8 +156,14 @@ export function buildAssessmentResults(results: readonly ScenarioResult[], summa
   const ordered = orderedResults(results);
   const spans = seqSpans(results);
 
+  // A check name may repeat within a scenario (one per handle): the repeats get a counter, so
+  // every UUID stays unique and the first keeps the same UUID as ever.
   const refs: CheckRef[] = ordered.flatMap((result) =>
-    result.checks.map((check) => ({ result, check, observation: id(`observation/${result.adapter}/${result.id}/${check.name}`) })),
+    result.checks.map((check, i) => {
+      const repeat = result.checks.slice(0, i).filter((c) => c.name === check.name).length;
+      const key = `${result.adapter}/${result.id}/${check.name}${repeat > 0 ? `#${repeat}` : ''}`;
+      return { result, check, key, observation: id(`observation/${key}`) };
+    }),
   );
 
   const observations = refs.map(({ result, check, observation }): OscalObservation => {
@@ -194,11 +202,11 @@ export function buildAssessmentResults(results: readonly ScenarioResult[], summa
 
   const checkFindings = refs
     .filter(({ check }) => check.verdict !== 'pass')
-    .map(({ result, check, observation }): OscalFinding => {
+    .map(({ result, check, key, observation }): OscalFinding => {
       const scenario = `${result.adapter}/${result.id}`;
       const meaning = catalogue.checks.get(check.name)?.meaning;
       return {
-        uuid: id(`finding/${scenario}/${check.name}`),
+        uuid: id(`finding/${key}`),
         title: line(`${scenario}: ${check.title} (${check.verdict})`, scenario),
         description: [text(check.detail, check.title), meaning ? `What a ${check.verdict === 'fail' ? 'failure' : 'doubt'} here means: ${meaning}` : ''].filter(Boolean).join('\n\n'),
         props: [prop('scenario', scenario), prop('check', check.name), prop('verdict', check.verdict), prop('severity', check.severity), ...check.controls.map((c) => prop('control-id', c))],
