@@ -28,6 +28,8 @@ export interface PidRecord {
   runId: string;
   workDir: string;
   startedAt: string;
+  /** Process id of the jitc process that started the server. */
+  owner: number;
 }
 
 export function runStateDir(projectRoot: string, runId?: string): string {
@@ -87,6 +89,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     runId: options.runId,
     workDir: options.workDir,
     startedAt: new Date().toISOString(),
+    owner: process.pid,
   };
   writeFileSync(pidFile, JSON.stringify(record, null, 2));
 

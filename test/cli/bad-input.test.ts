@@ -2,11 +2,11 @@
  * Bad input of every kind gets one line naming what is wrong and where, exit code 2, no stack
  * trace, and nothing started: no server process, no pid file, no output directory.
  */
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { runStateDir } from '../../adapters/local-process.ts';
+import { runStateDir, type PidRecord } from '../../adapters/local-process.ts';
 import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { jitc } from '../support/cli.ts';
 
@@ -17,7 +17,21 @@ const file = (name: string, text: string): string => {
   return path;
 };
 
-const runsBefore = (): string[] => (existsSync(runStateDir(PROJECT_ROOT)) ? readdirSync(runStateDir(PROJECT_ROOT)) : []);
+/** Servers started by the jitc process `owner` (other test files start their own meanwhile). */
+function serversStartedBy(owner: number): PidRecord[] {
+  const root = runStateDir(PROJECT_ROOT);
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .flatMap((run) => (existsSync(join(root, run)) ? readdirSync(join(root, run)).map((f) => join(root, run, f)) : []))
+    .flatMap((file) => {
+      try {
+        return [JSON.parse(readFileSync(file, 'utf8')) as PidRecord];
+      } catch {
+        return [];
+      }
+    })
+    .filter((record) => record.owner === owner);
+}
 
 const cases: [string, string[], RegExp][] = [
   ['an unknown flag', ['run', '--frobnicate'], /unknown option '--frobnicate'/],
@@ -47,7 +61,6 @@ const cases: [string, string[], RegExp][] = [
 
 describe('bad input is one line and exit code 2', () => {
   test.each(cases)('%s', (_name, args, message) => {
-    const before = runsBefore();
     const out = join(dir, `out-${Math.random().toString(36).slice(2)}`);
     const env = { VAULT_ADDR: '', BAO_ADDR: '', VAULT_TOKEN: '', BAO_TOKEN: '' };
     const result = jitc(args[0] === 'run' ? [...args, '--out', out] : args, env);
@@ -57,7 +70,8 @@ describe('bad input is one line and exit code 2', () => {
     expect(lines[0]).toMatch(/^jitc: /);
     expect(lines[0]).toMatch(message);
     expect(result.stderr).not.toMatch(/\n\s+at /);
-    expect(runsBefore()).toEqual(before);
+    expect(result.pid).toBeGreaterThan(0);
+    expect(serversStartedBy(result.pid)).toEqual([]);
     expect(existsSync(out)).toBe(false);
   });
 

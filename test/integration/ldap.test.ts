@@ -36,9 +36,24 @@ function systemLdapConfig(): Record<string, string> {
   return out;
 }
 
+/**
+ * slapd processes that are not a jitc instance (those run from a jitc temp dir): the system's own.
+ * Other test files start jitc slapds concurrently, so only the system's count must not change.
+ */
 function slapdPids(): number[] {
   try {
-    return execFileSync('pgrep', ['-x', 'slapd'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+    return execFileSync('pgrep', ['-x', 'slapd'], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map(Number)
+      .filter((pid) => {
+        try {
+          return !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('/jitc-ldap-');
+        } catch {
+          return false; // gone meanwhile
+        }
+      });
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }

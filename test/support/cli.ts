@@ -6,6 +6,8 @@ import { PROJECT_ROOT } from '../../scenarios/load.ts';
 export const JITC = join(PROJECT_ROOT, 'bin', 'jitc');
 
 export interface CliResult {
+  /** Process id the command ran as (the shim execs node, so it is jitc's own). */
+  pid: number;
   code: number | null;
   stdout: string;
   stderr: string;
@@ -13,7 +15,7 @@ export interface CliResult {
 
 export function jitc(args: string[], env: NodeJS.ProcessEnv = {}, cwd = PROJECT_ROOT): CliResult {
   const r = spawnSync(JITC, args, { cwd, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 300_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return { pid: r.pid ?? 0, code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Start jitc in the background; resolves with its output once it exits. */
@@ -23,6 +25,6 @@ export function jitcAsync(args: string[], env: NodeJS.ProcessEnv = {}): { child:
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<CliResult>((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+  const done = new Promise<CliResult>((resolve) => child.on('exit', (code) => resolve({ pid: child.pid ?? 0, code, stdout, stderr })));
   return { child, done, output: () => stdout + stderr };
 }
