@@ -219,6 +219,7 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
     phases,
     teardown: { removed, errors: teardownErrors },
     evidence: evidence.events,
+    secretFingerprints: secrets.fingerprints(),
   });
 }
 

@@ -66,5 +66,10 @@ export interface ScenarioResult {
   phases: PhaseTiming[];
   teardown: { removed: string[]; errors: string[] };
   evidence: EvidenceEvent[];
+  /**
+   * Fingerprints of every secret value the scenario knew (issued tokens, keys, passwords, the
+   * target's admin credential): lets anyone scan the outputs for leaks without holding the secrets.
+   */
+  secretFingerprints: string[];
   waiver?: WaiverRecord;
 }

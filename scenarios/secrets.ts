@@ -24,6 +24,11 @@ export class SecretRegistry {
     return this.#values.size;
   }
 
+  /** Fingerprints of every registered value: what reports may say about the secrets they hold back. */
+  fingerprints(): string[] {
+    return [...this.#values].map(fingerprint).sort();
+  }
+
   /** Every registered value, for the project's own secret-scanning tests only. */
   values(): string[] {
     return [...this.#values];

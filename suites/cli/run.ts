@@ -289,6 +289,7 @@ function withMissing(results: ScenarioResult[], p: Plan, interrupted: string | u
         phases: [],
         teardown: { removed: [], errors: [] },
         evidence: [],
+        secretFingerprints: [],
       }),
     ),
   ];

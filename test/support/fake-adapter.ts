@@ -281,6 +281,7 @@ export function fakeResult(overrides: Partial<ScenarioResult> & { checks?: Check
     phases: [],
     teardown: { removed: [], errors: [] },
     evidence: [],
+    secretFingerprints: [],
     ...overrides,
     checks,
     verdict,
