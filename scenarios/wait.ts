@@ -28,10 +28,16 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 /** Sleep until `untilMs` (epoch ms), reporting the time left about once a second. */
 export async function waitUntil(untilMs: number, what: string, signal: AbortSignal, report?: WaitReporter): Promise<void> {
+  let lastReport = Number.NEGATIVE_INFINITY;
   for (;;) {
-    const left = untilMs - Date.now();
+    const now = Date.now();
+    const left = untilMs - now;
     if (left <= 0) return;
-    report?.(what, left);
+    // Timers may fire a millisecond early; that remainder is not worth another line.
+    if (now - lastReport >= 900) {
+      report?.(what, left);
+      lastReport = now;
+    }
     await sleep(Math.min(left, 1000), signal);
   }
 }
