@@ -111,6 +111,8 @@ function program(setExit: (code: number) => void): Command {
     .command('report')
     .description('build the HTML report (html/index.html) from a run directory, offline')
     .option('--out <dir>', `run output directory (default: ${DEFAULT_OUT})`)
+    .option('--key <file>', 'public key the sealed run must be signed with (checked before rebuilding)')
+    .addOption(signKeyOption())
     .action(async (opts) => setExit(await reportCommand(opts)));
 
   cli
