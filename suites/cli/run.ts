@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { createVitest, type TestSpecification, type Vitest } from 'vitest/node';
+import type { TestSpecification, Vitest } from 'vitest/node';
 import { type Adapter, InputError, type StartedTarget, type TargetMode } from '../../adapters/contract.ts';
 import { loadAdapters } from '../../adapters/registry.ts';
 import { readEvidence, writeRunReports } from '../../reports/artifacts.ts';
@@ -135,6 +135,8 @@ function prepareOut(outDir: string): void {
 
 async function createSuiteRunner(p: Plan, reporter: QuietReporter): Promise<Vitest> {
   const signalListeners = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
+  // Loaded on demand: vitest's runner is most of the CLI's start-up time, and only `run` needs it.
+  const { createVitest } = await import('vitest/node');
   const vitest = await createVitest('test', {
     config: false,
     root: PROJECT_ROOT,
