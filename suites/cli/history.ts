@@ -62,7 +62,8 @@ export async function historyCommand(flags: HistoryFlags): Promise<number> {
   const file = historyFile(flags.history, flags.config);
   const loaded = await loadHistory(file, flags.last ?? DEFAULT_LAST);
   const trends = computeTrends(loaded.runs, loaded.totalRuns);
-  if (flags.json) process.stdout.write(`${JSON.stringify({ file, ...trends }, null, 2)}\n`);
-  else process.stdout.write(renderTrends(trends, displayPath(file)));
+  const text = flags.json ? `${JSON.stringify({ file, ...trends }, null, 2)}\n` : renderTrends(trends, displayPath(file));
+  // The CLI exits right after; a pipe takes large output asynchronously, so wait until it is flushed.
+  await new Promise<void>((resolve, reject) => process.stdout.write(text, (error) => (error ? reject(error) : resolve())));
   return 0;
 }

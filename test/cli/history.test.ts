@@ -4,12 +4,14 @@
  * the same output directory (status dynamics over the runs, the scenario's own history).
  * Also: the config file names the history, a merge supersedes what it merges, bad input exits 2.
  */
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
+import { recordRun } from '../../reports/history-store.ts';
 import type { HistoryTrends } from '../../reports/trends.ts';
-import { jitc, type CliResult } from '../support/cli.ts';
+import { JITC, jitc, type CliResult } from '../support/cli.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'jitc-cli-history-'));
 const historyFile = join(scratch, 'history.sqlite');
@@ -99,6 +101,29 @@ describe('three consecutive runs into one history and one output directory', () 
     const trends = historyJson('--history', historyFile);
     expect(trends.runs.map((x) => `${x.runId}:${x.source}`)).toEqual([...runs.slice(0, 2).map((x) => `${runIdOf(x)}:run`), `${runIdOf(runs[2]!)}:merge`]);
   });
+});
+
+describe('jitc history on a long history', () => {
+  test('prints the whole JSON even when it is larger than a pipe takes at once', async () => {
+    const file = join(scratch, 'long.sqlite');
+    const scenarios = Array.from({ length: 10 }, (_, i) => ({
+      adapter: 'vault', scenario: `scenario-${i}`, title: `scenario ${i}`, targetMode: 'local', targetAddress: 'http://127.0.0.1:1', targetKey: 'local OpenBao',
+      identity: `vault local OpenBao scenario scenario-${i}`, verdict: 'pass' as const, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:01.000Z',
+      elevated: true, ttlSeconds: 30, ttlRequestedSeconds: 30, windowSeconds: 30, revocationLatencyMs: i, sessionOutlivedTtlMs: 0, privilegeWidth: 1, residue: 0,
+      waiverId: null, waiverExpires: null, checks: [],
+    }));
+    for (let r = 0; r < 60; r++) {
+      const startedAt = new Date(Date.UTC(2026, 0, 1, r)).toISOString();
+      await recordRun(file, { runId: `run${r}`, startedAt, finishedAt: startedAt, source: 'run', exitCode: 0, doubtful: false, totals: { pass: 10, fail: 0, inconclusive: 0, waived: 0 }, shards: [], scenarios });
+    }
+    // A reader that starts late, as a pager or a slow CI log collector does: the pipe fills up.
+    const r = spawnSync('sh', ['-c', `"$0" history --json --history "$1" --last 60 | (sleep 1; cat)`, JITC, file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.length).toBeGreaterThan(128 * 1024);
+    const trends = JSON.parse(r.stdout) as HistoryTrends;
+    expect(trends.runs).toHaveLength(60);
+    expect(trends.scenarios.every((s) => s.verdicts.length === 60)).toBe(true);
+  }, 60_000);
 });
 
 describe('jitc history: bad input is one line and exit 2', () => {
