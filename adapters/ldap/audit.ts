@@ -145,7 +145,16 @@ export async function auditScenario(ctx: LdapContext, mode: AuditMode): Promise<
   const grant = summary('grant');
   const removal = summary('removal');
   const missing = [...grant.missing.map((m) => `grant: ${m}`), ...removal.missing.map((m) => `removal: ${m}`)];
-  if (missing.length > 0) {
+  // No removal was expected because nothing ended the grant (the broker left it, and it is not a
+  // dynamic entry the directory expires): the log then shows a grant without an end, which is what
+  // this check exists to catch — an empty list of removals must not read as "all found".
+  if (!rows.some((r) => r.stage === 'removal')) {
+    ctx.report({
+      check: 'audit-trail',
+      verdict: 'fail',
+      detail: `${logDn} shows no end of the grant: nothing removed it, so no removal can be recorded (grant records: ${grant.found.join('; ') || 'none'}${grant.missing.length > 0 ? `; missing: ${grant.missing.join('; ')}` : ''})`,
+    });
+  } else if (missing.length > 0) {
     ctx.report({ check: 'audit-trail', verdict: 'fail', detail: `missing from ${logDn}: ${missing.join('; ')}` });
   } else {
     ctx.report({ check: 'audit-trail', verdict: 'pass', detail: `${logDn} records the grant (${grant.found.join('; ')}) and its removal (${removal.found.join('; ')})` });

@@ -75,9 +75,9 @@ export function newIdentity(ctx: LdapContext, dn: string): Identity {
   return { dn, password };
 }
 
-/** The requester: a permanent identity that holds nothing until the broker grants. */
-export async function createRequester(ctx: LdapContext): Promise<Identity> {
-  const identity = newIdentity(ctx, named(ctx, 'requester', ctx.client.layout.accountsDn));
+/** The requester: a permanent identity that holds nothing until the broker grants (created under `base`, the accounts subtree by default). */
+export async function createRequester(ctx: LdapContext, base: string = ctx.client.layout.accountsDn): Promise<Identity> {
+  const identity = newIdentity(ctx, named(ctx, 'requester', base));
   await addAccount(ctx, identity.dn, identity.password, { dynamic: false });
   ctx.state.set('requester', identity);
   ctx.evidence.record('requester identity created, member of nothing', { dn: identity.dn });

@@ -14,6 +14,11 @@ import type { VaultClient } from './client.ts';
 export const fixtureParams = z.strictObject({
   /** Broken setup: the `default` policy every token carries grants the secret (standing privilege). */
   defaultPolicyReadsSecret: z.boolean().default(false),
+  /**
+   * Broken setup: the requester's own token already carries the scenario's read policy — standing
+   * privilege by a second path, beside the grant, that no change to `default` would show.
+   */
+  requesterHoldsReadPolicy: z.boolean().default(false),
 });
 export type FixtureParams = z.infer<typeof fixtureParams>;
 
@@ -49,7 +54,7 @@ export async function createFixtures(ctx: VaultContext, extraPolicy = ''): Promi
   // The requester: who asks for the grant. It lives as long as the scenario could, no longer.
   const ttl = Math.ceil(ctx.task.windowSeconds + 120);
   const requester = await api.call<{ auth: { client_token: string; accessor: string } }>('POST', 'auth/token/create', {
-    policies: ['default'],
+    policies: ctx.params.requesterHoldsReadPolicy ? ['default', policyName(ctx)] : ['default'],
     ttl: `${ttl}s`,
     display_name: `${ctx.prefix}-requester`,
     meta: { ...tokenMeta(ctx), jitc_role: 'requester' },
@@ -57,7 +62,10 @@ export async function createFixtures(ctx: VaultContext, extraPolicy = ''): Promi
   ctx.secrets.add(requester.auth.client_token);
   trackAccessor(ctx, requester.auth.accessor);
   ctx.state.set('requester', requester.auth.client_token);
-  ctx.evidence.record('requester identity created with the default policy only', { accessor: requester.auth.accessor });
+  ctx.evidence.record(
+    ctx.params.requesterHoldsReadPolicy ? 'broken setup: requester identity created holding the read policy itself' : 'requester identity created with the default policy only',
+    { accessor: requester.auth.accessor },
+  );
 }
 
 const marker = (ctx: VaultContext, edge: 'begin' | 'end'): string => `# ${ctx.prefix} ${edge}`;

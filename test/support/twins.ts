@@ -1,15 +1,18 @@
 /**
- * Non-conformant twins: data files under test/twins/<adapter>/ that take a built-in scenario and
- * break its setup (a token without TTL, an orphan child…). The harness must report each as
+ * Non-conformant variants of the built-in scenarios, as data: each file under
+ * test/<kind>/<adapter>/ takes a built-in scenario (`twinOf`) and breaks its setup through the
+ * mechanism's params (a token without TTL, an orphan child…). The harness must report each as
  * `fail`, naming the checks the file lists.
+ * - `twins`: the one broken twin every built-in scenario has (id `<scenario>-twin`);
+ * - `mutants`: the assurance matrix's further broken setups (id: the file's name).
  */
 import { readdirSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { BUILTIN_DIR, PROJECT_ROOT, readYaml, toScenario, describeIssue } from '../../scenarios/load.ts';
-import type { Scenario } from '../../scenarios/schema.ts';
+import { type Scenario, scenarioId } from '../../scenarios/schema.ts';
 
-const twinSchema = z.strictObject({
+const variantSchema = z.strictObject({
   twinOf: z.string(),
   /** The broken setup, in words: what a reader of the test report sees. */
   broken: z.string().min(5),
@@ -17,30 +20,45 @@ const twinSchema = z.strictObject({
   expect: z.strictObject({ failedChecks: z.array(z.string()).min(1) }),
 });
 
+export type VariantKind = 'twins' | 'mutants';
+
 export interface Twin {
   scenario: Scenario;
+  /** The built-in scenario it breaks. */
   of: string;
+  /** The file's name without `.yaml`. */
+  name: string;
+  kind: VariantKind;
   broken: string;
   failedChecks: string[];
 }
 
-export async function loadTwins(adapter: string): Promise<Twin[]> {
-  const dir = join(PROJECT_ROOT, 'test', 'twins', adapter);
+export async function loadVariants(adapter: string, kind: VariantKind): Promise<Twin[]> {
+  const dir = join(PROJECT_ROOT, 'test', kind, adapter);
   if (!existsSync(dir)) return [];
-  const twins: Twin[] = [];
-  for (const name of readdirSync(dir).filter((n) => n.endsWith('.yaml')).sort()) {
-    const file = join(dir, name);
-    const parsed = twinSchema.safeParse(readYaml(file));
+  const variants: Twin[] = [];
+  for (const file of readdirSync(dir).filter((n) => n.endsWith('.yaml')).sort().map((n) => join(dir, n))) {
+    const parsed = variantSchema.safeParse(readYaml(file));
     if (!parsed.success) throw new Error(`${file}: ${describeIssue(parsed.error)}`);
-    const twin = parsed.data;
-    const original = readYaml(join(BUILTIN_DIR, adapter, `${twin.twinOf}.yaml`)) as Record<string, unknown>;
+    const variant = parsed.data;
+    const name = basename(file, '.yaml');
+    const id = kind === 'twins' ? `${variant.twinOf}-twin` : name;
+    // A mutant runs beside the built-ins and their twins on one target: its id must be its own.
+    if (kind === 'mutants' && (!scenarioId.safeParse(id).success || existsSync(join(BUILTIN_DIR, adapter, `${id}.yaml`)) || id.endsWith('-twin'))) {
+      throw new Error(`${file}: a mutant's file name must be a scenario id of its own (lower-case, dashes, not a built-in id, not ending in -twin)`);
+    }
+    const original = readYaml(join(BUILTIN_DIR, adapter, `${variant.twinOf}.yaml`)) as Record<string, unknown>;
     const raw = {
       ...original,
-      id: `${twin.twinOf}-twin`,
-      title: `${String(original.title)} — broken: ${twin.broken}`,
-      params: { ...(original.params as Record<string, unknown> | undefined), ...twin.params },
+      id,
+      title: `${String(original.title)} — broken: ${variant.broken}`,
+      params: { ...(original.params as Record<string, unknown> | undefined), ...variant.params },
     };
-    twins.push({ scenario: await toScenario(raw, file), of: twin.twinOf, broken: twin.broken, failedChecks: twin.expect.failedChecks });
+    variants.push({ scenario: await toScenario(raw, file), of: variant.twinOf, name, kind, broken: variant.broken, failedChecks: variant.expect.failedChecks });
   }
-  return twins;
+  return variants;
+}
+
+export function loadTwins(adapter: string): Promise<Twin[]> {
+  return loadVariants(adapter, 'twins');
 }

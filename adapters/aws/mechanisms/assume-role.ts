@@ -40,6 +40,13 @@ const params = fixtureParams.extend({
   /** Broken setup: the role also trusts the task identity, which may assume it whenever it likes. */
   identityTrusted: z.boolean().default(false),
   /**
+   * Broken setup: the role trusts any principal (`"AWS": "*"`) and the identity holds
+   * sts:AssumeRole on `*`, a common wildcard: standing access through a trust policy that never
+   * names the identity. (A trust in the account root, `arn:…:iam::<account>:root`, is the same
+   * finding on AWS, but moto matches trust principals literally and would not show it.)
+   */
+  trustAnyPrincipal: z.boolean().default(false),
+  /**
    * How the broker ends the session at task end (end mode `revoke`): AWS's "revoke active sessions"
    * (deny to sessions issued before now), removing the role's permission policy, or (broken) nothing.
    */
@@ -172,7 +179,8 @@ export const assumeRoleMechanism: Mechanism<Params, AwsClient> = {
   async setup(ctx) {
     await createFixtures(ctx);
     const { iam } = ctx.client;
-    const trusted = [ctx.client.brokerArn, ...(ctx.params.identityTrusted ? [identity(ctx).arn] : [])];
+    // "*" stands alone: it already includes the broker, and a list holding it reads differently to some evaluators.
+    const trusted = ctx.params.trustAnyPrincipal ? ['*'] : [ctx.client.brokerArn, ...(ctx.params.identityTrusted ? [identity(ctx).arn] : [])];
     // A role names its principals in its trust policy; AWS refuses a principal it does not know yet.
     const role = await eventually(ctx, 'CreateRole trusting a new principal', ['MalformedPolicyDocument'], () =>
       iam.send(
@@ -193,15 +201,19 @@ export const assumeRoleMechanism: Mechanism<Params, AwsClient> = {
         PolicyDocument: JSON.stringify(grantDocument(ctx.params.grantActions, taskResource(ctx))),
       }),
     );
-    if (ctx.params.identityTrusted) {
+    if (ctx.params.identityTrusted || ctx.params.trustAnyPrincipal) {
       await iam.send(
         new PutUserPolicyCommand({
           UserName: identity(ctx).userName,
           PolicyName: iamName(ctx, 'identity-assume'),
-          PolicyDocument: JSON.stringify(assumeDocument(roleArn(ctx))),
+          PolicyDocument: JSON.stringify(assumeDocument(ctx.params.trustAnyPrincipal ? '*' : roleArn(ctx))),
         }),
       );
-      ctx.evidence.record('broken setup: the role trusts the task identity, which may assume it at will');
+      ctx.evidence.record(
+        ctx.params.trustAnyPrincipal
+          ? 'broken setup: the role trusts any principal and the identity may call sts:AssumeRole on any role'
+          : 'broken setup: the role trusts the task identity, which may assume it at will',
+      );
     }
     ctx.evidence.record('task role created', { role: roleArn(ctx), trusts: trusted, grants: ctx.params.grantActions });
   },

@@ -14,6 +14,8 @@ import {
   DeletePolicyCommand,
   DetachGroupPolicyCommand,
   DetachUserPolicyCommand,
+  PutGroupPolicyCommand,
+  PutUserPolicyCommand,
   RemoveUserFromGroupCommand,
 } from '@aws-sdk/client-iam';
 import { z } from 'zod';
@@ -34,11 +36,20 @@ const params = fixtureParams.extend({
   timeBoxed: z.boolean().default(true),
   /** How the broker ends the binding at task end: unbind and delete the policy, or (broken) nothing. */
   revokeBy: z.enum(['unbind', 'nothing']).default('unbind'),
+  /**
+   * A second path to the same permission that the broker's unbind never touches (broken setups):
+   * `user-inline-policy` writes the grant as an inline policy on the identity too;
+   * `standing-group` writes it onto a group the identity already belonged to before the task and
+   * stays in. `nothing-else` (conformant): the binding is the only path.
+   */
+  alsoGrantVia: z.enum(['nothing-else', 'user-inline-policy', 'standing-group']).default('nothing-else'),
 });
 type Params = z.infer<typeof params>;
 type Ctx = AwsContext<Params>;
 
 const group = (ctx: Ctx): string => iamName(ctx, 'group');
+/** Still under the scenario's stem (`<stem>.group…`), so residue, teardown and cleanup see it. */
+const standingGroup = (ctx: Ctx): string => `${iamName(ctx, 'group')}-standing`;
 const policyName = (ctx: Ctx): string => iamName(ctx, 'grant');
 const policyArn = (ctx: Ctx): string => ctx.state.get('policyArn') as string;
 
@@ -52,6 +63,11 @@ export const policyBindingMechanism: Mechanism<Params, AwsClient> = {
       await ctx.client.iam.send(new CreateGroupCommand({ GroupName: group(ctx) }));
       ctx.evidence.record('task group created, without members or permissions', { group: group(ctx) });
     }
+    if (ctx.params.alsoGrantVia === 'standing-group') {
+      await ctx.client.iam.send(new CreateGroupCommand({ GroupName: standingGroup(ctx) }));
+      await ctx.client.iam.send(new AddUserToGroupCommand({ GroupName: standingGroup(ctx), UserName: identity(ctx).userName }));
+      ctx.evidence.record('a group the identity belongs to before and after the task, without permissions yet', { group: standingGroup(ctx) });
+    }
   },
 
   entitlements: (ctx) => entitlementsOf(ctx.client.iam, (name) => ownedBy(ctx, name)),
@@ -62,10 +78,11 @@ export const policyBindingMechanism: Mechanism<Params, AwsClient> = {
     const { iam } = ctx.client;
     const user = identity(ctx).userName;
     const asked = Date.now();
+    const document = JSON.stringify(grantDocument(ctx.params.grantActions, taskResource(ctx), ctx.params.timeBoxed ? asked + ctx.task.windowSeconds * 1000 : undefined));
     const created = await iam.send(
       new CreatePolicyCommand({
         PolicyName: policyName(ctx),
-        PolicyDocument: JSON.stringify(grantDocument(ctx.params.grantActions, taskResource(ctx), ctx.params.timeBoxed ? asked + ctx.task.windowSeconds * 1000 : undefined)),
+        PolicyDocument: document,
         Description: `jitc grant for task ${ctx.task.id}, approved by ${ctx.task.approver}`,
         Tags: tagsFor(ctx, ctx.task.id),
       }),
@@ -79,6 +96,7 @@ export const policyBindingMechanism: Mechanism<Params, AwsClient> = {
       await iam.send(new AttachGroupPolicyCommand({ GroupName: group(ctx), PolicyArn: arn }));
       await iam.send(new AddUserToGroupCommand({ GroupName: group(ctx), UserName: user }));
     }
+    await grantBySecondPath(ctx, document);
     // Issue time on the target's clock where it states one: the policy's creation date.
     const issuedAt = Math.min(asked, created.Policy?.CreateDate?.getTime() ?? asked);
     const docs = await documentsOf(iam, { user });
@@ -117,3 +135,19 @@ export const policyBindingMechanism: Mechanism<Params, AwsClient> = {
 
   teardown: (ctx) => removeFixtures(ctx),
 };
+
+/** The broken second path (params.alsoGrantVia): the same document, where the unbind never looks. */
+async function grantBySecondPath(ctx: Ctx, document: string): Promise<void> {
+  const { iam } = ctx.client;
+  switch (ctx.params.alsoGrantVia) {
+    case 'nothing-else':
+      return;
+    case 'user-inline-policy':
+      await iam.send(new PutUserPolicyCommand({ UserName: identity(ctx).userName, PolicyName: policyName(ctx), PolicyDocument: document }));
+      ctx.evidence.record('broken setup: the grant is also written as an inline policy on the identity', { policy: policyName(ctx) });
+      return;
+    case 'standing-group':
+      await iam.send(new PutGroupPolicyCommand({ GroupName: standingGroup(ctx), PolicyName: policyName(ctx), PolicyDocument: document }));
+      ctx.evidence.record('broken setup: the grant is also written onto a group the identity stays in', { group: standingGroup(ctx), policy: policyName(ctx) });
+  }
+}

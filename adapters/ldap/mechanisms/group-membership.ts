@@ -49,6 +49,12 @@ const params = fixtureParams.extend({
   revoke: z.array(pathName).optional(),
   /** Broken setup: the requester already sits in the grant group before any grant. */
   standingMembership: z.boolean().default(false),
+  /**
+   * Where the requester lives: `accounts` (conformant), or `dn-granted` (broken): the subtree the
+   * ACL also grants by location (a DN rule), a second path to the privilege beside the membership
+   * that no revocation of the membership ends.
+   */
+  requesterIn: z.enum(['accounts', 'dn-granted']).default('accounts'),
 });
 type Params = z.infer<typeof params>;
 type Ctx = LdapContext<Params>;
@@ -71,6 +77,13 @@ function teamDn(ctx: Ctx): string {
 
 function targetOf(ctx: Ctx, path: PathName): string {
   return path === 'direct' ? ctx.client.layout.grantGroupDn : teamDn(ctx);
+}
+
+function requesterBase(ctx: Ctx): string {
+  if (ctx.params.requesterIn === 'accounts') return ctx.client.layout.accountsDn;
+  const dnGranted = ctx.client.layout.dnGrantedDn;
+  if (!dnGranted) throw new Error('requesterIn: dn-granted needs a subtree the ACL grants by location (dnGrantedDn); this target has none');
+  return dnGranted;
 }
 
 function grants(ctx: Ctx): PathGrant[] {
@@ -141,7 +154,8 @@ export const groupMembershipMechanism: Mechanism<Params, LdapClient> = {
 
   async setup(ctx) {
     markStart(ctx);
-    const who = await createRequester(ctx);
+    const who = await createRequester(ctx, requesterBase(ctx));
+    if (ctx.params.requesterIn === 'dn-granted') ctx.evidence.record('broken setup: the requester lives where the ACL grants the read by location (a DN rule)', { dn: who.dn });
     const { grantGroupDn } = ctx.client.layout;
     if (ctx.params.paths.includes('nested')) {
       const team = teamDn(ctx);

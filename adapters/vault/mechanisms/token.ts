@@ -31,8 +31,12 @@ const params = fixtureParams.extend({
   renew: z.strictObject({ times: z.number().int().min(1).max(10), incrementSeconds: seconds }).optional(),
   /** A child token the task makes with its JIT token, as a subprocess would. */
   child: z.strictObject({ orphan: z.boolean().default(false), ttlSeconds: seconds }).optional(),
-  /** How the broker ends the grant at task end: revoke the token, or (broken) do nothing. */
-  revokeAtEnd: z.enum(['token', 'nothing']).default('token'),
+  /**
+   * How the broker ends the grant at task end: revoke the token (and its children), or — broken —
+   * `orphan`: revoke-orphan, which ends the token but turns its children into orphans that live on
+   * to their own TTL (a broker that picked the wrong endpoint), or `nothing`.
+   */
+  revokeAtEnd: z.enum(['token', 'orphan', 'nothing']).default('token'),
 });
 type TokenParams = z.infer<typeof params>;
 type Ctx = VaultContext<TokenParams>;
@@ -119,6 +123,11 @@ export const tokenMechanism: Mechanism<TokenParams, VaultClient> = {
     if (mode !== 'revoke') return;
     if (ctx.params.revokeAtEnd === 'nothing') {
       ctx.evidence.record('broken setup: the broker does nothing at task end');
+      return;
+    }
+    if (ctx.params.revokeAtEnd === 'orphan') {
+      ctx.evidence.record('broken setup: the broker revokes with revoke-orphan, so children outlive the token');
+      await ctx.client.api.call('POST', 'auth/token/revoke-orphan', { token: issued(ctx).token });
       return;
     }
     await ctx.client.api.call('POST', 'auth/token/revoke-accessor', { accessor: issued(ctx).accessor });
