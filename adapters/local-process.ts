@@ -30,6 +30,12 @@ export interface PidRecord {
   startedAt: string;
   /** Process id of the jitc process that started the server. */
   owner: number;
+  /**
+   * Boot id and start time of the server process, read as it was spawned: what tells it from a
+   * later process given the same pid. Its command line cannot: `bao` and `moto_server` are Python
+   * launchers, so the process runs as the interpreter, or execs the real server binary.
+   */
+  processStart?: string;
 }
 
 export function runStateDir(projectRoot: string, runId?: string): string {
@@ -90,6 +96,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     workDir: options.workDir,
     startedAt: new Date().toISOString(),
     owner: process.pid,
+    processStart: processStart(pid),
   };
   writeFileSync(pidFile, JSON.stringify(record, null, 2));
 
@@ -140,8 +147,27 @@ function removeEmptyDir(dir: string): void {
   }
 }
 
-/** Is `pid` alive and still running `command`? Guards against signalling a recycled pid. */
+let bootId: string | undefined;
+
+/** Boot id and start time (clock ticks after boot) of a running process; undefined once it has exited. */
+function processStart(pid: number): string | undefined {
+  try {
+    bootId ??= readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The fields after "(comm)" (which may hold spaces and parentheses): state first, start time 20th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // A zombie has exited; only its parent's wait, which may never come for an orphan, is missing.
+    if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
+    return `${bootId}/${fields[19]}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Is the recorded server still running as the process that was started? Guards against signalling a recycled pid. */
 export function isOurProcess(record: PidRecord): boolean {
+  if (record.processStart !== undefined) return processStart(record.pid) === record.processStart;
+  // A record written before start times were kept: the command line is all there is to go by.
   try {
     const cmdline = readFileSync(`/proc/${record.pid}/cmdline`, 'utf8').split('\0');
     return cmdline[0] === record.command;

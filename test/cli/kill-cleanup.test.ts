@@ -1,0 +1,103 @@
+/**
+ * `jitc run` killed outright (SIGKILL: no handler, no teardown) while every adapter waits for an
+ * expiry, then `jitc cleanup --run ID`: it stops the servers the killed run started, by the pids
+ * it recorded, and removes every object the run created on targets that outlive it — Vault tokens,
+ * policies, secrets and AppRole roles; IAM users, keys, roles, groups, policies and S3 buckets;
+ * directory entries and member values — and says what it removed. Afterwards the targets' own
+ * listings by the run-id prefix are empty, and a second cleanup finds nothing.
+ */
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { isOurProcess } from '../../adapters/local-process.ts';
+import { jitcAsync } from '../support/cli.ts';
+import { writeLongWaitScenarios, type LongWaitScenario } from '../support/long-waits.ts';
+import { startOwnTargets, type OwnTargets } from '../support/own-targets.ts';
+import { awsResidue, ldapResidue, vaultResidue } from '../support/residue.ts';
+import { runIdIn, serversOfRun } from '../support/run-servers.ts';
+
+const scratch = mkdtempSync(join(tmpdir(), 'jitc-kill-'));
+const WAIT_SECONDS = 60;
+
+let own: OwnTargets;
+let long: LongWaitScenario[];
+
+beforeAll(async () => {
+  own = await startOwnTargets(scratch);
+  long = writeLongWaitScenarios(scratch, WAIT_SECONDS);
+}, 120_000);
+
+afterAll(async () => {
+  await own?.stop();
+});
+
+/** Start a run, wait until every adapter's long scenario waits for its expiry, and SIGKILL it. */
+async function killMidRun(name: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+  const run = jitcAsync(['run', ...args, ...long.flatMap((s) => ['--scenario-file', s.file]), '--out', join(scratch, name), '--history', join(scratch, 'history.sqlite')], env);
+  for (const scenario of long) await expect.poll(run.output, { timeout: 120_000, interval: 100 }).toMatch(scenario.waitingLine);
+  const runId = runIdIn(run.output());
+  if (!runId) throw new Error(`no run id in: ${run.output()}`);
+  run.child.kill('SIGKILL');
+  const result = await run.done;
+  expect(result.code).toBe(null);
+  return runId;
+}
+
+describe('jitc cleanup --run ID after jitc run was killed with SIGKILL', () => {
+  test('stops every server the killed run started on its own local targets (bao, moto_server, slapd), by recorded pid', async () => {
+    const runId = await killMidRun('local', ['--scenario', 'zero-standing-privilege']);
+    const servers = serversOfRun(runId);
+    expect(servers.map((s) => s.name).sort()).toEqual(['bao', 'moto_server', 'slapd']);
+    // Started in their own process group, they outlived the killed run.
+    for (const server of servers) expect(isOurProcess(server), `${server.name} pid ${server.pid}`).toBe(true);
+
+    const sweep = await jitcAsync(['cleanup', '--run', runId]).done;
+    expect(sweep.code, sweep.stdout + sweep.stderr).toBe(0);
+    const lines = sweep.stdout.trim().split('\n');
+    expect(lines.slice(0, -1).sort()).toEqual(servers.map((s) => `stopped server ${s.name} pid ${s.pid} (run ${runId})`).sort());
+    expect(lines.at(-1)).toBe(`${servers.length} items handled`);
+    for (const server of servers) {
+      expect(isOurProcess(server), `${server.name} pid ${server.pid}`).toBe(false);
+      expect(existsSync(server.workDir), server.workDir).toBe(false);
+    }
+    expect(serversOfRun(runId)).toEqual([]);
+
+    const again = await jitcAsync(['cleanup', '--run', runId]).done;
+    expect(again.stdout.trim()).toBe(`nothing left by run ${runId}`);
+  }, 180_000);
+
+  test('removes every object the killed run left on external Vault, AWS and directory targets, and they list none afterwards', async () => {
+    // All built-in scenarios beside the long waits: the kill lands on objects in every stage of their lives.
+    const runId = await killMidRun('external', ['--target', 'external', '--config', own.configFile], own.env);
+    expect(serversOfRun(runId)).toEqual([]);
+    const residue = async (): Promise<Record<string, string[]>> => ({
+      vault: await vaultResidue(own.vault.address, own.vault.rootToken, runId),
+      aws: await awsResidue(own.aws, runId),
+      ldap: await ldapResidue(own.ldap, runId),
+    });
+    const left = await residue();
+    // The kill left something on every target, or this test would prove nothing about the sweep.
+    for (const [adapter, items] of Object.entries(left)) expect(items.filter((i) => i.includes(`jitc-${runId}-long-`)).length, `${adapter} residue after the kill`).toBeGreaterThan(0);
+
+    const sweep = await jitcAsync(['cleanup', '--run', runId, '--target', 'external', '--config', own.configFile], own.env).done;
+    expect(sweep.code, sweep.stdout + sweep.stderr).toBe(0);
+    expect(sweep.stdout).not.toMatch(/could not remove/);
+    const removed = sweep.stdout.trim().split('\n');
+    // Each leftover of the long waits is named in cleanup's report of what it removed from that target.
+    // (Leftovers of the built-in scenarios with a 3 s TTL may expire by themselves before the sweep.)
+    const addresses: Record<string, string> = { vault: own.vault.address, aws: own.aws.connection.address, ldap: own.ldap.connection.address };
+    for (const [adapter, items] of Object.entries(left)) {
+      const heading = `removed from ${adapter} at ${addresses[adapter]}: `;
+      const fromAdapter = removed.filter((l) => l.startsWith(heading)).map((l) => l.slice(heading.length));
+      expect(fromAdapter.length, `${adapter}: ${sweep.stdout}`).toBeGreaterThan(0);
+      for (const item of items.filter((i) => i.includes(`jitc-${runId}-long-`))) expect(fromAdapter, `${adapter}: ${item}`).toContain(item);
+    }
+    expect(removed.at(-1)).toMatch(/^\d+ items handled$/);
+
+    expect(await residue()).toEqual({ vault: [], aws: [], ldap: [] });
+    const again = await jitcAsync(['cleanup', '--run', runId, '--target', 'external', '--config', own.configFile], own.env).done;
+    expect(again.code).toBe(0);
+    expect(again.stdout.trim()).toBe(`nothing left by run ${runId}`);
+  }, 180_000);
+});
