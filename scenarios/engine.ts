@@ -167,7 +167,9 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
         return;
       }
       const observations = await Promise.all(
-        issued.handles.map((handle) => pollUntilDenied(handle, { endedAt: end.endedAt, deadlineAt: end.deadlineAt, evidence, signal })),
+        issued.handles.map((handle) =>
+          pollUntilDenied(handle, { endedAt: end.endedAt, deadlineAt: end.deadlineAt, evidence, signal, singleUse: scenario.end.mode === 'consumed' }),
+        ),
       );
       judgeReuse(observations, end.endedAt, metrics, addCheck);
     });

@@ -21,6 +21,7 @@ export interface ReuseObservation {
 }
 
 class NotYetDenied extends Error {}
+class ReusedSingleUse extends Error {}
 
 export interface PollOptions {
   /** When the grant ended (revoke returned, or the stated expiry): latencies count from here. */
@@ -29,6 +30,11 @@ export interface PollOptions {
   deadlineAt: number;
   evidence: Evidence;
   signal: AbortSignal;
+  /**
+   * The grant was single-use and its use is over (end mode `consumed`). Then a probe that works is
+   * a reuse, final: the probe itself may spend the spare use, so a later refusal proves nothing.
+   */
+  singleUse?: boolean;
 }
 
 export async function pollUntilDenied(handle: ReuseHandle, options: PollOptions): Promise<ReuseObservation> {
@@ -46,6 +52,7 @@ export async function pollUntilDenied(handle: ReuseHandle, options: PollOptions)
           answer: result.detail,
           msAfterEnd: Date.parse(result.at) - options.endedAt,
         }, new Date(result.at));
+        if (result.outcome === 'allowed' && options.singleUse) throw new AbortError(new ReusedSingleUse());
         if (result.outcome !== 'denied') throw new NotYetDenied(result.outcome);
       },
       {
@@ -60,18 +67,21 @@ export async function pollUntilDenied(handle: ReuseHandle, options: PollOptions)
     );
   } catch (error) {
     if (signal.aborted) throw error;
-    if (!(error instanceof NotYetDenied)) throw error;
+    if (!(error instanceof NotYetDenied) && !(error instanceof ReusedSingleUse)) throw error;
   }
-  return judge(handle, attempts, options.endedAt);
+  return judge(handle, attempts, options.endedAt, options.singleUse === true);
 }
 
-function judge(handle: ReuseHandle, attempts: ProbeResult[], endedAt: number): ReuseObservation {
+function judge(handle: ReuseHandle, attempts: ProbeResult[], endedAt: number, singleUse: boolean): ReuseObservation {
   const firstDenied = attempts.find((a) => a.outcome === 'denied');
   const allowed = attempts.filter((a) => a.outcome === 'allowed');
   const lastAllowed = allowed.at(-1);
   const last = attempts.at(-1);
   const base = { handle: handle.name, check: handle.check, attempts, firstDenied, lastAllowed };
   const after = (p: ProbeResult): number => Date.parse(p.at) - endedAt;
+  if (singleUse && lastAllowed) {
+    return { ...base, firstDenied: undefined, verdict: 'fail', detail: `${handle.name} worked again ${after(lastAllowed)} ms after its single use (${lastAllowed.detail})` };
+  }
   if (firstDenied) {
     return { ...base, verdict: 'pass', detail: `${handle.name} denied ${after(firstDenied)} ms after the end (${firstDenied.detail})` };
   }

@@ -215,7 +215,7 @@ describe.concurrent('reuse after the end', () => {
     const { result } = await run({
       handles: () => [scriptedHandle('JIT token', 'reuse-denied', ['denied']), scriptedHandle('child token', 'derived-credentials-denied', ['allowed', 'allowed', 'denied'])],
     });
-    expect(result.metrics.revocationLatencyMs).toBeGreaterThanOrEqual(250); // backoffs of 100 and 150 ms
+    expect(result.metrics.revocationLatencyMs).toBeGreaterThanOrEqual(240); // backoffs of 100 and 150 ms, timers may fire a little early
   });
 
   // BUG: when a mechanism's grant offers no reuse handle, the reuse phase probes nothing and adds

@@ -31,6 +31,20 @@ describe.concurrent('polling a credential after its grant ended', () => {
     expect(handle.probes).toBe(3);
   });
 
+  test('a single-use credential that works again after its use is a fail, even if a later attempt is refused', async () => {
+    const handle = scriptedHandle('secret_id (second login)', 'reuse-denied', ['allowed', 'denied']);
+    const seen = await pollUntilDenied(handle, { ...options(5_000), singleUse: true });
+    expect(seen.verdict).toBe('fail');
+    expect(seen.detail).toMatch(/^secret_id \(second login\) worked again \d+ ms after its single use/);
+    // The reuse is final: probing on would only spend more of the credential.
+    expect(handle.probes).toBe(1);
+  });
+
+  test('a single-use credential refused at once passes', async () => {
+    const handle = scriptedHandle('secret_id (second login)', 'reuse-denied', ['denied']);
+    expect((await pollUntilDenied(handle, { ...options(5_000), singleUse: true })).verdict).toBe('pass');
+  });
+
   test('the first denial stops the poll: a denied credential is probed once', async () => {
     const handle = scriptedHandle('JIT token', 'reuse-denied', ['denied']);
     const seen = await pollUntilDenied(handle, options(5_000));

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
-import type { Mechanism, ProbeResult } from '../../contract.ts';
+import type { Mechanism } from '../../contract.ts';
 import type { VaultClient } from '../client.ts';
 import { grantedCapabilities, tokensHolding } from '../client.ts';
 import { createFixtures, fixtureParams, policyName, readSecret, removeFixtures, trackAccessor, type VaultContext } from '../fixtures.ts';
@@ -46,22 +46,6 @@ async function login(ctx: Ctx, creds: Credentials): Promise<{ token: string; acc
   ctx.secrets.add(answer.auth.client_token);
   trackAccessor(ctx, answer.auth.accessor);
   return { token: answer.auth.client_token, accessor: answer.auth.accessor };
-}
-
-/**
- * Probe a login with the secret_id after the task. The probe is itself a use: a secret_id with
- * uses to spare logs in, and the poll's next attempt finds it exhausted and refused. That later
- * refusal does not undo the reuse, so once a login has succeeded every further attempt answers
- * with it — the reuse poll must see a reused credential, not one "denied after the end".
- */
-function secondLogin(ctx: Ctx, creds: Credentials): () => Promise<ProbeResult> {
-  let reused: ProbeResult | undefined;
-  return async () => {
-    if (reused) return { outcome: 'allowed', at: new Date().toISOString(), detail: `a login after the task already succeeded at ${reused.at}; the secret_id was reused` };
-    const result = await probe(() => login(ctx, creds), GONE.secretId);
-    if (result.outcome === 'allowed') reused = result;
-    return result;
-  };
 }
 
 export const approleMechanism: Mechanism<Params, VaultClient> = {
@@ -131,7 +115,7 @@ export const approleMechanism: Mechanism<Params, VaultClient> = {
       ttlGrantedSeconds: noExpiry ? null : answer.data.secret_id_ttl,
       scopeGranted: await grantedCapabilities(ctx.client.api, [policyName(ctx)]),
       attributes: { numUses: answer.data.secret_id_num_uses, role: roleName(ctx) },
-      handles: [{ name: 'secret_id (second login)', check: 'reuse-denied', probe: secondLogin(ctx, creds) }],
+      handles: [{ name: 'secret_id (second login)', check: 'reuse-denied', probe: () => probe(() => login(ctx, creds), GONE.secretId) }],
     };
   },
 
