@@ -1,9 +1,19 @@
 /** Running the real `jitc` command line as a user would, from the project's bin/ shim. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../scenarios/load.ts';
 
 export const JITC = join(PROJECT_ROOT, 'bin', 'jitc');
+
+/** Test runs keep their history apart from the project's own (.jitc/history.sqlite). */
+const TEST_HISTORY = join(mkdtempSync(join(tmpdir(), 'jitc-test-history-')), 'history.sqlite');
+
+function withTestHistory(args: string[]): string[] {
+  const records = args[0] === 'run' || args[0] === 'merge';
+  return records && !args.includes('--history') ? [...args, '--history', TEST_HISTORY] : args;
+}
 
 export interface CliResult {
   /** Process id the command ran as (the shim execs node, so it is jitc's own). */
@@ -14,13 +24,13 @@ export interface CliResult {
 }
 
 export function jitc(args: string[], env: NodeJS.ProcessEnv = {}, cwd = PROJECT_ROOT): CliResult {
-  const r = spawnSync(JITC, args, { cwd, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 300_000 });
+  const r = spawnSync(JITC, withTestHistory(args), { cwd, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 300_000 });
   return { pid: r.pid ?? 0, code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Start jitc in the background; resolves with its output once it exits. */
 export function jitcAsync(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<CliResult>; output: () => string } {
-  const child = spawn(JITC, args, { cwd: PROJECT_ROOT, env: { ...process.env, ...env } });
+  const child = spawn(JITC, withTestHistory(args), { cwd: PROJECT_ROOT, env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
