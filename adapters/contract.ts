@@ -56,6 +56,8 @@ export interface ProvisionOptions {
   projectRoot: string;
   /** Adapter-specific settings from the config file (external endpoints, overrides). */
   config: Record<string, unknown>;
+  /** The config file they came from, so an error in them names it. */
+  configFile?: string;
   log: (line: string) => void;
 }
 

@@ -12,13 +12,17 @@ const ADAPTERS_DIR = fileURLToPath(new URL('.', import.meta.url));
 
 let loaded: Promise<Map<string, Adapter>> | undefined;
 
-async function discover(): Promise<Map<string, Adapter>> {
-  const adapters = new Map<string, Adapter>();
-  const folders = readdirSync(ADAPTERS_DIR, { withFileTypes: true })
+/** The adapters' names (their folders), known without loading them: input is checked against them synchronously. */
+export function adapterNames(): string[] {
+  return readdirSync(ADAPTERS_DIR, { withFileTypes: true })
     .filter((entry) => entry.isDirectory() && existsSync(join(ADAPTERS_DIR, entry.name, 'index.ts')))
     .map((entry) => entry.name)
     .sort();
-  for (const folder of folders) {
+}
+
+async function discover(): Promise<Map<string, Adapter>> {
+  const adapters = new Map<string, Adapter>();
+  for (const folder of adapterNames()) {
     const module = (await import(pathToFileURL(join(ADAPTERS_DIR, folder, 'index.ts')).href)) as { default: Adapter };
     if (module.default.name !== folder) {
       throw new Error(`adapters/${folder}/index.ts exports adapter "${module.default.name}"; it must be named after its folder`);

@@ -4,6 +4,7 @@
  * several rules are alternatives. Inconclusive results always gate (exit 2): doubt never passes.
  */
 import { InputError } from '../adapters/contract.ts';
+import { adapterNames } from '../adapters/registry.ts';
 import type { ScenarioResult } from '../scenarios/result.ts';
 import { exitCodeFor } from '../scenarios/verdict.ts';
 import { SEVERITIES, loadCatalogue, type Severity } from './catalogue.ts';
@@ -29,10 +30,17 @@ const RANK: Record<Severity, number> = { low: 0, medium: 1, high: 2, critical: 3
 export function parseGateRule(text: string, where = '--fail-on'): GateRule {
   const rule: GateRule = {};
   const catalogue = loadCatalogue();
+  const seen = new Set<string>();
   for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
     const m = /^(control|severity|check|adapter)\s*(>=|=)\s*(.+)$/.exec(part);
     if (!m) throw new InputError(`${where}: "${part}" is not a condition (use control=ID, severity>=LEVEL, check=ID or adapter=NAME)`);
     const [, key, op, value] = m as unknown as [string, string, string, string];
+    // A second condition on the same key would silently replace the first: alternatives go in one, with |.
+    if (seen.has(key)) {
+      const instead = key === 'severity' ? 'a rule takes one severity; another --fail-on rule is an alternative' : `alternatives go in one condition: ${key}=A|B`;
+      throw new InputError(`${where}: ${key} given twice in one rule (${instead})`);
+    }
+    seen.add(key);
     const values = value.split('|').map((v) => v.trim());
     if (key === 'severity') {
       if (!SEVERITIES.includes(value as Severity)) throw new InputError(`${where}: severity "${value}" is not one of ${SEVERITIES.join(', ')}`);
@@ -47,6 +55,9 @@ export function parseGateRule(text: string, where = '--fail-on'): GateRule {
       for (const v of values) if (!catalogue.checks.has(v)) throw new InputError(`${where}: unknown check "${v}" (see reports/controls.yaml)`);
       rule.checks = values;
     } else {
+      // An adapter name that matches nothing would let every failure through the gate unnoticed.
+      const known = adapterNames();
+      for (const v of values) if (!known.includes(v)) throw new InputError(`${where}: unknown adapter "${v}" (known: ${known.join(', ')})`);
       rule.adapters = values;
     }
   }

@@ -54,6 +54,8 @@ export interface TargetOptions {
   mode: TargetMode;
   /** Per-adapter sections of the config file. */
   config: Record<string, Record<string, unknown>>;
+  /** The config file, so an error in a section names it. */
+  configFile?: string;
   log: (line: string) => void;
 }
 
@@ -95,6 +97,7 @@ async function bringUpOne(adapter: Adapter, mode: TargetMode, options: TargetOpt
     projectRoot: options.projectRoot,
     workDir: mkdtempSync(join(tmpdir(), `jitc-${adapter.name}-`)),
     config: options.config[adapter.name] ?? {},
+    ...(options.configFile ? { configFile: options.configFile } : {}),
     log: options.log,
   };
   if (mode === 'local' && options.runId !== UP_RUN_ID) {

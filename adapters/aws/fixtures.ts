@@ -28,7 +28,7 @@ import type { TaskResource } from './policies.ts';
 import { describeAwsError, failureText, probe } from './probes.ts';
 
 /** Parameters every AWS mechanism accepts. */
-export const fixtureParams = z.object({
+export const fixtureParams = z.strictObject({
   /**
    * How long a fresh IAM change (a new key, a new grant) may take to take effect before the harness
    * gives up. IAM is eventually consistent on AWS (seconds); moto applies changes at once.

@@ -5,6 +5,7 @@
  */
 import { GetRoleCommand } from '@aws-sdk/client-iam';
 import { z } from 'zod';
+import { parseSection } from '../config-section.ts';
 import { InputError, type ProvisionOptions, type StartedTarget, type TargetConnection, type TargetProvisioning } from '../contract.ts';
 import { callerIdentity, destroyAll, partitionOf, provisioningClients, type ServiceClients } from './client.ts';
 import { MOTO_PIN, startMoto } from './moto-server.ts';
@@ -76,11 +77,10 @@ export const awsTargets: TargetProvisioning = {
 
   external: {
     async connect(options: ProvisionOptions): Promise<TargetConnection> {
-      const parsed = externalConfig.safeParse(options.config);
-      if (!parsed.success) throw new InputError(`config aws: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
-      const region = parsed.data.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+      const cfg = parseSection(externalConfig, 'aws', options);
+      const region = cfg.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
       if (!region) throw new InputError('external aws target: set AWS_REGION (or aws.region in the config file)');
-      const endpoint = parsed.data.endpoint;
+      const endpoint = cfg.endpoint;
       // No credentials given: the SDK default chain (environment, shared profile/AWS_PROFILE, SSO, web identity, IMDS).
       const c = provisioningClients(region, endpoint, undefined);
       try {

@@ -14,6 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
+import { parseSection } from '../config-section.ts';
 import { InputError, type ProvisionOptions, type StartedTarget, type TargetConnection, type TargetProvisioning } from '../contract.ts';
 import { freePort, startLocalServer } from '../local-process.ts';
 import { bindBroker, openConnection, values } from './client.ts';
@@ -223,12 +224,7 @@ export const ldapTargets: TargetProvisioning = {
 
   external: {
     async connect(options: ProvisionOptions): Promise<TargetConnection> {
-      const parsed = externalConfig.safeParse(options.config);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw new InputError(`config ldap: ${issue?.path.join('.') || '(section)'}: ${issue?.message}`);
-      }
-      const cfg = parsed.data;
+      const cfg = parseSection(externalConfig, 'ldap', options);
       const url = cfg.url ?? process.env.LDAPURI;
       const bindDn = cfg.bindDn ?? process.env.LDAPBINDDN;
       const baseDn = cfg.baseDn ?? process.env.LDAPBASE;

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { parseSection } from '../config-section.ts';
 import { InputError, type ProvisionOptions, type StartedTarget, type TargetConnection, type TargetProvisioning } from '../contract.ts';
 import { resolveCommand } from '../install.ts';
 import { freePort, startLocalServer } from '../local-process.ts';
@@ -83,9 +84,7 @@ export const vaultTargets: TargetProvisioning = {
 
   external: {
     async connect(options: ProvisionOptions): Promise<TargetConnection> {
-      const parsed = externalConfig.safeParse(options.config);
-      if (!parsed.success) throw new InputError(`config vault: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
-      const cfg = parsed.data;
+      const cfg = parseSection(externalConfig, 'vault', options);
       const address = cfg.address ?? process.env.VAULT_ADDR ?? process.env.BAO_ADDR;
       const token = process.env[cfg.tokenEnv] ?? process.env.VAULT_TOKEN ?? process.env.BAO_TOKEN;
       if (!address) throw new InputError('external vault target: set VAULT_ADDR (or BAO_ADDR), or vault.address in the config file');

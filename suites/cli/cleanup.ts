@@ -54,6 +54,7 @@ export async function cleanupCommand(flags: CleanupFlags): Promise<number> {
         projectRoot: PROJECT_ROOT,
         workDir: PROJECT_ROOT,
         config: adapterSections(config, [adapter.name])[adapter.name] ?? {},
+        ...(flags.config ? { configFile: flags.config } : {}),
         log: (l) => process.stderr.write(`${l}\n`),
       });
       await sweep(adapter, connection, `${adapter.name} at ${connection.address}`);

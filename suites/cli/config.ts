@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { InputError, TARGET_MODES, type TargetMode } from '../../adapters/contract.ts';
+import { adapterNames } from '../../adapters/registry.ts';
 import { describeIssue, displayPath, readYaml } from '../../scenarios/load.ts';
 
 const configSchema = z
@@ -26,8 +27,14 @@ export type Config = z.infer<typeof configSchema>;
 
 export function loadConfig(file: string | undefined): Config {
   if (!file) return {};
-  const raw = readYaml(file);
-  const parsed = configSchema.safeParse(raw ?? {});
+  const raw = readYaml(file) ?? {};
+  if (typeof raw === 'object' && !Array.isArray(raw)) {
+    // Only adapters have sections: any other key is a typo (`gaet:`) that would silently drop a setting.
+    const known = [...Object.keys(configSchema.shape), ...adapterNames()];
+    const unknown = Object.keys(raw).find((key) => !known.includes(key));
+    if (unknown !== undefined) throw new InputError(`${displayPath(file)}: ${unknown}: unknown key "${unknown}" (a typo? known: ${known.join(', ')})`);
+  }
+  const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw new InputError(`${displayPath(file)}: ${describeIssue(parsed.error)}`);
   return parsed.data;
 }

@@ -25,6 +25,7 @@ import { RUN_ENV, type RunContext } from '../run-context.ts';
 import { bringUp, effectiveMode } from '../targets.ts';
 import { adapterSections, loadConfig } from './config.ts';
 import { plannedHistory, recordInHistory } from './history.ts';
+import { outputDir, outputFile } from './output-paths.ts';
 import { progressPrinter } from './progress.ts';
 import { QuietReporter } from './quiet-reporter.ts';
 
@@ -114,7 +115,7 @@ async function plan(flags: RunFlags, log: (l: string) => void): Promise<Plan> {
   return {
     runId: newRunId(),
     mode,
-    outDir: resolve(flags.out ?? config.out ?? DEFAULT_OUT),
+    outDir: outputDir(resolve(flags.out ?? config.out ?? DEFAULT_OUT), flags.out === undefined && config.out !== undefined ? `${flags.config}: out` : '--out'),
     adapters: adapters.filter((a) => scenarios.some((s) => s.adapter === a.name)),
     scenarios,
     scenarioFiles: extraFiles,
@@ -122,7 +123,7 @@ async function plan(flags: RunFlags, log: (l: string) => void): Promise<Plan> {
     gate,
     concurrency,
     shard,
-    metricsFile: flags.metrics ? resolve(flags.metrics) : undefined,
+    metricsFile: flags.metrics ? outputFile(resolve(flags.metrics), '--metrics') : undefined,
     sections: adapterSections(config, adapters.map((a) => a.name)),
   };
 }
@@ -199,7 +200,7 @@ export async function runCommand(flags: RunFlags, log: (line: string) => void = 
   process.on('SIGTERM', onSignal);
 
   try {
-    targets = await bringUp(p.adapters, { runId: p.runId, projectRoot: PROJECT_ROOT, mode: p.mode, config: p.sections, log });
+    targets = await bringUp(p.adapters, { runId: p.runId, projectRoot: PROJECT_ROOT, mode: p.mode, config: p.sections, ...(flags.config ? { configFile: flags.config } : {}), log });
     // Only once every target answers is the output dir touched: bad input leaves nothing behind.
     prepareOut(p.outDir);
     const shardNote = p.shard ? `, shard ${p.shard.index}/${p.shard.count}` : '';

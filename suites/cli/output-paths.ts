@@ -1,0 +1,31 @@
+/**
+ * Where a run will write (--out, the config's out:, --metrics), checked before any target starts:
+ * a path that cannot be written is bad input (one line, exit 2), not a crash after the targets
+ * were started or after the whole run.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { InputError } from '../../adapters/contract.ts';
+
+/** The nearest part of `path` that exists: what decides whether it can be created. */
+function nearestExisting(path: string): string {
+  let at = path;
+  while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
+  return at;
+}
+
+/** A directory that is there, or can be made: nothing on its way is a file. */
+export function outputDir(dir: string, where: string): string {
+  const existing = nearestExisting(dir);
+  if (!statSync(existing).isDirectory()) {
+    throw new InputError(`${where}: ${dir} ${existing === dir ? 'is a file, not a directory' : `cannot be made: ${existing} is a file`}`);
+  }
+  return dir;
+}
+
+/** A file to (over)write: its directory exists, and it is not itself a directory. */
+export function outputFile(file: string, where: string): string {
+  if (!existsSync(dirname(file)) || !statSync(dirname(file)).isDirectory()) throw new InputError(`${where}: ${file}: directory ${dirname(file)} does not exist`);
+  if (existsSync(file) && statSync(file).isDirectory()) throw new InputError(`${where}: ${file} is a directory, not a file`);
+  return file;
+}
