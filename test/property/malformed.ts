@@ -309,3 +309,69 @@ export function malformedGateRule(controls: string[], checks: string[]): fc.Arbi
   const nothing = fc.array(fc.constantFrom(',', ' ', ' , '), { maxLength: 4 }).map((parts) => ({ rule: parts.join(''), names: 'empty rule', what: 'no condition' }));
   return fc.oneof({ weight: 6, arbitrary: amongValid }, { weight: 1, arbitrary: nothing }, { weight: 2, arbitrary: twice });
 }
+
+// ---------------------------------------------------------------- adapter sections (external targets)
+
+/** A config file whose `<adapter>:` section is broken in one field, for that adapter's external mode. */
+export interface MalformedSection extends Malformed {
+  adapter: string;
+}
+
+/** Strings no URL parser takes (no scheme separator at all). */
+const notAUrl = fc.stringMatching(/^[A-Za-z0-9 ._/-]{0,20}$/);
+
+const SECTIONS: Record<string, { valid: fc.Arbitrary<Record<string, Json>>; breaks: (doc: Record<string, Json>) => fc.Arbitrary<Mutation>[] }> = {
+  vault: {
+    valid: fc.record(
+      { address: fc.constant('http://127.0.0.1:9'), tokenEnv: fc.constant('JITC_VAULT_TOKEN'), kvMount: fc.constant('secret'), approleMount: fc.constant('approle') },
+      { requiredKeys: [] },
+    ),
+    breaks: () => [
+      notAUrl.map(at(['vault', 'address'], 'not a URL')),
+      fc.constantFrom('address', 'tokenEnv', 'kvMount', 'approleMount').chain((k) => wrongType('string').map(at(['vault', k], 'not a string'))),
+    ],
+  },
+  aws: {
+    valid: fc.record({ region: fc.constantFrom('eu-west-1', 'us-east-1'), endpoint: fc.constant('http://127.0.0.1:9') }, { requiredKeys: [] }),
+    breaks: () => [
+      stringNot((s) => /^[a-z]{2}(-[a-z]+)+-\d$/.test(s)).map(at(['aws', 'region'], 'not a region')),
+      notAUrl.map(at(['aws', 'endpoint'], 'not a URL')),
+      fc.constantFrom('region', 'endpoint').chain((k) => wrongType('string').map(at(['aws', k], 'not a string'))),
+    ],
+  },
+  ldap: {
+    valid: fc.record(
+      {
+        url: fc.constant('ldap://127.0.0.1:9'),
+        bindDn: fc.constant('cn=admin,dc=jitc,dc=test'),
+        passwordEnv: fc.constant('JITC_LDAP_PASSWORD'),
+        baseDn: fc.constant('dc=jitc,dc=test'),
+        grantGroupDn: fc.constant('cn=readers,ou=groups,dc=jitc,dc=test'),
+        resourceDn: fc.constant('cn=protected,ou=resources,dc=jitc,dc=test'),
+        timeoutMs: fc.integer({ min: 1, max: 10_000 }),
+        startTls: fc.boolean(),
+      },
+      { requiredKeys: ['grantGroupDn', 'resourceDn'] },
+    ),
+    breaks: () => [
+      stringNot((s) => /^ldaps?:\/\/[^\s]+$/.test(s)).map(at(['ldap', 'url'], 'not an ldap URL')),
+      stringNot((s) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(s)).map(at(['ldap', 'passwordEnv'], 'not a variable name')),
+      fc.oneof(fc.integer({ min: -1000, max: 0 }), fc.double({ min: 0.01, max: 99.99, noNaN: true }).filter((n) => !Number.isInteger(n)), wrongType('number')).map(at(['ldap', 'timeoutMs'], 'not a positive whole number')),
+      stringNot((s) => ['EXTERNAL', 'PLAIN', 'DIGEST-MD5', 'SCRAM-SHA-1'].includes(s)).map(at(['ldap', 'saslMechanism'], 'not a SASL mechanism')),
+      fc.constantFrom('grantGroupDn', 'resourceDn').map((k) => at(['ldap', k], 'required, removed')(undefined)),
+      fc.constantFrom('bindDn', 'baseDn', 'grantGroupDn', 'resourceDn').chain((k) => fc.string({ maxLength: 2 }).map(at(['ldap', k], 'shorter than a DN'))),
+      wrongType('boolean').map(at(['ldap', 'startTls'], 'not a boolean')),
+      wrongType('object').map(at(['ldap', 'tls'], 'not a mapping')),
+    ],
+  },
+};
+
+export const malformedSection: fc.Arbitrary<MalformedSection> = fc.constantFrom(...Object.keys(SECTIONS)).chain((adapter) => {
+  const { valid, breaks } = SECTIONS[adapter]!;
+  const known = ['address', 'tokenEnv', 'kvMount', 'approleMount', 'region', 'endpoint', 'url', 'bindDn', 'passwordEnv', 'saslMechanism', 'startTls', 'tls', 'timeoutMs', 'baseDn', 'grantGroupDn', 'resourceDn', 'resourceAttribute', 'accountsDn', 'groupsDn', 'dnGrantedDn', 'accessLogDn', 'emptyMember', 'groupObjectClass', 'accountObjectClasses', 'passwordAttribute'];
+  const unknown = unknownKey(known).chain((k) => wrongType().map(at([adapter, k], 'unknown key')));
+  return mutated(
+    valid.map((section) => ({ target: 'external', [adapter]: section })),
+    (doc) => fc.oneof(unknown, ...breaks(doc)),
+  ).map((bad) => ({ ...bad, adapter }));
+});
