@@ -16,3 +16,19 @@ export function serversOfRun(runId: string): PidRecord[] {
 export function runIdIn(output: string): string | undefined {
   return /jitc run ([a-z0-9]+): /.exec(output)?.[1];
 }
+
+/** Server records written by the jitc process `owner`, in any run (other test files start their own meanwhile). */
+export function serversStartedBy(owner: number): PidRecord[] {
+  const root = runStateDir(PROJECT_ROOT);
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .flatMap((run) => (existsSync(join(root, run)) ? readdirSync(join(root, run)).map((f) => join(root, run, f)) : []))
+    .flatMap((file) => {
+      try {
+        return [JSON.parse(readFileSync(file, 'utf8')) as PidRecord];
+      } catch {
+        return []; // removed or half-written meanwhile
+      }
+    })
+    .filter((record) => record.owner === owner);
+}
