@@ -36,6 +36,8 @@ export interface PidRecord {
    * launchers, so the process runs as the interpreter, or execs the real server binary.
    */
   processStart?: string;
+  /** Boot id and start time of the owning jitc process: while that runs, the server is in use, not left over. */
+  ownerStart?: string;
 }
 
 export function runStateDir(projectRoot: string, runId?: string): string {
@@ -97,6 +99,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     startedAt: new Date().toISOString(),
     owner: process.pid,
     processStart: processStart(pid),
+    ownerStart: processStart(process.pid),
   };
   writeFileSync(pidFile, JSON.stringify(record, null, 2));
 
@@ -176,17 +179,29 @@ export function isOurProcess(record: PidRecord): boolean {
   }
 }
 
-/** Stop servers a killed run left behind (all runs when runId is undefined). Returns what it stopped. */
-export async function stopLeftoverServers(projectRoot: string, runId?: string): Promise<string[]> {
+export interface LeftoverServers {
+  stopped: string[];
+  /** Servers whose jitc process still runs (a run in progress, a test's own target): left alone. */
+  inUse: string[];
+}
+
+/** Stop servers a killed run left behind (all runs when runId is undefined). Says what it stopped and what it left alone. */
+export async function stopLeftoverServers(projectRoot: string, runId?: string): Promise<LeftoverServers> {
   const root = runStateDir(projectRoot);
-  if (!existsSync(root)) return [];
-  const stopped: string[] = [];
+  const found: LeftoverServers = { stopped: [], inUse: [] };
+  if (!existsSync(root)) return found;
+  const { stopped } = found;
   const runs = runId ? [runId] : readdirSync(root);
   for (const run of runs) {
     const dir = join(root, run);
     if (!existsSync(dir)) continue;
     for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
       const record = JSON.parse(readFileSync(join(dir, file), 'utf8')) as PidRecord;
+      if (record.ownerStart !== undefined && processStart(record.owner) === record.ownerStart && isOurProcess(record)) {
+        // Its run is not killed but in progress: stopping the server would break it mid-scenario.
+        found.inUse.push(`${record.name} pid ${record.pid} (run ${record.runId}, whose jitc process ${record.owner} is still running)`);
+        continue;
+      }
       if (isOurProcess(record)) {
         process.kill(record.pid, 'SIGTERM');
         for (let i = 0; i < 50 && isOurProcess(record); i++) await new Promise((r) => setTimeout(r, 100));
@@ -198,5 +213,5 @@ export async function stopLeftoverServers(projectRoot: string, runId?: string): 
     }
     removeEmptyDir(dir);
   }
-  return stopped;
+  return found;
 }

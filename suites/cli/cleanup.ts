@@ -31,7 +31,11 @@ export async function cleanupCommand(flags: CleanupFlags): Promise<number> {
 
   // Servers of killed runs (never those left up on purpose by `targets up`).
   const runs = flags.run ? [flags.run] : existsSync(runStateDir(PROJECT_ROOT)) ? readdirSync(runStateDir(PROJECT_ROOT)).filter((r) => r !== UP_RUN_ID) : [];
-  for (const run of runs) for (const stopped of await stopLeftoverServers(PROJECT_ROOT, run)) lines.push(`stopped server ${stopped}`);
+  for (const run of runs) {
+    const servers = await stopLeftoverServers(PROJECT_ROOT, run);
+    for (const stopped of servers.stopped) lines.push(`stopped server ${stopped}`);
+    for (const running of servers.inUse) lines.push(`left running: server ${running}`);
+  }
 
   const sweep = async (adapter: Adapter, connection: TargetConnection, where: string): Promise<void> => {
     const client = await adapter.connect(connection);

@@ -20,7 +20,7 @@ export async function targetsCommand(action: 'install' | 'up' | 'down', opts: { 
     return 0;
   }
   if (action === 'down') {
-    const stopped = await stopLeftoverServers(PROJECT_ROOT, UP_RUN_ID);
+    const { stopped } = await stopLeftoverServers(PROJECT_ROOT, UP_RUN_ID);
     forgetUpTargets();
     log(stopped.length > 0 ? `stopped: ${stopped.join(', ')}` : 'no local targets were up');
     return 0;

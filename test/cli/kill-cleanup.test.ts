@@ -1,7 +1,7 @@
 /**
  * `jitc run` killed outright (SIGKILL: no handler, no teardown) while every adapter waits for an
  * expiry, then `jitc cleanup --run ID`: it stops the servers the killed run started, by the pids
- * it recorded, and removes every object the run created on targets that outlive it — Vault tokens,
+ * it recorded (and leaves them alone while the run is still alive), and removes every object the run created on targets that outlive it — Vault tokens,
  * policies, secrets and AppRole roles; IAM users, keys, roles, groups, policies and S3 buckets;
  * directory entries and member values — and says what it removed. Afterwards the targets' own
  * listings by the run-id prefix are empty, and a second cleanup finds nothing.
@@ -33,11 +33,12 @@ afterAll(async () => {
 });
 
 /** Start a run, wait until every adapter's long scenario waits for its expiry, and SIGKILL it. */
-async function killMidRun(name: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+async function killMidRun(name: string, args: string[], env: NodeJS.ProcessEnv = {}, beforeKill?: (runId: string) => Promise<void>): Promise<string> {
   const run = jitcAsync(['run', ...args, ...long.flatMap((s) => ['--scenario-file', s.file]), '--out', join(scratch, name), '--history', join(scratch, 'history.sqlite')], env);
   for (const scenario of long) await expect.poll(run.output, { timeout: 120_000, interval: 100 }).toMatch(scenario.waitingLine);
   const runId = runIdIn(run.output());
   if (!runId) throw new Error(`no run id in: ${run.output()}`);
+  await beforeKill?.(runId);
   run.child.kill('SIGKILL');
   const result = await run.done;
   expect(result.code).toBe(null);
@@ -46,7 +47,14 @@ async function killMidRun(name: string, args: string[], env: NodeJS.ProcessEnv =
 
 describe('jitc cleanup --run ID after jitc run was killed with SIGKILL', () => {
   test('stops every server the killed run started on its own local targets (bao, moto_server, slapd), by recorded pid', async () => {
-    const runId = await killMidRun('local', ['--scenario', 'zero-standing-privilege']);
+    const runId = await killMidRun('local', ['--scenario', 'zero-standing-privilege'], {}, async (live) => {
+      // While the run is alive its servers are in use, not left over: cleanup leaves them alone.
+      const early = await jitcAsync(['cleanup', '--run', live]).done;
+      expect(early.code, early.stdout + early.stderr).toBe(0);
+      const servers = serversOfRun(live);
+      expect(early.stdout.trim().split('\n').slice(0, -1).sort()).toEqual(servers.map((s) => `left running: server ${s.name} pid ${s.pid} (run ${live}, whose jitc process ${s.owner} is still running)`).sort());
+      for (const server of servers) expect(isOurProcess(server), `${server.name} pid ${server.pid}`).toBe(true);
+    });
     const servers = serversOfRun(runId);
     expect(servers.map((s) => s.name).sort()).toEqual(['bao', 'moto_server', 'slapd']);
     // Started in their own process group, they outlived the killed run.
