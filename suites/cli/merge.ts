@@ -14,6 +14,7 @@ import type { Summary } from '../../reports/summary.ts';
 import { closingLine, renderTable } from '../../reports/terminal.ts';
 import { loadWaivers } from '../../reports/waivers.ts';
 import { plannedHistory, recordInHistory } from './history.ts';
+import { outputDir, outputFile } from './output-paths.ts';
 import { DEFAULT_OUT } from './run.ts';
 
 interface MergeFlags {
@@ -33,7 +34,7 @@ function copyDir(from: string, to: string): void {
 }
 
 export async function mergeCommand(dirs: string[], flags: MergeFlags): Promise<number> {
-  const outDir = resolve(flags.out ?? DEFAULT_OUT);
+  const outDir = outputDir(resolve(flags.out ?? DEFAULT_OUT), '--out');
   const sources = dirs.map((d) => resolve(d));
   const summaries: Summary[] = [];
   for (const dir of sources) {
@@ -45,6 +46,7 @@ export async function mergeCommand(dirs: string[], flags: MergeFlags): Promise<n
   const gate = (flags.failOn ?? []).map((r) => parseGateRule(r));
   const waivers = flags.waivers ? loadWaivers(flags.waivers) : [];
   const history = await plannedHistory(flags.history, undefined);
+  const metricsFile = flags.metrics ? outputFile(resolve(flags.metrics), '--metrics') : undefined;
   for (const entry of ['allure-results', 'evidence', 'html', 'junit.xml', 'summary.json', 'summary.md', ...SEALED_OUTPUTS]) rmSync(join(outDir, entry), { recursive: true, force: true });
   for (const dir of sources) {
     copyDir(join(dir, 'allure-results'), join(outDir, 'allure-results'));
@@ -59,7 +61,7 @@ export async function mergeCommand(dirs: string[], flags: MergeFlags): Promise<n
     gate,
     doubtful: summaries.some((s) => s.doubtful),
     shards: runIds,
-    ...(flags.metrics ? { metricsFile: resolve(flags.metrics) } : {}),
+    ...(metricsFile ? { metricsFile } : {}),
   });
   if (flags.html) process.stderr.write(`HTML report: ${await buildHtmlReport(outDir, `jitc merged run ${summary.runId}`)}\n`);
   await recordInHistory(history, summary, results, 'merge', (line) => process.stderr.write(`${line}\n`));
