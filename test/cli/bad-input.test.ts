@@ -2,13 +2,12 @@
  * Bad input of every kind gets one line naming what is wrong and where, exit code 2, no stack
  * trace, and nothing started: no server process, no pid file, no output directory.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { runStateDir, type PidRecord } from '../../adapters/local-process.ts';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { jitc } from '../support/cli.ts';
+import { serversStartedBy } from '../support/run-servers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'jitc-bad-input-'));
 const file = (name: string, text: string): string => {
@@ -17,21 +16,6 @@ const file = (name: string, text: string): string => {
   return path;
 };
 
-/** Servers started by the jitc process `owner` (other test files start their own meanwhile). */
-function serversStartedBy(owner: number): PidRecord[] {
-  const root = runStateDir(PROJECT_ROOT);
-  if (!existsSync(root)) return [];
-  return readdirSync(root)
-    .flatMap((run) => (existsSync(join(root, run)) ? readdirSync(join(root, run)).map((f) => join(root, run, f)) : []))
-    .flatMap((file) => {
-      try {
-        return [JSON.parse(readFileSync(file, 'utf8')) as PidRecord];
-      } catch {
-        return [];
-      }
-    })
-    .filter((record) => record.owner === owner);
-}
 
 const cases: [string, string[], RegExp][] = [
   ['an unknown flag', ['run', '--frobnicate'], /unknown option '--frobnicate'/],

@@ -8,13 +8,14 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { isOurProcess, runStateDir, type PidRecord } from '../../adapters/local-process.ts';
+import { isOurProcess } from '../../adapters/local-process.ts';
 import { VaultApi } from '../../adapters/vault/api.ts';
 import { listTokens } from '../../adapters/vault/client.ts';
 import type { Summary } from '../../reports/summary.ts';
 import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { startAuditedBao, type AuditedBao } from '../support/audited-bao.ts';
 import { jitc, jitcAsync } from '../support/cli.ts';
+import { serversOfRun } from '../support/run-servers.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'jitc-cli-run-'));
 
@@ -28,11 +29,6 @@ function summaryOf(out: string): Summary {
   return JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as Summary;
 }
 
-function serversOfRun(runId: string): PidRecord[] {
-  const dir = runStateDir(PROJECT_ROOT, runId);
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as PidRecord);
-}
 
 describe('jitc run on the embedded local OpenBao (the README main job)', () => {
   const out = join(scratch, 'local');
