@@ -508,7 +508,7 @@ describe.concurrent('waiting for the target to expire the grant', () => {
 });
 
 describe.concurrent('secrets never reach the result', () => {
-  const SECRET = 'hvs.CAESIJ-fake-secret-token-value';
+  const SECRET = 'fake-token.CAESIJ-not-a-real-secret-value';
   const ADMIN = 'root-token-of-the-target';
 
   test('a secret registered by the mechanism and slipped into details, evidence and errors is redacted everywhere', async () => {

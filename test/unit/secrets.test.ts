@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { Evidence } from '../../scenarios/evidence.ts';
 import { fingerprint, SecretRegistry } from '../../scenarios/secrets.ts';
 
-const TOKEN = 'hvs.CAESIGx9-example-token-value';
+const TOKEN = 'fake-token.CAESIGx9-not-a-real-token';
 
 describe('fingerprints', () => {
   test('a fingerprint is stable, short and does not contain the secret', () => {
