@@ -197,6 +197,14 @@ export interface Adapter<C = unknown> {
   cleanup(client: C, runId: string | undefined): Promise<CleanupReport>;
 }
 
+/**
+ * The mechanism a scenario names, if the adapter has one by that name. Own properties only: a
+ * scenario file naming "valueOf" or "constructor" must not reach Object.prototype.
+ */
+export function mechanismOf<C>(adapter: Adapter<C>, name: string): Mechanism<unknown, C> | undefined {
+  return Object.hasOwn(adapter.mechanisms, name) ? (adapter.mechanisms[name] as Mechanism<unknown, C>) : undefined;
+}
+
 /** Bad input from the user (config, scenario file, flag, unreachable target): one line, exit 2. */
 export class InputError extends Error {
   override name = 'InputError';

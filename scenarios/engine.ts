@@ -4,7 +4,7 @@
  * they observe into check verdicts, so every target is judged by the same rules.
  */
 import pRetry from 'p-retry';
-import type { Adapter, EndMode, GrantRecord, Mechanism, ProbeResult, ScenarioContext, TargetConnection } from '../adapters/contract.ts';
+import { mechanismOf, type Adapter, type EndMode, type GrantRecord, type Mechanism, type ProbeResult, type ScenarioContext, type TargetConnection } from '../adapters/contract.ts';
 import { checkDefinition } from '../reports/catalogue.ts';
 import { Evidence, type Phase } from './evidence.ts';
 import { pollUntilDenied, type ReuseObservation } from './reuse-poll.ts';
@@ -34,7 +34,7 @@ const TTL_ROUNDING_SECONDS = 1;
 
 export async function runScenario<C>(scenario: Scenario, options: EngineOptions<C>): Promise<ScenarioResult> {
   const { adapter, signal } = options;
-  const mechanism = adapter.mechanisms[scenario.mechanism] as Mechanism<unknown, C> | undefined;
+  const mechanism = mechanismOf(adapter, scenario.mechanism);
   if (!mechanism) throw new Error(`adapter ${adapter.name} has no mechanism ${scenario.mechanism}`);
 
   const secrets = options.secrets ?? new SecretRegistry();

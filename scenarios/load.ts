@@ -8,7 +8,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import type { z } from 'zod';
-import { InputError } from '../adapters/contract.ts';
+import { InputError, mechanismOf } from '../adapters/contract.ts';
 import { getAdapter } from '../adapters/registry.ts';
 import { checkDefinition } from '../reports/catalogue.ts';
 import { scenarioFileSchema, type Scenario } from './schema.ts';
@@ -53,7 +53,7 @@ export async function toScenario(raw: unknown, source: string): Promise<Scenario
   const adapter = await getAdapter(file.data.adapter).catch((error: Error) => {
     throw new InputError(`${where}: adapter: ${error.message}`);
   });
-  const mechanism = adapter.mechanisms[file.data.mechanism];
+  const mechanism = mechanismOf(adapter, file.data.mechanism);
   if (!mechanism) {
     throw new InputError(
       `${where}: mechanism: "${file.data.mechanism}" is not a mechanism of adapter ${adapter.name} (known: ${Object.keys(adapter.mechanisms).join(', ')})`,
