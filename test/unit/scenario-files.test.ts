@@ -121,6 +121,11 @@ describe('a bad scenario file names the file and the field', () => {
     expect(error.message).toMatch(/: mechanism: "tokn" is not a mechanism of adapter vault \(known: .*token.*\)$/);
   });
 
+  test.each(['valueOf', 'constructor', '__proto__', 'toString'])('a mechanism named like an inherited property ("%s") is an unknown mechanism, not a crash', async (name) => {
+    const error = await refusal(edited((raw) => (raw.mechanism = name)));
+    expect(error.message).toContain(`mechanism: "${name}" is not a mechanism of adapter vault`);
+  });
+
   test('an unknown adapter names the adapter field', async () => {
     const error = await refusal(edited((raw) => (raw.adapter = 'vaultt')));
     expect(error.message).toMatch(/: adapter: unknown adapter "vaultt" \(known: .*vault.*\)$/);
