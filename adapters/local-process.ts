@@ -170,7 +170,7 @@ function processStart(pid: number): string | undefined {
 /** Is the recorded server still running as the process that was started? Guards against signalling a recycled pid. */
 export function isOurProcess(record: PidRecord): boolean {
   if (record.processStart !== undefined) return processStart(record.pid) === record.processStart;
-  // A record written before start times were kept: the command line is all there is to go by.
+  // No start time was readable when the server was recorded: the command line is all there is to go by.
   try {
     const cmdline = readFileSync(`/proc/${record.pid}/cmdline`, 'utf8').split('\0');
     return cmdline[0] === record.command;
