@@ -7,7 +7,7 @@ import { describe, expect, test } from 'vitest';
 import { loadCatalogue } from '../../reports/catalogue.ts';
 import type { CheckResult, ScenarioResult } from '../../scenarios/result.ts';
 import type { CheckVerdict } from '../../scenarios/verdict.ts';
-import { worstOf } from '../../scenarios/verdict.ts';
+import { fakeResult } from '../support/fake-adapter.ts';
 import { loadVariants } from '../support/twins.ts';
 import { matrixHolds, renderAssurance, totals } from './matrix-doc.ts';
 import { ADAPTERS, type AdapterRun, judgeRow, loadSetups, type MatrixSetup } from './matrix-run.ts';
@@ -38,31 +38,10 @@ function check(name: string, verdict: CheckVerdict): CheckResult {
   return { name, title: name, verdict, detail: '', severity: 'high', controls: [] };
 }
 
+/** A finished aws result with these checks, as the engine would produce it against moto. */
 function result(id: string, checks: CheckResult[]): ScenarioResult {
-  return {
-    id,
-    title: id,
-    proves: '',
-    adapter: 'aws',
-    mechanism: 'assume-role',
-    severity: 'critical',
-    source: '',
-    target: { mode: 'local', address: 'http://127.0.0.1:1', facts: { product: 'moto', version: '5.2.5', mode: 'local' } },
-    runId: 'tunit',
-    startedAt: '2026-01-01T00:00:00.000Z',
-    finishedAt: '2026-01-01T00:00:02.500Z',
-    verdict: worstOf(checks.map((c) => c.verdict)),
-    checks,
-    controls: [],
-    metrics: { ttlSeconds: 3, ttlRequestedSeconds: 3, revocationLatencyMs: null, sessionOutlivedTtlMs: 0, privilegeWidth: 1, residue: 0 },
-    task: { id: 'x', approver: 'a', windowSeconds: 3, needs: ['n'], endMode: 'expire' },
-    grant: null,
-    residue: [],
-    phases: [],
-    teardown: { removed: [], errors: [] },
-    evidence: [],
-    secretFingerprints: [],
-  };
+  const target = { mode: 'local' as const, address: 'http://127.0.0.1:1', facts: { product: 'moto', version: '5.2.5', mode: 'local' } };
+  return fakeResult({ id, title: id, adapter: 'aws', mechanism: 'assume-role', target, checks, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:02.500Z' });
 }
 
 async function setup(kind: 'conformant' | 'mutant', id: string): Promise<MatrixSetup> {
