@@ -84,9 +84,52 @@ export interface ReuseHandle {
   name: string;
   /** The check this handle's reuse result evidences (catalogue id). */
   check: string;
-  probe(): Promise<ProbeResult>;
+  /**
+   * Try the privileged action once with this handle. A credential handle opens a new connection
+   * for every probe (no keep-alive reuse), so each answer comes from a freshly balanced request.
+   * `node`, when given, is one address from the scenario's `reuse.nodes` (a replica behind a
+   * sticky balancer): the probe goes to that address instead of the target's own. A handle that
+   * is bound to one connection (a session opened during use) ignores it.
+   */
+  probe(node?: string): Promise<ProbeResult>;
   /** Release client-side resources (close a socket); never a target-side revoke. */
   close?(): Promise<void>;
+}
+
+/** When the holder tries to extend its own grant: while the window is open, or after the task ended. */
+export type ExtensionMoment = 'inside-window' | 'after-end';
+
+/**
+ * One way the holder of a credential may try to stretch its own privilege (renew itself, mint a
+ * child or a key, refresh its own TTL, chain to a fresh session), tried with the granted
+ * credential itself, never the broker's or an admin's. Declared per credential type, so every
+ * grant of that type is tried the same way whoever issued it. See docs/architecture.md.
+ */
+export interface ExtensionAttempt {
+  /** "renew-self by 24 h", "child token with a 1 h TTL", "refresh own entryTtl to 86400 s". */
+  name: string;
+  /** Inside the window it aims past the window's end; after the end it tries to bring the grant back. */
+  attempt(moment: ExtensionMoment): Promise<ExtensionResult>;
+}
+
+export interface ExtensionResult {
+  /** `refused` only from the target's own specific answer, as for probes; anything unread is `unknown`. */
+  outcome: 'refused' | 'extended' | 'unknown';
+  /** ISO time of the target's answer. */
+  at: string;
+  /** The target's answer in a few words; never a secret. */
+  detail: string;
+  /**
+   * With `extended`: until when the privilege now reaches, as the target states it (its own
+   * clock); null when the target states no end. The engine judges it against the window.
+   */
+  reachesUntil?: string | null;
+  /**
+   * Credentials the holder minted (a child token, a key, a chained session): the engine probes
+   * them after the end like the grant itself. The mechanism's `entitlements` must see them, so
+   * they also count as residue while they live.
+   */
+  minted?: ReuseHandle[];
 }
 
 /** Facts about a grant as the target states them. No secret values: accessors and fingerprints only. */
@@ -107,6 +150,8 @@ export interface GrantRecord {
   attributes: Record<string, string | number | boolean | null>;
   /** What the engine probes again after the grant ended. The first one is the credential itself. */
   handles: ReuseHandle[];
+  /** How the holder could try to extend the grant itself; judged as `holder-cannot-extend`. */
+  extensions: ExtensionAttempt[];
 }
 
 /** A finding a mechanism reports beyond the engine's own checks (e.g. a renewal past the cap). */
@@ -154,6 +199,13 @@ export interface TaskSpec {
 export interface Mechanism<P = unknown, C = unknown> {
   title: string;
   params: z.ZodType<P>;
+  /**
+   * Every check id this mechanism can produce for these params beyond the engine's own
+   * lifecycle checks ({@link LIFECYCLE_CHECKS}): its handles' checks, its findings and
+   * `holder-cannot-extend` when its grants offer extension attempts. The engine refuses an
+   * undeclared check; `jitc list` prints what is declared.
+   */
+  checks(params: P): readonly string[];
   /** Create the fixtures the task needs (secret, policy, identity). Everything is named with ctx.prefix. */
   setup(ctx: ScenarioContext<P, C>): Promise<void>;
   /** The entitlements that concern this scenario, read from the target itself (for residue). */
@@ -204,6 +256,9 @@ export interface Adapter<C = unknown> {
 export function mechanismOf<C>(adapter: Adapter<C>, name: string): Mechanism<unknown, C> | undefined {
   return Object.hasOwn(adapter.mechanisms, name) ? (adapter.mechanisms[name] as Mechanism<unknown, C>) : undefined;
 }
+
+/** The checks the engine itself produces for every scenario (privilege-width only with limits). */
+export const LIFECYCLE_CHECKS = ['zero-standing-privilege', 'ttl-bounded', 'grant-usable', 'no-residue', 'lifecycle-completed'] as const;
 
 /** Bad input from the user (config, scenario file, flag, unreachable target): one line, exit 2. */
 export class InputError extends Error {

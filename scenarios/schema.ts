@@ -39,6 +39,11 @@ export const scenarioFileSchema = z.strictObject({
   reuse: z.strictObject({
     /** How long after the end reuse is polled before a still-working credential is a fail. */
     deadlineSeconds: seconds.refine((s) => s > 0, 'must be more than 0'),
+    /**
+     * Addresses of the target's nodes (replicas behind a sticky balancer), each polled on its own:
+     * every node must deny. Absent: the target's own address only.
+     */
+    nodes: z.array(z.url()).min(1).max(16).optional(),
   }),
   limits: z
     .strictObject({
