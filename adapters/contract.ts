@@ -76,6 +76,8 @@ export interface TargetProvisioning {
   container?: { start(options: ProvisionOptions): Promise<StartedTarget> };
   /** Build a connection from the environment or the config file; throws {@link InputError} if incomplete. */
   external?: { connect(options: ProvisionOptions): Promise<TargetConnection> };
+  /** The adapter's section of the config file (`vault:`…): checked whole in every target mode, before anything starts. */
+  configSection?: z.ZodType<unknown>;
 }
 
 /** One thing the harness can still try after the grant ended: the credential, a child, an open session. */
@@ -92,6 +94,8 @@ export interface ReuseHandle {
    * is bound to one connection (a session opened during use) ignores it.
    */
   probe(node?: string): Promise<ProbeResult>;
+  /** A session opened during use, bound to its own connection: probed there, once per poll, whatever the nodes. */
+  boundToConnection?: boolean;
   /** Release client-side resources (close a socket); never a target-side revoke. */
   close?(): Promise<void>;
 }

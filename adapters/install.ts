@@ -2,14 +2,55 @@
  * `jitc targets install`: the local targets' software, installed into the project idempotently.
  * Python packages go into a project venv (.targets/venv) at pinned versions; Debian packages are
  * installed with apt when missing and the harness may (root), otherwise the exact command is given.
+ *
+ * Each install step runs in its own process group with its output in `.targets/install.log`, not
+ * in a pipe: a Ctrl-C in the terminal never reaches it, and it finishes even if jitc exits
+ * meanwhile — an apt-get or dpkg stopped half-way leaves the system's packages broken.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { execFile, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
 import { InputError, type LocalRequirements } from './contract.ts';
 
 const run = promisify(execFile);
+
+/** The install step running now (`apt-get install -y slapd`), if any: what a second Ctrl-C leaves to finish. */
+let underway: string | undefined;
+
+export function installUnderway(): string | undefined {
+  return underway;
+}
+
+export function installLog(projectRoot: string): string {
+  return join(projectRoot, '.targets', 'install.log');
+}
+
+/** Thrown between install steps once the run was interrupted: the step under way finished, the next did not start. */
+export class InstallInterrupted extends Error {}
+
+/** Run one install step detached from jitc (own process group, output to the install log); rejects with its last log line. */
+async function runStep(projectRoot: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const logFile = installLog(projectRoot);
+  mkdirSync(dirname(logFile), { recursive: true });
+  const log = openSync(logFile, 'a');
+  const shown = [command, ...args].join(' ');
+  underway = shown;
+  try {
+    const child = spawn(command, args, { env, stdio: ['ignore', log, log], detached: true });
+    const code = await new Promise<number | string>((resolve) => {
+      child.once('error', (error) => resolve(error.message));
+      child.once('exit', (exitCode, signal) => resolve(signal ?? exitCode ?? 1));
+    });
+    if (code !== 0) {
+      const last = readFileSync(logFile, 'utf8').trim().split('\n').at(-1) ?? '';
+      throw new Error(`${shown} ended with ${typeof code === 'number' ? `exit code ${code}` : code}${last ? `: ${last}` : ''}`);
+    }
+  } finally {
+    closeSync(log);
+    underway = undefined;
+  }
+}
 
 export function venvDir(projectRoot: string): string {
   return join(projectRoot, '.targets', 'venv');
@@ -28,16 +69,21 @@ export async function installRequirements(
   projectRoot: string,
   requirements: LocalRequirements[],
   log: (line: string) => void,
+  /** Aborted: no further step starts (the one under way finishes), and InstallInterrupted is thrown. */
+  signal?: AbortSignal,
 ): Promise<void> {
   const pip = [...new Set(requirements.flatMap((r) => r.pip ?? []))].sort();
   const apt = [...new Set(requirements.flatMap((r) => r.apt ?? []))].sort();
-  if (pip.length > 0) await installPip(projectRoot, pip, log);
-  if (apt.length > 0) await installApt(apt, log);
+  const next = (): void => {
+    if (signal?.aborted) throw new InstallInterrupted(`install interrupted by ${String(signal.reason)}`);
+  };
+  if (pip.length > 0) await installPip(projectRoot, pip, log, next);
+  if (apt.length > 0) await installApt(projectRoot, apt, log, next);
   const missing = requirements.flatMap((r) => missingCommands(projectRoot, r));
   if (missing.length > 0) throw new InputError(`install finished but these are still missing: ${missing.join(', ')}`);
 }
 
-async function installPip(projectRoot: string, pins: string[], log: (line: string) => void): Promise<void> {
+async function installPip(projectRoot: string, pins: string[], log: (line: string) => void, next: () => void): Promise<void> {
   const venv = venvDir(projectRoot);
   const marker = join(venv, '.jitc-requirements');
   const wanted = pins.join('\n');
@@ -46,16 +92,21 @@ async function installPip(projectRoot: string, pins: string[], log: (line: strin
     return;
   }
   const python = await findPython();
-  if (!existsSync(join(venv, 'bin', 'python'))) {
+  if (!existsSync(join(venv, 'bin', 'pip'))) {
+    next();
     log(`creating ${venv} with ${python}`);
-    await run(python, ['-m', 'venv', venv]);
+    try {
+      await runStep(projectRoot, python, ['-m', 'venv', venv]);
+    } catch (error) {
+      throw new InputError(`could not create ${venv}: ${(error as Error).message}`);
+    }
   }
+  next();
   log(`installing ${pins.join(' ')} into ${venv} (takes a minute the first time)`);
   try {
-    await run(join(venv, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', ...pins], { maxBuffer: 16 * 1024 * 1024 });
+    await runStep(projectRoot, join(venv, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', ...pins]);
   } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr ?? '';
-    throw new InputError(`pip could not install ${pins.join(' ')}: ${stderr.trim().split('\n').at(-1) ?? String(error)}`);
+    throw new InputError(`pip could not install ${pins.join(' ')}: ${(error as Error).message}`);
   }
   writeFileSync(marker, wanted);
 }
@@ -81,7 +132,7 @@ async function isDebInstalled(name: string): Promise<boolean> {
   }
 }
 
-async function installApt(packages: string[], log: (line: string) => void): Promise<void> {
+async function installApt(projectRoot: string, packages: string[], log: (line: string) => void, next: () => void): Promise<void> {
   const missing: string[] = [];
   for (const p of packages) if (!(await isDebInstalled(p))) missing.push(p);
   if (missing.length === 0) {
@@ -92,13 +143,15 @@ async function installApt(packages: string[], log: (line: string) => void): Prom
   if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) {
     throw new InputError(`missing Debian packages ${missing.join(' ')}: run \`sudo apt-get update && sudo ${command}\`, then retry`);
   }
+  next();
   log(`installing Debian packages ${missing.join(' ')} with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   try {
-    await run('apt-get', ['update', '-qq'], { env, maxBuffer: 64 * 1024 * 1024 });
-    await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env, maxBuffer: 64 * 1024 * 1024 });
+    await runStep(projectRoot, 'apt-get', ['update', '-qq'], env);
+    next();
+    await runStep(projectRoot, 'apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], env);
   } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr ?? '';
-    throw new InputError(`apt-get could not install ${missing.join(' ')}: ${stderr.trim().split('\n').at(-1) ?? String(error)}`);
+    if (error instanceof InstallInterrupted) throw error;
+    throw new InputError(`apt-get could not install ${missing.join(' ')}: ${(error as Error).message}`);
   }
 }

