@@ -4,7 +4,20 @@
  * they observe into check verdicts, so every target is judged by the same rules.
  */
 import pRetry from 'p-retry';
-import { mechanismOf, type Adapter, type EndMode, type GrantRecord, type Mechanism, type ProbeResult, type ScenarioContext, type TargetConnection } from '../adapters/contract.ts';
+import {
+  LIFECYCLE_CHECKS,
+  mechanismOf,
+  type Adapter,
+  type EndMode,
+  type ExtensionMoment,
+  type ExtensionResult,
+  type GrantRecord,
+  type Mechanism,
+  type ProbeResult,
+  type ReuseHandle,
+  type ScenarioContext,
+  type TargetConnection,
+} from '../adapters/contract.ts';
 import { checkDefinition } from '../reports/catalogue.ts';
 import { Evidence, type Phase } from './evidence.ts';
 import { pollUntilDenied, type ReuseObservation } from './reuse-poll.ts';
@@ -53,10 +66,22 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
     sessionOutlivedTtlMs: 0,
     privilegeWidth: null,
     residue: 0,
+    harnessLag: { issueToFirstUseMs: null, endToFirstReuseMs: null },
   };
 
+  const declared = new Set<string>([...LIFECYCLE_CHECKS, ...(scenario.limits ? ['privilege-width'] : []), ...mechanism.checks(scenario.params)]);
   const addCheck = (name: string, verdict: CheckVerdict, detail: string): void => {
+    // A check nobody declared would reach the report unannounced: `jitc list` would not show it.
+    if (!declared.has(name)) throw new Error(`check "${name}" is not declared by mechanism ${adapter.name}/${scenario.mechanism}`);
     const def = checkDefinition(name);
+    // One entry per check: a second finding on it (a minted credential's reuse under
+    // holder-cannot-extend) joins the first, and the worse verdict stands.
+    const existing = checks.find((c) => c.name === name);
+    if (existing) {
+      existing.verdict = worstOf([existing.verdict, verdict]) as CheckVerdict;
+      existing.detail = `${existing.detail}; ${secrets.redact(detail)}`;
+      return;
+    }
     checks.push({ name, title: def.title, verdict, detail: secrets.redact(detail), severity: def.severity, controls: def.controls });
   };
 
@@ -99,6 +124,10 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
   };
 
   let grant: GrantRecord | undefined;
+  /** Everything probed after the end: the grant's handles and whatever the holder minted. */
+  const handles: ReuseHandle[] = [];
+  let observations: ReuseObservation[] | undefined;
+  let end: EndInstant | undefined;
   let residue: string[] = [];
   const removed: string[] = [];
   const teardownErrors: string[] = [];
@@ -140,41 +169,66 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
       return record;
     });
     grant = issued;
+    const extensions: ExtensionOutcome[] = [];
 
     const usable = await runPhase('use', async () => {
       const used = await mechanism.use(ctx, issued);
       recordProbe(evidence, 'first use of the grant', used);
+      // The harness's own lag, measured in every result: a late first use must never blame the target.
+      const lagMs = Date.parse(used.at) - Date.parse(issued.issuedAt);
+      metrics.harnessLag.issueToFirstUseMs = lagMs;
       const verdict = verdictWhenUseExpected(used.outcome);
+      const ate = issued.expiresAt !== null && Date.parse(used.at) >= Date.parse(issued.expiresAt);
       addCheck(
         'grant-usable',
         verdict,
-        verdict === 'pass' ? `the grant worked for the task (${used.detail})` : `the grant did not work for the task (${used.outcome}: ${used.detail}); nothing after it was tested`,
+        verdict === 'pass'
+          ? `the grant worked for the task (${used.detail})`
+          : ate
+            ? `the harness lagged: it first used the grant ${lagMs} ms after issue, at or past its stated expiry, so nothing was tested (${used.outcome}: ${used.detail}); the target is not blamed`
+            : `the grant did not work for the task (${used.outcome}: ${used.detail}); nothing after it was tested`,
       );
-      return verdict === 'pass';
+      if (verdict !== 'pass') return false;
+      handles.push(...issued.handles);
+      extensions.push(...(await tryExtensions(ctx, issued, 'inside-window', handles)));
+      return true;
     });
 
-    const end = await runPhase('end', () => endGrant(ctx, mechanism, issued, scenario, options.onWait));
+    const ended = await runPhase('end', () => endGrant(ctx, mechanism, issued, scenario, options.onWait));
+    end = ended;
 
     await runPhase('reuse', async () => {
       if (!usable) {
-        for (const check of new Set(issued.handles.map((h) => h.check))) {
-          addCheck(check, 'inconclusive', 'not tested: the grant never worked, so a denial now proves nothing');
-        }
+        const notTested = new Set(issued.handles.map((h) => h.check));
+        if (issued.extensions.length > 0) notTested.add('holder-cannot-extend');
+        for (const check of notTested) addCheck(check, 'inconclusive', 'not tested: the grant never worked, so a denial now proves nothing');
         return;
       }
-      if (issued.handles.length === 0) {
+      extensions.push(...(await tryExtensions(ctx, issued, 'after-end', handles)));
+      if (issued.extensions.length > 0) judgeExtensions(extensions, issued, ctx.task, addCheck);
+      if (handles.length === 0) {
         addCheck('reuse-denied', 'inconclusive', 'the grant offered nothing to probe after the end, so reuse was not tested');
         return;
       }
-      const observations = await Promise.all(
-        issued.handles.map((handle) =>
-          pollUntilDenied(handle, { endedAt: end.endedAt, deadlineAt: end.deadlineAt, evidence, signal, singleUse: scenario.end.mode === 'consumed' }),
+      const nodes: (string | undefined)[] = scenario.reuse.nodes ?? [undefined];
+      observations = await Promise.all(
+        handles.flatMap((handle) =>
+          (handle.boundToConnection ? [undefined] : nodes).map((node) =>
+            pollUntilDenied(handle, { ...ended, evidence, signal, singleUse: scenario.end.mode === 'consumed', ...(node ? { node } : {}) }),
+          ),
         ),
       );
-      judgeReuse(observations, end.endedAt, metrics, addCheck);
+      const firstProbe = Math.min(...observations.map((o) => o.attempts[0]?.sentAt ?? Number.POSITIVE_INFINITY));
+      if (Number.isFinite(firstProbe)) metrics.harnessLag.endToFirstReuseMs = firstProbe - ended.endedAt;
     });
 
-    residue = await runPhase('residue', () => measureResidue(ctx, mechanism, baseline, end.deadlineAt, addCheck));
+    residue = await runPhase('residue', async () => {
+      const left = await measureResidue(ctx, mechanism, baseline, ended.deadlineAt, addCheck);
+      // Once more, just before teardown: a credential that came back after its confirmed denial
+      // (a replica catching up the wrong way, a cache refilled) is caught here.
+      if (observations) await probeOnceMore(handles, observations, ended.endedAt, evidence);
+      return left;
+    });
     metrics.residue = residue.length;
   } catch (error) {
     const phase = evidence.phase;
@@ -183,8 +237,10 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
     evidence.record(`lifecycle stopped in ${phase}: ${reason}`);
     addCheck('lifecycle-completed', 'inconclusive', `${phase}: ${reason}`);
   } finally {
+    // Judged whatever happened after the poll: an observed reuse is a finding even if a later phase broke.
+    if (observations && end) judgeReuse(observations, end.endedAt, metrics, addCheck);
     await runPhase('teardown', async () => {
-      for (const handle of grant?.handles ?? []) {
+      for (const handle of handles.length > 0 ? handles : (grant?.handles ?? [])) {
         await handle.close?.().catch((error: unknown) => teardownErrors.push(`close ${handle.name}: ${errorText(error)}`));
       }
       try {
@@ -226,9 +282,11 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
 }
 
 interface EndInstant {
-  /** When the grant ended: revoke call started, or the moment it was due to expire. */
+  /** When the end was requested: the revoke call started, or the moment the grant was due to expire. */
   endedAt: number;
-  /** After this, a still-working credential is a fail. */
+  /** When the end call returned; the revoke call's own time counts against the deadline. */
+  endReturnedAt: number;
+  /** The promise: from here on a still-working credential is a fail. */
   deadlineAt: number;
 }
 
@@ -256,15 +314,97 @@ async function endGrant<C>(
     });
     await waitUntil(endedAt, `${scenario.adapter}/${scenario.id}: ${grant.credentialId} to expire`, ctx.signal, onWait);
     await mechanism.end(ctx, grant, mode);
-    ctx.evidence.record('grant due to have expired', { at: new Date(endedAt).toISOString() }, new Date(endedAt));
-    return { endedAt, deadlineAt: endedAt + graceMs + deadlineMs };
+    const deadlineAt = endedAt + graceMs + deadlineMs;
+    ctx.evidence.record('grant due to have expired', { at: new Date(endedAt).toISOString(), deadline: new Date(deadlineAt).toISOString() }, new Date(endedAt));
+    // Waiting is the harness's job, not the target's: an expiry call is not a revoke call.
+    return { endedAt, endReturnedAt: endedAt, deadlineAt };
   }
   const endedAt = Date.now();
+  const deadlineAt = endedAt + deadlineMs;
+  ctx.evidence.record(mode === 'revoke' ? 'grant revocation requested at task end' : 'task ended; single-use grant consumed', {
+    deadline: new Date(deadlineAt).toISOString(),
+  }, new Date(endedAt));
   await mechanism.end(ctx, grant, mode);
-  ctx.evidence.record(mode === 'revoke' ? 'grant revoked at task end' : 'task ended; single-use grant consumed', {
-    callMs: Date.now() - endedAt,
+  const endReturnedAt = Date.now();
+  ctx.evidence.record(mode === 'revoke' ? 'revoke call returned' : 'end call returned', { callMs: endReturnedAt - endedAt });
+  return { endedAt, endReturnedAt, deadlineAt };
+}
+
+/** What one extension attempt answered, and when it was tried. */
+interface ExtensionOutcome extends ExtensionResult {
+  name: string;
+  moment: ExtensionMoment;
+}
+
+/**
+ * The holder tries to extend its own grant with the credential itself. Whatever it mints joins
+ * the handles probed after the end, so a child or key that outlives the task is caught.
+ */
+async function tryExtensions<C>(ctx: ScenarioContext<unknown, C>, grant: GrantRecord, moment: ExtensionMoment, handles: ReuseHandle[]): Promise<ExtensionOutcome[]> {
+  const outcomes: ExtensionOutcome[] = [];
+  for (const extension of grant.extensions) {
+    let result: ExtensionResult;
+    try {
+      result = await extension.attempt(moment);
+    } catch (error) {
+      result = { outcome: 'unknown', at: new Date().toISOString(), detail: errorText(error) };
+    }
+    outcomes.push({ ...result, name: extension.name, moment });
+    handles.push(...(result.minted ?? []));
+    ctx.evidence.record(
+      `holder tried to extend its own grant ${moment === 'inside-window' ? 'inside the window' : 'after the end'}: ${extension.name}: ${result.outcome}`,
+      { answer: result.detail, reachesUntil: result.reachesUntil ?? null, minted: (result.minted ?? []).map((h) => h.name) },
+      new Date(result.at),
+    );
+  }
+  return outcomes;
+}
+
+/**
+ * `holder-cannot-extend`: an extension reaching past the approval window (or with no stated end),
+ * or any extension after the task ended, is a fail; inside the window it is a renewal under the
+ * task's own approval, recorded with its approver.
+ */
+function judgeExtensions(outcomes: ExtensionOutcome[], grant: GrantRecord, task: ScenarioContext<unknown, unknown>['task'], addCheck: (n: string, v: CheckVerdict, d: string) => void): void {
+  const windowEnd = Date.parse(grant.issuedAt) + task.windowSeconds * 1000;
+  const parts = outcomes.map((o): { verdict: CheckVerdict; detail: string } => {
+    const label = `${o.name} (${o.moment})`;
+    if (o.outcome === 'unknown') return { verdict: 'inconclusive', detail: `${label}: could not tell whether it worked (${o.detail})` };
+    if (o.outcome === 'refused') return { verdict: 'pass', detail: `${label}: refused (${o.detail})` };
+    if (o.moment === 'after-end') return { verdict: 'fail', detail: `${label}: the holder brought its grant back after the task ended (${o.detail})` };
+    const reach = o.reachesUntil === undefined || o.reachesUntil === null ? Number.POSITIVE_INFINITY : Date.parse(o.reachesUntil);
+    if (reach > windowEnd + TTL_ROUNDING_SECONDS * 1000) {
+      const past = Number.isFinite(reach) ? `${Math.round((reach - windowEnd) / 1000)} s past` : 'with no end, past';
+      return { verdict: 'fail', detail: `${label}: the holder extended its own grant ${past} the approval window of ${task.windowSeconds} s (${o.detail})` };
+    }
+    return { verdict: 'pass', detail: `${label}: extended within the approval window, under the task's approval by ${task.approver} (${o.detail})` };
   });
-  return { endedAt, deadlineAt: endedAt + deadlineMs };
+  const verdict = worstOf(parts.map((p) => p.verdict)) as CheckVerdict;
+  const shown = verdict === 'pass' ? parts : parts.filter((p) => p.verdict === verdict);
+  addCheck('holder-cannot-extend', verdict, shown.map((p) => p.detail).join('; '));
+}
+
+/** Probe every handle once more; an answer that is not a denial reopens that handle's verdict. */
+async function probeOnceMore(handles: ReuseHandle[], observations: ReuseObservation[], endedAt: number, evidence: Evidence): Promise<void> {
+  await Promise.all(
+    handles.map(async (handle) => {
+      const sentAt = Date.now();
+      const result = await handle.probe();
+      evidence.record(`last probe before teardown with ${handle.name}: ${result.outcome}`, { answer: result.detail, msAfterEnd: sentAt - endedAt }, new Date(result.at));
+      if (result.outcome === 'denied') return;
+      for (const o of observations.filter((x) => x.handle === handle.name || x.handle.startsWith(`${handle.name} at `))) {
+        if (o.verdict === 'fail') continue;
+        if (result.outcome === 'allowed') {
+          o.verdict = 'fail';
+          o.lastAllowed = { ...result, sentAt, dueAt: sentAt };
+          o.detail = `${handle.name} allowed again just before teardown, ${sentAt - endedAt} ms after the end (${result.detail}); earlier: ${o.detail}`;
+        } else if (o.verdict === 'pass') {
+          o.verdict = 'inconclusive';
+          o.detail = `${handle.name}: the last probe before teardown got no denial (${result.detail}); earlier: ${o.detail}`;
+        }
+      }
+    }),
+  );
 }
 
 function judgeTtl(record: GrantRecord, windowSeconds: number, addCheck: (n: string, v: CheckVerdict, d: string) => void): void {
@@ -278,28 +418,26 @@ function judgeTtl(record: GrantRecord, windowSeconds: number, addCheck: (n: stri
   }
 }
 
-function judgeReuse(
-  observations: ReuseObservation[],
-  endedAt: number,
-  metrics: ScenarioMetrics,
-  addCheck: (n: string, v: CheckVerdict, d: string) => void,
-): void {
+function judgeReuse(observations: ReuseObservation[], endedAt: number, metrics: ScenarioMetrics, addCheck: (n: string, v: CheckVerdict, d: string) => void): void {
   const byCheck = new Map<string, ReuseObservation[]>();
   for (const o of observations) byCheck.set(o.check, [...(byCheck.get(o.check) ?? []), o]);
   for (const [check, group] of byCheck) {
     addCheck(check, worstOf(group.map((o) => o.verdict)) as CheckVerdict, group.map((o) => o.detail).join('; '));
   }
-  const denials = observations.map((o) => o.firstDenied).filter((p): p is ProbeResult => p !== undefined);
-  if (denials.length === observations.length && denials.length > 0) {
-    metrics.revocationLatencyMs = Math.max(...denials.map((d) => Date.parse(d.at) - endedAt));
+  const revoked = observations.filter((o) => o.revokedAt !== undefined && o.verdict === 'pass');
+  if (revoked.length === observations.length && revoked.length > 0) {
+    metrics.revocationLatencyMs = Math.max(...revoked.map((o) => Date.parse(o.revokedAt!.at) - endedAt));
   }
-  const lastAllowed = observations.map((o) => o.lastAllowed).filter((p): p is ProbeResult => p !== undefined);
-  metrics.sessionOutlivedTtlMs = Math.max(0, ...lastAllowed.map((p) => Date.parse(p.at) - endedAt));
+  metrics.sessionOutlivedTtlMs = Math.max(0, ...observations.map((o) => (o.lastAllowed ? Date.parse(o.lastAllowed.at) - endedAt : 0)));
 }
+
+/** However late residue is read, a target reaping asynchronously gets at least this long to settle. */
+const RESIDUE_SETTLE_MS = 1000;
 
 /**
  * Residue is read from the target, never from the harness's bookkeeping. Targets reap expired
- * grants asynchronously, so the diff is re-read until it is empty or the reuse deadline passes.
+ * grants asynchronously, so the diff is re-read until it is empty or the reuse deadline passes
+ * (at least {@link RESIDUE_SETTLE_MS}); the wait is recorded with the snapshot.
  */
 async function measureResidue<C>(
   ctx: ScenarioContext<unknown, C>,
@@ -309,21 +447,24 @@ async function measureResidue<C>(
   addCheck: (n: string, v: CheckVerdict, d: string) => void,
 ): Promise<string[]> {
   const before = new Set(baseline);
+  const started = Date.now();
+  let reads = 0;
   let left: string[] = [];
   class ResidueLeft extends Error {}
   try {
     await pRetry(
       async () => {
+        reads += 1;
         const after = await mechanism.entitlements(ctx);
         left = after.filter((e) => !before.has(e));
         if (left.length > 0) throw new ResidueLeft();
       },
-      { retries: 10_000, minTimeout: 100, maxTimeout: 1000, factor: 1.5, randomize: false, maxRetryTime: Math.max(0, deadlineAt - Date.now()), signal: ctx.signal },
+      { retries: 10_000, minTimeout: 100, maxTimeout: 1000, factor: 1.5, randomize: false, maxRetryTime: Math.max(RESIDUE_SETTLE_MS, deadlineAt - Date.now()), signal: ctx.signal },
     );
   } catch (error) {
     if (!(error instanceof ResidueLeft)) throw error;
   }
-  ctx.evidence.record('entitlements snapshot after the task', { residue: left });
+  ctx.evidence.record('entitlements snapshot after the task', { residue: left, reads, waitedMs: Date.now() - started });
   addCheck(
     'no-residue',
     left.length === 0 ? 'pass' : 'fail',
@@ -343,11 +484,16 @@ function describeStanding(probe: ProbeResult): string {
 }
 
 function summariseGrant(record: GrantRecord): ScenarioResult['grant'] & object {
-  const { handles, ...rest } = record;
-  return { ...rest, handles: handles.map((h) => h.name) };
+  const { handles, extensions, ...rest } = record;
+  return { ...rest, handles: handles.map((h) => h.name), extensions: extensions.map((e) => e.name) };
 }
 
+/** An error's whole reason on one line: no reason is ever shortened away. */
 export function errorText(error: unknown): string {
-  if (error instanceof Error) return error.message.split('\n')[0] ?? error.name;
-  return String(error);
+  const text = error instanceof Error ? error.message || error.name : String(error);
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0)
+    .join(' ');
 }

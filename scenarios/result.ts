@@ -25,7 +25,7 @@ export interface ScenarioMetrics {
   /** TTL the target granted, seconds; null when the grant does not expire. */
   ttlSeconds: number | null;
   ttlRequestedSeconds: number | null;
-  /** From the end of the grant to the first recognised denial; null when never denied. */
+  /** From the end request to the start of the final, confirmed run of denials; null when not shown. */
   revocationLatencyMs: number | null;
   /** How long past the end the credential was still seen working (0 when never). */
   sessionOutlivedTtlMs: number;
@@ -33,6 +33,11 @@ export interface ScenarioMetrics {
   privilegeWidth: number | null;
   /** Entitlements left on the target after the scenario, before teardown. */
   residue: number;
+  /**
+   * The harness's own lag, so a late look is never blamed on the target: issue → first use, and
+   * end → first reuse probe; null where that step did not happen.
+   */
+  harnessLag: { issueToFirstUseMs: number | null; endToFirstReuseMs: number | null };
 }
 
 export interface WaiverRecord {
@@ -42,7 +47,8 @@ export interface WaiverRecord {
   expires: string;
 }
 
-export type GrantSummary = Omit<GrantRecord, 'handles'> & { handles: string[] };
+/** A grant as reports keep it: handle and extension names, never the closures behind them. */
+export type GrantSummary = Omit<GrantRecord, 'handles' | 'extensions'> & { handles: string[]; extensions?: string[] };
 
 export interface ScenarioResult {
   id: string;

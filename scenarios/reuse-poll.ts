@@ -1,32 +1,72 @@
 /**
- * Reuse polling: probe a handle with backoff (p-retry) until the target denies it or the deadline
- * passes. Only a recognised denial stops the poll early; `unknown` keeps polling and, at the
- * deadline, leaves the check inconclusive rather than passed.
+ * Reuse polling: probe a handle after the grant ended until its denial is *stable*, or the
+ * credential proves usable past the deadline (docs/architecture.md, "Verdict rules").
+ *
+ * A first denial proves little behind a round-robin front: one node may still honour the
+ * credential (a stale replica, a response cache, eventual consistency). So the revocation time is
+ * the start of the final unbroken run of denials; it must fall within the deadline, which is a
+ * promise counted from the moment the end was requested; and that run must last through a
+ * confirmation window that ends no earlier than the deadline and holds at least
+ * {@link CONFIRM_MIN_PROBES} probes over at least {@link CONFIRM_MIN_MS}. An `allowed` at or after
+ * the deadline — even after a denial — is a fail; converging before the deadline is reported and
+ * passes; `unknown` inside the confirmation window is inconclusive. Each probe is a new
+ * connection (the handle's promise), so every answer is a fresh balancing decision.
  */
-import pRetry, { AbortError } from 'p-retry';
 import type { ProbeResult, ReuseHandle } from '../adapters/contract.ts';
 import type { Evidence } from './evidence.ts';
 import type { CheckVerdict } from './verdict.ts';
+import { Interrupted, sleep } from './wait.ts';
+
+/** A stable denial is confirmed by at least this many denials in a row… */
+export const CONFIRM_MIN_PROBES = 3;
+/** …spanning at least this long… */
+export const CONFIRM_MIN_MS = 1000;
+/** Backoff between probes before the first denial: from the first value up to the second. */
+const BACKOFF_MS = { first: 100, max: 1000, factor: 1.5 } as const;
+/** Spacing inside a run of denials: enough probes to confirm in about a second. */
+const CONFIRM_SPACING_MS = 300;
+/**
+ * How late a timer may fire and the probe still count as sent when due. Beyond it the harness
+ * itself lagged (a loaded machine), and the probe counts as sent when it really was: a late look
+ * can only make a verdict inconclusive, never a pass.
+ */
+const TIMER_SLACK_MS = 50;
+/**
+ * A denial was decided somewhere between sending the probe and its answer. Answered after the
+ * deadline, it places the revocation within the deadline only if its round trip was ordinary;
+ * a slow answer (a stalled harness, a struggling target) leaves the moment unknown.
+ */
+const ROUND_TRIP_SLACK_MS = 250;
+
+/** A probe's answer with when the harness sent it. */
+export interface ReuseAttempt extends ProbeResult {
+  sentAt: number;
+  /**
+   * When it was due. The probe due at the deadline is judged as sent at the deadline: a timer
+   * firing a few milliseconds late must not make a denial look late.
+   */
+  dueAt: number;
+}
 
 export interface ReuseObservation {
+  /** The handle's name, with the node when the scenario lists several. */
   handle: string;
   check: string;
-  attempts: ProbeResult[];
-  /** First recognised denial, if any. */
-  firstDenied: ProbeResult | undefined;
+  attempts: ReuseAttempt[];
+  /** First probe of the final unbroken run of denials: the revocation time. Set only on a pass. */
+  revokedAt: ReuseAttempt | undefined;
   /** Last time the credential was seen working after the end. */
-  lastAllowed: ProbeResult | undefined;
+  lastAllowed: ReuseAttempt | undefined;
   verdict: CheckVerdict;
   detail: string;
 }
 
-class NotYetDenied extends Error {}
-class ReusedSingleUse extends Error {}
-
 export interface PollOptions {
-  /** When the grant ended (revoke returned, or the stated expiry): latencies count from here. */
+  /** When the end was requested (the revoke call started, or the grant was due to expire). */
   endedAt: number;
-  /** Epoch ms after which a still-working credential is a fail. */
+  /** When the end call returned: a revoke slower than the deadline cannot be proven in time. */
+  endReturnedAt: number;
+  /** Epoch ms by which the credential must be denied for good: the promise. */
   deadlineAt: number;
   evidence: Evidence;
   signal: AbortSignal;
@@ -35,66 +75,124 @@ export interface PollOptions {
    * a reuse, final: the probe itself may spend the spare use, so a later refusal proves nothing.
    */
   singleUse?: boolean;
+  /** A node address from the scenario's `reuse.nodes`; absent: the target's own address. */
+  node?: string;
 }
 
 export async function pollUntilDenied(handle: ReuseHandle, options: PollOptions): Promise<ReuseObservation> {
-  const attempts: ProbeResult[] = [];
-  const { evidence, signal } = options;
-  try {
-    await pRetry(
-      async (attempt) => {
-        if (signal.aborted) throw new AbortError('interrupted');
-        const result = await handle.probe();
-        attempts.push(result);
-        evidence.record(`reuse attempt ${attempt} with ${handle.name}: ${result.outcome}`, {
-          handle: handle.name,
-          outcome: result.outcome,
-          answer: result.detail,
-          msAfterEnd: Date.parse(result.at) - options.endedAt,
-        }, new Date(result.at));
-        if (result.outcome === 'allowed' && options.singleUse) throw new AbortError(new ReusedSingleUse());
-        if (result.outcome !== 'denied') throw new NotYetDenied(result.outcome);
-      },
-      {
-        retries: 10_000,
-        minTimeout: 100,
-        maxTimeout: 1000,
-        factor: 1.5,
-        randomize: false,
-        maxRetryTime: Math.max(0, options.deadlineAt - Date.now()),
-        signal,
-      },
+  const { evidence, signal, deadlineAt } = options;
+  const name = options.node ? `${handle.name} at ${options.node}` : handle.name;
+  const attempts: ReuseAttempt[] = [];
+  let backoff: number = BACKOFF_MS.first;
+  let runStart: ReuseAttempt | undefined;
+  let dueAt = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    if (signal.aborted) throw new Interrupted();
+    const sentAt = Date.now();
+    const result: ReuseAttempt = { ...(await handle.probe(options.node)), sentAt, dueAt: sentAt - dueAt <= TIMER_SLACK_MS ? Math.min(dueAt, sentAt) : sentAt };
+    attempts.push(result);
+    evidence.record(
+      `reuse attempt ${attempt} with ${name}: ${result.outcome}`,
+      { handle: name, outcome: result.outcome, answer: result.detail, msAfterEnd: sentAt - options.endedAt, msToDeadline: deadlineAt - sentAt },
+      new Date(result.at),
     );
-  } catch (error) {
-    if (signal.aborted) throw error;
-    if (!(error instanceof NotYetDenied) && !(error instanceof ReusedSingleUse)) throw error;
+    const pastDeadline = result.dueAt >= deadlineAt;
+    if (result.outcome === 'allowed' && (options.singleUse || pastDeadline)) break;
+    if (result.outcome === 'unknown' && pastDeadline) break;
+    if (result.outcome === 'denied') {
+      runStart ??= result;
+      if (isConfirmed(attempts.slice(attempts.indexOf(runStart)), deadlineAt)) break;
+    } else {
+      runStart = undefined;
+    }
+    // Inside a run of denials, probe often enough to confirm it; otherwise back off.
+    const pause = runStart ? CONFIRM_SPACING_MS : backoff;
+    if (!runStart) backoff = Math.min(backoff * BACKOFF_MS.factor, BACKOFF_MS.max);
+    dueAt = Date.now() + pause;
+    // One probe is always sent right at the deadline: the moment the promise falls due.
+    if (result.dueAt < deadlineAt && dueAt > deadlineAt) dueAt = deadlineAt;
+    await sleep(dueAt - Date.now(), signal);
   }
-  return judge(handle, attempts, options.endedAt, options.singleUse === true);
+  return judge(name, handle.check, attempts, options);
 }
 
-function judge(handle: ReuseHandle, attempts: ProbeResult[], endedAt: number, singleUse: boolean): ReuseObservation {
-  const firstDenied = attempts.find((a) => a.outcome === 'denied');
+/** The final run of denials holds enough probes, spans long enough and reaches the deadline. */
+function isConfirmed(run: readonly ReuseAttempt[], deadlineAt: number): boolean {
+  const first = run[0];
+  const last = run.at(-1);
+  if (!first || !last) return false;
+  return run.length >= CONFIRM_MIN_PROBES && last.sentAt - first.sentAt >= CONFIRM_MIN_MS && last.dueAt >= deadlineAt;
+}
+
+/** The verdict on one handle's attempts. Exported for the rules' own tests. */
+export function judge(name: string, check: string, attempts: ReuseAttempt[], options: Omit<PollOptions, 'evidence' | 'signal' | 'node'>): ReuseObservation {
+  const { endedAt, deadlineAt } = options;
   const allowed = attempts.filter((a) => a.outcome === 'allowed');
   const lastAllowed = allowed.at(-1);
-  const last = attempts.at(-1);
-  const base = { handle: handle.name, check: handle.check, attempts, firstDenied, lastAllowed };
-  const after = (p: ProbeResult): number => Date.parse(p.at) - endedAt;
-  if (singleUse && lastAllowed) {
-    return { ...base, firstDenied: undefined, verdict: 'fail', detail: `${handle.name} worked again ${after(lastAllowed)} ms after its single use (${lastAllowed.detail})` };
+  const base = { handle: name, check, attempts, lastAllowed, revokedAt: undefined };
+  const after = (a: ReuseAttempt): number => a.sentAt - endedAt;
+  const deadlineMs = deadlineAt - endedAt;
+  const verdict = (v: CheckVerdict, detail: string): ReuseObservation => ({ ...base, verdict: v, detail });
+
+  const first = attempts[0];
+  if (!first) return verdict('inconclusive', `${name}: never probed after the end`);
+  if (options.singleUse && lastAllowed) {
+    return verdict('fail', `${name} worked again ${after(lastAllowed)} ms after its single use (${lastAllowed.detail})`);
   }
-  if (firstDenied) {
-    return { ...base, verdict: 'pass', detail: `${handle.name} denied ${after(firstDenied)} ms after the end (${firstDenied.detail})` };
+  if (first.sentAt >= deadlineAt) {
+    // Nothing was seen before the promise fell due. Whose lateness it was decides the verdict.
+    if (options.endReturnedAt >= deadlineAt) {
+      return verdict(
+        'fail',
+        `${name}: the end call itself took ${options.endReturnedAt - endedAt} ms, past the ${deadlineMs} ms deadline, so the credential was not shown dead in time`,
+      );
+    }
+    return verdict(
+      'inconclusive',
+      `${name}: the harness lagged: its first reuse probe went out ${after(first)} ms after the end, already past the ${deadlineMs} ms deadline (nothing is judged on a late look)`,
+    );
   }
-  if (lastAllowed) {
-    return {
-      ...base,
-      verdict: 'fail',
-      detail: `${handle.name} still usable ${after(lastAllowed)} ms after the end, at the deadline (${attempts.length} attempts; last answer: ${last?.detail ?? 'none'})`,
-    };
+  const lateAllowed = allowed.find((a) => a.dueAt >= deadlineAt);
+  if (lateAllowed) {
+    const denialBefore = attempts.slice(0, attempts.indexOf(lateAllowed)).filter((a) => a.outcome === 'denied').at(-1);
+    if (denialBefore) {
+      return verdict(
+        'fail',
+        `${name} allowed again ${lateAllowed.sentAt - denialBefore.sentAt} ms after a denial (unstable revocation), ${after(lateAllowed)} ms after the end, past the ${deadlineMs} ms deadline (${lateAllowed.detail})`,
+      );
+    }
+    return verdict('fail', `${name} still usable ${after(lateAllowed)} ms after the end, past the ${deadlineMs} ms deadline (${attempts.length} attempts; last answer: ${lateAllowed.detail})`);
   }
+  const lateUnknown = attempts.find((a) => a.outcome === 'unknown' && a.dueAt >= deadlineAt);
+  if (lateUnknown) {
+    return verdict('inconclusive', `${name}: an answer that is not a denial inside the confirmation window, ${after(lateUnknown)} ms after the end: ${lateUnknown.detail}`);
+  }
+  const lastOther = attempts.findLastIndex((a) => a.outcome !== 'denied');
+  const run = attempts.slice(lastOther + 1);
+  const start = run[0];
+  const last = run.at(-1);
+  if (!start || !last) return verdict('inconclusive', `${name}: no stable denial observed in ${attempts.length} attempts; last answer: ${attempts.at(-1)?.detail ?? 'none'}`);
+  const answeredAt = Date.parse(start.at);
+  if (answeredAt > deadlineAt && answeredAt - start.sentAt > ROUND_TRIP_SLACK_MS) {
+    return verdict('inconclusive', `${name}: the first denial of the final run was sent ${after(start)} ms after the end but answered only ${answeredAt - start.sentAt} ms later, past the ${deadlineMs} ms deadline, so it cannot be placed within it`);
+  }
+  if (start.dueAt > deadlineAt) {
+    return verdict('inconclusive', `${name}: the last answer before the deadline was not a denial and the next went out only ${after(start)} ms after the end (a slow answer or a lagging harness), so the denial cannot be placed within the ${deadlineMs} ms deadline`);
+  }
+  if (!isConfirmed(run, deadlineAt)) {
+    return verdict('inconclusive', `${name}: denied from ${after(start)} ms after the end, but only ${run.length} denials over ${last.sentAt - start.sentAt} ms were seen, short of the confirmation window`);
+  }
+  // A denial, then a non-denial, then the final run: the target converged; reported, and it passes.
+  const earlyDenial = attempts.slice(0, lastOther).find((a) => a.outcome === 'denied');
+  const relapse = attempts[lastOther];
+  const converged =
+    earlyDenial && relapse
+      ? `; converged before the deadline: ${relapse.outcome} again ${relapse.sentAt - earlyDenial.sentAt} ms after a first denial (${relapse.detail})`
+      : '';
   return {
     ...base,
-    verdict: 'inconclusive',
-    detail: `${handle.name}: no recognised denial in ${attempts.length} attempts; last answer: ${last?.detail ?? 'none'}`,
+    revokedAt: start,
+    verdict: 'pass',
+    detail: `${name} denied ${Date.parse(start.at) - endedAt} ms after the end (${start.detail}), confirmed by ${run.length} denials over ${last.sentAt - start.sentAt} ms through the deadline${converged}`,
   };
 }

@@ -4,7 +4,7 @@
  * targets, and return the exit code. Ctrl-C or SIGTERM aborts the scenarios, which tear down
  * against the still-running targets before the targets are stopped.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { TestSpecification, Vitest } from 'vitest/node';
@@ -14,7 +14,10 @@ import { readEvidence, writeRunReports } from '../../reports/artifacts.ts';
 import { checkDefinition } from '../../reports/catalogue.ts';
 import { parseGateRule, type GateRule } from '../../reports/gate.ts';
 import { buildHtmlReport } from '../../reports/html.ts';
-import { sealRun, SEALED_OUTPUTS } from '../../reports/ledger.ts';
+import { sealRun } from '../../reports/ledger.ts';
+import { writeOpenMetrics } from '../../reports/openmetrics.ts';
+import { OutputDir } from '../../reports/out-dir.ts';
+import { planDigest } from '../../reports/shards.ts';
 import { closingLine, renderTable } from '../../reports/terminal.ts';
 import { loadWaivers, type Waiver } from '../../reports/waivers.ts';
 import { loadBuiltinScenarios, loadScenarioFile, PROJECT_ROOT } from '../../scenarios/load.ts';
@@ -25,7 +28,7 @@ import { RUN_ENV, type RunContext } from '../run-context.ts';
 import { bringUp, effectiveMode } from '../targets.ts';
 import { adapterSections, loadConfig } from './config.ts';
 import { plannedHistory, recordInHistory } from './history.ts';
-import { outputDir, outputFile } from './output-paths.ts';
+import { metricsFile, outputDir } from './output-paths.ts';
 import { progressPrinter } from './progress.ts';
 import { QuietReporter } from './quiet-reporter.ts';
 
@@ -123,18 +126,12 @@ async function plan(flags: RunFlags, log: (l: string) => void): Promise<Plan> {
     gate,
     concurrency,
     shard,
-    metricsFile: flags.metrics ? outputFile(resolve(flags.metrics), '--metrics') : undefined,
+    metricsFile: flags.metrics ? metricsFile(resolve(flags.metrics), '--metrics') : undefined,
     sections: adapterSections(config, adapters.map((a) => a.name)),
   };
 }
 
-/** A fresh run owns its output dir: earlier results there would mix into this run's report. */
-function prepareOut(outDir: string): void {
-  for (const entry of ['allure-results', 'evidence', 'html', 'junit.xml', 'summary.json', 'summary.md', ...SEALED_OUTPUTS]) rmSync(join(outDir, entry), { recursive: true, force: true });
-  mkdirSync(outDir, { recursive: true });
-}
-
-async function createSuiteRunner(p: Plan, reporter: QuietReporter): Promise<Vitest> {
+async function createSuiteRunner(p: Plan, reporter: QuietReporter, writeTo: string): Promise<Vitest> {
   const signalListeners = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
   // Loaded on demand: vitest's runner is most of the CLI's start-up time, and only `run` needs it.
   const { createVitest } = await import('vitest/node');
@@ -150,7 +147,7 @@ async function createSuiteRunner(p: Plan, reporter: QuietReporter): Promise<Vite
     watch: false,
     passWithNoTests: true,
     ...(p.shard ? { shard: `${p.shard.index}/${p.shard.count}` } : {}),
-    reporters: [['allure-vitest/reporter', { resultsDir: join(p.outDir, 'allure-results') }], reporter],
+    reporters: [['allure-vitest/reporter', { resultsDir: join(writeTo, 'allure-results') }], reporter],
   });
   // Vitest's logger exits the process on SIGINT/SIGTERM; here the harness must first tear down
   // against live targets, so only the harness's own handler may answer those signals.
@@ -171,10 +168,25 @@ async function suitesToRun(vitest: Vitest, p: Plan): Promise<TestSpecification[]
 export async function runCommand(flags: RunFlags, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<number> {
   const p = await plan(flags, log);
   const history = await plannedHistory(flags.history, flags.config);
+  // A run that would test nothing is not a run: one line, exit 2, nothing touched.
+  if (!p.shard && p.scenarios.length === 0) throw new InputError('nothing to run: no scenario matches the suites and scenarios asked for');
+  // Claimed before anything runs: a directory jitc does not own, or one another run is writing, is
+  // bad input. Everything the run writes goes to the claim's staging directory; only a sealed
+  // staging replaces the previous outputs, and on any other ending the directory stays as it was.
+  const out = OutputDir.claim(p.outDir, { where: '--out', runId: p.runId, command: 'run', log });
+  try {
+    return await runClaimed(flags, p, history, out, log);
+  } finally {
+    out.abandon();
+  }
+}
+
+async function runClaimed(flags: RunFlags, p: Plan, history: string, out: OutputDir, log: (line: string) => void): Promise<number> {
   const startedAt = new Date().toISOString();
   const reporter = new QuietReporter();
-  const vitest = await createSuiteRunner(p, reporter);
+  const vitest = await createSuiteRunner(p, reporter, out.staging);
   const planned = p.adapters.map((a) => suiteFile(a.name));
+  const wholePlan = p.scenarios.map((s) => `${s.adapter}/${s.id}`).sort();
   const specs = await suitesToRun(vitest, p);
   const inShard = new Set(specs.map((s) => s.moduleId));
   p.adapters = p.adapters.filter((a) => inShard.has(suiteFile(a.name)));
@@ -201,15 +213,13 @@ export async function runCommand(flags: RunFlags, log: (line: string) => void = 
 
   try {
     targets = await bringUp(p.adapters, { runId: p.runId, projectRoot: PROJECT_ROOT, mode: p.mode, config: p.sections, ...(flags.config ? { configFile: flags.config } : {}), log });
-    // Only once every target answers is the output dir touched: bad input leaves nothing behind.
-    prepareOut(p.outDir);
     const shardNote = p.shard ? `, shard ${p.shard.index}/${p.shard.count}` : '';
     log(`jitc run ${p.runId}: ${p.scenarios.length} scenarios on ${p.adapters.map((a) => a.name).join(', ') || 'no suite'} (${p.mode} targets${shardNote}), concurrency ${p.concurrency}`);
     if (!interrupted && specs.length > 0) {
       const context: RunContext = {
         runId: p.runId,
         startedAt,
-        outDir: p.outDir,
+        outDir: out.staging,
         connections: Object.fromEntries(targets.map((t) => [t.connection.adapter, t.connection])),
         scenarios: p.scenarios.map((s) => s.id),
         scenarioFiles: p.scenarioFiles,
@@ -231,19 +241,28 @@ export async function runCommand(flags: RunFlags, log: (line: string) => void = 
     process.off('SIGTERM', onSignal);
   }
 
-  const results = withMissing(readEvidence(p.outDir), p, interrupted);
-  const summary = writeRunReports(p.outDir, results, {
+  const results = withMissing(readEvidence(out.staging), p, interrupted);
+  const summary = writeRunReports(out.staging, results, {
     runId: p.runId,
     startedAt,
     waivers: p.waivers,
     gate: p.gate,
     doubtful: interrupted !== undefined || reporter.problems.length > 0,
-    ...(p.metricsFile ? { metricsFile: p.metricsFile } : {}),
+    // Each shard records the whole plan it is part of, so merge can tell a complete set of shards.
+    ...(p.shard ? { shard: { index: p.shard.index, count: p.shard.count, planned: wholePlan, plan: planDigest(wholePlan) } } : {}),
   });
-  if (flags.html) log(`HTML report: ${await buildHtmlReport(p.outDir, `jitc run ${p.runId}`)}`);
+  // The Allure history of earlier runs here is carried forward: trends survive the replacement.
+  out.carryForward('history/');
+  if (flags.html) {
+    await buildHtmlReport(out.staging, `jitc run ${p.runId}`);
+    log(`HTML report: ${join(p.outDir, 'html', 'index.html')}`);
+  }
+  // Last, once every report is written: the seal covers them all; then the sealed outputs replace
+  // the previous ones, and only outputs in place are recorded.
+  log(sealRun(out.staging, { signKey: flags.signKey }));
+  out.commit();
+  if (p.metricsFile) writeOpenMetrics(p.metricsFile, summary);
   await recordInHistory(history, summary, results, 'run', log);
-  // Last, once every report is written: the seal covers them all.
-  log(sealRun(p.outDir, { signKey: flags.signKey }));
 
   const print = (line = ''): void => {
     process.stdout.write(`${line}\n`);
@@ -257,7 +276,8 @@ export async function runCommand(flags: RunFlags, log: (line: string) => void = 
   if (summary.gate.tolerated.length > 0) print(`gate (${summary.gate.rules.join(' or ')}) tolerates: ${summary.gate.tolerated.join(', ')}`);
   if (interrupted) print(`interrupted by ${interrupted}: targets stopped, created objects removed`);
   print(`reports: ${p.outDir} (summary.json, summary.md, junit.xml, allure-results/${flags.html ? ', html/index.html' : ''}${p.metricsFile ? `; metrics ${p.metricsFile}` : ''})`);
-  print(closingLine(summary));
+  // An empty shard is one part of a sharded run with nothing in it: no verdict of its own.
+  print(p.shard && results.length === 0 ? `shard ${p.shard.index}/${p.shard.count}: nothing to run (run ${p.runId}, exit 0)` : closingLine(summary));
   return summary.exitCode;
 }
 
@@ -285,7 +305,7 @@ function withMissing(results: ScenarioResult[], p: Plan, interrupted: string | u
         verdict: 'inconclusive',
         checks: [{ name: lifecycle.id, title: lifecycle.title, verdict: 'inconclusive', detail: why, severity: lifecycle.severity, controls: lifecycle.controls }],
         controls: lifecycle.controls,
-        metrics: { ttlSeconds: null, ttlRequestedSeconds: null, revocationLatencyMs: null, sessionOutlivedTtlMs: 0, privilegeWidth: null, residue: 0 },
+        metrics: { ttlSeconds: null, ttlRequestedSeconds: null, revocationLatencyMs: null, sessionOutlivedTtlMs: 0, privilegeWidth: null, residue: 0, harnessLag: { issueToFirstUseMs: null, endToFirstReuseMs: null } },
         task: { id: `${p.runId}/${scenario.id}`, approver: scenario.task.approver, windowSeconds: scenario.task.windowSeconds, needs: scenario.task.needs, endMode: scenario.end.mode },
         grant: null,
         residue: [],

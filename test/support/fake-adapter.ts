@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type {
   Adapter,
   EndMode,
+  ExtensionAttempt,
   GrantRecord,
   Mechanism,
   MechanismFinding,
@@ -16,7 +17,7 @@ import type {
   ScenarioContext,
   TargetConnection,
 } from '../../adapters/contract.ts';
-import { checkDefinition } from '../../reports/catalogue.ts';
+import { checkDefinition, loadCatalogue } from '../../reports/catalogue.ts';
 import type { CheckResult, ScenarioResult } from '../../scenarios/result.ts';
 import type { Scenario } from '../../scenarios/schema.ts';
 import { type CheckVerdict, type Verdict, worstOf } from '../../scenarios/verdict.ts';
@@ -106,6 +107,10 @@ export interface FakeScript {
   findings?: MechanismFinding[];
   /** What teardown says it removed. */
   removes?: string[];
+  /** How the holder may try to extend the grant; default none. */
+  extensions?: () => ExtensionAttempt[];
+  /** Check ids the mechanism declares; default every check in the catalogue. */
+  declares?: string[];
   /** Extra behaviour per step, run before the scripted answer (record evidence, slip a secret…). */
   hooks?: Partial<Record<MechanismStep, (ctx: FakeContext, grant: GrantRecord | undefined) => void | Promise<void>>>;
 }
@@ -151,6 +156,7 @@ export function fakeTarget(script: FakeScript = {}): FakeTarget {
   const mechanism: Mechanism<FakeParams, FakeClient> = {
     title: 'Scripted in-process grant',
     params: fakeParams,
+    checks: () => script.declares ?? [...loadCatalogue().checks.keys()],
     async setup(ctx) {
       await step('setup', ctx);
     },
@@ -180,6 +186,7 @@ export function fakeTarget(script: FakeScript = {}): FakeTarget {
         scopeGranted: script.scopeGranted ?? [...ctx.task.needs],
         attributes: { renewable: false },
         handles: script.handles?.() ?? [scriptedHandle('fake credential', 'reuse-denied', ['denied'])],
+        extensions: script.extensions?.() ?? [],
       };
       active = true;
       return grant;
@@ -274,7 +281,7 @@ export function fakeResult(overrides: Partial<ScenarioResult> & { checks?: Check
     startedAt: '2026-01-01T00:00:00.000Z',
     finishedAt: '2026-01-01T00:00:04.250Z',
     controls: [...new Set(checks.flatMap((c) => c.controls))].sort(),
-    metrics: { ttlSeconds: 3, ttlRequestedSeconds: 3, revocationLatencyMs: 120, sessionOutlivedTtlMs: 0, privilegeWidth: 1, residue: 0 },
+    metrics: { ttlSeconds: 3, ttlRequestedSeconds: 3, revocationLatencyMs: 120, sessionOutlivedTtlMs: 0, privilegeWidth: 1, residue: 0, harnessLag: { issueToFirstUseMs: 5, endToFirstReuseMs: 2 } },
     task: { id: 'r1/token-ttl-expiry', approver: 'jitc-change-approval', windowSeconds: 3, needs: ['read the task secret'], endMode: 'expire' },
     grant: null,
     residue: [],

@@ -1,0 +1,181 @@
+/**
+ * The engine's rules that keep a pass honest on imperfect targets: the holder's own attempts to
+ * extend its grant, every handle probed once more before teardown, several nodes each judged,
+ * the harness's own lag measured and never blamed on the target, and only declared checks.
+ */
+import { describe, expect, test } from 'vitest';
+import type { ExtensionAttempt, ExtensionResult, ReuseHandle } from '../../adapters/contract.ts';
+import { errorText, runScenario } from '../../scenarios/engine.ts';
+import type { ScenarioResult } from '../../scenarios/result.ts';
+import type { Scenario } from '../../scenarios/schema.ts';
+import { answer, type FakeScript, fakeScenario, fakeTarget, scriptedHandle } from '../support/fake-adapter.ts';
+
+async function run(script: FakeScript = {}, scenario: Partial<Scenario> = {}): Promise<ScenarioResult> {
+  const target = fakeTarget(script);
+  return runScenario(fakeScenario(scenario), { runId: 'ttrust1', adapter: target.adapter, client: target.client, connection: target.connection, signal: new AbortController().signal });
+}
+
+function check(result: ScenarioResult, name: string) {
+  const found = result.checks.filter((c) => c.name === name);
+  expect(found, `one ${name} in ${result.checks.map((c) => c.name).join(', ')}`).toHaveLength(1);
+  return found[0]!;
+}
+
+/** An extension attempt whose answers per moment are scripted; `reach` is ms after now. */
+function extension(name: string, answers: Partial<Record<'inside-window' | 'after-end', Omit<ExtensionResult, 'at'>>>, seen: string[] = []): ExtensionAttempt {
+  return {
+    name,
+    attempt: async (moment) => {
+      seen.push(moment);
+      const scripted = answers[moment] ?? { outcome: 'refused', detail: 'HTTP 403 permission denied' };
+      return { ...scripted, at: new Date().toISOString() };
+    },
+  };
+}
+
+const inMs = (ms: number): string => new Date(Date.now() + ms).toISOString();
+
+describe.concurrent('the holder tries to extend its own grant', () => {
+  test('a holder refused inside the window and after the end passes, and both moments are tried', async () => {
+    const seen: string[] = [];
+    const result = await run({ extensions: () => [extension('renew-self by 24 h', {}, seen)] });
+    expect(seen).toEqual(['inside-window', 'after-end']);
+    expect(check(result, 'holder-cannot-extend').verdict).toBe('pass');
+    expect(result.evidence.some((e) => e.event === 'holder tried to extend its own grant inside the window: renew-self by 24 h: refused')).toBe(true);
+    expect(result.verdict).toBe('pass');
+  });
+
+  test('a token that renews itself to 768 h is a fail saying how far past the window it reaches', async () => {
+    const result = await run({ extensions: () => [extension('renew-self by 24 h', { 'inside-window': { outcome: 'extended', detail: 'lease_duration 2764800', reachesUntil: inMs(768 * 3600_000) } })] });
+    const c = check(result, 'holder-cannot-extend');
+    expect(c.verdict).toBe('fail');
+    expect(c.detail).toMatch(/^renew-self by 24 h \(inside-window\): the holder extended its own grant \d+ s past the approval window of 1 s/);
+    expect(result.verdict).toBe('fail');
+  });
+
+  test('an extension with no stated end is a fail', async () => {
+    const result = await run({ extensions: () => [extension('refresh own entryTtl', { 'inside-window': { outcome: 'extended', detail: 'no TTL', reachesUntil: null } })] });
+    expect(check(result, 'holder-cannot-extend').detail).toMatch(/with no end, past the approval window/);
+  });
+
+  test('a renewal that stays inside the window passes and is recorded with the task approver', async () => {
+    const result = await run({ extensions: () => [extension('renew-self', { 'inside-window': { outcome: 'extended', detail: 'capped by explicit_max_ttl', reachesUntil: inMs(200) } })] });
+    const c = check(result, 'holder-cannot-extend');
+    expect(c.verdict).toBe('pass');
+    expect(c.detail).toContain('extended within the approval window, under the task\'s approval by jitc-change-approval');
+  });
+
+  test('any extension after the task ended is a fail', async () => {
+    const result = await run({ extensions: () => [extension('assume the role again', { 'after-end': { outcome: 'extended', detail: 'a fresh session', reachesUntil: inMs(100) } })] });
+    expect(check(result, 'holder-cannot-extend').detail).toMatch(/^assume the role again \(after-end\): the holder brought its grant back after the task ended/);
+  });
+
+  test('an unreadable answer is inconclusive, and an attempt that throws is unknown, never refused', async () => {
+    const throwing: ExtensionAttempt = { name: 'child token', attempt: async () => { throw new Error('socket hang up'); } };
+    const result = await run({ extensions: () => [throwing] });
+    const c = check(result, 'holder-cannot-extend');
+    expect(c.verdict).toBe('inconclusive');
+    expect(c.detail).toContain('socket hang up');
+  });
+
+  test('a credential the holder minted is probed after the end: one that outlives the task is a fail', async () => {
+    const minted = scriptedHandle('child token minted by the holder', 'holder-cannot-extend', ['allowed']);
+    const result = await run({ extensions: () => [extension('child token with a 1 h TTL', { 'inside-window': { outcome: 'extended', detail: 'child ttl capped', reachesUntil: inMs(100), minted: [minted] } })] });
+    expect(minted.probes).toBeGreaterThan(1);
+    const c = check(result, 'holder-cannot-extend');
+    expect(c.verdict).toBe('fail');
+    expect(c.detail).toMatch(/child token minted by the holder still usable/);
+    expect(minted.closed).toBe(true);
+  });
+
+  test('a grant that never worked leaves the extension check inconclusive, untried', async () => {
+    const seen: string[] = [];
+    const result = await run({ use: 'denied', extensions: () => [extension('renew-self', {}, seen)] });
+    expect(seen).toEqual([]);
+    expect(check(result, 'holder-cannot-extend').verdict).toBe('inconclusive');
+  });
+});
+
+describe.concurrent('every handle is probed once more just before teardown', () => {
+  test('a credential that comes back after its confirmed denial is a fail', async () => {
+    let ended = false;
+    let back = false;
+    const handle: ReuseHandle = { name: 'JIT token', check: 'reuse-denied', probe: async () => answer(back ? 'allowed' : 'denied') };
+    const result = await run({
+      handles: () => [handle],
+      // The residue read comes after the confirmed denial; the credential is honoured again from then.
+      hooks: { end: () => { ended = true; }, entitlements: () => { back = ended; } },
+    });
+    const c = check(result, 'reuse-denied');
+    expect(c.verdict).toBe('fail');
+    expect(c.detail).toMatch(/^JIT token allowed again just before teardown, \d+ ms after the end/);
+    expect(result.evidence.some((e) => e.event === 'last probe before teardown with JIT token: allowed')).toBe(true);
+  });
+
+  test('no answer just before teardown turns a pass into inconclusive', async () => {
+    let ended = false;
+    let late = false;
+    const handle: ReuseHandle = { name: 'JIT token', check: 'reuse-denied', probe: async () => answer(late ? 'unknown' : 'denied') };
+    const result = await run({ handles: () => [handle], hooks: { end: () => { ended = true; }, entitlements: () => { late = ended; } } });
+    expect(check(result, 'reuse-denied').verdict).toBe('inconclusive');
+  });
+});
+
+describe.concurrent('several nodes behind a sticky balancer', () => {
+  test('each node is polled on its own and one stale node fails the check', async () => {
+    const nodes: (string | undefined)[] = [];
+    const handle: ReuseHandle = {
+      name: 'JIT token',
+      check: 'reuse-denied',
+      probe: async (node) => {
+        nodes.push(node);
+        return answer(node === 'http://127.0.0.3:8200' ? 'allowed' : 'denied');
+      },
+    };
+    const result = await run({ handles: () => [handle] }, { reuse: { deadlineSeconds: 0.3, nodes: ['http://127.0.0.2:8200', 'http://127.0.0.3:8200'] } });
+    expect(new Set(nodes)).toEqual(new Set(['http://127.0.0.2:8200', 'http://127.0.0.3:8200', undefined]));
+    const c = check(result, 'reuse-denied');
+    expect(c.verdict).toBe('fail');
+    expect(c.detail).toContain('JIT token at http://127.0.0.3:8200 still usable');
+    expect(c.detail).toContain('JIT token at http://127.0.0.2:8200 denied');
+  });
+
+  test('a session bound to its own connection is polled once, not once per node', async () => {
+    const session = scriptedHandle('connection opened during use', 'session-ended-with-task', ['denied']);
+    session.boundToConnection = true;
+    const result = await run({ handles: () => [session] }, { reuse: { deadlineSeconds: 0.3, nodes: ['http://127.0.0.2:8200', 'http://127.0.0.3:8200'] } });
+    expect(check(result, 'session-ended-with-task').detail).toMatch(/^connection opened during use denied/);
+  });
+});
+
+describe.concurrent('the harness measures its own lag and never blames the target for it', () => {
+  test('every result states issue → first use and end → first reuse probe', async () => {
+    const result = await run();
+    expect(result.metrics.harnessLag.issueToFirstUseMs).toBeGreaterThanOrEqual(0);
+    expect(result.metrics.harnessLag.endToFirstReuseMs).toBeGreaterThanOrEqual(0);
+  });
+
+  test('a first use after the grant expired blames the harness, not the target', async () => {
+    const result = await run({ expiresAfterMs: 50, use: 'denied', hooks: { use: () => new Promise((r) => setTimeout(r, 120)) } });
+    const c = check(result, 'grant-usable');
+    expect(c.verdict).toBe('inconclusive');
+    expect(c.detail).toMatch(/^the harness lagged: it first used the grant \d+ ms after issue, at or past its stated expiry/);
+  });
+
+  test('a revoke call that outlasts the deadline is a fail naming the call', async () => {
+    const result = await run({ hooks: { end: () => new Promise((r) => setTimeout(r, 500)) } }, { reuse: { deadlineSeconds: 0.3 } });
+    expect(check(result, 'reuse-denied').detail).toMatch(/the end call itself took \d+ ms, past the 300 ms deadline/);
+  });
+});
+
+describe.concurrent('checks are declared', () => {
+  test('a check the mechanism did not declare is refused, not reported', async () => {
+    const result = await run({ declares: ['reuse-denied'], findings: [{ check: 'audit-trail', verdict: 'pass', detail: 'found' }] });
+    expect(result.checks.some((c) => c.name === 'audit-trail')).toBe(false);
+    expect(check(result, 'lifecycle-completed').detail).toMatch(/check "audit-trail" is not declared by mechanism fake\/scripted/);
+  });
+
+  test('an error keeps its whole reason: no line of it is cut away', () => {
+    expect(errorText(new Error('1 error occurred:\n\t* batch tokens cannot be revoked\n\n'))).toBe('1 error occurred: * batch tokens cannot be revoked');
+  });
+});
