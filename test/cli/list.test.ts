@@ -1,0 +1,49 @@
+/**
+ * `jitc list` prints each scenario's own checks and controls, from what its mechanism declares:
+ * never one list for all, and every declared check is one the catalogue knows.
+ */
+import { describe, expect, test } from 'vitest';
+import { loadCatalogue } from '../../reports/catalogue.ts';
+import { jitc } from '../support/cli.ts';
+
+interface Listed {
+  id: string;
+  adapter: string;
+  checks: string[];
+  controls: string[];
+}
+
+describe('jitc list', () => {
+  const listed = JSON.parse(jitc(['list', '--json']).stdout) as Listed[];
+  const find = (adapter: string, id: string): Listed => {
+    const r = listed.find((s) => s.adapter === adapter && s.id === id);
+    if (!r) throw new Error(`${adapter}/${id} not listed`);
+    return r;
+  };
+
+  test('shows each scenario its own checks: not the same list for every scenario', () => {
+    expect(new Set(listed.map((s) => s.checks.join(','))).size).toBeGreaterThan(3);
+  });
+
+  test('the directory audit-trail scenario shows its audit-trail check and AU-12', () => {
+    const audit = find('ldap', 'audit-trail');
+    expect(audit.checks).toContain('audit-trail');
+    expect(audit.controls).toContain('NIST-800-53-AU-12');
+  });
+
+  test('a child-token scenario shows derived-credentials-denied; a plain TTL scenario does not', () => {
+    expect(find('vault', 'child-token-cascade').checks).toContain('derived-credentials-denied');
+    expect(find('vault', 'token-ttl-expiry').checks).not.toContain('derived-credentials-denied');
+  });
+
+  test('every adapter declares holder-cannot-extend for the credentials it hands out', () => {
+    for (const adapter of ['vault', 'aws', 'ldap']) {
+      expect(listed.filter((s) => s.adapter === adapter).some((s) => s.checks.includes('holder-cannot-extend')), adapter).toBe(true);
+    }
+  });
+
+  test('every listed check is in the control catalogue', () => {
+    const known = loadCatalogue().checks;
+    for (const s of listed) for (const c of s.checks) expect(known.has(c), `${s.adapter}/${s.id}: ${c}`).toBe(true);
+  });
+});
