@@ -10,6 +10,7 @@
 import { escapeFilterValue, type LdapClient, values } from './client.ts';
 import { generalizedTimeToIso } from './dynamic-objects.ts';
 import type { LdapContext } from './fixtures.ts';
+import { awaitLagging, describeWait, type LaggingOutcome } from './lagging-read.ts';
 import { describeLdapError } from './probes.ts';
 
 export type AuditMode = 'judge' | 'attach' | 'off';
@@ -98,37 +99,51 @@ async function lookup(client: LdapClient, e: AuditExpectation, since: Date): Pro
   }
 }
 
-/** Read the records, attach them, and (judge) report the `audit-trail` check. */
-export async function auditScenario(ctx: LdapContext, mode: AuditMode): Promise<void> {
+/** One read of every expected record: found when each has one; a log that is not there is final. */
+async function readAll(client: LdapClient, expectations: AuditExpectation[], since: Date): Promise<LaggingOutcome<Lookup[]>> {
+  const results = await Promise.all(expectations.map((e) => lookup(client, e, since)));
+  const failed = results.find((r): r is Extract<Lookup, { error: unknown }> => 'error' in r && r.error.code !== 32);
+  if (failed) return { state: 'unreachable', why: failed.error.text };
+  if (results.some((r) => 'error' in r)) return { state: 'missing', value: results, final: true };
+  return results.some((r) => 'records' in r && r.records.length === 0) ? { state: 'missing', value: results } : { state: 'found', value: results };
+}
+
+/** How long an `attach` audit waits for records that are evidence only. */
+const ATTACH_WAIT_MS = 2000;
+
+/**
+ * Read the records, attach them, and (judge) report the `audit-trail` check. The log lags the
+ * changes it records (and dds reaps on its own schedule), so a missing record is read again with
+ * backoff until `waitSeconds` has passed; the wait is part of the evidence.
+ */
+export async function auditScenario(ctx: LdapContext, mode: AuditMode, waitSeconds: number): Promise<void> {
   const expectations = (ctx.state.get('audit') as AuditExpectation[] | undefined) ?? [];
   const since = ctx.state.get('auditSince') as Date | undefined;
   if (mode === 'off' || expectations.length === 0 || !since) return;
   const logDn = ctx.client.layout.accessLogDn;
-  // The directory may still be removing (dds reaps on its own schedule): give missing records a
-  // moment, longer when they decide a check.
-  const deadline = Date.now() + (mode === 'judge' ? 2000 : 500);
-  let results: Lookup[] = [];
-  for (;;) {
-    results = await Promise.all(expectations.map((e) => lookup(ctx.client, e, since)));
-    const missing = results.some((r) => 'records' in r && r.records.length === 0);
-    if (!missing || Date.now() >= deadline || ctx.signal.aborted) break;
-    await new Promise((r) => setTimeout(r, 250));
+  const wait = await awaitLagging(() => readAll(ctx.client, expectations, since), {
+    deadlineMs: mode === 'judge' ? waitSeconds * 1000 : Math.min(ATTACH_WAIT_MS, waitSeconds * 1000),
+    signal: ctx.signal,
+  });
+  const waited = { outcome: wait.last.state, reads: wait.reads, waitedMs: wait.waitedMs, deadlineMs: wait.deadlineMs };
+  const last = wait.last;
+  if (last.state === 'unreachable') {
+    ctx.evidence.record(`audit log ${logDn} could not be read: ${last.why}`, { log: logDn, wait: waited });
+    if (mode === 'judge') {
+      ctx.report({ check: 'audit-trail', verdict: 'inconclusive', detail: `could not read the audit log at ${logDn}: ${last.why} (${describeWait(wait)})` });
+    }
+    return;
   }
-  const rows = expectations.map((e, i) => ({ expected: describe(e), stage: e.stage, result: results[i] as Lookup }));
-  ctx.evidence.record(`audit records read from the directory's own log (${logDn})`, {
+  const rows = expectations.map((e, i) => ({ expected: describe(e), stage: e.stage, result: last.value[i] as Lookup }));
+  ctx.evidence.record(`audit records read from the directory's own log (${logDn}), ${describeWait(wait)}`, {
     log: logDn,
+    wait: waited,
     records: rows.map((r) => ('records' in r.result ? { stage: r.stage, expected: r.expected, found: r.result.records } : { stage: r.stage, expected: r.expected, error: r.result.error.text })),
   });
   if (mode !== 'judge') return;
 
-  const failed = rows.find((r) => 'error' in r.result);
-  if (failed && 'error' in failed.result) {
-    const { code, text } = failed.result.error;
-    if (code === 32) {
-      ctx.report({ check: 'audit-trail', verdict: 'fail', detail: `the directory keeps no audit log at ${logDn} (noSuchObject): nothing records the grant or its removal` });
-    } else {
-      ctx.report({ check: 'audit-trail', verdict: 'inconclusive', detail: `could not read the audit log at ${logDn}: ${text}` });
-    }
+  if (rows.some((r) => 'error' in r.result)) {
+    ctx.report({ check: 'audit-trail', verdict: 'fail', detail: `the directory keeps no audit log at ${logDn} (noSuchObject): nothing records the grant or its removal` });
     return;
   }
   const summary = (stage: 'grant' | 'removal'): { found: string[]; missing: string[] } => {
@@ -155,8 +170,8 @@ export async function auditScenario(ctx: LdapContext, mode: AuditMode): Promise<
       detail: `${logDn} shows no end of the grant: nothing removed it, so no removal can be recorded (grant records: ${grant.found.join('; ') || 'none'}${grant.missing.length > 0 ? `; missing: ${grant.missing.join('; ')}` : ''})`,
     });
   } else if (missing.length > 0) {
-    ctx.report({ check: 'audit-trail', verdict: 'fail', detail: `missing from ${logDn}: ${missing.join('; ')}` });
+    ctx.report({ check: 'audit-trail', verdict: 'fail', detail: `missing from ${logDn}, ${describeWait(wait)}: ${missing.join('; ')}` });
   } else {
-    ctx.report({ check: 'audit-trail', verdict: 'pass', detail: `${logDn} records the grant (${grant.found.join('; ')}) and its removal (${removal.found.join('; ')})` });
+    ctx.report({ check: 'audit-trail', verdict: 'pass', detail: `${logDn} records the grant (${grant.found.join('; ')}) and its removal (${removal.found.join('; ')}); ${describeWait(wait)}` });
   }
 }

@@ -29,8 +29,8 @@ function isNotFound(error: unknown): boolean {
 }
 
 function protectedDns(client: LdapClient): Set<string> {
-  const { baseDn, grantGroupDn, resourceDn, accountsDn, groupsDn } = client.layout;
-  return new Set([baseDn, grantGroupDn, resourceDn, accountsDn, groupsDn].map((dn) => dn.toLowerCase()));
+  const { baseDn, grantGroupDn, resourceDn, accountsDn, groupsDn, dnGrantedDn, unauditedDn, selfServiceDn } = client.layout;
+  return new Set([baseDn, grantGroupDn, resourceDn, accountsDn, groupsDn, dnGrantedDn, unauditedDn, selfServiceDn].flatMap((dn) => (dn ? [dn.toLowerCase()] : [])));
 }
 
 async function sweep(client: LdapClient, filterPrefix: string, matches: Matcher): Promise<CleanupReport> {

@@ -14,8 +14,13 @@ export interface LdapClient {
   settings: LdapSettings;
   layout: DirectoryLayout;
   admin: AdminConnection;
-  /** A fresh, unbound connection to the target. */
-  open(): Client;
+  /**
+   * A fresh, unbound connection: to the target, or to `url` (one node of the target, for a probe
+   * that must reach that node). Never pooled, so every probe gets its own balancing decision.
+   */
+  open(url?: string): Client;
+  /** A fresh connection bound as the broker, to the target or to `url`; the caller unbinds it. */
+  openBroker(url?: string): Promise<Client>;
 }
 
 export function tlsOptions(s: LdapSettings): ConnectionOptions | undefined {
@@ -81,7 +86,23 @@ export function connectLdap(connection: TargetConnection): LdapClient {
     throw new Error(`ldap connection settings: ${issue?.path.join('.')}: ${issue?.message}`);
   }
   const settings = parsed.data;
-  return { settings, layout: settingsToLayout(settings), admin: new AdminConnection(settings), open: () => openConnection(settings) };
+  const at = (url: string | undefined): LdapSettings => (url ? { ...settings, url } : settings);
+  return {
+    settings,
+    layout: settingsToLayout(settings),
+    admin: new AdminConnection(settings),
+    open: (url) => openConnection(at(url)),
+    openBroker: async (url) => {
+      const client = openConnection(at(url));
+      try {
+        await bindBroker(client, at(url));
+        return client;
+      } catch (error) {
+        await client.unbind().catch(() => undefined);
+        throw error;
+      }
+    },
+  };
 }
 
 /** First RDN value of a DN: `cn=jitc-x-requester,ou=…` → `jitc-x-requester`. */

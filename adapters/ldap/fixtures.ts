@@ -5,6 +5,7 @@
  */
 import { Attribute } from 'ldapts';
 import { z } from 'zod';
+import { seconds } from '../../scenarios/durations.ts';
 import type { ScenarioContext } from '../contract.ts';
 import { escapeRdnValue, type LdapClient, scenarioName, values } from './client.ts';
 import { generalizedTimeToIso, refreshTtl } from './dynamic-objects.ts';
@@ -15,8 +16,13 @@ import { sweepPrefix } from './cleanup.ts';
 export const fixtureParams = z.strictObject({
   /** `judge`: a missing grant or removal record fails `audit-trail`; `attach`: records are evidence only. */
   audit: z.enum(['judge', 'attach', 'off']).default('attach'),
-  /** Where the scenario's own groups live; `unaudited` is a subtree the directory does not audit (broken setup). */
-  groupsIn: z.enum(['groups', 'unaudited']).default('groups'),
+  /** How long an audit record still missing is read again (the log lags the change) before it counts as missing. */
+  auditWaitSeconds: seconds.refine((s) => s > 0, 'must be more than 0').default(10),
+  /**
+   * Where the scenario's own groups live: `groups`; `unaudited` (broken), a subtree the directory
+   * does not audit; `self-service` (broken), a subtree whose ACL lets a group's members refresh it.
+   */
+  groupsIn: z.enum(['groups', 'unaudited', 'self-service']).default('groups'),
   /** Keep a connection bound during the task open across the end of the grant, and probe it. */
   keepSessionOpen: z.boolean().default(false),
 });
@@ -31,9 +37,14 @@ export interface Identity {
 
 export function groupsBase(ctx: LdapContext): string {
   if (ctx.params.groupsIn === 'groups') return ctx.client.layout.groupsDn;
-  const unaudited = ctx.client.layout.unauditedDn;
-  if (!unaudited) throw new Error('this target has no unaudited subtree (groupsIn: unaudited needs the local target)');
-  return unaudited;
+  return brokenSubtree(ctx.client, ctx.params.groupsIn, 'groupsIn');
+}
+
+/** A subtree only the local target has, for a broken setup; a clear error where it is missing. */
+export function brokenSubtree(client: LdapClient, which: 'unaudited' | 'self-service', param: string): string {
+  const dn = which === 'unaudited' ? client.layout.unauditedDn : client.layout.selfServiceDn;
+  if (!dn) throw new Error(`this target has no ${which} subtree (${param}: ${which} needs the local target)`);
+  return dn;
 }
 
 export function named(ctx: LdapContext, suffix: string, base: string): string {

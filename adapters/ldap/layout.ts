@@ -24,6 +24,11 @@ export interface DirectoryLayout {
   dnGrantedDn: string | null;
   /** A subtree whose changes the directory does not audit (local target only), if any. */
   unauditedDn: string | null;
+  /**
+   * A subtree whose ACL lets an entry manage its own entryTtl, and a group's members manage the
+   * group's (local target only, for broken setups): there the holder can refresh its own grant.
+   */
+  selfServiceDn: string | null;
   /** Suffix of the accesslog database. */
   accessLogDn: string;
   /** groupOfNames needs a member; this non-existent DN stands in for "nobody". Empty where groups may be empty (AD). */
@@ -47,6 +52,7 @@ export function localLayout(): DirectoryLayout {
     groupsDn: `ou=groups,${baseDn}`,
     dnGrantedDn: `ou=apps,${baseDn}`,
     unauditedDn: `ou=unaudited,${baseDn}`,
+    selfServiceDn: `ou=self-service,${baseDn}`,
     accessLogDn: 'cn=accesslog',
     emptyMember: `cn=nobody,${baseDn}`,
     groupObjectClass: 'groupOfNames',
@@ -75,6 +81,7 @@ export const settingsSchema = z.object({
   groupsDn: z.string().min(3),
   dnGrantedDn: z.string().default(''),
   unauditedDn: z.string().default(''),
+  selfServiceDn: z.string().default(''),
   accessLogDn: z.string().min(2),
   emptyMember: z.string().default(''),
   groupObjectClass: z.string().min(1),
@@ -93,6 +100,7 @@ export function layoutToSettings(layout: DirectoryLayout): Omit<LdapSettings, 'u
     groupsDn: layout.groupsDn,
     dnGrantedDn: layout.dnGrantedDn ?? '',
     unauditedDn: layout.unauditedDn ?? '',
+    selfServiceDn: layout.selfServiceDn ?? '',
     accessLogDn: layout.accessLogDn,
     emptyMember: layout.emptyMember,
     groupObjectClass: layout.groupObjectClass,
@@ -112,6 +120,7 @@ export function settingsToLayout(s: LdapSettings): DirectoryLayout {
     groupsDn: s.groupsDn,
     dnGrantedDn: s.dnGrantedDn || null,
     unauditedDn: s.unauditedDn || null,
+    selfServiceDn: s.selfServiceDn || null,
     accessLogDn: s.accessLogDn,
     emptyMember: s.emptyMember,
     groupObjectClass: s.groupObjectClass,

@@ -1,12 +1,26 @@
 /**
  * Reading a directory's answers as tri-state probes.
  *
- * A denial is recognised only from LDAP's specific answers:
+ * Only the directory's own LDAP result code counts (an ldapts ResultCodeError carrying the
+ * resultCode of the server's response); the text that comes with it is never parsed. A denial is:
  * - invalidCredentials (49) to a bind: the credential (or the whole account) is gone;
  * - insufficientAccessRights (50) to any operation;
  * - noSuchObject (32) to a read or lookup of an entry the harness knows exists (or existed): the
  *   entry is gone, or the ACL no longer discloses it.
- * Connection refused, timeouts, a closed connection and every other result code are `unknown`.
+ * Everything else is `unknown`: connection refused, timeouts, a closed connection, TLS failures,
+ * an error raised by the client library itself, and every other result code — unwillingToPerform
+ * (53) included, which slapd also answers for a replica that cannot take writes, busy (51),
+ * unavailable (52), operationsError (1), other (80).
+ *
+ * The holder's attempts to extend its own grant (extension.ts) are read the same way: `refused`
+ * only on invalidCredentials (49) to its bind, insufficientAccessRights (50) or noSuchObject (32)
+ * to the refresh or the membership write — RFC 2589 §4.2 names exactly these for a refresh the
+ * requester may not make or whose entry is gone. sizeLimitExceeded (4, "TTL too large") and
+ * objectClassViolation (65, "not dynamic") are not refusals of the holder: they say nothing about
+ * a smaller TTL or another entry, so they stay `unknown`.
+ *
+ * Every probe opens its own connection (bindAndRead, lookupEntry's broker bind); only the probe of
+ * a session kept open across the end reuses a connection, because that session is what it tests.
  *
  * The read probe. OpenLDAP (and Active Directory) answer a search for an attribute the ACL hides
  * with the entry and no attribute — success, not an error. So a read returns `allowed` when the
@@ -15,7 +29,7 @@
  * the compare with insufficientAccessRights (50), which is the denial recorded. If the compare is
  * answered instead, the attribute is merely absent and the probe says `unknown`.
  */
-import type { Client } from 'ldapts';
+import { type Client, ResultCodeError } from 'ldapts';
 import type { ProbeResult } from '../contract.ts';
 import { values } from './client.ts';
 
@@ -50,16 +64,17 @@ const RESULT_NAMES: Record<number, string> = {
 
 export type LdapAnswer = { kind: 'result'; code: number; text: string } | { kind: 'no-answer'; text: string };
 
-/** What went wrong, as data: an LDAP result code, or no LDAP answer at all. */
+/** What went wrong, as data: the directory's LDAP result code, or no LDAP answer at all. */
 export function describeLdapError(error: unknown): LdapAnswer {
-  const e = error as { code?: unknown; message?: unknown } | null;
-  if (e && typeof e.code === 'number') {
-    const name = RESULT_NAMES[e.code] ?? 'result';
-    return { kind: 'result', code: e.code, text: `${name} (${e.code})` };
+  if (error instanceof ResultCodeError) {
+    const name = RESULT_NAMES[error.code] ?? 'result';
+    return { kind: 'result', code: error.code, text: `${name} (${error.code})` };
   }
+  const e = error as { code?: unknown; message?: unknown } | null;
   const code = e && typeof e.code === 'string' ? e.code : undefined;
-  const message = e && typeof e.message === 'string' ? e.message.split('\n')[0] : String(error);
-  return { kind: 'no-answer', text: code ?? message ?? 'unknown error' };
+  // The whole message, on one line: a connection error's later lines say why.
+  const message = e && typeof e.message === 'string' ? e.message.replace(/\s*\n\s*/g, ' | ').trim() : String(error);
+  return { kind: 'no-answer', text: code ? `${code}${message && !message.includes(code) ? `: ${message}` : ''}` : message || 'unknown error' };
 }
 
 export function ldapErrorText(error: unknown): string {
@@ -135,15 +150,27 @@ export async function bindAndRead(open: () => Client, dn: string, password: stri
   }
 }
 
-/** Does the directory still hold `dn`? `allowed` when it does (read by the broker), `denied` on noSuchObject. */
-export async function lookupEntry(search: (base: string) => Promise<unknown[]>, dn: string): Promise<ProbeResult> {
+/**
+ * Does the directory still hold `dn`? Looked up by the broker on a NEW connection (to the target,
+ * or to one node of it): `allowed` when it does, `denied` on noSuchObject. A broker that cannot
+ * bind proves nothing about the entry: `unknown`.
+ */
+export async function lookupEntry(openBroker: () => Promise<Client>, dn: string): Promise<ProbeResult> {
+  let client: Client;
   try {
-    const entries = await search(dn);
-    if (entries.length > 0) return { outcome: 'allowed', at: new Date().toISOString(), detail: `the directory still holds ${dn}` };
+    client = await openBroker();
+  } catch (error) {
+    return { outcome: 'unknown', at: new Date().toISOString(), detail: `the broker could not bind to look ${dn} up: ${ldapErrorText(error)}` };
+  }
+  try {
+    const result = await client.search(dn, { scope: 'base', attributes: ['1.1'] });
+    if (result.searchEntries.length > 0) return { outcome: 'allowed', at: new Date().toISOString(), detail: `the directory still holds ${dn}` };
     return { outcome: 'unknown', at: new Date().toISOString(), detail: `base search of ${dn} returned nothing and no error` };
   } catch (error) {
     const classified = classifyLdapError(error, 'lookup');
     return classified.outcome === 'denied' ? { ...classified, detail: `${dn}: ${classified.detail}` } : classified;
+  } finally {
+    await client.unbind().catch(() => undefined);
   }
 }
 

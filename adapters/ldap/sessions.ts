@@ -13,9 +13,9 @@ export function protectedTarget(ctx: LdapContext): ReadTarget {
   return { dn: ctx.client.layout.resourceDn, attribute: ctx.client.layout.resourceAttribute };
 }
 
-/** Probe: bind a NEW connection as `identity` and read the protected attribute. */
-export function newConnectionRead(ctx: LdapContext, identity: Identity): Promise<ProbeResult> {
-  return bindAndRead(ctx.client.open, identity.dn, identity.password, protectedTarget(ctx), (v) => ctx.secrets.add(v));
+/** Probe: bind a NEW connection as `identity` (to the target, or to the node `node`) and read the protected attribute. */
+export function newConnectionRead(ctx: LdapContext, identity: Identity, node?: string): Promise<ProbeResult> {
+  return bindAndRead(() => ctx.client.open(node), identity.dn, identity.password, protectedTarget(ctx), (v) => ctx.secrets.add(v));
 }
 
 /** Bind a connection for the task. Returns the connection, or the bind's answer when it was refused. */
@@ -69,6 +69,7 @@ export async function keepSessionOpen(ctx: LdapContext, session: Client, boundAs
     name: 'LDAP connection bound during the task (protected read)',
     check: 'session-ended-with-task',
     probe: openSessionRead(ctx, session),
+    boundToConnection: true,
     close,
   });
   ctx.evidence.record('connection bound during the task kept open across the end of the grant', { boundAs, whoAmI: await whoAmI(session) });
@@ -84,6 +85,7 @@ export async function keepSessionOpen(ctx: LdapContext, session: Client, boundAs
   handles.push({
     name: 'LDAP connection bound during the task (authenticated-identity read)',
     check: 'session-ended-with-task',
+    boundToConnection: true,
     probe: async () => {
       const result = await readEntry(session, dn);
       return { ...result, detail: `${result.detail}; Who am I? ${await whoAmI(session)}` };

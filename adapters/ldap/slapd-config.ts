@@ -13,7 +13,10 @@
  *   "apps" subtree is granted the same read by location (a DN rule), to show what such rules do to
  *   open connections; authenticated identities read the rest; anonymous binds only;
  * - a separate database at ou=unaudited without the accesslog overlay: a real-world gap the
- *   audit-trail twin puts its grant into.
+ *   audit-trail twin puts its grant into;
+ * - a "self-service" subtree whose ACL lets an entry `manage` its own entryTtl and a group's
+ *   members manage the group's: the common misconfiguration under which the holder of a grant
+ *   refreshes it past its window (RFC 2589 refresh needs manage on entryTtl in slapd).
  */
 import type { DirectoryLayout } from './layout.ts';
 
@@ -65,6 +68,7 @@ export function slapdConf(layout: DirectoryLayout, paths: SlapdPaths, rootPasswo
   const db = (name: string): string => `${paths.dataDir}/${name}`;
   const unaudited = layout.unauditedDn;
   const dnGranted = layout.dnGrantedDn;
+  const selfService = layout.selfServiceDn;
   return `# Written by jitc for one run; removed when the run's slapd stops.
 include ${paths.schemaDir}/core.schema
 include ${paths.schemaDir}/cosine.schema
@@ -133,7 +137,17 @@ access to dn.base=${quote(layout.resourceDn)} attrs=${layout.resourceAttribute}
   by * none
 access to attrs=userPassword
   by anonymous auth
-  by * none
+  by * none${
+    selfService
+      ? `
+# Broken on purpose: under ${selfService} an entry may refresh its own TTL, and a group's members the group's.
+access to dn.subtree=${quote(selfService)} attrs=entryTtl
+  by self manage
+  by set=${quote('this/member & user')} manage
+  by users read
+  by * none`
+      : ''
+  }
 access to *
   by users read
   by * none
@@ -144,7 +158,7 @@ access to *
 export function seedLdif(layout: DirectoryLayout, protectedValue: string, rootObject: { o: string; dc: string }): string {
   const entries: string[][] = [
     [`dn: ${layout.baseDn}`, 'objectClass: dcObject', 'objectClass: organization', `o: ${rootObject.o}`, `dc: ${rootObject.dc}`],
-    ...[layout.accountsDn, layout.groupsDn, parentOf(layout.resourceDn), ...(layout.dnGrantedDn ? [layout.dnGrantedDn] : [])]
+    ...[layout.accountsDn, layout.groupsDn, parentOf(layout.resourceDn), ...(layout.dnGrantedDn ? [layout.dnGrantedDn] : []), ...(layout.selfServiceDn ? [layout.selfServiceDn] : [])]
       .filter((dn, i, all) => dn !== layout.baseDn && all.indexOf(dn) === i)
       .map((dn) => [`dn: ${dn}`, 'objectClass: organizationalUnit', `ou: ${rdnValue(dn)}`]),
     [`dn: ${layout.resourceDn}`, 'objectClass: applicationProcess', `cn: ${rdnValue(layout.resourceDn)}`, `${layout.resourceAttribute}: ${protectedValue}`],

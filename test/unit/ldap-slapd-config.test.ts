@@ -45,6 +45,15 @@ describe('the generated slapd.conf', () => {
     expect(conf).toContain(`by set="[${layout.grantGroupDn}]/member* & user" read`);
   });
 
+  test('only the self-service subtree lets an entry, or a group\'s members, manage entryTtl; it comes before the catch-all read rule', () => {
+    const managing = conf.match(/^access to .*\n(?:  by .*\n)*/gm)?.filter((rule) => / manage$/m.test(rule)) ?? [];
+    expect(managing).toEqual([
+      `access to dn.subtree="${layout.selfServiceDn}" attrs=entryTtl\n  by self manage\n  by set="this/member & user" manage\n  by users read\n  by * none\n`,
+    ]);
+    expect(conf.indexOf('attrs=entryTtl')).toBeLessThan(conf.lastIndexOf('access to *\n  by users read'));
+    expect(seedLdif(layout, 'value', { o: 'jitc', dc: 'jitc' })).toContain(`dn: ${layout.selfServiceDn}\nobjectClass: organizationalUnit`);
+  });
+
   test('nothing points at the system configuration except the packaged schema and modules', () => {
     const systemPaths = conf.match(/\/etc\/[^\s"]+/g) ?? [];
     expect(systemPaths.every((p) => p.startsWith('/etc/ldap/schema/'))).toBe(true);

@@ -4,16 +4,21 @@
  * binds with it and reads; past the TTL the directory itself must delete the account (and, with
  * referential integrity, its membership), so a new bind fails and nothing is left.
  *
- * Broken setups for the twins: a permanent entry (no dynamicObject), and an account granted by
- * where it lives (a DN rule in the ACL) instead of by membership.
+ * The account is the credential, so the holder's way to stretch it is to refresh its own entryTtl
+ * (extension.ts); the directory's ACL must refuse that.
+ *
+ * Broken setups for the twins and mutants: a permanent entry (no dynamicObject), an account granted
+ * by where it lives (a DN rule in the ACL) instead of by membership, and an account living where
+ * the ACL lets it refresh itself.
  */
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
 import type { GrantRecord, Mechanism } from '../../contract.ts';
 import { auditScenario, expectAudit } from '../audit.ts';
 import { addMember, type LdapClient, removeMember } from '../client.ts';
+import { bindExtensions } from '../extension.ts';
 import { scenarioEntitlements } from '../entitlements.ts';
-import { addAccount, fixtureParams, type Identity, type LdapContext, lifetimeOf, markStart, named, newIdentity, removeScenario, setTtl } from '../fixtures.ts';
+import { addAccount, brokenSubtree, fixtureParams, type Identity, type LdapContext, lifetimeOf, markStart, named, newIdentity, removeScenario, setTtl } from '../fixtures.ts';
 import { lookupEntry, readProtected } from '../probes.ts';
 import { keepSessionOpen, newConnectionRead, openSession, protectedTarget } from '../sessions.ts';
 
@@ -23,6 +28,8 @@ const params = fixtureParams.extend({
   dynamic: z.boolean().default(true),
   /** `membership` in the grant group; `dn-acl` (broken): created where the ACL grants by location. */
   grantVia: z.enum(['membership', 'dn-acl']).default('membership'),
+  /** `accounts`; `self-service` (broken): a subtree whose ACL lets an entry refresh its own entryTtl. */
+  accountIn: z.enum(['accounts', 'self-service']).default('accounts'),
 });
 type Params = z.infer<typeof params>;
 type Ctx = LdapContext<Params>;
@@ -34,6 +41,10 @@ function account(ctx: Ctx): Identity {
 }
 
 function accountBase(ctx: Ctx): string {
+  if (ctx.params.accountIn === 'self-service') {
+    if (ctx.params.grantVia !== 'membership') throw new Error('accountIn: self-service and grantVia: dn-acl each place the account; choose one');
+    return brokenSubtree(ctx.client, 'self-service', 'accountIn');
+  }
   if (ctx.params.grantVia === 'membership') return ctx.client.layout.accountsDn;
   const dnGranted = ctx.client.layout.dnGrantedDn;
   if (!dnGranted) throw new Error('grantVia: dn-acl needs a subtree the ACL grants by location (dnGrantedDn); this target has none');
@@ -44,8 +55,17 @@ export const dynamicAccountMechanism: Mechanism<Params, LdapClient> = {
   title: 'Temporary service account as a dynamic object (RFC 2589 entryTtl)',
   params,
 
+  checks: (p) => [
+    'reuse-denied',
+    'credential-invalidated',
+    ...(p.keepSessionOpen ? ['session-ended-with-task'] : []),
+    ...(p.audit === 'judge' ? ['audit-trail'] : []),
+    ...(p.dynamic ? ['holder-cannot-extend'] : []),
+  ],
+
   async setup(ctx) {
     markStart(ctx);
+    if (ctx.params.accountIn === 'self-service') ctx.evidence.record("broken setup: the account lives where the directory's ACL lets an entry refresh its own entryTtl", { subtree: ctx.client.layout.selfServiceDn });
     // The account does not exist yet; its name and password do, so the baseline can try them.
     ctx.state.set('account', newIdentity(ctx, named(ctx, 'svc', accountBase(ctx))));
   },
@@ -83,13 +103,20 @@ export const dynamicAccountMechanism: Mechanism<Params, LdapClient> = {
       ],
       attributes: { dynamicObject: ctx.params.dynamic, grantVia: ctx.params.grantVia, entryTtl: lifetime.ttlSeconds },
       handles: [
-        { name: 'new bind as the temporary account', check: 'reuse-denied', probe: () => newConnectionRead(ctx, svc) },
+        { name: 'new bind as the temporary account', check: 'reuse-denied', probe: (node) => newConnectionRead(ctx, svc, node) },
         {
           name: 'temporary account entry looked up by the broker',
           check: 'credential-invalidated',
-          probe: () => lookupEntry(async (dn) => (await ctx.client.admin.search(dn, { scope: 'base', attributes: ['1.1'] })).searchEntries, svc.dn),
+          probe: (node) => lookupEntry(() => ctx.client.openBroker(node), svc.dn),
         },
       ],
+      // The account is the grant: it can only stretch itself. A permanent entry has nothing to refresh.
+      extensions: bindExtensions(ctx.client, {
+        holder: svc,
+        windowEndsAt: Date.parse(lifetime.createdAt) + ctx.task.windowSeconds * 1000,
+        ownEntryDynamic: ctx.params.dynamic,
+        dynamicGroups: [],
+      }),
     };
     return record;
   },
@@ -124,7 +151,7 @@ export const dynamicAccountMechanism: Mechanism<Params, LdapClient> = {
   },
 
   async teardown(ctx) {
-    await auditScenario(ctx, ctx.params.audit);
+    await auditScenario(ctx, ctx.params.audit, ctx.params.auditWaitSeconds);
     return removeScenario(ctx);
   },
 };

@@ -10,6 +10,9 @@
  * - Active Directory: the member value is written in TTL-DN form `<TTL=n,DN>` (expiring links,
  *   see link-ttl.ts) and read back with the LINK_TTL control.
  * `static` (broken) adds a plain member value that only a revoke ever removes.
+ *
+ * The requester's own bind outlives the grant, so what it may try is to keep the membership:
+ * refresh its dynamic grant group, or write itself into the grant group (extension.ts).
  */
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
@@ -17,6 +20,7 @@ import type { GrantRecord, Mechanism } from '../../contract.ts';
 import { auditScenario, expectAudit } from '../audit.ts';
 import { addMember, type LdapClient, removeMember, values } from '../client.ts';
 import { scenarioEntitlements } from '../entitlements.ts';
+import { bindExtensions } from '../extension.ts';
 import {
   addGroup,
   createRequester,
@@ -152,6 +156,13 @@ export const groupMembershipMechanism: Mechanism<Params, LdapClient> = {
   title: 'Temporary membership in the group an ACL grants through',
   params,
 
+  checks: (p) => [
+    'reuse-denied',
+    ...(p.keepSessionOpen ? ['session-ended-with-task'] : []),
+    ...(p.audit === 'judge' ? ['audit-trail'] : []),
+    'holder-cannot-extend',
+  ],
+
   async setup(ctx) {
     markStart(ctx);
     const who = await createRequester(ctx, requesterBase(ctx));
@@ -178,6 +189,7 @@ export const groupMembershipMechanism: Mechanism<Params, LdapClient> = {
     const made: PathGrant[] = [];
     for (const path of ctx.params.paths) made.push(await grantPath(ctx, path, who));
     ctx.state.set('grants', made);
+    const issuedAt = made.map((g) => g.lifetime.createdAt).sort()[0] ?? new Date().toISOString();
     const ttls = made.map((g) => g.lifetime.ttlSeconds);
     const expiries = made.map((g) => g.lifetime.expiresAt);
     ctx.evidence.record('memberships granted', {
@@ -186,13 +198,21 @@ export const groupMembershipMechanism: Mechanism<Params, LdapClient> = {
     if (made.some((g) => g.via === 'static')) ctx.evidence.record('broken setup: plain member values, which the directory never expires');
     const record: GrantRecord = {
       credentialId: `membership of ${who.dn}`,
-      issuedAt: made.map((g) => g.lifetime.createdAt).sort()[0] ?? new Date().toISOString(),
+      issuedAt,
       expiresAt: expiries.some((e) => e === null) ? null : ((expiries as string[]).sort().at(-1) ?? null),
       ttlRequestedSeconds: ctx.params.membership === 'native' ? ctx.params.ttlSeconds : null,
       ttlGrantedSeconds: ttls.some((t) => t === null) ? null : Math.max(...(ttls as number[])),
       scopeGranted: made.map((g) => `read ${ctx.client.layout.resourceAttribute} of ${ctx.client.layout.resourceDn} via ${chainOf(ctx, g, who)}`),
       attributes: { paths: made.map((g) => g.path).join(','), via: made.map((g) => g.via).join(','), requester: who.dn },
-      handles: [{ name: 'new connection bound as the requester', check: 'reuse-denied', probe: () => newConnectionRead(ctx, who) }],
+      handles: [{ name: 'new connection bound as the requester', check: 'reuse-denied', probe: (node) => newConnectionRead(ctx, who, node) }],
+      // The requester's bind outlives the grant; what it may try is to keep the membership alive.
+      extensions: bindExtensions(ctx.client, {
+        holder: who,
+        windowEndsAt: Date.parse(issuedAt) + ctx.task.windowSeconds * 1000,
+        ownEntryDynamic: false,
+        dynamicGroups: made.flatMap((g) => (g.grantGroup ? [g.grantGroup] : [])),
+        grantGroup: ctx.client.layout.grantGroupDn,
+      }),
     };
     return record;
   },
@@ -230,7 +250,7 @@ export const groupMembershipMechanism: Mechanism<Params, LdapClient> = {
   },
 
   async teardown(ctx) {
-    await auditScenario(ctx, ctx.params.audit);
+    await auditScenario(ctx, ctx.params.audit, ctx.params.auditWaitSeconds);
     return removeScenario(ctx);
   },
 };
