@@ -5,7 +5,7 @@
  */
 import type { CleanupReport } from '../contract.ts';
 import { describeVaultError } from './api.ts';
-import { listTokens, type VaultClient } from './client.ts';
+import { readTokens, type VaultClient } from './client.ts';
 import { escapeRegExp, restoreDefaultPolicy } from './fixtures.ts';
 
 export async function cleanupVault(client: VaultClient, runId: string | undefined): Promise<CleanupReport> {
@@ -22,7 +22,10 @@ export async function cleanupVault(client: VaultClient, runId: string | undefine
     }
   };
 
-  for (const token of await listTokens(api)) {
+  const { tokens, unreadable } = await readTokens(api);
+  // A token that could not be read may be one of ours: say so rather than report a clean sweep.
+  for (const u of unreadable) report.failed.push(`token ${u.accessor}: could not be read (${u.reason})`);
+  for (const token of tokens) {
     const ours =
       (token.meta?.jitc_run !== undefined && (runId === undefined || token.meta.jitc_run === runId)) ||
       token.policies.some((p) => p.startsWith(prefix));

@@ -2,6 +2,7 @@
 import pLimit from 'p-limit';
 import type { TargetConnection } from '../contract.ts';
 import { VaultApi } from './api.ts';
+import { GONE, readRefusal, saysGone } from './probes.ts';
 
 export interface VaultClient {
   api: VaultApi;
@@ -24,6 +25,8 @@ export function connectVault(connection: TargetConnection): VaultClient {
 export interface TokenInfo {
   accessor: string;
   policies: string[];
+  /** Policies the token carries through its entity and the entity's groups; absent without an entity. */
+  identity_policies?: string[];
   meta: Record<string, string> | null;
   expire_time: string | null;
   issue_time: string;
@@ -35,27 +38,82 @@ export interface TokenInfo {
   orphan: boolean;
   num_uses: number;
   display_name: string;
+  /** "service" or "batch". */
+  type?: string;
 }
 
-export async function lookupAccessor(api: VaultApi, accessor: string): Promise<TokenInfo> {
-  const answer = await api.call<{ data: TokenInfo }>('POST', 'auth/token/lookup-accessor', { accessor });
+/** Every policy a token acts with: its own and those of its identity. */
+export function effectivePolicies(info: TokenInfo): string[] {
+  return [...info.policies, ...(info.identity_policies ?? [])];
+}
+
+export interface LookupOptions {
+  /** Another node of the target (a replica's URL) to ask instead. */
+  node?: string;
+  /** A new connection for this lookup: set when the lookup is itself a probe. */
+  fresh?: boolean;
+}
+
+export async function lookupAccessor(api: VaultApi, accessor: string, options: LookupOptions = {}): Promise<TokenInfo> {
+  const answer = await api.send<{ data: TokenInfo }>('POST', 'auth/token/lookup-accessor', { body: { accessor }, ...options });
   return answer.data;
 }
 
-/** Every live token on the target, looked up (bounded concurrency, the list can be long). */
-export async function listTokens(api: VaultApi): Promise<TokenInfo[]> {
-  const listed = await api.call<{ data: { keys: string[] } }>('LIST', 'auth/token/accessors');
-  const limit = pLimit(8);
-  const infos = await Promise.all(
-    listed.data.keys.map((accessor) => limit(() => lookupAccessor(api, accessor).catch(() => undefined))),
-  );
-  return infos.filter((i): i is TokenInfo => i !== undefined);
+/** A listed token whose lookup failed for another reason than being gone: it may hold anything. */
+export interface UnreadableToken {
+  accessor: string;
+  reason: string;
 }
 
-/** Accessors of live tokens that carry `policy`: who holds the scenario's privilege right now. */
+export interface TokenListing {
+  tokens: TokenInfo[];
+  unreadable: UnreadableToken[];
+}
+
+/**
+ * Every live token on the target, looked up (bounded concurrency, the list can be long). A token
+ * that expired between the listing and its lookup is gone; any other failed lookup is kept as
+ * unreadable, never dropped: an unread token may be exactly the one still holding the privilege.
+ */
+export async function readTokens(api: VaultApi): Promise<TokenListing> {
+  const listed = await api.call<{ data: { keys: string[] } }>('LIST', 'auth/token/accessors');
+  const limit = pLimit(8);
+  const listing: TokenListing = { tokens: [], unreadable: [] };
+  await Promise.all(
+    listed.data.keys.map((accessor) =>
+      limit(async () => {
+        try {
+          listing.tokens.push(await lookupAccessor(api, accessor));
+        } catch (error) {
+          if (!saysGone(error, GONE.accessor)) listing.unreadable.push({ accessor, reason: readRefusal(error).detail });
+        }
+      }),
+    ),
+  );
+  return listing;
+}
+
+/** Every live token; throws naming them when some could not be read, rather than leaving them out. */
+export async function listTokens(api: VaultApi): Promise<TokenInfo[]> {
+  const { tokens, unreadable } = await readTokens(api);
+  if (unreadable.length > 0) throw new Error(`could not read ${unreadable.length} listed token(s): ${describeUnreadable(unreadable)}`);
+  return tokens;
+}
+
+export function describeUnreadable(unreadable: readonly UnreadableToken[]): string {
+  return unreadable.map((u) => `accessor ${u.accessor} (${u.reason})`).join(', ');
+}
+
+/**
+ * Who holds the scenario's privilege right now: live tokens carrying `policy` directly or through
+ * their identity (entity or group policies), and every token that could not be read.
+ */
 export async function tokensHolding(api: VaultApi, policy: string): Promise<string[]> {
-  const tokens = await listTokens(api);
-  return tokens.filter((t) => t.policies.includes(policy)).map((t) => `token:${t.accessor}`);
+  const { tokens, unreadable } = await readTokens(api);
+  return [
+    ...tokens.filter((t) => effectivePolicies(t).includes(policy)).map((t) => `token:${t.accessor}`),
+    ...unreadable.map((u) => `unreadable token:${u.accessor} (${u.reason})`),
+  ].sort();
 }
 
 /**

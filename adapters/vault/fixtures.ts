@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { ScenarioContext } from '../contract.ts';
+import type { ProbeResult, ScenarioContext } from '../contract.ts';
 import type { VaultApi } from './api.ts';
 import { probe } from './probes.ts';
 import type { VaultClient } from './client.ts';
@@ -34,6 +34,8 @@ export function tokenMeta(ctx: VaultContext): Record<string, string> {
 
 /** Accessors of every token this scenario created, so teardown can revoke them. */
 export function trackAccessor(ctx: VaultContext, accessor: string): void {
+  // A batch token has no accessor: nothing to revoke by (the mechanism reports that it cannot be ended).
+  if (accessor === '') return;
   const list = (ctx.state.get('accessors') as string[] | undefined) ?? [];
   list.push(accessor);
   ctx.state.set('accessors', list);
@@ -89,9 +91,9 @@ export async function restoreDefaultPolicy(api: VaultApi, prefixPattern: string)
   return true;
 }
 
-/** The privileged action: read the scenario's secret with a token. */
-export function readSecret(ctx: VaultContext, token: string) {
-  return probe(() => ctx.client.api.call('GET', secretPath(ctx), undefined, token));
+/** The privileged action: read the scenario's secret with a token, on a new connection (to `node` when given). */
+export function readSecret(ctx: VaultContext, token: string, node?: string): Promise<ProbeResult> {
+  return probe(() => ctx.client.api.send('GET', secretPath(ctx), { token, ...(node ? { node } : {}) }));
 }
 
 export async function removeFixtures(ctx: VaultContext): Promise<string[]> {

@@ -1,18 +1,66 @@
 /**
- * Reading Vault's answers as tri-state probes. A denial is recognised only from Vault's specific
- * answer: HTTP 403 (permission denied), or the 400 texts Vault gives for a credential it no longer
- * knows. Network errors, timeouts, 5xx and anything else are `unknown`.
+ * Reading Vault's answers as tri-state probes. What counts as `denied`, exactly:
+ *
+ * - HTTP 403 whose body is Vault's own JSON error document (`{"errors": [...]}`, a list of
+ *   strings) with the item "permission denied" (also when nested as
+ *   "1 error occurred:\n\t* permission denied");
+ * - HTTP 400 whose body is Vault's JSON error document with an item saying the credential is gone,
+ *   from the endpoint family the probe names ({@link GONE}): an invalid accessor, an invalid or
+ *   expired secret_id, a wrapping token that is not valid.
+ *
+ * Everything else is `unknown`: a 403 with an HTML page, an empty body or any other body (a proxy,
+ * WAF or gateway said no; Vault was never asked), a 403 whose Vault error is not "permission
+ * denied", any other 400, 5xx, timeouts, refused or reset connections.
+ *
+ * An extension attempt (a holder trying to stretch its own grant) is `refused` on the same terms,
+ * plus Vault's own error document with a text from {@link REFUSED}, by which it declines to renew or
+ * mint: with HTTP 400, or with HTTP 500 for "past the max TTL, cannot renew" (what Vault answers a
+ * renewal of a token at its cap). A 500 with any other text stays `unknown`.
  */
 import type { ProbeResult } from '../contract.ts';
 import { describeVaultError } from './api.ts';
 
 /** The 400 answers that mean "this credential is gone", per endpoint family. */
 export const GONE = {
-  accessor: /invalid accessor|(token|accessor).*(not found|does not exist)/i,
-  secretId: /invalid (role or )?secret id|secret id.*(not found|expired|invalid)|failed to validate credentials/i,
-  wrapping: /wrapping token is not valid|does not exist|invalid wrapping token/i,
-  token: /bad token|invalid token|token.*(not found|expired|revoked)/i,
+  accessor: /^(invalid accessor|(token|accessor).*(not found|does not exist))$/i,
+  secretId: /^(invalid (role or )?secret id|secret id.*(not found|expired|invalid)|failed to validate credentials.*)$/i,
+  wrapping: /^(wrapping token is not valid or does not exist|invalid wrapping token)$/i,
 } as const;
+
+/** The 400 answers with which Vault declines to renew a token or to mint one with it. */
+export const REFUSED =
+  /^(lease is not renewable|token (is )?not renewable|batch tokens cannot be (renewed|revoked)|batch tokens cannot create more tokens|root or sudo privileges required to create orphan token)$/i;
+
+/** The one 500 answer that is a refusal: renewing a token that has reached its max TTL. */
+const PAST_MAX_TTL = /^past the max TTL, cannot renew$/i;
+
+const PERMISSION_DENIED = /^permission denied$/i;
+
+export type Reading = { denied: true; detail: string } | { denied: false; detail: string };
+
+/** Read a failed call: was it Vault's own specific refusal (403 permission denied, or a 400 text `specific` names)? */
+export function readRefusal(error: unknown, specific?: RegExp): Reading {
+  const { status, message, vaultErrors } = describeVaultError(error);
+  if (status === undefined) return { denied: false, detail: `no answer: ${message}` };
+  const items = vaultErrors ?? [];
+  if (status === 403 && items.some((item) => PERMISSION_DENIED.test(item))) return { denied: true, detail: `HTTP 403 ${message}` };
+  if (status === 400 && specific && items.some((item) => specific.test(item))) return { denied: true, detail: `HTTP 400 ${message}` };
+  if (status === 403 && vaultErrors === null) return { denied: false, detail: `unrecognised answer: HTTP 403 ${message}: not Vault's own denial` };
+  return { denied: false, detail: `unrecognised answer: HTTP ${status} ${message}` };
+}
+
+/** Vault's own 400 saying the credential no longer exists (a 403 is not that: it may be a missing permission). */
+export function saysGone(error: unknown, gone: RegExp): boolean {
+  const { status, vaultErrors } = describeVaultError(error);
+  return status === 400 && (vaultErrors ?? []).some((item) => gone.test(item));
+}
+
+/** Read a failed extension attempt: refused only by Vault's own answer (see the header). */
+export function readExtensionRefusal(error: unknown): Reading {
+  const { status, message, vaultErrors } = describeVaultError(error);
+  if (status === 500 && (vaultErrors ?? []).some((item) => PAST_MAX_TTL.test(item))) return { denied: true, detail: `HTTP 500 ${message}` };
+  return readRefusal(error, REFUSED);
+}
 
 export async function probe(action: () => Promise<unknown>, gone?: RegExp): Promise<ProbeResult> {
   try {
@@ -20,10 +68,7 @@ export async function probe(action: () => Promise<unknown>, gone?: RegExp): Prom
     return { outcome: 'allowed', at: new Date().toISOString(), detail: 'HTTP 200' };
   } catch (error) {
     const at = new Date().toISOString();
-    const { status, message } = describeVaultError(error);
-    if (status === 403) return { outcome: 'denied', at, detail: `HTTP 403 ${message}` };
-    if (status === 400 && gone?.test(message)) return { outcome: 'denied', at, detail: `HTTP 400 ${message}` };
-    if (status === undefined) return { outcome: 'unknown', at, detail: `no answer: ${message}` };
-    return { outcome: 'unknown', at, detail: `unrecognised answer: HTTP ${status} ${message}` };
+    const reading = readRefusal(error, gone);
+    return { outcome: reading.denied ? 'denied' : 'unknown', at, detail: reading.detail };
   }
 }

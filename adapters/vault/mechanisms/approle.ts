@@ -1,16 +1,20 @@
 /**
  * `approle-secret-id`: the broker issues an AppRole secret_id limited in uses and time. The task
  * logs in once; a second login with the same secret_id must be refused, and no secret_id may be
- * left listed under the role.
+ * left listed under the role. The role caps its login tokens at the approval window, and the
+ * holder of a login token may stretch it no further (extension.ts). A role handing out batch
+ * tokens, which Vault cannot revoke, cannot end the task's session when the task ends.
  */
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
-import type { Mechanism } from '../../contract.ts';
+import type { GrantRecord, Mechanism } from '../../contract.ts';
+import { fingerprint } from '../../../scenarios/secrets.ts';
 import type { VaultClient } from '../client.ts';
 import { grantedCapabilities, tokensHolding } from '../client.ts';
 import { createFixtures, fixtureParams, policyName, readSecret, removeFixtures, trackAccessor, type VaultContext } from '../fixtures.ts';
 import { describeVaultError } from '../api.ts';
-import { GONE, probe } from '../probes.ts';
+import { vaultTokenExtensions, withMinted } from '../extension.ts';
+import { GONE, probe, readRefusal } from '../probes.ts';
 
 const params = fixtureParams.extend({
   /** Logins the secret_id allows; 0 means unlimited (a broken setup). */
@@ -23,6 +27,13 @@ const params = fixtureParams.extend({
    * token to live out its own TTL — a session that outlasts the task.
    */
   logoutAtEnd: z.boolean().default(true),
+  /**
+   * The role's token_explicit_max_ttl: the cap no renewal of a login token passes. Absent: the
+   * approval window; null (broken) sets none.
+   */
+  tokenExplicitMaxTtlSeconds: seconds.nullable().optional(),
+  /** `batch` (broken where the session must end with the task): tokens Vault cannot revoke. */
+  tokenType: z.enum(['service', 'batch']).default('service'),
 });
 type Params = z.infer<typeof params>;
 type Ctx = VaultContext<Params>;
@@ -36,21 +47,39 @@ interface Credentials {
   secretIdAccessor: string;
 }
 
-async function login(ctx: Ctx, creds: Credentials): Promise<{ token: string; accessor: string }> {
-  const answer = await ctx.client.api.call<{ auth: { client_token: string; accessor: string } }>(
-    'POST',
-    `auth/${ctx.client.approleMount}/login`,
-    { role_id: creds.roleId, secret_id: creds.secretId },
-    '',
-  );
+interface Session {
+  token: string;
+  /** '' for a batch token: Vault gives it no accessor. */
+  accessor: string;
+  batch: boolean;
+}
+
+async function login(ctx: Ctx, creds: Credentials, node?: string): Promise<Session> {
+  const answer = await ctx.client.api.send<{ auth: { client_token: string; accessor: string; token_type?: string } }>('POST', `auth/${ctx.client.approleMount}/login`, {
+    body: { role_id: creds.roleId, secret_id: creds.secretId },
+    token: '',
+    ...(node ? { node } : {}),
+  });
   ctx.secrets.add(answer.auth.client_token);
   trackAccessor(ctx, answer.auth.accessor);
-  return { token: answer.auth.client_token, accessor: answer.auth.accessor };
+  return { token: answer.auth.client_token, accessor: answer.auth.accessor, batch: answer.auth.token_type === 'batch' || answer.auth.accessor === '' };
+}
+
+/** A batch token is listed nowhere: ask Vault about it by the token itself (admin lookup, no use of it). */
+async function batchTokenExpiry(ctx: Ctx, session: Session): Promise<{ alive: true; expiresAt: string | null } | { alive: false }> {
+  try {
+    const info = await ctx.client.api.send<{ data: { expire_time: string | null } }>('POST', 'auth/token/lookup', { body: { token: session.token } });
+    return { alive: true, expiresAt: info.data.expire_time };
+  } catch (error) {
+    if (readRefusal(error).denied) return { alive: false };
+    throw error;
+  }
 }
 
 export const approleMechanism: Mechanism<Params, VaultClient> = {
   title: 'AppRole secret_id with limited uses and TTL',
   params,
+  checks: () => ['reuse-denied', 'session-ended-with-task', 'derived-credentials-denied', 'holder-cannot-extend'],
 
   async setup(ctx) {
     await createFixtures(ctx);
@@ -61,16 +90,24 @@ export const approleMechanism: Mechanism<Params, VaultClient> = {
       // Concurrent scenarios enable it too; "already in use" is the answer we want.
       if (!/already in use/i.test(describeVaultError(error).message)) throw error;
     }
+    const cap = ctx.params.tokenExplicitMaxTtlSeconds === undefined ? ctx.task.windowSeconds : ctx.params.tokenExplicitMaxTtlSeconds;
     await api.call('POST', rolePath(ctx), {
       token_policies: [policyName(ctx)],
       token_ttl: `${ctx.params.tokenTtlSeconds}s`,
       token_max_ttl: `${ctx.params.tokenTtlSeconds}s`,
+      // 0 is Vault's "no cap".
+      token_explicit_max_ttl: cap === null ? 0 : `${cap}s`,
+      token_type: ctx.params.tokenType,
       secret_id_num_uses: ctx.params.secretIdNumUses,
       secret_id_ttl: `${ctx.params.secretIdTtlSeconds}s`,
     });
     const roleId = await api.call<{ data: { role_id: string } }>('GET', `${rolePath(ctx)}/role-id`);
     ctx.state.set('roleId', roleId.data.role_id);
-    ctx.evidence.record('approle role created', { role: roleName(ctx) });
+    ctx.evidence.record(ctx.params.tokenType === 'batch' ? 'broken setup: approle role created handing out batch tokens, which cannot be revoked' : 'approle role created', {
+      role: roleName(ctx),
+      tokenExplicitMaxTtlSeconds: cap,
+      tokenType: ctx.params.tokenType,
+    });
   },
 
   async entitlements(ctx) {
@@ -83,7 +120,11 @@ export const approleMechanism: Mechanism<Params, VaultClient> = {
       // An empty list is a 404, not an error.
       if (describeVaultError(error).status !== 404) throw error;
     }
-    return [...tokens, ...accessors.map((a) => `secret-id:${a}`)];
+    const held = [...tokens, ...accessors.map((a) => `secret-id:${a}`)];
+    // A batch login token is in no listing; while Vault still knows it, it is the task's privilege left behind.
+    const session = ctx.state.get('session') as Session | undefined;
+    if (session?.batch && (await batchTokenExpiry(ctx, session)).alive) held.push(`batch token:${fingerprint(session.token)} (cannot be revoked)`);
+    return withMinted(ctx, held);
   },
 
   probeStanding: (ctx) => readSecret(ctx, ctx.state.get('requester') as string),
@@ -115,27 +156,37 @@ export const approleMechanism: Mechanism<Params, VaultClient> = {
       ttlGrantedSeconds: noExpiry ? null : answer.data.secret_id_ttl,
       scopeGranted: await grantedCapabilities(ctx.client.api, [policyName(ctx)]),
       attributes: { numUses: answer.data.secret_id_num_uses, role: roleName(ctx) },
-      handles: [{ name: 'secret_id (second login)', check: 'reuse-denied', probe: () => probe(() => login(ctx, creds), GONE.secretId) }],
+      handles: [{ name: 'secret_id (second login)', check: 'reuse-denied', probe: (node) => probe(() => login(ctx, creds, node), GONE.secretId) }],
+      // The secret_id itself cannot be stretched (its reuse is the check above); the login token it yields can: see use().
+      extensions: [],
     };
   },
 
   async use(ctx, grant) {
     const creds = ctx.state.get('creds') as Credentials;
-    let session: { token: string; accessor: string } | undefined;
+    let session: Session | undefined;
     const loggedIn = await probe(async () => {
       session = await login(ctx, creds);
     }, GONE.secretId);
     if (!session) return loggedIn;
     const active = session;
     ctx.state.set('session', active);
-    ctx.evidence.record('logged in with the secret_id', { tokenAccessor: active.accessor });
-    grant.handles.push({ name: 'login token after the task', check: 'session-ended-with-task', probe: () => readSecret(ctx, active.token) });
+    ctx.evidence.record(active.batch ? 'logged in with the secret_id: Vault issued a batch token (no accessor)' : 'logged in with the secret_id', {
+      tokenAccessor: active.batch ? null : active.accessor,
+      tokenFingerprint: fingerprint(active.token),
+    });
+    grant.handles.push({ name: 'login token after the task', check: 'session-ended-with-task', probe: (node) => readSecret(ctx, active.token, node) });
+    grant.extensions.push(...vaultTokenExtensions(ctx, active));
     return readSecret(ctx, active.token);
   },
 
-  async end(ctx) {
+  async end(ctx, grant) {
     // The task is over: it logs out. The secret_id is not touched: its single use must be enforced by the target.
-    const session = ctx.state.get('session') as { accessor: string } | undefined;
+    const session = ctx.state.get('session') as Session | undefined;
+    if (session?.batch) {
+      await judgeBatchSession(ctx, grant, session);
+      return;
+    }
     if (!ctx.params.logoutAtEnd) {
       ctx.evidence.record('broken setup: the task never logs out; its login token lives to its own TTL', { tokenTtlSeconds: ctx.params.tokenTtlSeconds });
       return;
@@ -149,3 +200,27 @@ export const approleMechanism: Mechanism<Params, VaultClient> = {
     return [...removed, `approle role ${roleName(ctx)}`];
   },
 };
+
+/**
+ * Vault cannot revoke a batch token: it lives to its TTL whatever the task does. Where the task's
+ * end is a logout, or the token outlives the approval window, the session cannot end with the
+ * task: a fail that names why, never a revoke call failing on an empty accessor.
+ */
+async function judgeBatchSession(ctx: Ctx, grant: GrantRecord, session: Session): Promise<void> {
+  const state = await batchTokenExpiry(ctx, session);
+  if (!state.alive) {
+    ctx.evidence.record('the batch login token is already gone at the end of the task');
+    return;
+  }
+  const windowEnd = Date.parse(grant.issuedAt) + ctx.task.windowSeconds * 1000;
+  const outlives = state.expiresAt === null || Date.parse(state.expiresAt) > windowEnd + 1000;
+  const until = state.expiresAt === null ? 'with no stated expiry' : `until ${state.expiresAt}`;
+  ctx.evidence.record('the task\'s login token is a batch token, which Vault cannot revoke', { expiresAt: state.expiresAt, approvalWindowEnds: new Date(windowEnd).toISOString() });
+  if (ctx.params.logoutAtEnd || outlives) {
+    ctx.report({
+      check: 'session-ended-with-task',
+      verdict: 'fail',
+      detail: `the AppRole role hands out batch tokens, which Vault cannot revoke: the task's login token stays usable ${until}${outlives ? `, past the approval window of ${ctx.task.windowSeconds} s` : ''}, whatever the task does at its end`,
+    });
+  }
+}

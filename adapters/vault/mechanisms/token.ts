@@ -1,7 +1,8 @@
 /**
- * `token`: the broker creates a token carrying the scenario's read policy with a TTL (and, as the
- * scenario asks, an explicit max TTL, renewals during use, a child token made with it). The
- * target must deny it at its end, forget its accessor, and take its children with it.
+ * `token`: the broker creates a token carrying the scenario's read policy with a TTL, capped at the
+ * approval window by an explicit max TTL (and, as the scenario asks, a child token made with it).
+ * The target must deny it at its end, forget its accessor, take its children with it, and let the
+ * holder stretch it no further than the window (extension.ts).
  */
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
@@ -18,17 +19,24 @@ import {
   trackAccessor,
   type VaultContext,
 } from '../fixtures.ts';
+import { vaultTokenExtensions, withMinted } from '../extension.ts';
 import { GONE, probe } from '../probes.ts';
 
 const params = fixtureParams.extend({
   /** TTL the broker asks for; null asks none (the mount default applies). */
   ttlSeconds: seconds.nullable(),
-  /** Upper bound renewals cannot pass; null or absent sets none. */
+  /**
+   * Upper bound no renewal can pass. Absent: the approval window, as a broker must cap a renewable
+   * token; null (broken) sets none, so the holder renews up to the mount's max TTL (768 h by default).
+   */
   explicitMaxTtlSeconds: seconds.nullable().optional(),
   /** A periodic token renews forever: the classic way to make a "temporary" token permanent. */
   periodSeconds: seconds.optional(),
-  /** Renewals the task attempts during use, each asking for `incrementSeconds`. */
-  renew: z.strictObject({ times: z.number().int().min(1).max(10), incrementSeconds: seconds }).optional(),
+  /**
+   * Broken setup: the grant's policy also lets its holder create tokens — children
+   * (auth/token/create) or orphans (auth/token/create-orphan) — which the task does not need.
+   */
+  holderMayCreate: z.array(z.enum(['child', 'orphan'])).default([]),
   /** A child token the task makes with its JIT token, as a subprocess would. */
   child: z.strictObject({ orphan: z.boolean().default(false), ttlSeconds: seconds }).optional(),
   /**
@@ -54,16 +62,19 @@ export const tokenMechanism: Mechanism<TokenParams, VaultClient> = {
   title: 'Token with a TTL created by the broker',
   params,
 
+  checks: () => ['reuse-denied', 'credential-invalidated', 'derived-credentials-denied', 'holder-cannot-extend'],
+
   async setup(ctx) {
-    const childPolicy = ctx.params.child
-      ? ctx.params.child.orphan
-        ? 'path "auth/token/create-orphan" {\n  capabilities = ["update"]\n}\n'
-        : 'path "auth/token/create" {\n  capabilities = ["update"]\n}\n'
-      : '';
-    await createFixtures(ctx, childPolicy);
+    const may = new Set(ctx.params.holderMayCreate);
+    if (ctx.params.child) may.add(ctx.params.child.orphan ? 'orphan' : 'child');
+    const paths = { child: 'auth/token/create', orphan: 'auth/token/create-orphan' } as const;
+    await createFixtures(ctx, [...may].map((kind) => `path "${paths[kind]}" {\n  capabilities = ["update"]\n}\n`).join(''));
+    if (ctx.params.holderMayCreate.length > 0) {
+      ctx.evidence.record('broken setup: the grant\'s policy lets its holder create tokens', { may: ctx.params.holderMayCreate.map((kind) => paths[kind]) });
+    }
   },
 
-  entitlements: (ctx) => tokensHolding(ctx.client.api, policyName(ctx)),
+  entitlements: async (ctx) => withMinted(ctx, await tokensHolding(ctx.client.api, policyName(ctx))),
 
   probeStanding: (ctx) => readSecret(ctx, ctx.state.get('requester') as string),
 
@@ -76,7 +87,8 @@ export const tokenMechanism: Mechanism<TokenParams, VaultClient> = {
       renewable: true,
     };
     if (p.ttlSeconds !== null) body.ttl = `${p.ttlSeconds}s`;
-    if (p.explicitMaxTtlSeconds != null) body.explicit_max_ttl = `${p.explicitMaxTtlSeconds}s`;
+    const cap = p.explicitMaxTtlSeconds === undefined ? ctx.task.windowSeconds : p.explicitMaxTtlSeconds;
+    if (cap !== null) body.explicit_max_ttl = `${cap}s`;
     if (p.periodSeconds !== undefined) body.period = `${p.periodSeconds}s`;
     const answer = await ctx.client.api.call<{ auth: { client_token: string; accessor: string } }>('POST', 'auth/token/create', body);
     const jit = { token: answer.auth.client_token, accessor: answer.auth.accessor };
@@ -85,11 +97,11 @@ export const tokenMechanism: Mechanism<TokenParams, VaultClient> = {
     ctx.state.set('jit', jit);
     const info = await lookupAccessor(ctx.client.api, jit.accessor);
     const handles: ReuseHandle[] = [
-      { name: 'JIT token', check: 'reuse-denied', probe: () => readSecret(ctx, jit.token) },
+      { name: 'JIT token', check: 'reuse-denied', probe: (node) => readSecret(ctx, jit.token, node) },
       {
         name: 'JIT token looked up by accessor',
         check: 'credential-invalidated',
-        probe: () => probe(() => lookupAccessor(ctx.client.api, jit.accessor), GONE.accessor),
+        probe: (node) => probe(() => lookupAccessor(ctx.client.api, jit.accessor, { fresh: true, ...(node ? { node } : {}) }), GONE.accessor),
       },
     ];
     const record: GrantRecord = {
@@ -102,11 +114,14 @@ export const tokenMechanism: Mechanism<TokenParams, VaultClient> = {
       attributes: {
         renewable: info.renewable,
         explicitMaxTtlSeconds: info.explicit_max_ttl,
+        explicitMaxTtlAsked: cap,
         periodSeconds: info.period ?? 0,
         policies: info.policies.join(','),
       },
       handles,
+      extensions: [],
     };
+    record.extensions = vaultTokenExtensions(ctx, jit, record);
     return record;
   },
 
@@ -114,7 +129,6 @@ export const tokenMechanism: Mechanism<TokenParams, VaultClient> = {
     const jit = issued(ctx);
     const used = await readSecret(ctx, jit.token);
     if (used.outcome !== 'allowed') return used;
-    if (ctx.params.renew) await renewDuringUse(ctx, grant, ctx.params.renew);
     if (ctx.params.child) await makeChild(ctx, grant, ctx.params.child);
     return used;
   },
@@ -136,40 +150,6 @@ export const tokenMechanism: Mechanism<TokenParams, VaultClient> = {
   teardown: (ctx) => removeFixtures(ctx),
 };
 
-/** Renew as the task would and judge whether any renewal reached past the explicit maximum. */
-async function renewDuringUse(ctx: Ctx, grant: GrantRecord, renew: { times: number; incrementSeconds: number }): Promise<void> {
-  const jit = issued(ctx);
-  const cap = Date.parse(grant.issuedAt) + ctx.task.windowSeconds * 1000;
-  let furthest = grant.expiresAt ? Date.parse(grant.expiresAt) : Number.POSITIVE_INFINITY;
-  for (let i = 1; i <= renew.times; i++) {
-    const answer = await ctx.client.api.call<{ auth: { lease_duration: number } }>(
-      'POST',
-      'auth/token/renew-self',
-      { increment: `${renew.incrementSeconds}s` },
-      jit.token,
-    );
-    const info = await lookupAccessor(ctx.client.api, jit.accessor);
-    const expires = info.expire_time ? Date.parse(info.expire_time) : Number.POSITIVE_INFINITY;
-    furthest = Math.max(furthest, expires);
-    ctx.evidence.record(`renewal ${i}: asked ${renew.incrementSeconds} s, granted ${answer.auth.lease_duration} s`, {
-      expiresAt: info.expire_time,
-      approvedUntil: new Date(cap).toISOString(),
-    });
-  }
-  // Renewals within the cap legitimately move the expiry: the engine judges the end from it.
-  grant.expiresAt = Number.isFinite(furthest) ? new Date(furthest).toISOString() : null;
-  grant.attributes.expiresAfterRenewals = grant.expiresAt;
-  const overrunMs = furthest - cap;
-  ctx.report({
-    check: 'renewal-capped',
-    verdict: overrunMs <= 1000 ? 'pass' : 'fail',
-    detail:
-      overrunMs <= 1000
-        ? `after ${renew.times} renewals of ${renew.incrementSeconds} s the token still ends by its approved maximum`
-        : `renewals carried the token ${Number.isFinite(overrunMs) ? `${Math.round(overrunMs / 1000)} s` : 'indefinitely'} past its approved maximum of ${ctx.task.windowSeconds} s`,
-  });
-}
-
 /** The task makes a child token with its JIT token; reuse must find it dead with its parent. */
 async function makeChild(ctx: Ctx, grant: GrantRecord, child: { orphan: boolean; ttlSeconds: number }): Promise<void> {
   const jit = issued(ctx);
@@ -189,6 +169,6 @@ async function makeChild(ctx: Ctx, grant: GrantRecord, child: { orphan: boolean;
     orphan: info.orphan,
     ttl: info.ttl,
   });
-  const probeChild = (): Promise<ProbeResult> => readSecret(ctx, token);
+  const probeChild = (node?: string): Promise<ProbeResult> => readSecret(ctx, token, node);
   grant.handles.push({ name: 'child token', check: 'derived-credentials-denied', probe: probeChild });
 }

@@ -5,11 +5,12 @@
  */
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
-import type { Mechanism, ProbeResult } from '../../contract.ts';
+import type { GrantRecord, Mechanism, ProbeResult } from '../../contract.ts';
 import type { VaultClient } from '../client.ts';
 import { grantedCapabilities, lookupAccessor, tokensHolding } from '../client.ts';
 import { createFixtures, fixtureParams, policyName, readSecret, removeFixtures, secretPath, tokenMeta, trackAccessor, type VaultContext } from '../fixtures.ts';
-import { GONE, probe } from '../probes.ts';
+import { vaultTokenExtensions, withMinted } from '../extension.ts';
+import { GONE, probe, readRefusal, saysGone } from '../probes.ts';
 
 const params = fixtureParams.extend({
   wrapTtlSeconds: seconds,
@@ -19,26 +20,30 @@ const params = fixtureParams.extend({
 type Params = z.infer<typeof params>;
 type Ctx = VaultContext<Params>;
 
-function redeem(ctx: Ctx, handedOver: string): Promise<ProbeResult> {
-  if (ctx.params.deliver === 'plain-token') return readSecret(ctx, handedOver);
-  return probe(() => ctx.client.api.call('POST', 'sys/wrapping/unwrap', {}, handedOver), GONE.wrapping);
+function redeem(ctx: Ctx, handedOver: string, node?: string): Promise<ProbeResult> {
+  if (ctx.params.deliver === 'plain-token') return readSecret(ctx, handedOver, node);
+  return probe(() => ctx.client.api.send('POST', 'sys/wrapping/unwrap', { body: {}, token: handedOver, ...(node ? { node } : {}) }), GONE.wrapping);
 }
 
 export const wrappingMechanism: Mechanism<Params, VaultClient> = {
   title: 'Response-wrapped secret handed to the task',
   params,
+  checks: () => ['reuse-denied', 'derived-credentials-denied', 'holder-cannot-extend'],
 
   setup: (ctx) => createFixtures(ctx),
 
   async entitlements(ctx) {
-    const tokens = await tokensHolding(ctx.client.api, policyName(ctx));
+    const tokens = await withMinted(ctx, await tokensHolding(ctx.client.api, policyName(ctx)));
     const wrapAccessor = ctx.state.get('wrapAccessor') as string | undefined;
     if (!wrapAccessor) return tokens;
-    const alive = await lookupAccessor(ctx.client.api, wrapAccessor).then(
-      () => true,
-      () => false,
-    );
-    return alive ? [...tokens, `wrapping-token:${wrapAccessor}`] : tokens;
+    try {
+      await lookupAccessor(ctx.client.api, wrapAccessor);
+      return [...tokens, `wrapping-token:${wrapAccessor}`];
+    } catch (error) {
+      // Gone is gone; a lookup that failed otherwise says nothing, and is reported rather than read as gone.
+      if (saysGone(error, GONE.accessor)) return tokens;
+      return [...tokens, `unreadable wrapping-token:${wrapAccessor} (${readRefusal(error).detail})`];
+    }
   },
 
   probeStanding: (ctx) => readSecret(ctx, ctx.state.get('requester') as string),
@@ -46,6 +51,7 @@ export const wrappingMechanism: Mechanism<Params, VaultClient> = {
   async request(ctx) {
     const api = ctx.client.api;
     let handedOver: string;
+    let accessor: string;
     let credentialId: string;
     let issuedAt: string;
     let expiresAt: string | null;
@@ -59,6 +65,7 @@ export const wrappingMechanism: Mechanism<Params, VaultClient> = {
         { 'X-Vault-Wrap-TTL': `${ctx.params.wrapTtlSeconds}s` },
       );
       handedOver = answer.wrap_info.token;
+      accessor = answer.wrap_info.accessor;
       ctx.state.set('wrapAccessor', answer.wrap_info.accessor);
       trackAccessor(ctx, answer.wrap_info.accessor);
       credentialId = `wrapping accessor ${answer.wrap_info.accessor}`;
@@ -72,6 +79,7 @@ export const wrappingMechanism: Mechanism<Params, VaultClient> = {
         meta: tokenMeta(ctx),
       });
       handedOver = answer.auth.client_token;
+      accessor = answer.auth.accessor;
       trackAccessor(ctx, answer.auth.accessor);
       const info = await lookupAccessor(api, answer.auth.accessor);
       credentialId = `accessor ${answer.auth.accessor}`;
@@ -81,7 +89,7 @@ export const wrappingMechanism: Mechanism<Params, VaultClient> = {
     }
     ctx.secrets.add(handedOver);
     ctx.state.set('handedOver', handedOver);
-    return {
+    const record: GrantRecord = {
       credentialId,
       issuedAt,
       expiresAt,
@@ -89,8 +97,12 @@ export const wrappingMechanism: Mechanism<Params, VaultClient> = {
       ttlGrantedSeconds: ttl,
       scopeGranted: ctx.params.deliver === 'wrapped' ? [`read ${secretPath(ctx)}`] : await grantedCapabilities(api, [policyName(ctx)]),
       attributes: { delivery: ctx.params.deliver },
-      handles: [{ name: 'handed-over credential (second redemption)', check: 'reuse-denied', probe: () => redeem(ctx, handedOver) }],
+      handles: [{ name: 'handed-over credential (second redemption)', check: 'reuse-denied', probe: (node) => redeem(ctx, handedOver, node) }],
+      // What the task holds is a Vault token either way (a wrapping token, or the broken plain one).
+      extensions: [],
     };
+    record.extensions = vaultTokenExtensions(ctx, { token: handedOver, accessor }, record);
+    return record;
   },
 
   use: (ctx) => redeem(ctx, ctx.state.get('handedOver') as string),
