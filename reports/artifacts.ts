@@ -1,8 +1,8 @@
 /**
  * The files a run leaves for people and pipelines, all derived from the evidence files the suites
- * wrote: summary.json, junit.xml, summary.md, assessment-results.json (OSCAL) and (on request)
- * OpenMetrics. `jitc run` and `jitc merge` both end here, so a merged report is computed exactly
- * like an unsharded one.
+ * wrote: summary.json, junit.xml, summary.md and assessment-results.json (OSCAL). `jitc run` and
+ * `jitc merge` both end here, so a merged report is computed exactly like an unsharded one. The
+ * OpenMetrics file lives outside the output directory and is written once the outputs are in place.
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,9 +10,8 @@ import type { ScenarioResult } from '../scenarios/result.ts';
 import { applyGate, describeRule, type GateRule } from './gate.ts';
 import { renderJunit } from './junit.ts';
 import { renderMarkdown } from './markdown.ts';
-import { writeOpenMetrics } from './openmetrics.ts';
 import { writeAssessmentResults } from './oscal.ts';
-import { buildSummary, type Summary } from './summary.ts';
+import { buildSummary, type MergedSource, type ShardRecord, type Summary } from './summary.ts';
 import { applyWaivers, type Waiver } from './waivers.ts';
 
 export function evidenceDir(outDir: string): string {
@@ -35,8 +34,9 @@ export interface ReportOptions {
   gate: GateRule[];
   /** The run could not be trusted as a whole (interrupted, a suite crashed): at least exit 2. */
   doubtful: boolean;
-  metricsFile?: string;
   shards?: string[];
+  shard?: ShardRecord;
+  merged?: MergedSource[];
 }
 
 export function writeRunReports(outDir: string, results: ScenarioResult[], options: ReportOptions): Summary {
@@ -46,11 +46,14 @@ export function writeRunReports(outDir: string, results: ScenarioResult[], optio
   summary.gate = { rules: options.gate.map(describeRule), gating: gate.gating, tolerated: gate.tolerated };
   summary.doubtful = options.doubtful;
   if (options.shards) summary.shards = options.shards;
-  summary.exitCode = options.doubtful ? (Math.max(gate.exitCode, 2) as 2) : gate.exitCode;
+  if (options.shard) summary.shard = options.shard;
+  if (options.merged) summary.merged = options.merged;
+  // A run that tested nothing is not conformant; only one shard of a sharded run may be empty.
+  const nothingTested = results.length === 0 && !options.shard;
+  summary.exitCode = options.doubtful || nothingTested ? (Math.max(gate.exitCode, 2) as 2) : gate.exitCode;
   writeFileSync(join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   writeFileSync(join(outDir, 'junit.xml'), renderJunit(results, options.runId));
   writeFileSync(join(outDir, 'summary.md'), renderMarkdown(summary));
   writeAssessmentResults(outDir, results, summary);
-  if (options.metricsFile) writeOpenMetrics(options.metricsFile, summary);
   return summary;
 }

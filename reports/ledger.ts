@@ -4,21 +4,30 @@
  * manifest.json and, with a key, signs the manifest. Checking names each record or file that no
  * longer matches, so tampering is a finding an auditor can point at.
  */
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../adapters/contract.ts';
 import type { ScenarioResult } from '../scenarios/result.ts';
 import { readEvidence } from './artifacts.ts';
 import { checkEventLog, type Problem } from './event-log-check.ts';
 import { entriesOf, EVENT_LOG, EVENT_LOG_FORMAT, EventLog, type EventEntry } from './event-log.ts';
-import { digestFiles, MANIFEST, MANIFEST_FORMAT, manifestDigest, manifestSchema, renderManifest, SIGNATURE, type Manifest } from './manifest.ts';
+import { digestFile, digestFiles, listEntries, MANIFEST, MANIFEST_FORMAT, manifestDigest, manifestSchema, renderManifest, SIGNATURE, type EntryKind, type FileDigest, type Manifest } from './manifest.ts';
+import { COMMITTING } from './out-layout.ts';
 import { ASSESSMENT_RESULTS } from './oscal.ts';
 import { loadSigningKey, loadVerifyKey, signBytes, verifyBytes } from './signing.ts';
 
 export type { Problem } from './event-log-check.ts';
 
-/** Files a run writes besides the classic reports; a fresh run (or merge) removes stale ones first. */
-export const SEALED_OUTPUTS: readonly string[] = [ASSESSMENT_RESULTS, EVENT_LOG, MANIFEST, SIGNATURE];
+/**
+ * The top-level names of a run's outputs. A file under one of them that the manifest does not list
+ * was added after sealing (a finding); anything under another name is foreign to the run.
+ */
+export const OUTPUT_NAMES: readonly string[] = ['allure-results', 'evidence', 'html', 'history', 'summary.json', 'summary.md', 'junit.xml', ASSESSMENT_RESULTS, EVENT_LOG, MANIFEST, SIGNATURE];
+
+/** evidence/<adapter>.<scenario>.json: one scenario's result. */
+export function isEvidencePath(path: string): boolean {
+  return /^evidence\/[^/]+\.json$/.test(path);
+}
 
 function runIdOf(outDir: string, results: ScenarioResult[]): string {
   try {
@@ -60,6 +69,8 @@ export interface VerifyReport {
   problems: Problem[];
   /** What was checked, for the intact message and for auditors reading the output. */
   notes: string[];
+  /** Entries jitc did not write (not sealed, never read), with their kind: "notes.txt (file)". */
+  foreign: string[];
   manifest?: Manifest;
 }
 
@@ -71,12 +82,74 @@ function readJson(file: string): { ok: true; value: unknown } | { ok: false; err
   }
 }
 
-/** The evidence entries the log must hold, or undefined when an evidence file cannot be read (its digest says why). */
-function evidenceEntries(dir: string): EventEntry[] | undefined {
+/**
+ * The evidence entries the log must hold, read from the evidence files the manifest lists (a file
+ * put into evidence/ later is never read as evidence), or undefined when one cannot be read (its
+ * digest finding says why).
+ */
+function evidenceEntries(dir: string, manifest: Manifest): EventEntry[] | undefined {
   try {
-    return entriesOf(readEvidence(dir));
+    return entriesOf(readSealedEvidence(dir, manifest));
   } catch {
     return undefined;
+  }
+}
+
+/** The evidence files a manifest lists, parsed; throws on the first that is not a regular JSON file. */
+export function readSealedEvidence(dir: string, manifest: Manifest): ScenarioResult[] {
+  return manifest.files
+    .filter((f) => isEvidencePath(f.path))
+    .map((f) => {
+      if (!lstatSync(join(dir, f.path)).isFile()) throw new Error(`${f.path}: not a regular file`);
+      return JSON.parse(readFileSync(join(dir, f.path), 'utf8')) as ScenarioResult;
+    });
+}
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+const KIND_NAME: Record<EntryKind, string> = { file: 'file', directory: 'directory', symlink: 'symlink', fifo: 'FIFO', socket: 'socket', device: 'device' };
+
+/**
+ * Every sealed file still there, a regular file, and unchanged; nothing added where the run's
+ * outputs live. Anything else in the directory is foreign: listed, never read, not a finding (the
+ * run never sealed it and nothing jitc does reads it).
+ */
+function checkFiles(dir: string, manifest: Manifest, report: VerifyReport, problem: (subject: string, text: string) => void): void {
+  const entries = new Map(listEntries(dir).map((e) => [e.path, e]));
+  const owned = new Set([...OUTPUT_NAMES, ...manifest.files.map((f) => f.path.split('/')[0]!)]);
+  for (const sealed of manifest.files) {
+    const now = entries.get(sealed.path);
+    entries.delete(sealed.path);
+    if (!now) {
+      problem(sealed.path, 'removed (the manifest lists it)');
+      continue;
+    }
+    if (now.kind !== 'file') {
+      problem(sealed.path, `edited: replaced by a ${KIND_NAME[now.kind]} (not read, not followed)`);
+      continue;
+    }
+    let digest: FileDigest;
+    try {
+      digest = digestFile(dir, sealed.path);
+    } catch (error) {
+      problem(sealed.path, `cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}): its content cannot be checked`);
+      continue;
+    }
+    if (digest.sha256 !== sealed.sha256) problem(sealed.path, `edited: sha256 ${digest.sha256.slice(0, 16)}… differs from the sealed ${sealed.sha256.slice(0, 16)}…`);
+  }
+  for (const entry of entries.values()) {
+    const top = entry.path.split('/')[0]!;
+    if (!owned.has(top)) {
+      if (entry.path === top) report.foreign.push(`${entry.path} (${KIND_NAME[entry.kind]})`);
+    } else if (entry.kind !== 'directory') {
+      problem(entry.path, entry.kind === 'file' ? 'added after the run was sealed (not in the manifest)' : `added after the run was sealed: a ${KIND_NAME[entry.kind]} (not read, not followed)`);
+    }
   }
 }
 
@@ -88,17 +161,21 @@ export function verifyRun(dir: string, options: { key?: string | undefined } = {
   if (!existsSync(dir)) throw new InputError(`${dir}: no such directory`);
   if (!statSync(dir).isDirectory()) throw new InputError(`${dir}: not a directory`);
   const verifier = options.key ? loadVerifyKey(options.key) : undefined;
-  const report: VerifyReport = { dir, problems: [], notes: [] };
+  const report: VerifyReport = { dir, problems: [], notes: [], foreign: [] };
   const problem = (subject: string, text: string): void => void report.problems.push({ subject, problem: text });
 
   const manifestFile = join(dir, MANIFEST);
   if (!existsSync(manifestFile)) {
     const entries = readdirSync(dir);
     if (!entries.includes('summary.json') && !entries.includes(EVENT_LOG)) throw new InputError(`${dir}: not a jitc run directory (no ${MANIFEST}, no summary.json)`);
-    problem(MANIFEST, 'missing: the run was never sealed, or its manifest was removed');
+    problem(MANIFEST, existsSync(join(dir, COMMITTING)) ? `missing: a run's sealed outputs were being moved into place when it stopped (${COMMITTING}/); the next jitc run or merge into this directory finishes that` : 'missing: the run was never sealed, or its manifest was removed');
     return report;
   }
 
+  if (!lstatSync(manifestFile).isFile()) {
+    problem(MANIFEST, 'edited: not a regular file (not read, not followed)');
+    return report;
+  }
   const bytes = readFileSync(manifestFile);
   const parsed = readJson(manifestFile);
   if (!parsed.ok) {
@@ -117,20 +194,12 @@ export function verifyRun(dir: string, options: { key?: string | undefined } = {
 
   checkSignature(dir, manifest, bytes, verifier, report, problem);
 
-  // Files: every sealed file still there and unchanged, nothing added.
-  const actual = new Map(digestFiles(dir).map((f) => [f.path, f]));
-  for (const sealed of manifest.files) {
-    const now = actual.get(sealed.path);
-    if (!now) problem(sealed.path, 'removed (the manifest lists it)');
-    else if (now.sha256 !== sealed.sha256) problem(sealed.path, `edited: sha256 ${now.sha256.slice(0, 16)}… differs from the sealed ${sealed.sha256.slice(0, 16)}…`);
-    actual.delete(sealed.path);
-  }
-  for (const path of actual.keys()) problem(path, 'added after the run was sealed (not in the manifest)');
+  checkFiles(dir, manifest, report, problem);
 
   // The chain, record by record.
   const logFile = join(dir, manifest.eventLog.file);
-  if (existsSync(logFile)) {
-    report.problems.push(...checkEventLog(readFileSync(logFile, 'utf8'), manifest.eventLog, evidenceEntries(dir)));
+  if (lstatOrUndefined(logFile)?.isFile()) {
+    report.problems.push(...checkEventLog(readFileSync(logFile, 'utf8'), manifest.eventLog, evidenceEntries(dir, manifest)));
   } else if (manifest.files.every((f) => f.path !== manifest.eventLog.file)) {
     problem(manifest.eventLog.file, 'missing and not listed in the manifest');
   }

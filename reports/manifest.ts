@@ -4,10 +4,11 @@
  * that does not recompute it is named as a manifest edit; against an editor who does, only the
  * signature (manifest.sig, over the exact bytes of manifest.json) protects.
  */
-import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { canonicalJson, EVENT_LOG_FORMAT, sha256Hex } from './event-log.ts';
+import { BOOKKEEPING } from './out-layout.ts';
 
 export const MANIFEST = 'manifest.json';
 export const SIGNATURE = 'manifest.sig';
@@ -22,7 +23,7 @@ export const manifestSchema = z.strictObject({
   runId: z.string(),
   sealedAt: z.string(),
   eventLog: z.strictObject({ file: z.string(), format: z.literal(EVENT_LOG_FORMAT), records: z.number().int().nonnegative(), head: hex64 }),
-  files: z.array(z.strictObject({ path: z.string(), sha256: hex64, bytes: z.number().int().nonnegative() })),
+  files: z.array(z.strictObject({ path: z.string().refine((p) => isInsidePath(p), 'a path inside the directory'), sha256: hex64, bytes: z.number().int().nonnegative() })),
   signature: z.strictObject({ file: z.literal(SIGNATURE), algorithm: z.string(), publicKeySha256: hex64 }).optional(),
   digest: hex64,
 });
@@ -30,29 +31,60 @@ export const manifestSchema = z.strictObject({
 export type Manifest = z.infer<typeof manifestSchema>;
 export type FileDigest = Manifest['files'][number];
 
+/** What an entry of an output directory is, read with lstat: a link is never followed. */
+export type EntryKind = 'file' | 'directory' | 'symlink' | 'fifo' | 'socket' | 'device';
+
+export interface DirEntry {
+  /** Relative to the directory walked, with `/` separators. */
+  path: string;
+  kind: EntryKind;
+}
+
+function kindOf(stat: Stats): EntryKind {
+  if (stat.isSymbolicLink()) return 'symlink';
+  if (stat.isDirectory()) return 'directory';
+  if (stat.isFile()) return 'file';
+  if (stat.isFIFO()) return 'fifo';
+  if (stat.isSocket()) return 'socket';
+  return 'device';
+}
+
 /**
- * Every file under `dir` except the seal's own, relative with `/` separators, in code-unit order.
- * A symlink is digested as its target path, not followed: a link swapped in for a file is a change.
+ * Every entry under `dir` except the seal's own files and jitc's bookkeeping at the top, in
+ * code-unit order. Only directories are opened (never through a link): a FIFO, socket, device or
+ * link is listed with its kind and never read, so a planted FIFO cannot hang a seal or a check.
  */
-export function digestFiles(dir: string): FileDigest[] {
-  const out: FileDigest[] = [];
+export function listEntries(dir: string): DirEntry[] {
+  const out: DirEntry[] = [];
   const walk = (rel: string): void => {
-    for (const entry of readdirSync(join(dir, rel), { withFileTypes: true })) {
-      const path = rel ? `${rel}/${entry.name}` : entry.name;
-      if (!rel && SEAL_FILES.includes(entry.name)) continue;
-      const full = join(dir, path);
-      if (entry.isDirectory()) walk(path);
-      else if (entry.isSymbolicLink()) {
-        const target = Buffer.from(`symlink:${readlinkSync(full)}`);
-        out.push({ path, sha256: sha256Hex(target), bytes: lstatSync(full).size });
-      } else {
-        const data = readFileSync(full);
-        out.push({ path, sha256: sha256Hex(data), bytes: data.length });
-      }
+    for (const name of readdirSync(join(dir, rel))) {
+      if (!rel && (SEAL_FILES.includes(name) || BOOKKEEPING.includes(name))) continue;
+      const path = rel ? `${rel}/${name}` : name;
+      const kind = kindOf(lstatSync(join(dir, path)));
+      out.push({ path, kind });
+      if (kind === 'directory') walk(path);
     }
   };
   walk('');
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+export function digestFile(dir: string, path: string): FileDigest {
+  const data = readFileSync(join(dir, path));
+  return { path, sha256: sha256Hex(data), bytes: data.length };
+}
+
+/** The digest of every regular file under `dir` (see listEntries): what a seal lists. */
+export function digestFiles(dir: string): FileDigest[] {
+  return listEntries(dir)
+    .filter((e) => e.kind === 'file')
+    .map((e) => digestFile(dir, e.path));
+}
+
+/** A manifest path names a file inside the directory: relative, no `..`, no empty part. */
+export function isInsidePath(path: string): boolean {
+  const parts = path.split('/');
+  return path.length > 0 && !path.startsWith('/') && !path.includes('\\') && parts.every((p) => p !== '' && p !== '.' && p !== '..');
 }
 
 export function manifestDigest(manifest: Omit<Manifest, 'digest'> | Manifest): string {

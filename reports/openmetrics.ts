@@ -1,8 +1,11 @@
 /**
  * --metrics FILE: the run as OpenMetrics text for Prometheus (node-exporter's textfile collector
  * picks up a *.prom file). Written to a temporary file and renamed, so a scrape never reads half.
+ * An existing file is replaced only when it is jitc's own output (see isJitcOpenMetrics): a
+ * metrics file of another exporter in the same textfile directory is never overwritten.
  */
-import { renameSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import type { Summary } from './summary.ts';
 
 const label = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
@@ -47,8 +50,32 @@ function regroup(lines: string[]): string[] {
   return order.flatMap((name) => byFamily.get(name)!);
 }
 
+/** The first family jitc writes: a file that starts with it and ends with `# EOF` is jitc's own. */
+const FIRST_LINE = '# TYPE jitc_run_timestamp_seconds gauge\n';
+
+/** Whether `text` is what renderOpenMetrics writes (its first line, only jitc_ families, `# EOF` last). */
+export function isJitcOpenMetrics(text: string): boolean {
+  if (!text.startsWith(FIRST_LINE) || !text.endsWith('\n# EOF\n')) return false;
+  return text
+    .slice(0, -'# EOF\n'.length)
+    .split('\n')
+    .filter(Boolean)
+    .every((line) => /^(# (TYPE|HELP) jitc_\w+ |jitc_\w+[{ ])/.test(line));
+}
+
 export function writeOpenMetrics(file: string, summary: Summary): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, renderOpenMetrics(summary));
-  renameSync(tmp, file);
+  // Exclusive create: a temporary name that happens to exist is never written through.
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  const fd = openSync(tmp, 'wx', 0o644);
+  try {
+    writeSync(fd, renderOpenMetrics(summary));
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    renameSync(tmp, file);
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw error;
+  }
 }

@@ -13,6 +13,13 @@ export interface Summary {
   doubtful: boolean;
   /** Run ids of the shards a merged report combines. */
   shards?: string[];
+  /** One shard of a sharded run (`jitc run --shard i/n`): which part, and the whole plan it is part of. */
+  shard?: ShardRecord;
+  /**
+   * The sealed runs a merged report combines, each as it was sealed (run id, chain head, records,
+   * shard), so an auditor can trace the merge back to each source's own seal.
+   */
+  merged?: MergedSource[];
   scenarios: {
     id: string;
     adapter: string;
@@ -29,6 +36,24 @@ export interface Summary {
   waivers: WaiverReport;
   /** The gate policy in force and what it made of the failures (all failures gate without rules). */
   gate: { rules: string[]; gating: string[]; tolerated: string[] };
+}
+
+export interface ShardRecord {
+  index: number;
+  count: number;
+  /** The full plan, before sharding: every planned scenario as adapter/id, sorted. */
+  planned: string[];
+  /** sha256 over the planned list (one id a line): shards of one sharded run share it. */
+  plan: string;
+}
+
+export interface MergedSource {
+  runId: string;
+  chainHead: string;
+  records: number;
+  sealedAt: string;
+  /** "i/n" when the source is a shard. */
+  shard?: string;
 }
 
 export function buildSummary(runId: string, startedAt: string, results: ScenarioResult[], waivers: WaiverReport): Summary {

@@ -3,9 +3,10 @@
  * a path that cannot be written is bad input (one line, exit 2), not a crash after the targets
  * were started or after the whole run.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { InputError } from '../../adapters/contract.ts';
+import { isJitcOpenMetrics } from '../../reports/openmetrics.ts';
 
 /** The nearest part of `path` that exists: what decides whether it can be created. */
 function nearestExisting(path: string): string {
@@ -28,4 +29,29 @@ export function outputFile(file: string, where: string): string {
   if (!existsSync(dirname(file)) || !statSync(dirname(file)).isDirectory()) throw new InputError(`${where}: ${file}: directory ${dirname(file)} does not exist`);
   if (existsSync(file) && statSync(file).isDirectory()) throw new InputError(`${where}: ${file} is a directory, not a file`);
   return file;
+}
+
+/** Larger than any metrics file jitc writes: a bigger file is someone else's, and is not read whole. */
+const METRICS_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The --metrics file: writable (as outputFile), and when it exists, a regular file holding jitc's
+ * own OpenMetrics output. Another exporter's file, a link or a FIFO is never overwritten or read.
+ */
+export function metricsFile(file: string, where: string): string {
+  outputFile(file, where);
+  if (!existsSync(file) && !isLink(file)) return file;
+  const stat = lstatSync(file);
+  if (!stat.isFile()) throw new InputError(`${where}: ${file} is not a regular file (a link, FIFO or device is never written through)`);
+  const text = stat.size <= METRICS_MAX_BYTES ? readFileSync(file, 'utf8') : '';
+  if (!isJitcOpenMetrics(text)) throw new InputError(`${where}: ${file} exists and is not jitc's OpenMetrics output; jitc never overwrites a file it did not write (choose a new file)`);
+  return file;
+}
+
+function isLink(file: string): boolean {
+  try {
+    return lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }

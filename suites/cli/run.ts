@@ -4,11 +4,13 @@
  * targets, and return the exit code. Ctrl-C or SIGTERM aborts the scenarios, which tear down
  * against the still-running targets before the targets are stopped.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { TestSpecification, Vitest } from 'vitest/node';
 import { type Adapter, InputError, type StartedTarget, type TargetMode } from '../../adapters/contract.ts';
+import { installUnderway } from '../../adapters/install.ts';
+import { stopLocalServers, sweepKilledRuns } from '../../adapters/local-process.ts';
 import { loadAdapters } from '../../adapters/registry.ts';
 import { readEvidence, writeRunReports } from '../../reports/artifacts.ts';
 import { checkDefinition } from '../../reports/catalogue.ts';
@@ -26,7 +28,7 @@ import type { Scenario } from '../../scenarios/schema.ts';
 import { post, runChannel, type RunMessage } from '../channel.ts';
 import { RUN_ENV, type RunContext } from '../run-context.ts';
 import { bringUp, effectiveMode } from '../targets.ts';
-import { adapterSections, loadConfig } from './config.ts';
+import { adapterSections, loadRunConfig } from './config.ts';
 import { plannedHistory, recordInHistory } from './history.ts';
 import { metricsFile, outputDir } from './output-paths.ts';
 import { progressPrinter } from './progress.ts';
@@ -90,25 +92,40 @@ function parseShard(text: string | undefined): Plan['shard'] {
 
 /** Everything that can be wrong with the input is found here, before any target is touched. */
 async function plan(flags: RunFlags, log: (l: string) => void): Promise<Plan> {
-  const config = loadConfig(flags.config);
+  const config = await loadRunConfig(flags.config);
   const known = [...(await loadAdapters()).values()].filter((a) => existsSync(suiteFile(a.name)));
-  const names = flags.suite ?? config.suites ?? known.map((a) => a.name);
-  for (const name of names) {
-    if (!known.some((a) => a.name === name)) throw new InputError(`--suite: unknown suite "${name}" (known: ${known.map((a) => a.name).join(', ')})`);
-  }
-  const adapters = known.filter((a) => names.includes(a.name));
-  const all = await loadBuiltinScenarios(adapters.map((a) => a.name));
-  const wanted = flags.scenario ?? config.scenarios ?? [];
-  for (const id of wanted) {
-    if (!all.some((s) => s.id === id)) throw new InputError(`--scenario: no scenario "${id}" in suites ${names.join(', ')}`);
+  const knownNames = known.map((a) => a.name).join(', ');
+  const asked = flags.suite ?? config.suites;
+  for (const name of asked ?? []) {
+    if (!known.some((a) => a.name === name)) throw new InputError(`--suite: unknown suite "${name}" (known: ${knownNames})`);
   }
   const extraFiles = (flags.scenarioFile ?? []).map((f) => resolve(f));
   const extra = await Promise.all(extraFiles.map((f) => loadScenarioFile(f)));
   for (const s of extra) {
-    if (!adapters.some((a) => a.name === s.adapter)) throw new InputError(`${s.source}: adapter: suite "${s.adapter}" is not part of this run`);
-    if (all.some((b) => b.adapter === s.adapter && b.id === s.id)) throw new InputError(`${s.source}: id: "${s.id}" is already a built-in scenario of ${s.adapter}`);
+    if (!known.some((a) => a.name === s.adapter)) throw new InputError(`${s.source}: adapter: "${s.adapter}" has no suite (known: ${knownNames})`);
   }
-  const scenarios = [...all.filter((s) => wanted.length === 0 || wanted.includes(s.id)), ...extra];
+  const wanted = flags.scenario ?? config.scenarios ?? [];
+  const wantedFrom = flags.scenario ? '--scenario' : `${flags.config}: scenarios`;
+  // Scenario files on their own run on their own, in the suites of their adapters; built-in
+  // scenarios join them when suites or scenario ids are asked for.
+  const builtinSuites = asked ?? (extra.length > 0 && wanted.length === 0 ? [] : known.map((a) => a.name));
+  // (loadBuiltinScenarios reads every adapter's built-ins when given none.)
+  const builtin = builtinSuites.length > 0 ? await loadBuiltinScenarios(builtinSuites) : [];
+  // Checked against every built-in of the file's adapter, in the run or not: the suite tells them apart by id.
+  const builtinOfFiles = extra.length > 0 ? await loadBuiltinScenarios([...new Set(extra.map((s) => s.adapter))]) : [];
+  for (const s of extra) {
+    if (builtinOfFiles.some((b) => b.adapter === s.adapter && b.id === s.id)) throw new InputError(`${s.source}: id: "${s.id}" is already a built-in scenario of ${s.adapter}`);
+    if (extra.some((o) => o !== s && o.adapter === s.adapter && o.id === s.id)) throw new InputError(`${s.source}: id: "${s.id}" is also the id of another --scenario-file of ${s.adapter}`);
+    // A file given to run and then left out by the selection would be a scenario silently not run.
+    if (wanted.length > 0 && !wanted.includes(s.id)) throw new InputError(`${s.source}: id: "${s.id}" is not selected by ${wantedFrom} (${wanted.join(', ')}); select it too, or leave the file out`);
+  }
+  for (const id of wanted) {
+    if (!builtin.some((s) => s.id === id) && !extra.some((s) => s.id === id)) {
+      throw new InputError(`${wantedFrom}: no scenario "${id}" in ${builtinSuites.length > 0 ? `suites ${builtinSuites.join(', ')}` : 'no suite'}${extra.length > 0 ? ' or the scenario files' : ''}`);
+    }
+  }
+  const scenarios = [...builtin.filter((s) => wanted.length === 0 || wanted.includes(s.id)), ...extra];
+  const adapters = known.filter((a) => scenarios.some((s) => s.adapter === a.name));
   const concurrency = flags.concurrency ?? config.concurrency ?? 8;
   const gate = flags.failOn ? flags.failOn.map((r) => parseGateRule(r)) : (config.gate?.failOn ?? []).map((r, i) => parseGateRule(r, `${flags.config}: gate.failOn.${i}`));
   const shard = parseShard(flags.shard);
@@ -119,7 +136,7 @@ async function plan(flags: RunFlags, log: (l: string) => void): Promise<Plan> {
     runId: newRunId(),
     mode,
     outDir: outputDir(resolve(flags.out ?? config.out ?? DEFAULT_OUT), flags.out === undefined && config.out !== undefined ? `${flags.config}: out` : '--out'),
-    adapters: adapters.filter((a) => scenarios.some((s) => s.adapter === a.name)),
+    adapters,
     scenarios,
     scenarioFiles: extraFiles,
     waivers,
@@ -197,14 +214,31 @@ async function runClaimed(flags: RunFlags, p: Plan, history: string, out: Output
   channel.onmessage = (event) => show((event as MessageEvent).data as RunMessage);
   let interrupted: string | undefined;
   let targets: StartedTarget[] = [];
+  // Where the run is when a signal comes: what the first Ctrl-C stops depends on it; a second one stops everything at once.
+  let phase: 'starting' | 'running' | 'reporting' = 'starting';
+  let signals = 0;
+  const starting = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (interrupted) {
-      log(`${signal} again: stopping the targets now`);
-      void Promise.allSettled(targets.map((t) => t.stop())).then(() => process.exit(2));
+    if (++signals > 1) {
+      const install = installUnderway();
+      log(`${signal} again: stopping the targets now${install ? `; the install under way (${install}) finishes by itself in its own process group` : ''}`);
+      // Servers still starting are not in `targets` yet: every server this process started is stopped, by its pid.
+      void Promise.allSettled([...targets.map((t) => t.stop()), stopLocalServers()]).then(() => process.exit(2));
+      return;
+    }
+    if (phase === 'reporting') {
+      log(`${signal}: the targets are already stopped; finishing the reports (press again to stop at once)`);
       return;
     }
     interrupted = signal;
-    log(`${signal}: ending the scenarios; what they created is being removed (press again to stop at once)`);
+    if (phase === 'starting') {
+      const install = installUnderway();
+      log(`${signal}: stopping the targets being started${install ? ` once the install under way (${install}) finishes` : ''}; no scenario runs (press again to stop at once)`);
+      starting.abort(signal);
+      void stopLocalServers();
+    } else {
+      log(`${signal}: ending the scenarios; what they created is being removed (press again to stop at once)`);
+    }
     // Scenarios not yet started see the abort too and end at once; no vitest cancel is needed.
     post(channel, { type: 'abort', reason: signal });
   };
@@ -212,7 +246,16 @@ async function runClaimed(flags: RunFlags, p: Plan, history: string, out: Output
   process.on('SIGTERM', onSignal);
 
   try {
-    targets = await bringUp(p.adapters, { runId: p.runId, projectRoot: PROJECT_ROOT, mode: p.mode, config: p.sections, ...(flags.config ? { configFile: flags.config } : {}), log });
+    // Servers of a jitc that died with its watchdogs (kill -9 of both, a crash of the machine's
+    // memory manager) are stopped here, by the pids they were recorded with.
+    for (const server of await sweepKilledRuns(PROJECT_ROOT)) log(`stopped a server a killed run left: ${server}`);
+    try {
+      targets = await bringUp(p.adapters, { runId: p.runId, projectRoot: PROJECT_ROOT, mode: p.mode, config: p.sections, ...(flags.config ? { configFile: flags.config } : {}), log, signal: starting.signal });
+    } catch (error) {
+      // Interrupted while starting, the starts fail as their servers are stopped: that is the interruption, not an error.
+      if (interrupted === undefined) throw error;
+    }
+    phase = 'running';
     const shardNote = p.shard ? `, shard ${p.shard.index}/${p.shard.count}` : '';
     log(`jitc run ${p.runId}: ${p.scenarios.length} scenarios on ${p.adapters.map((a) => a.name).join(', ') || 'no suite'} (${p.mode} targets${shardNote}), concurrency ${p.concurrency}`);
     if (!interrupted && specs.length > 0) {
@@ -221,7 +264,7 @@ async function runClaimed(flags: RunFlags, p: Plan, history: string, out: Output
         startedAt,
         outDir: out.staging,
         connections: Object.fromEntries(targets.map((t) => [t.connection.adapter, t.connection])),
-        scenarios: p.scenarios.map((s) => s.id),
+        scenarios: p.scenarios.map((s) => `${s.adapter}/${s.id}`),
         scenarioFiles: p.scenarioFiles,
         waivers: p.waivers,
       };
@@ -237,8 +280,7 @@ async function runClaimed(flags: RunFlags, p: Plan, history: string, out: Output
     await vitest.close();
     await Promise.allSettled(targets.map((t) => t.stop()));
     channel.close();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    phase = 'reporting';
   }
 
   const results = withMissing(readEvidence(out.staging), p, interrupted);
@@ -254,6 +296,8 @@ async function runClaimed(flags: RunFlags, p: Plan, history: string, out: Output
   // The Allure history of earlier runs here is carried forward: trends survive the replacement.
   out.carryForward('history/');
   if (flags.html) {
+    // A run whose suites wrote no Allure result (a suite crashed) still gets its (empty) report.
+    mkdirSync(join(out.staging, 'allure-results'), { recursive: true });
     await buildHtmlReport(out.staging, `jitc run ${p.runId}`);
     log(`HTML report: ${join(p.outDir, 'html', 'index.html')}`);
   }
@@ -278,6 +322,8 @@ async function runClaimed(flags: RunFlags, p: Plan, history: string, out: Output
   print(`reports: ${p.outDir} (summary.json, summary.md, junit.xml, allure-results/${flags.html ? ', html/index.html' : ''}${p.metricsFile ? `; metrics ${p.metricsFile}` : ''})`);
   // An empty shard is one part of a sharded run with nothing in it: no verdict of its own.
   print(p.shard && results.length === 0 ? `shard ${p.shard.index}/${p.shard.count}: nothing to run (run ${p.runId}, exit 0)` : closingLine(summary));
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
   return summary.exitCode;
 }
 
