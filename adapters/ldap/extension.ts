@@ -58,7 +58,7 @@ function readAnswer(error: unknown, what: string, at: string): ExtensionResult {
   return { outcome: 'unknown', at, detail: `${what}: ${why}` };
 }
 
-/** Bind a NEW connection as the holder and run one operation on it. */
+/** Bind a NEW connection as the holder and run one operation on it; `what` (the entry it aims at) heads the detail. */
 async function asHolder(client: LdapClient, holder: Holder, what: string, operation: Operation): Promise<ExtensionResult> {
   const session = client.open();
   try {
@@ -98,7 +98,7 @@ function refreshAttempt(client: LdapClient, grant: BindGrant, dn: string, whose:
     name,
     attempt: (moment) => {
       const first = askFor(grant, moment);
-      return asHolder(client, grant.holder, `${name} (${dn})`, async (session) => {
+      return asHolder(client, grant.holder, dn, async (session) => {
         let asked = first;
         try {
           await refreshTtl(session, dn, first);
@@ -134,10 +134,10 @@ function membershipAttempt(client: LdapClient, grant: BindGrant, group: string):
   return {
     name,
     attempt: () =>
-      asHolder(client, grant.holder, name, async (session) => {
+      asHolder(client, grant.holder, group, async (session) => {
         await session.modify(group, new Change({ operation: 'add', modification: new Attribute({ type: 'member', values: [grant.holder.dn] }) }));
         // A plain member value carries no TTL: nothing but a removal ends it.
-        return { detail: `the directory added ${grant.holder.dn} to ${group}, a membership with no end`, reachesUntil: null };
+        return { detail: `the directory added ${grant.holder.dn} as a member, with no end`, reachesUntil: null };
       }),
   };
 }
