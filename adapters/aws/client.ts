@@ -2,8 +2,12 @@
  * The AWS clients a scenario works with. The broker's clients sign with the target's admin
  * credential (moto's bootstrapped admin, or the SDK default credential chain on a real account);
  * every task credential gets clients of its own, made for one probe: one attempt, short timeouts,
- * so a slow or refused answer is an `unknown` probe rather than a retried one.
+ * so a slow or refused answer is an `unknown` probe rather than a retried one, and agents without
+ * keep-alive, so every probe opens a new connection and a balancer in front of the target makes a
+ * fresh decision for it (a pooled socket would keep asking the same node).
  */
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
@@ -30,23 +34,35 @@ export interface AwsClient extends ServiceClients {
   partition: string;
   /** The broker's principal as trust policies name it (an IAM user or role ARN). */
   brokerArn: string;
-  /** Clients signing with a task credential, for a probe; destroy them after use. */
-  as(credentials: Credentials): ServiceClients & { destroy(): void };
+  /**
+   * Clients signing with a task credential, for one probe: a new connection per request, sent to
+   * `node` (one of the scenario's `reuse.nodes`) instead of the target's own endpoint when given.
+   * Destroy them after use.
+   */
+  as(credentials: Credentials, node?: string): ServiceClients & { destroy(): void };
+  /** Clients signing as the broker, made like `as` for one probe (a lookup the broker makes: is a key still listed?). */
+  asBroker(node?: string): ServiceClients & { destroy(): void };
+  /** The broker's own secret parts (secret access key, session token), for redaction. */
+  brokerSecrets(): Promise<string[]>;
 }
 
 interface ClientOptions {
   region: string;
   endpoint: string | undefined;
-  credentials: Credentials | undefined;
+  /** A credential, the admin clients' resolved provider, or undefined for the SDK default chain. */
+  credentials: Credentials | STSClient['config']['credentials'] | undefined;
   maxAttempts: number;
   requestTimeout: number;
+  /** No keep-alive: every request on a connection of its own (probes). */
+  freshConnections?: boolean;
 }
 
 function clients(o: ClientOptions): ServiceClients {
+  const agents = o.freshConnections ? { httpAgent: new HttpAgent({ keepAlive: false }), httpsAgent: new HttpsAgent({ keepAlive: false }) } : {};
   const common = {
     region: o.region,
     maxAttempts: o.maxAttempts,
-    requestHandler: { requestTimeout: o.requestTimeout, connectionTimeout: Math.min(o.requestTimeout, 3000) },
+    requestHandler: { requestTimeout: o.requestTimeout, connectionTimeout: Math.min(o.requestTimeout, 3000), ...agents },
     ...(o.endpoint !== undefined ? { endpoint: o.endpoint } : {}),
     // Without explicit credentials the SDK default chain applies (environment, profile, SSO, IMDS...).
     ...(o.credentials !== undefined ? { credentials: o.credentials } : {}),
@@ -83,9 +99,19 @@ export function connectAws(connection: TargetConnection): AwsClient {
     account: s.account,
     partition: s.partition ?? 'aws',
     brokerArn: s.brokerArn,
-    as(credentials) {
-      const c = clients({ region, endpoint, credentials, maxAttempts: 1, requestTimeout: 5000 });
+    as(credentials, node) {
+      const c = clients({ region, endpoint: node ?? endpoint, credentials, maxAttempts: 1, requestTimeout: 5000, freshConnections: true });
       return { ...c, destroy: () => destroyAll(c) };
+    },
+    asBroker(node) {
+      // The admin clients' own credential provider: resolved once, whatever the source.
+      const c = clients({ region, endpoint: node ?? endpoint, credentials: admin.sts.config.credentials, maxAttempts: 1, requestTimeout: 5000, freshConnections: true });
+      return { ...c, destroy: () => destroyAll(c) };
+    },
+    async brokerSecrets() {
+      // The credential the admin clients sign with: given (local, container) or resolved by the SDK default chain (external).
+      const resolved = await admin.sts.config.credentials();
+      return [resolved.secretAccessKey, resolved.sessionToken].filter((v): v is string => typeof v === 'string' && v !== '');
     },
   };
 }

@@ -59,7 +59,17 @@ export function identity(ctx: AwsContext): Identity {
 
 const digest = (text: string): string => createHash('sha256').update(text).digest('hex');
 
+/**
+ * The broker's own secret access key and session token join the scenario's redaction list before
+ * anything is written: on an external target they come from the SDK default chain, never from the
+ * connection, so nothing else would know them.
+ */
+export async function registerBrokerSecrets(ctx: AwsContext): Promise<void> {
+  for (const value of await ctx.client.brokerSecrets()) ctx.secrets.add(value);
+}
+
 export async function createFixtures(ctx: AwsContext): Promise<void> {
+  await registerBrokerSecrets(ctx);
   const { s3, iam, region } = ctx.client;
   const bucket = bucketName(ctx);
   await s3.send(new CreateBucketCommand({ Bucket: bucket, ...(region !== 'us-east-1' ? { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } } : {}) }));
@@ -83,11 +93,12 @@ export async function createFixtures(ctx: AwsContext): Promise<void> {
 }
 
 /**
- * The privileged action: read the task's object with a credential. Allowed only when the content
- * read back is the content written — a 200 for some other object would prove nothing.
+ * The privileged action: read the task's object with a credential, on a new connection, at `node`
+ * (one of the scenario's reuse nodes) when given. Allowed only when the content read back is the
+ * content written — a 200 for some other object would prove nothing.
  */
-export async function readObject(ctx: AwsContext, credentials: Credentials): Promise<ProbeResult> {
-  const c = ctx.client.as(credentials);
+export async function readObject(ctx: AwsContext, credentials: Credentials, node?: string): Promise<ProbeResult> {
+  const c = ctx.client.as(credentials, node);
   try {
     return await probe(async () => {
       const answer = await c.s3.send(new GetObjectCommand({ Bucket: bucketName(ctx), Key: OBJECT_KEY }));

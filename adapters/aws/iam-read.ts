@@ -5,6 +5,7 @@
  */
 import {
   GetGroupPolicyCommand,
+  GetLoginProfileCommand,
   GetPolicyCommand,
   GetPolicyVersionCommand,
   GetRolePolicyCommand,
@@ -25,6 +26,7 @@ import {
   paginateListUsers,
 } from '@aws-sdk/client-iam';
 import { grantedScope, grantsNothing, parseDocument, type PolicyDocument } from './policies.ts';
+import { describeAwsError } from './probes.ts';
 
 export type NameMatch = (name: string) => boolean;
 
@@ -71,6 +73,17 @@ export async function policiesMatching(iam: IAMClient, match: NameMatch): Promis
 export async function accessKeys(iam: IAMClient, user: string): Promise<{ id: string; status: string }[]> {
   const keys = await collect(paginateListAccessKeys({ client: iam }, { UserName: user }), (p) => p.AccessKeyMetadata);
   return keys.map((k) => ({ id: k.AccessKeyId ?? '', status: k.Status ?? 'unknown' }));
+}
+
+/** Does the user have a console password? NoSuchEntity is IAM's "none". */
+export async function hasLoginProfile(iam: IAMClient, user: string): Promise<boolean> {
+  try {
+    await iam.send(new GetLoginProfileCommand({ UserName: user }));
+    return true;
+  } catch (error) {
+    if (['NoSuchEntity', 'NoSuchEntityException'].includes(describeAwsError(error).code)) return false;
+    throw error;
+  }
 }
 
 export async function groupsOf(iam: IAMClient, user: string): Promise<string[]> {
@@ -151,7 +164,7 @@ function trustedPrincipals(trust: PolicyDocument): string[] {
 
 /**
  * The entitlements of the IAM objects a scenario owns, as one sorted list of strings: users, their
- * keys, policies and group memberships; roles, who they trust and what they grant; groups; managed
+ * keys, console passwords, policies and group memberships; roles, who they trust and what they grant; groups; managed
  * policies. A policy that only denies (revoke-older-sessions) grants nothing and is left out.
  */
 export async function entitlementsOf(iam: IAMClient, match: NameMatch): Promise<string[]> {
@@ -163,6 +176,7 @@ export async function entitlementsOf(iam: IAMClient, match: NameMatch): Promise<
   for (const user of await usersMatching(iam, match)) {
     out.push(`iam-user:${user}`);
     for (const key of await accessKeys(iam, user)) out.push(`access-key:${user}/${key.id}`);
+    if (await hasLoginProfile(iam, user)) out.push(`login-profile:${user}`);
     await inline({ user }, 'user');
     for (const group of await groupsOf(iam, user)) out.push(`group-membership:${group}/${user}`);
   }

@@ -1,6 +1,6 @@
 /**
- * Removing IAM objects by name: a role with its policies, a user with its keys, policies and group
- * memberships, a group with its members and policies, a managed policy with its attachments and
+ * Removing IAM objects by name: a role with its policies, a user with its keys, console password,
+ * policies and group memberships, a group with its members and policies, a managed policy with its attachments and
  * versions — in the order IAM requires. Teardown removes one scenario's objects (exact stem),
  * cleanup a run's (run prefix, and only objects tagged with the run).
  */
@@ -8,6 +8,7 @@ import {
   DeleteAccessKeyCommand,
   DeleteGroupCommand,
   DeleteGroupPolicyCommand,
+  DeleteLoginProfileCommand,
   DeletePolicyCommand,
   DeletePolicyVersionCommand,
   DeleteRoleCommand,
@@ -32,6 +33,7 @@ import {
   attachedPolicies,
   groupsMatching,
   groupsOf,
+  hasLoginProfile,
   inlinePolicies,
   membersOf,
   type NameMatch,
@@ -87,6 +89,8 @@ export async function removeIam(iam: IAMClient, match: NameMatch, options: Remov
     for (const key of await accessKeys(iam, user)) {
       await attempt(`access key ${key.id} of ${user}`, () => iam.send(new DeleteAccessKeyCommand({ UserName: user, AccessKeyId: key.id })));
     }
+    // IAM refuses to delete a user that still has a console password (DeleteConflict).
+    if (await hasLoginProfile(iam, user)) await attempt(`console password of ${user}`, () => iam.send(new DeleteLoginProfileCommand({ UserName: user })));
     for (const p of await inlinePolicies(iam, { user })) {
       await attempt(`user policy ${user}/${p.name}`, () => iam.send(new DeleteUserPolicyCommand({ UserName: user, PolicyName: p.name })), true);
     }

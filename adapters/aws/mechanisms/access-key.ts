@@ -1,28 +1,47 @@
 /**
  * `access-key`: the broker creates an IAM access key for the task on a worker user that holds the
- * task's permission but no key, and deletes the key at task end. An IAM key has no expiry of its
- * own, so the worker's permission carries one (aws:CurrentTime before the end of the approval
- * window), written by the broker when it issues the key. IAM is eventually consistent: the reuse
+ * task's permission but no key, and at task end deletes the key and ends the worker's permission.
+ * An IAM key has no expiry of its own, so the worker's permission carries one (aws:CurrentTime
+ * before the end of the approval window), written by the broker when it issues the key. Deleting
+ * the key alone is not enough on AWS: a session the holder made from it with GetSessionToken (no
+ * permission needed, no policy can stop it) survives the key and carries the worker's
+ * permissions, so only the end of the permission ends it. IAM is eventually consistent: the reuse
  * poll measures how long the deleted key kept working.
  */
-import { CreateAccessKeyCommand, CreateUserCommand, DeleteAccessKeyCommand, PutUserPolicyCommand, UpdateAccessKeyCommand } from '@aws-sdk/client-iam';
+import {
+  CreateAccessKeyCommand,
+  CreateUserCommand,
+  DeleteAccessKeyCommand,
+  DeleteUserPolicyCommand,
+  PutUserPolicyCommand,
+  UpdateAccessKeyCommand,
+} from '@aws-sdk/client-iam';
 import { z } from 'zod';
 import type { Mechanism, ProbeResult } from '../../contract.ts';
 import type { AwsClient, Credentials } from '../client.ts';
 import { awaitAuthenticates, type AwsContext, createFixtures, fixtureParams, identity, readObject, removeFixtures, taskResource, untilAllowed } from '../fixtures.ts';
+import { mintedSessionEntitlements } from '../extension/minted.ts';
+import { userKeyExtensions } from '../extension/user-key.ts';
 import { accessKeys, documentsOf, entitlementsOf } from '../iam-read.ts';
 import { iamName, ownedBy, tagsFor } from '../names.ts';
 import { grantDocument, grantedScope, timeBox } from '../policies.ts';
 import { failureText, describeAwsError } from '../probes.ts';
 import { awsAction } from './actions.ts';
+import { putSelfService, selfServiceActions } from './self-service.ts';
 
 const params = fixtureParams.extend({
   /** Actions the worker's policy grants on the task object. */
   grantActions: z.array(awsAction).min(1).default(['s3:GetObject']),
   /** The permission carries its own end; false (broken) leaves the key's permission open-ended. */
   timeBoxed: z.boolean().default(true),
-  /** How the broker ends the key at task end: delete it, only deactivate it, or (broken) nothing. */
-  revokeBy: z.enum(['delete-key', 'deactivate-key', 'nothing']).default('delete-key'),
+  /**
+   * How the broker ends the grant at task end: delete the key and end the worker's permission;
+   * (broken) delete only the key, leaving sessions made from it their permission; only deactivate
+   * the key; or nothing.
+   */
+  revokeBy: z.enum(['delete-key', 'delete-key-only', 'deactivate-key', 'nothing']).default('delete-key'),
+  /** Broken setups: actions the worker may also take on its own credentials, a standing permission outside the time-boxed grant. */
+  holderMay: selfServiceActions,
 });
 type Params = z.infer<typeof params>;
 type Ctx = AwsContext<Params>;
@@ -41,22 +60,26 @@ async function putGrant(ctx: Ctx, until: number | undefined): Promise<void> {
   );
 }
 
-/** Does the target still list the key under the worker? Listed = the credential still exists. */
-async function keyListed(ctx: Ctx, accessKeyId: string): Promise<ProbeResult> {
+/** Does the target still list the key under the worker (asked on a new connection, at `node` when given)? Listed = the credential still exists. */
+async function keyListed(ctx: Ctx, accessKeyId: string, node?: string): Promise<ProbeResult> {
+  const c = ctx.client.asBroker(node);
   try {
-    const found = (await accessKeys(ctx.client.iam, worker(ctx))).find((k) => k.id === accessKeyId);
+    const found = (await accessKeys(c.iam, worker(ctx))).find((k) => k.id === accessKeyId);
     const at = new Date().toISOString();
     return found
       ? { outcome: 'allowed', at, detail: `ListAccessKeys ${worker(ctx)}: ${accessKeyId} still listed (${found.status})` }
       : { outcome: 'denied', at, detail: `ListAccessKeys ${worker(ctx)}: ${accessKeyId} no longer listed` };
   } catch (error) {
     return { outcome: 'unknown', at: new Date().toISOString(), detail: `ListAccessKeys failed: ${failureText(describeAwsError(error))}` };
+  } finally {
+    c.destroy();
   }
 }
 
 export const accessKeyMechanism: Mechanism<Params, AwsClient> = {
   title: 'IAM access key created for the task and deleted after it',
   params,
+  checks: () => ['reuse-denied', 'credential-invalidated', 'holder-cannot-extend', 'derived-credentials-denied'],
 
   async setup(ctx) {
     await createFixtures(ctx);
@@ -68,9 +91,10 @@ export const accessKeyMechanism: Mechanism<Params, AwsClient> = {
       grants: ctx.params.grantActions,
       timeBoxed: ctx.params.timeBoxed,
     });
+    await putSelfService(ctx, worker(ctx), ctx.params.holderMay);
   },
 
-  entitlements: (ctx) => entitlementsOf(ctx.client.iam, (name) => ownedBy(ctx, name)),
+  entitlements: async (ctx) => [...(await entitlementsOf(ctx.client.iam, (name) => ownedBy(ctx, name))), ...(await mintedSessionEntitlements(ctx))].sort(),
 
   probeStanding: (ctx) => readObject(ctx, identity(ctx).credentials),
 
@@ -96,9 +120,10 @@ export const accessKeyMechanism: Mechanism<Params, AwsClient> = {
       scopeGranted: grantedScope(docs),
       attributes: { user: worker(ctx), accessKeyId: key.accessKeyId, expiryFrom: ends === null ? 'none' : 'aws:CurrentTime condition on the permission', revokeBy: ctx.params.revokeBy },
       handles: [
-        { name: 'task access key', check: 'reuse-denied', probe: () => readObject(ctx, key) },
-        { name: 'task access key listed on the worker', check: 'credential-invalidated', probe: () => keyListed(ctx, key.accessKeyId) },
+        { name: 'task access key', check: 'reuse-denied', probe: (node) => readObject(ctx, key, node) },
+        { name: 'task access key listed on the worker', check: 'credential-invalidated', probe: (node) => keyListed(ctx, key.accessKeyId, node) },
       ],
+      extensions: userKeyExtensions({ ctx, user: worker(ctx), credentials: () => key, windowEndsAt: issuedAt + ctx.task.windowSeconds * 1000 }),
     };
   },
 
@@ -110,7 +135,13 @@ export const accessKeyMechanism: Mechanism<Params, AwsClient> = {
     switch (ctx.params.revokeBy) {
       case 'delete-key':
         await ctx.client.iam.send(new DeleteAccessKeyCommand({ UserName: worker(ctx), AccessKeyId: accessKeyId }));
-        ctx.evidence.record('task key deleted at task end', { accessKeyId });
+        // Sessions made from the key (GetSessionToken) outlive it on AWS and act with the worker's permission.
+        await ctx.client.iam.send(new DeleteUserPolicyCommand({ UserName: worker(ctx), PolicyName: grantPolicy(ctx) }));
+        ctx.evidence.record("task key deleted and the worker's permission removed at task end", { accessKeyId, policy: grantPolicy(ctx) });
+        return;
+      case 'delete-key-only':
+        await ctx.client.iam.send(new DeleteAccessKeyCommand({ UserName: worker(ctx), AccessKeyId: accessKeyId }));
+        ctx.evidence.record("broken setup: only the task key is deleted at task end; the worker's permission stays for sessions made from it", { accessKeyId });
         return;
       case 'deactivate-key':
         await ctx.client.iam.send(new UpdateAccessKeyCommand({ UserName: worker(ctx), AccessKeyId: accessKeyId, Status: 'Inactive' }));

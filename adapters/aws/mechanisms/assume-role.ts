@@ -5,7 +5,7 @@
  * end when the broker revokes it the AWS way (a deny on sessions issued before now) or removes the
  * role's permission policy.
  */
-import { DeleteRolePolicyCommand, CreateRoleCommand, PutRolePolicyCommand, PutUserPolicyCommand } from '@aws-sdk/client-iam';
+import { DeleteRolePolicyCommand, CreateRoleCommand, PutRolePolicyCommand, PutUserPolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
@@ -23,6 +23,8 @@ import {
   taskResource,
   untilAllowed,
 } from '../fixtures.ts';
+import { mintedSessionEntitlements } from '../extension/minted.ts';
+import { roleSessionExtensions } from '../extension/role-session.ts';
 import { entitlementsOf, scopeOf } from '../iam-read.ts';
 import { iamName, ownedBy, sessionName, tagsFor } from '../names.ts';
 import { assumeDocument, grantDocument, iamDate, revokeOlderSessionsDocument, trustDocument, unboundedEntries } from '../policies.ts';
@@ -51,6 +53,12 @@ const params = fixtureParams.extend({
    * (deny to sessions issued before now), removing the role's permission policy, or (broken) nothing.
    */
   revokeBy: z.enum(['revoke-older-sessions', 'remove-role-policy', 'nothing']).default('revoke-older-sessions'),
+  /**
+   * Broken setup: the role trusts itself and allows sts:AssumeRole on itself, so its session can
+   * chain to a fresh session with a fresh Expiration. The trust names the role's ARN and the task
+   * session's ARN: AWS takes either; moto matches principals literally and needs the second.
+   */
+  selfChaining: z.boolean().default(false),
 });
 type Params = z.infer<typeof params>;
 type Ctx = AwsContext<Params>;
@@ -80,6 +88,23 @@ async function assume(ctx: Ctx, sts: AwsClient['sts'], purpose: string): Promise
     arn: answer.AssumedRoleUser?.Arn ?? '',
     expiration: c.Expiration.getTime(),
   };
+}
+
+/** Broken setup (params.selfChaining): the role trusts itself and its sessions may assume it. */
+async function allowSelfChaining(ctx: Ctx): Promise<void> {
+  const { iam, partition, account } = ctx.client;
+  const taskSession = `arn:${partition}:sts::${account}:assumed-role/${roleName(ctx)}/${sessionName(ctx, 'task')}`;
+  const trusted = [ctx.client.brokerArn, roleArn(ctx), taskSession];
+  // The role's own ARN exists only now: AWS refuses a trust naming a principal it does not know yet.
+  await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: roleName(ctx), PolicyDocument: JSON.stringify(trustDocument(trusted)) }));
+  await iam.send(
+    new PutRolePolicyCommand({
+      RoleName: roleName(ctx),
+      PolicyName: `${grantPolicy(ctx)}-chain`,
+      PolicyDocument: JSON.stringify(assumeDocument(roleArn(ctx))),
+    }),
+  );
+  ctx.evidence.record('broken setup: the role trusts itself and may assume itself, so its sessions can chain', { trusts: trusted });
 }
 
 /** The broker's AssumeRole, with the one error a reader needs explained: AWS's 900-second floor. */
@@ -175,6 +200,16 @@ async function controlAfterRevocation(ctx: Ctx, grant: GrantRecord, before: numb
 export const assumeRoleMechanism: Mechanism<Params, AwsClient> = {
   title: 'STS AssumeRole session for the task',
   params,
+  checks: (p) => [
+    'reuse-denied',
+    // Added in expire mode: the session as a credential (GetCallerIdentity).
+    'credential-invalidated',
+    'holder-cannot-extend',
+    'derived-credentials-denied',
+    // Reported on its own whenever the role grants wildcards, limits or not.
+    'privilege-width',
+    ...(p.revokeBy === 'revoke-older-sessions' ? ['revocation-targeted'] : []),
+  ],
 
   async setup(ctx) {
     await createFixtures(ctx);
@@ -216,9 +251,10 @@ export const assumeRoleMechanism: Mechanism<Params, AwsClient> = {
       );
     }
     ctx.evidence.record('task role created', { role: roleArn(ctx), trusts: trusted, grants: ctx.params.grantActions });
+    if (ctx.params.selfChaining) await allowSelfChaining(ctx);
   },
 
-  entitlements: (ctx) => entitlementsOf(ctx.client.iam, (name) => ownedBy(ctx, name)),
+  entitlements: async (ctx) => [...(await entitlementsOf(ctx.client.iam, (name) => ownedBy(ctx, name))), ...(await mintedSessionEntitlements(ctx))].sort(),
 
   async probeStanding(ctx) {
     const direct = await readObject(ctx, identity(ctx).credentials);
@@ -243,7 +279,8 @@ export const assumeRoleMechanism: Mechanism<Params, AwsClient> = {
       ttlGrantedSeconds: Math.round((issued.expiration - issuedAt) / 1000),
       scopeGranted: scope,
       attributes: { role: roleArn(ctx), sessionArn: issued.arn, accessKeyId: issued.credentials.accessKeyId, revokeBy: ctx.params.revokeBy },
-      handles: [{ name: 'assumed-role session', check: 'reuse-denied', probe: () => readObject(ctx, issued.credentials) }],
+      handles: [{ name: 'assumed-role session', check: 'reuse-denied', probe: (node) => readObject(ctx, issued.credentials, node) }],
+      extensions: roleSessionExtensions({ ctx, roleName: roleName(ctx), roleArn: roleArn(ctx), credentials: issued.credentials, windowEndsAt: issuedAt + ctx.task.windowSeconds * 1000 }),
     };
   },
 
@@ -257,8 +294,8 @@ export const assumeRoleMechanism: Mechanism<Params, AwsClient> = {
       grant.handles.push({
         name: 'session credential (sts:GetCallerIdentity)',
         check: 'credential-invalidated',
-        probe: async () => {
-          const c = ctx.client.as(issued.credentials);
+        probe: async (node) => {
+          const c = ctx.client.as(issued.credentials, node);
           try {
             return await probe(async () => `GetCallerIdentity: ${(await c.sts.send(new GetCallerIdentityCommand({}))).Arn ?? ''}`);
           } finally {

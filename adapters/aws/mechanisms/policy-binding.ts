@@ -22,6 +22,8 @@ import { z } from 'zod';
 import type { Mechanism } from '../../contract.ts';
 import type { AwsClient } from '../client.ts';
 import { type AwsContext, createFixtures, fixtureParams, identity, readObject, removeFixtures, taskResource, untilAllowed } from '../fixtures.ts';
+import { mintedSessionEntitlements } from '../extension/minted.ts';
+import { userKeyExtensions } from '../extension/user-key.ts';
 import { documentsOf, entitlementsOf } from '../iam-read.ts';
 import { iamName, ownedBy, tagsFor } from '../names.ts';
 import { grantDocument, grantedScope, timeBox } from '../policies.ts';
@@ -56,6 +58,7 @@ const policyArn = (ctx: Ctx): string => ctx.state.get('policyArn') as string;
 export const policyBindingMechanism: Mechanism<Params, AwsClient> = {
   title: 'IAM policy bound to the identity for the task',
   params,
+  checks: () => ['reuse-denied', 'holder-cannot-extend', 'derived-credentials-denied'],
 
   async setup(ctx) {
     await createFixtures(ctx);
@@ -70,7 +73,7 @@ export const policyBindingMechanism: Mechanism<Params, AwsClient> = {
     }
   },
 
-  entitlements: (ctx) => entitlementsOf(ctx.client.iam, (name) => ownedBy(ctx, name)),
+  entitlements: async (ctx) => [...(await entitlementsOf(ctx.client.iam, (name) => ownedBy(ctx, name))), ...(await mintedSessionEntitlements(ctx))].sort(),
 
   probeStanding: (ctx) => readObject(ctx, identity(ctx).credentials),
 
@@ -109,7 +112,9 @@ export const policyBindingMechanism: Mechanism<Params, AwsClient> = {
       ttlGrantedSeconds: ends === null ? null : Math.round((ends - issuedAt) / 1000),
       scopeGranted: grantedScope(docs),
       attributes: { binding: ctx.params.binding, policy: arn, user, revokeBy: ctx.params.revokeBy },
-      handles: [{ name: "the identity's own key (same credential)", check: 'reuse-denied', probe: () => readObject(ctx, identity(ctx).credentials) }],
+      handles: [{ name: "the identity's own key (same credential)", check: 'reuse-denied', probe: (node) => readObject(ctx, identity(ctx).credentials, node) }],
+      // The binding is used with the identity's own key: what that key can mint is what the holder can stretch.
+      extensions: userKeyExtensions({ ctx, user, credentials: () => identity(ctx).credentials, windowEndsAt: issuedAt + ctx.task.windowSeconds * 1000 }),
     };
   },
 
