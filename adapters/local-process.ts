@@ -311,3 +311,16 @@ export async function stopLeftoverServers(projectRoot: string, runId?: string): 
   }
   return found;
 }
+
+/**
+ * What `jitc run` does first: stop the servers of runs whose jitc process is gone and whose
+ * watchdogs did not stop them (killed along with it). Servers of runs in progress and of
+ * `targets up` are left alone. Returns what it stopped.
+ */
+export async function sweepKilledRuns(projectRoot: string): Promise<string[]> {
+  const root = runStateDir(projectRoot);
+  if (!existsSync(root)) return [];
+  const stopped: string[] = [];
+  for (const run of readdirSync(root).filter((r) => r !== UP_RUN_ID)) stopped.push(...(await stopLeftoverServers(projectRoot, run)).stopped);
+  return stopped;
+}

@@ -89,7 +89,7 @@ function overLimits(text: string): string | undefined {
   let depth = 0;
   for (const token of new Lexer().lex(text)) {
     const type = CST.tokenType(token);
-    if (type === undefined) continue;
+    if (!type) continue;
     if (NODE_TOKENS.has(type) && ++nodes > INPUT_LIMITS.nodes) return `more than ${INPUT_LIMITS.nodes} YAML nodes`;
     if (type === 'alias' && ++aliases > INPUT_LIMITS.aliases) return `more than ${INPUT_LIMITS.aliases} YAML aliases (*name)`;
     if ((type === 'flow-map-start' || type === 'flow-seq-start') && ++depth > INPUT_LIMITS.flowDepth) return `[ or { nested more than ${INPUT_LIMITS.flowDepth} deep`;

@@ -41,7 +41,7 @@ export function defineSuite(adapterName: string): void {
 
   describe.concurrent(adapterName, async () => {
     const adapter: Adapter = await getAdapter(adapterName);
-    const builtin = (await loadBuiltinScenarios([adapterName])).filter((s) => run.scenarios.length === 0 || run.scenarios.includes(s.id));
+    const builtin = (await loadBuiltinScenarios([adapterName])).filter((s) => run.scenarios.length === 0 || run.scenarios.includes(`${adapterName}/${s.id}`));
     const extra = (await Promise.all(run.scenarioFiles.map((f) => loadScenarioFile(f)))).filter((s) => s.adapter === adapterName);
     const scenarios = [...builtin, ...extra];
     let client: unknown;

@@ -14,7 +14,7 @@ export interface RunContext {
   outDir: string;
   /** One connection per adapter taking part in the run. */
   connections: Record<string, TargetConnection>;
-  /** Scenario ids to run; empty runs every built-in scenario of the suite. */
+  /** Scenarios to run, as `adapter/id` (one id can name a scenario in two suites); empty runs every built-in scenario of the suite. */
   scenarios: string[];
   /** Scenario files given on the command line, run beside the built-in ones. */
   scenarioFiles: string[];

@@ -8,7 +8,7 @@ import { loadAdapters } from '../../adapters/registry.ts';
 import { stopLeftoverServers } from '../../adapters/local-process.ts';
 import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { upTarget, UP_RUN_ID } from '../targets.ts';
-import { adapterSections, loadConfig } from './config.ts';
+import { adapterSections, loadRunConfig } from './config.ts';
 import { readdirSync, existsSync } from 'node:fs';
 import { runStateDir } from '../../adapters/local-process.ts';
 
@@ -24,7 +24,7 @@ export async function cleanupCommand(flags: CleanupFlags): Promise<number> {
     process.stderr.write(`jitc: --run: "${flags.run}" is not a run id (as printed by jitc run)\n`);
     return 2;
   }
-  const config = loadConfig(flags.config);
+  const config = await loadRunConfig(flags.config);
   const adapters = [...(await loadAdapters()).values()].filter((a) => !flags.suite || flags.suite.includes(a.name));
   const lines: string[] = [];
   let failed = 0;

@@ -6,6 +6,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { InputError, TARGET_MODES } from '../../adapters/contract.ts';
 import { errorText } from '../../scenarios/engine.ts';
 import { cleanupCommand } from './cleanup.ts';
+import { MAX_CONCURRENCY } from './config.ts';
 import { listCommand } from './list.ts';
 import { mergeCommand } from './merge.ts';
 import { reportCommand } from './report.ts';
@@ -16,10 +17,11 @@ import { DEFAULT_LAST, historyCommand } from './history.ts';
 import { signKeyOption } from './sign-key.ts';
 import { verifyCommand, type VerifyFlags } from './verify.ts';
 
-function positiveInt(flag: string) {
+function positiveInt(flag: string, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} needs a whole number of at least 1, got "${value}"`);
+    const range = max === Number.MAX_SAFE_INTEGER ? 'of at least 1' : `from 1 to ${max}`;
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`${flag} needs a whole number ${range}, got "${value}"`);
     return n;
   };
 }
@@ -39,12 +41,12 @@ function program(setExit: (code: number) => void): Command {
     .command('run')
     .description('run suites of scenarios against their targets and write the reports')
     .option('--suite <name...>', 'suites to run (repeatable or comma-separated; default: all)', collect)
-    .option('--scenario <id...>', 'only these scenario ids', collect)
-    .option('--scenario-file <file...>', 'also run these scenario files (same format as scenarios/builtin)', collect)
+    .option('--scenario <id...>', 'only these scenario ids, built-in or from --scenario-file', collect)
+    .option('--scenario-file <file...>', "run these scenario files (same format as scenarios/builtin); on their own, without --suite or --scenario, only they run, in their adapters' suites", collect)
     .addOption(targetOption)
     .option('--config <file>', 'config file (YAML): target settings, defaults')
     .option('--out <dir>', `output directory (default: ${DEFAULT_OUT})`)
-    .option('--concurrency <n>', 'scenarios run at once per suite (default 8)', positiveInt('--concurrency'))
+    .option('--concurrency <n>', `scenarios run at once per suite (default 8, at most ${MAX_CONCURRENCY})`, positiveInt('--concurrency', MAX_CONCURRENCY))
     .option('--waivers <file>', 'waiver file (default for local targets: waivers/local.yaml)')
     .option('--no-waivers', 'apply no waivers')
     .option('--html', 'also build the HTML report (html/index.html)')
