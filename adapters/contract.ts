@@ -220,7 +220,10 @@ export interface Mechanism<P = unknown, C = unknown> {
   request(ctx: ScenarioContext<P, C>): Promise<GrantRecord>;
   /** Use the grant for the task; may open sessions and add them to grant.handles. */
   use(ctx: ScenarioContext<P, C>, grant: GrantRecord): Promise<ProbeResult>;
-  /** End the grant as the scenario says. `expire` usually does nothing: the target must do it. */
+  /**
+   * End the grant as the scenario says. `expire` usually does nothing: the target must do it. May
+   * add to grant.handles what only the end mode makes meaningful (a credential that must expire).
+   */
   end(ctx: ScenarioContext<P, C>, grant: GrantRecord, mode: EndMode): Promise<void>;
   /** Remove what the harness created for this scenario. Returns what was removed. */
   teardown(ctx: ScenarioContext<P, C>): Promise<string[]>;

@@ -204,6 +204,8 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
         for (const check of notTested) addCheck(check, 'inconclusive', 'not tested: the grant never worked, so a denial now proves nothing');
         return;
       }
+      // A handle the mechanism could only name once it knew how the grant ends (added by `end`).
+      for (const handle of issued.handles) if (!handles.includes(handle)) handles.push(handle);
       extensions.push(...(await tryExtensions(ctx, issued, 'after-end', handles)));
       if (issued.extensions.length > 0) judgeExtensions(extensions, issued, ctx.task, addCheck);
       if (handles.length === 0) {
