@@ -1,13 +1,17 @@
 /**
- * Reading AWS's answers as tri-state probes. `denied` comes only from AWS's specific answers that a
- * credential or its permission is refused:
+ * Reading AWS's answers as tri-state probes. `denied` comes only from the AWS error code that the
+ * SDK reads from the body of AWS's own error document (`<Error><Code>…</Code></Error>`), with a
+ * 4xx status, and only for these codes:
  *  - ExpiredToken / ExpiredTokenException: the session credential is past its expiry;
  *  - InvalidClientTokenId (IAM, STS) and InvalidAccessKeyId (S3's word for the same thing): the
  *    target does not know the access key id (a deleted key);
  *  - AccessDenied / AccessDeniedException: the request was authenticated and refused by policy.
- * Each only with a 4xx status. Everything else is `unknown`: network errors, timeouts, throttling,
- * 5xx, and SignatureDoesNotMatch too — it says the request was signed with the wrong secret, which a
- * harness bug produces as readily as a revoked credential, so it proves nothing about revocation.
+ * A bare HTTP 403 without that document — a proxy, a gateway, a WAF page, an empty body, even one
+ * whose text or headers say "AccessDenied" — carries no AWS code (the SDK names it Unknown) and is
+ * `unknown`. So are network errors, timeouts, throttling, 5xx, and SignatureDoesNotMatch too — it
+ * says the request was signed with the wrong secret, which a harness bug produces as readily as a
+ * revoked credential, so it proves nothing about revocation. The holder's extension attempts
+ * (extension/) read a refusal by the same rule.
  */
 import type { ProbeResult } from '../contract.ts';
 
