@@ -112,8 +112,11 @@ export function loadMergeSource(dir: string): MergeSource {
   };
 }
 
-/** Across sources: no scenario twice, no Allure file twice, every sharded run complete. */
+/** Across sources: every sharded run complete and each shard once, no scenario twice, no Allure file twice. */
 export function checkMergeSources(sources: readonly MergeSource[]): void {
+  checkShardSets(
+    sources.flatMap((s) => (s.shard ? [{ dir: s.dir, shard: s.shard, results: s.results.map(({ result }) => `${result.adapter}/${result.id}`) }] : [])),
+  );
   const seen = new Map<string, { dir: string; target: string }>();
   for (const s of sources) {
     for (const { result } of s.results) {
@@ -134,9 +137,6 @@ export function checkMergeSources(sources: readonly MergeSource[]): void {
       allure.set(path, s.dir);
     }
   }
-  checkShardSets(
-    sources.flatMap((s) => (s.shard ? [{ dir: s.dir, shard: s.shard, results: s.results.map(({ result }) => `${result.adapter}/${result.id}`) }] : [])),
-  );
 }
 
 /** What a merged report keeps of each source: enough to trace it back to its own seal. */

@@ -175,8 +175,11 @@ function finishCommit(dir: string): void {
   if (!lstatOrUndefined(join(dir, OUT_MARKER))) writeFileSync(join(dir, OUT_MARKER), MARKER_TEXT);
   // Unsealed first: from here until manifest.json is back, the directory never verifies intact.
   for (const seal of [MANIFEST, SIGNATURE]) removeListed(dir, seal);
-  for (const rel of replaces) removeListed(dir, rel);
-  pruneEmpty(dir, replaces);
+  // A path both runs write, already moved in before a crash, is the new file: kept.
+  const moved = new Set(next.files.map((f) => f.path).filter((p) => !lstatOrUndefined(join(from, p))));
+  const stale = replaces.filter((p) => !moved.has(p));
+  for (const rel of stale) removeListed(dir, rel);
+  pruneEmpty(dir, stale);
   for (const f of next.files) moveInto(from, dir, f.path);
   if (next.signature) moveInto(from, dir, SIGNATURE);
   moveInto(from, dir, MANIFEST);

@@ -41,7 +41,8 @@ export async function mergeCommand(dirs: string[], flags: MergeFlags): Promise<n
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const outDir = outputDir(resolve(flags.out ?? DEFAULT_OUT), '--out');
   const dirsGiven = dirs.map((d) => resolve(d));
-  for (const dir of dirsGiven) {
+  for (const [i, dir] of dirsGiven.entries()) {
+    if (dirsGiven.indexOf(dir) !== i) throw new InputError(`${dir}: given twice`);
     if (isWithin(outDir, dir) || isWithin(dir, outDir)) throw new InputError(`${dir}: --out ${outDir} must be apart from the directories merged (neither inside the other)`);
   }
   // Everything is read and checked before --out is touched.
