@@ -26,9 +26,12 @@ export type FaultMode =
   /** 403 with JSON that is not Vault's error document, as an API gateway answers. */
   | 'foreign-403-json'
   /**
-   * Round robin over two nodes, one per NEW connection: the live target, and a stale replica that
-   * answers a remembered request with its remembered 2xx answer (it still honours a revoked
-   * credential) and forwards everything else. A client keeping one connection sees one node only.
+   * Round robin over two nodes, a fresh decision per NEW connection: the live target, and a stale
+   * replica that answers a remembered request with its remembered 2xx answer (it still honours a
+   * revoked credential) and forwards everything else. The turn is kept per request, so two pollers
+   * interleaving cannot fall into step with the balancer and each see one node only. With `lagMs`
+   * the replica converges that long after the live target first refused the request; without, never.
+   * Requests on a kept-alive connection all go to the live target: such a client sees one node only.
    */
   | 'flap'
   /**
@@ -40,7 +43,7 @@ export type FaultMode =
 export interface FaultProxyOptions {
   /** How long `slow` holds each answer back: longer than the harness's probe timeout. */
   slowMs?: number;
-  /** How long `lagging` keeps a refused credential allowed. */
+  /** How long `lagging` keeps a refused credential allowed; how long the `flap` replica takes to converge (0: never). */
   lagMs?: number;
   /** Only requests whose path matches are answered from memory (default: all). */
   replayPaths?: RegExp;
@@ -75,7 +78,7 @@ export class FaultProxy {
   readonly #slowMs: number;
   readonly #lagMs: number;
   readonly #replayPaths: RegExp;
-  #flapTurn = 0;
+  readonly #flapTurns = new Map<string, number>();
 
   constructor(
     private readonly targetPort: number,
@@ -144,19 +147,23 @@ export class FaultProxy {
       case 'lagging':
         readRequest(client, (request) => this.#forward(client, request, mode));
         return;
-      case 'flap': {
-        const stale = this.#flapTurn++ % 2 === 1;
+      case 'flap':
         readRequest(client, (request) => {
-          const kept = request.alone && this.#replayPaths.test(request.path) ? this.#remembered.get(request.key) : undefined;
-          if (stale && kept) {
-            this.replayed++;
-            client.end(kept);
-            return;
+          if (request?.alone) {
+            const turn = this.#flapTurns.get(request.key) ?? 0;
+            this.#flapTurns.set(request.key, turn + 1);
+            const kept = this.#replayPaths.test(request.path) ? this.#remembered.get(request.key) : undefined;
+            const refusedAt = this.#firstRefusal.get(request.key);
+            const converged = this.#lagMs > 0 && refusedAt !== undefined && Date.now() - refusedAt >= this.#lagMs;
+            if (turn % 2 === 1 && kept && !converged) {
+              this.replayed++;
+              client.end(kept);
+              return;
+            }
           }
           this.#forward(client, request, mode);
         });
         return;
-      }
     }
   }
 
@@ -190,10 +197,10 @@ export class FaultProxy {
       if (status >= 200 && status < 300) {
         this.#remembered.set(request.key, answer);
         this.#firstRefusal.delete(request.key);
-      } else if (mode === 'lagging' && kept) {
+      } else if (kept) {
         const first = this.#firstRefusal.get(request.key) ?? Date.now();
         this.#firstRefusal.set(request.key, first);
-        if (Date.now() - first < this.#lagMs) {
+        if (mode === 'lagging' && Date.now() - first < this.#lagMs) {
           this.replayed++;
           client.end(kept);
           return;
