@@ -15,7 +15,8 @@ import { entitlementsOf, usersMatching } from '../../adapters/aws/iam-read.ts';
 import { awsTargets } from '../../adapters/aws/targets.ts';
 import { InputError, type ScenarioContext, type StartedTarget } from '../../adapters/contract.ts';
 import { Evidence } from '../../scenarios/evidence.ts';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
+import { runScenario } from '../../scenarios/engine.ts';
+import { loadBuiltinScenarios, PROJECT_ROOT } from '../../scenarios/load.ts';
 import { SecretRegistry } from '../../scenarios/secrets.ts';
 import { testRunId } from '../support/run-id.ts';
 
@@ -82,6 +83,45 @@ describe('external mode, through the SDK default credential chain', () => {
     process.env.AWS_SESSION_TOKEN = session.Credentials!.SessionToken;
     const connection = await external({ region: 'us-east-1', endpoint: target.connection.address });
     expect(connection.settings.brokerArn).toBe(role.Role!.Arn);
+  });
+});
+
+describe("external mode keeps the broker's own secrets out of every result", () => {
+  test('a broker working through a role session has its secret key and session token registered and redacted in a scenario run', async () => {
+    const roleName = 'broker-role-for-redaction-test';
+    const role = await admin.iam.send(
+      new CreateRoleCommand({
+        RoleName: roleName,
+        AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: admin.brokerArn }, Action: 'sts:AssumeRole' }] }),
+      }),
+    );
+    await admin.iam.send(
+      new PutRolePolicyCommand({ RoleName: roleName, PolicyName: 'broker', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }) }),
+    );
+    const session = await admin.sts.send(new AssumeRoleCommand({ RoleArn: role.Role!.Arn, RoleSessionName: 'ci-job-43', DurationSeconds: 900 }));
+    const secretKey = session.Credentials!.SecretAccessKey!;
+    const token = session.Credentials!.SessionToken!;
+    process.env.AWS_ACCESS_KEY_ID = session.Credentials!.AccessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = secretKey;
+    process.env.AWS_SESSION_TOKEN = token;
+    const connection = await external({ region: 'us-east-1', endpoint: target.connection.address });
+    expect(connection.secretSettings).toEqual([]);
+
+    const scenario = (await loadBuiltinScenarios(['aws'])).find((s) => s.id === 'temporary-policy-binding')!;
+    const client = await awsAdapter.connect(connection);
+    const secrets = new SecretRegistry();
+    try {
+      const result = await runScenario(scenario, { runId: testRunId(), adapter: awsAdapter, client, connection, signal: new AbortController().signal, secrets });
+      expect(result.verdict, result.checks.map((c) => `${c.name}=${c.verdict}: ${c.detail}`).join('\n')).toBe('pass');
+      expect(secrets.values()).toEqual(expect.arrayContaining([secretKey, token]));
+      const text = JSON.stringify(result);
+      expect(text).not.toContain(secretKey);
+      expect(text).not.toContain(token);
+      // The redaction of a value that does reach a text: its fingerprint instead.
+      expect(secrets.redact(`broker ${secretKey}`)).toMatch(/^broker \[redacted sha256:[0-9a-f]{12}\]$/);
+    } finally {
+      await awsAdapter.disconnect?.(client);
+    }
   });
 });
 
