@@ -65,6 +65,20 @@ describe('what the AWS results say beyond their verdicts', () => {
     expect(result('iam-temporary-access-key').residue).toEqual([]);
   });
 
+  test("every conformant scenario's holder is refused every way to extend its own grant, by AWS's own denial codes", () => {
+    for (const id of ['iam-temporary-access-key', 'temporary-policy-binding', 'temporary-group-membership', 'sts-revoke-active-sessions', 'privilege-width', 'role-zero-standing-privilege']) {
+      const check = result(id).checks.find((c) => c.name === 'holder-cannot-extend');
+      expect(check?.verdict, `${id}: ${check?.detail}`).toBe('pass');
+      expect(check?.detail, id).not.toMatch(/extended|unknown|unrecognised/);
+      expect(check?.detail, id).toMatch(/refused \(.*HTTP 403 AccessDenied/);
+    }
+  });
+
+  test('moto asks for sts:GetSessionToken, which AWS never does: a user key without it is refused there (on AWS the session would be judged by its reach)', () => {
+    const check = result('iam-temporary-access-key').checks.find((c) => c.name === 'holder-cannot-extend');
+    expect(check?.detail).toMatch(/GetSessionToken with the key \(a session of its own user\) \(inside-window\): refused \(GetSessionToken for 900 s: HTTP 403 AccessDenied: .* not authorized to perform: sts:GetSessionToken\)/);
+  });
+
   test('results name keys by id only: no secret access key or session token', () => {
     const text = JSON.stringify([...conformance.run().results.values()]);
     expect(text).toMatch(/ASIA[A-Z0-9]{16}/);
