@@ -2,6 +2,7 @@
  * The seal of a run's output dir: the hash-chained event log, the manifest and its signature.
  * Every kind of tampering is reported as a problem that names the record or file it touched.
  */
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -317,6 +318,42 @@ describe('tampering with report files is named at the file', () => {
     rmSync(join(dir, 'junit.xml'));
     symlinkSync(join(scratch, `junit-${n}.xml`), join(dir, 'junit.xml'));
     expect(problemsOf(dir)).toEqual([expect.stringMatching(/^junit\.xml: edited/)]);
+  });
+});
+
+describe('only what the run wrote is sealed or read', () => {
+  test('a seal lists regular files only: a FIFO in the sealed directory is neither read (no hang) nor listed', () => {
+    const dir = makeRunDir(join(scratch, `fifo-seal-${n++}`));
+    execFileSync('mkfifo', [join(dir, 'allure-results', 'pipe')]);
+    sealRun(dir);
+    expect(manifestOf(dir).files.map((f) => f.path)).not.toContain('allure-results/pipe');
+  });
+
+  test('a FIFO or a link added where the outputs live is named with its kind, never opened or followed', () => {
+    const dir = copy();
+    execFileSync('mkfifo', [join(dir, 'evidence', 'planted.json')]);
+    symlinkSync('/etc/passwd', join(dir, 'html', 'data', 'link.json'));
+    expect(problemsOf(dir)).toEqual([
+      'evidence/planted.json: added after the run was sealed: a FIFO (not read, not followed)',
+      'html/data/link.json: added after the run was sealed: a symlink (not read, not followed)',
+    ]);
+  });
+
+  test('an entry beside the outputs is foreign: listed with its kind, not a finding', () => {
+    const dir = copy();
+    writeFileSync(join(dir, 'notes.txt'), 'mine');
+    execFileSync('mkfifo', [join(dir, 'pipe')]);
+    const report = verifyRun(dir);
+    expect(report.problems).toEqual([]);
+    expect(report.foreign).toEqual(['notes.txt (file)', 'pipe (FIFO)']);
+  });
+
+  test('a manifest listing a path outside the directory is a manifest edit, and nothing outside is read', () => {
+    const dir = copy();
+    const m = manifestOf(dir);
+    const { digest: _d, ...body } = { ...m, files: [...m.files, { path: '../outside.json', sha256: '0'.repeat(64), bytes: 0 }] };
+    writeFileSync(join(dir, 'manifest.json'), renderManifest(body));
+    expect(problemsOf(dir)).toEqual([expect.stringMatching(/^manifest\.json: edited: files\.\d+\.path: a path inside the directory/)]);
   });
 });
 
