@@ -10,17 +10,19 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { Client } from 'ldapts';
 import { z } from 'zod';
+import { SecretRegistry } from '../../scenarios/secrets.ts';
 import { parseSection } from '../config-section.ts';
 import { InputError, type ProvisionOptions, type StartedTarget, type TargetConnection, type TargetProvisioning } from '../contract.ts';
 import { freePort, startLocalServer } from '../local-process.ts';
 import { bindBroker, openConnection, values } from './client.ts';
 import { type DirectoryFlavour, type DirectoryLayout, type LdapSettings, layoutToSettings, localLayout, settingsSchema } from './layout.ts';
 import { sshaHash } from './passwords.ts';
-import { ldapErrorText } from './probes.ts';
+import { ldapErrorText, whoAmI } from './probes.ts';
 import { type SlapdPaths, seedLdif, slapdConf, unauditedLdif } from './slapd-config.ts';
 
 export const SLAPD = '/usr/sbin/slapd';
@@ -116,28 +118,72 @@ interface RootDse {
   version: string;
 }
 
-async function readRootDse(settings: LdapSettings): Promise<RootDse> {
-  const client = openConnection(settings);
+function rootDseOf(dse: Record<string, unknown> | undefined): RootDse {
+  const vendor = values(dse, 'vendorName')[0] ?? '';
+  const version = values(dse, 'vendorVersion')[0] ?? 'unknown';
+  if (values(dse, 'supportedCapabilities').includes('1.2.840.113556.1.4.800')) {
+    return { flavour: 'active-directory', product: 'Active Directory', version: `forest functional level ${values(dse, 'forestFunctionality')[0] ?? '?'}` };
+  }
+  if (/389/.test(vendor)) return { flavour: '389-ds', product: '389 Directory Server', version };
+  if ([...values(dse, 'structuralObjectClass'), ...values(dse, 'objectClass')].some((c) => /OpenLDAProotDSE/i.test(c))) {
+    return { flavour: 'openldap', product: 'OpenLDAP', version };
+  }
+  return { flavour: 'ldap', product: vendor || 'LDAPv3 directory', version };
+}
+
+/**
+ * Prove the broker's bind before anything runs: a real bind with the DN and the password it was
+ * given, the server's own word that the connection is not anonymous (RFC 4532, where the server
+ * answers it), the rootDSE, and the grant group and protected entry readable. Any failure is one
+ * line of bad input, so a wrong password never turns into a run of inconclusive scenarios.
+ */
+async function verifyBroker(settings: LdapSettings, redact: (text: string) => string): Promise<RootDse> {
+  const who = settings.saslMechanism ? `SASL ${settings.saslMechanism} bind${settings.saslMechanism === 'EXTERNAL' ? '' : ` as ${settings.bindDn}`}` : `bind as ${settings.bindDn}`;
+  const unusable = (why: string): InputError => new InputError(redact(`external ldap target ${settings.url} is not usable: ${who}: ${why}`));
+  let client: Client;
   try {
+    client = openConnection(settings);
     await bindBroker(client, settings);
-    const result = await client.search('', {
-      scope: 'base',
-      filter: '(objectClass=*)',
-      attributes: ['vendorName', 'vendorVersion', 'supportedCapabilities', 'structuralObjectClass', 'objectClass', 'forestFunctionality'],
-    });
-    const dse = result.searchEntries[0];
-    const vendor = values(dse, 'vendorName')[0] ?? '';
-    const version = values(dse, 'vendorVersion')[0] ?? 'unknown';
-    if (values(dse, 'supportedCapabilities').includes('1.2.840.113556.1.4.800')) {
-      return { flavour: 'active-directory', product: 'Active Directory', version: `forest functional level ${values(dse, 'forestFunctionality')[0] ?? '?'}` };
+  } catch (error) {
+    throw unusable(ldapErrorText(error));
+  }
+  try {
+    const identity = await whoAmI(client);
+    // The broker's writes would run as nobody: the directory took the bind as anonymous.
+    if (identity === 'anonymous') throw unusable('the directory accepted the bind but treats the connection as anonymous (Who am I? answers nothing)');
+    let dse: RootDse;
+    try {
+      const result = await client.search('', {
+        scope: 'base',
+        filter: '(objectClass=*)',
+        attributes: ['vendorName', 'vendorVersion', 'supportedCapabilities', 'structuralObjectClass', 'objectClass', 'forestFunctionality'],
+      });
+      dse = rootDseOf(result.searchEntries[0]);
+    } catch (error) {
+      throw unusable(`reading the rootDSE: ${ldapErrorText(error)}`);
     }
-    if (/389/.test(vendor)) return { flavour: '389-ds', product: '389 Directory Server', version };
-    if ([...values(dse, 'structuralObjectClass'), ...values(dse, 'objectClass')].some((c) => /OpenLDAProotDSE/i.test(c))) {
-      return { flavour: 'openldap', product: 'OpenLDAP', version };
+    for (const [what, dn] of [['grantGroupDn', settings.grantGroupDn], ['resourceDn', settings.resourceDn]] as const) {
+      try {
+        await client.search(dn, { scope: 'base', attributes: ['1.1'] });
+      } catch (error) {
+        throw new InputError(redact(`external ldap target: ldap.${what} ${dn}: ${ldapErrorText(error)}`));
+      }
     }
-    return { flavour: 'ldap', product: vendor || 'LDAPv3 directory', version };
+    return dse;
   } finally {
     await client.unbind().catch(() => undefined);
+  }
+}
+
+/** A TLS file named in the config must be readable before anything connects. */
+function checkTlsFiles(tls: { caFile?: string | undefined; certFile?: string | undefined; keyFile?: string | undefined } | undefined): void {
+  for (const [key, path] of Object.entries(tls ?? {})) {
+    if (!path) continue;
+    try {
+      accessSync(path, constants.R_OK);
+    } catch (error) {
+      throw new InputError(`external ldap target: ldap.tls.${key} ${path} is not readable (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
   }
 }
 
@@ -235,6 +281,7 @@ export const ldapTargets: TargetProvisioning = {
       if (!bindDn && cfg.saslMechanism !== 'EXTERNAL') throw new InputError('external ldap target: set ldap.bindDn in the config file (or LDAPBINDDN)');
       if (!baseDn) throw new InputError('external ldap target: set ldap.baseDn in the config file (or LDAPBASE)');
       if (!password && cfg.saslMechanism !== 'EXTERNAL') throw new InputError(`external ldap target: set ${cfg.passwordEnv} to the bind password of ${bindDn}`);
+      checkTlsFiles(cfg.tls);
 
       const base: LdapSettings = settingsSchema.parse({
         url,
@@ -261,12 +308,10 @@ export const ldapTargets: TargetProvisioning = {
         accountObjectClasses: 'applicationProcess,simpleSecurityObject',
         passwordAttribute: 'userPassword',
       });
-      let dse: RootDse;
-      try {
-        dse = await readRootDse(base);
-      } catch (error) {
-        throw new InputError(`external ldap target ${url} is not usable: ${bindDn ? `bind as ${bindDn}` : 'SASL EXTERNAL bind'}: ${ldapErrorText(error)}`);
-      }
+      // The password is a secret from the moment it is read: no message may carry it.
+      const secrets = new SecretRegistry();
+      if (password) secrets.add(password);
+      const dse = await verifyBroker(base, (text) => secrets.redact(text));
       const ad = dse.flavour === 'active-directory';
       const settings: LdapSettings = {
         ...base,
@@ -276,19 +321,6 @@ export const ldapTargets: TargetProvisioning = {
         accountObjectClasses: (cfg.accountObjectClasses ?? (ad ? ['user'] : ['applicationProcess', 'simpleSecurityObject'])).join(','),
         passwordAttribute: cfg.passwordAttribute ?? (ad ? 'unicodePwd' : 'userPassword'),
       };
-      const client = openConnection(settings);
-      try {
-        await bindBroker(client, settings);
-        for (const [what, dn] of [['grantGroupDn', settings.grantGroupDn], ['resourceDn', settings.resourceDn]] as const) {
-          try {
-            await client.search(dn, { scope: 'base', attributes: ['1.1'] });
-          } catch (error) {
-            throw new InputError(`external ldap target: ldap.${what} ${dn}: ${ldapErrorText(error)}`);
-          }
-        }
-      } finally {
-        await client.unbind().catch(() => undefined);
-      }
       return buildConnection('external', settings, { product: dse.product, version: dse.version, mode: 'external' });
     },
   },

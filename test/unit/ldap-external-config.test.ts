@@ -60,6 +60,12 @@ describe('external ldap settings', () => {
     expect(await inputError(config)).toBe('external ldap target: set JITC_UNIT_LDAP_PW to the bind password of cn=broker,dc=x');
   });
 
+  test('a TLS file the config names must be readable, before anything connects', async () => {
+    process.env.JITC_UNIT_LDAP_PW = 'x';
+    const config = { ...complete, url: 'ldaps://127.0.0.1:1', bindDn: 'cn=broker,dc=x', baseDn: 'dc=x', passwordEnv: 'JITC_UNIT_LDAP_PW', tls: { caFile: '/nonexistent/ca.pem' } };
+    expect(await inputError(config)).toBe('external ldap target: ldap.tls.caFile /nonexistent/ca.pem is not readable (ENOENT)');
+  });
+
   test('an unreachable directory is bad input, said in one line', async () => {
     process.env.JITC_UNIT_LDAP_PW = 'x';
     const config = { ...complete, url: 'ldap://127.0.0.1:1', bindDn: 'cn=broker,dc=x', baseDn: 'dc=x', passwordEnv: 'JITC_UNIT_LDAP_PW', timeoutMs: 1000 };
