@@ -43,6 +43,12 @@ describe('classifying a directory answer', () => {
     }
   });
 
+  test('only the directory\'s own result code counts: an error merely carrying the number 50 is unknown', () => {
+    const lookalike = Object.assign(new Error('insufficient access (from a proxy page)'), { code: 50 });
+    expect(classifyLdapError(lookalike, 'read').outcome).toBe('unknown');
+    expect(classifyLdapError({ code: 49 }, 'bind').outcome).toBe('unknown');
+  });
+
   test('a refused connection is unknown, never a denial', async () => {
     const port = await freePort();
     const client = new Client({ url: `ldap://127.0.0.1:${port}`, connectTimeout: 2000 });
