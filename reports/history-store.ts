@@ -14,7 +14,7 @@
  *   then renamed over the old one. A reader (`jitc history`) needs no lock: it sees the whole old
  *   file or the whole new one.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -102,14 +102,28 @@ function query(db: Database, sql: string, params: SqlValue[] = []): Record<strin
   }
 }
 
+function lstatOrUndefined(file: string): Stats | undefined {
+  try {
+    return lstatSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Opens the file (or a new database when it does not exist yet) and makes sure it is ours. */
 async function openHistory(file: string): Promise<Database> {
   const SQL = await loadSqlJs();
-  if (existsSync(file) && statSync(file).isDirectory()) throw new InputError(`${file}: is a directory, not a run history file`);
-  const bytes = existsSync(file) ? readFileSync(file) : undefined;
+  const stat = lstatOrUndefined(file);
+  if (stat?.isDirectory()) throw new InputError(`${file}: is a directory, not a run history file`);
+  // Replaced by rename when recorded: a link would be replaced by a file, a FIFO would hang the read.
+  if (stat && !stat.isFile()) throw new InputError(`${file}: is not a regular file (a link, FIFO or device is never read or replaced)`);
+  const bytes = stat ? readFileSync(file) : undefined;
   const db = bytes && bytes.length > 0 ? new SQL.Database(bytes) : new SQL.Database();
   try {
     const tables = query(db, "SELECT name FROM sqlite_master WHERE type = 'table'").map((r) => String(r['name']));
+    // A file that exists is a history jitc wrote (its tables are there from the first record on);
+    // an empty file or an empty database is someone else's and is never taken over.
+    if (stat && tables.length === 0) throw new InputError(`${file}: exists but is not a jitc run history (${bytes?.length ? 'a SQLite file without tables' : 'an empty file'}); jitc never overwrites a file it did not write`);
     if (tables.length > 0) {
       // Someone else's SQLite file must not get our tables mixed into it.
       if (!tables.includes('meta') || !tables.includes('runs')) throw new InputError(`${file}: a SQLite file, but not a jitc run history (tables: ${tables.join(', ')})`);
@@ -130,7 +144,7 @@ async function openHistory(file: string): Promise<Database> {
 
 /** Throws InputError when the file exists but is not a history this jitc can read and extend. */
 export async function checkHistoryFile(file: string): Promise<void> {
-  if (!existsSync(file)) return;
+  if (!lstatOrUndefined(file)) return;
   (await openHistory(file)).close();
 }
 

@@ -4,7 +4,7 @@
  * the same output directory (status dynamics over the runs, the scenario's own history).
  * Also: the config file names the history, a merge supersedes what it merges, bad input exits 2.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -129,12 +129,18 @@ describe('jitc history on a long history', () => {
 describe('jitc history: bad input is one line and exit 2', () => {
   const notSqlite = join(scratch, 'notes.txt');
   writeFileSync(notSqlite, 'not a database\n'.repeat(100));
+  const empty = join(scratch, 'empty.sqlite');
+  writeFileSync(empty, '');
+  const fifo = join(scratch, 'pipe.sqlite');
+  execFileSync('mkfifo', [fifo]);
   const cases: [string, string[], RegExp][] = [
     ['--last 0', ['history', '--history', historyFile, '--last', '0'], /--last needs a whole number of at least 1, got "0"/],
     ['--last abc', ['history', '--last', 'abc'], /--last needs a whole number/],
     ['a missing file', ['history', '--history', join(scratch, 'missing.sqlite')], /missing\.sqlite: no run history there/],
     ['a file that is not SQLite', ['history', '--history', notSqlite], /notes\.txt: not a usable jitc run history/],
     ['run into a file that is not SQLite', ['run', '--suite', 'vault', '--scenario', SCENARIO, '--out', join(scratch, 'never'), '--history', notSqlite], /notes\.txt: not a usable jitc run history/],
+    ['run into an empty file jitc did not write', ['run', '--suite', 'vault', '--scenario', SCENARIO, '--out', join(scratch, 'never'), '--history', empty], /empty\.sqlite: exists but is not a jitc run history \(an empty file\); jitc never overwrites a file it did not write/],
+    ['run into a FIFO, which is never opened', ['run', '--suite', 'vault', '--scenario', SCENARIO, '--out', join(scratch, 'never'), '--history', fifo], /pipe\.sqlite: is not a regular file/],
   ];
   test.each(cases)('%s', (_name, args, message) => {
     const r = jitc(args);
@@ -142,5 +148,6 @@ describe('jitc history: bad input is one line and exit 2', () => {
     expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
     expect(r.stderr).toMatch(message);
     expect(readdirSync(scratch)).not.toContain('never');
+    expect(readFileSync(empty, 'utf8')).toBe('');
   });
 });
