@@ -139,7 +139,7 @@ describe('jitc run gates a pipeline by exit code', () => {
       expect(gated('--fail-on', 'severity>=critical').code).toBe(1);
       expect(gated('--fail-on', 'check=ttl-bounded', '--fail-on', 'control=OWASP-NHI-05').code).toBe(1);
       const config = join(scratch, 'gate.yaml');
-      writeFileSync(config, 'gate:\n  failOn:\n    - check=renewal-capped\n');
+      writeFileSync(config, 'gate:\n  failOn:\n    - check=holder-cannot-extend\n');
       expect(gated('--config', config).code).toBe(0);
       const bad = gated('--fail-on', 'severity>=urgent');
       expect(bad.code).toBe(2);

@@ -61,7 +61,7 @@ describe('the control catalogue', () => {
       'credential-invalidated',
       'derived-credentials-denied',
       'session-ended-with-task',
-      'renewal-capped',
+      'holder-cannot-extend',
     ]) {
       expect(emitted, id).toContain(id);
     }

@@ -324,8 +324,8 @@ describe.concurrent('a mechanism that throws', () => {
 
 describe.concurrent('findings the mechanism reports', () => {
   test('a renewal past the cap reported by the mechanism fails the scenario', async () => {
-    const { result } = await run({ findings: [{ check: 'renewal-capped', verdict: 'fail', detail: 'renewals carried the token 40 s past its approved maximum' }] });
-    expect(check(result, 'renewal-capped')).toMatchObject({ verdict: 'fail', severity: 'high' });
+    const { result } = await run({ findings: [{ check: 'holder-cannot-extend', verdict: 'fail', detail: 'renewals carried the token 40 s past its approved maximum' }] });
+    expect(check(result, 'holder-cannot-extend')).toMatchObject({ verdict: 'fail', severity: 'critical' });
     expect(result.verdict).toBe('fail');
     expect(result.controls).toContain('OWASP-NHI-07');
   });
@@ -516,7 +516,7 @@ describe.concurrent('secrets never reach the result', () => {
     const { result } = await run(
       {
         secret: SECRET,
-        findings: [{ check: 'renewal-capped', verdict: 'pass', detail: `renewed ${SECRET} twice` }],
+        findings: [{ check: 'holder-cannot-extend', verdict: 'pass', detail: `renewed ${SECRET} twice` }],
         handles: () => [
           scriptedHandle('fake credential', 'reuse-denied', () => answer('denied', `HTTP 403 permission denied for ${SECRET}`)),
         ],
@@ -543,7 +543,7 @@ describe.concurrent('secrets never reach the result', () => {
     expect(check(result, 'lifecycle-completed').detail).toMatch(/^residue: lookup of \[redacted sha256:[0-9a-f]{12}\] failed: HTTP 500$/);
     expect(result.phases.find((p) => p.phase === 'residue')?.note).toMatch(/^lookup of \[redacted/);
     expect(result.teardown.errors).toEqual([expect.stringMatching(/^could not delete \[redacted sha256:[0-9a-f]{12}\]$/)]);
-    expect(check(result, 'renewal-capped').detail).toMatch(/^renewed \[redacted sha256:[0-9a-f]{12}\] twice$/);
+    expect(check(result, 'holder-cannot-extend').detail).toMatch(/^renewed \[redacted sha256:[0-9a-f]{12}\] twice$/);
   });
 
   test('the target credentials named in secretSettings are redacted too', async () => {

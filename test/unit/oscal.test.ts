@@ -146,7 +146,7 @@ describe('a run with failures', () => {
     fakeResult({
       id: 'renewal-capped',
       evidence: events,
-      checks: [checkResult('renewal-capped', 'fail', 'renewed past explicit_max_ttl')],
+      checks: [checkResult('holder-cannot-extend', 'fail', 'renewed past explicit_max_ttl')],
       verdict: 'waived',
       waiver: { id: 'dev-renewal', justification: 'dev cluster only', acceptedBy: 'security-engineering', expires: '2099-01-01' },
     }),
@@ -176,14 +176,14 @@ describe('a run with failures', () => {
     expect(doubt!.target.status).toMatchObject({ state: 'not-satisfied', reason: 'other' });
     expect(findingFor(doc, 'zero-standing-privilege')).toEqual([]);
     expect(findingFor(doc, 'derived-credentials-denied').map((f) => f.description.split('\n')[0])).toEqual(['child 1 allowed', 'child 2 allowed']);
-    const [waived] = findingFor(doc, 'renewal-capped', ['scenario', 'vault/renewal-capped']);
+    const [waived] = findingFor(doc, 'holder-cannot-extend', ['scenario', 'vault/renewal-capped']);
     expect(waived!.target.status.state).toBe('not-satisfied');
     expect(waived!.remarks).toMatch(/Waived by dev-renewal, accepted by security-engineering/);
   });
 
   test("controls of failed checks are not satisfied, and each finding's observations exist", () => {
     expect(findingFor(doc, 'OWASP-NHI-03')[0]!.target.status).toEqual({ state: 'not-satisfied', reason: 'fail' });
-    expect(findingFor(doc, 'OWASP-NHI-07')[0]!.remarks).toMatch(/accepted by waiver \(still failures\).*renewal-capped renewal-capped \(waiver dev-renewal\)/);
+    expect(findingFor(doc, 'OWASP-NHI-07')[0]!.remarks).toMatch(/accepted by waiver \(still failures\).*renewal-capped holder-cannot-extend \(waiver dev-renewal\)/);
     const r = doc['assessment-results'].results[0]!;
     const uuids = new Set((r.observations ?? []).map((o) => o.uuid));
     for (const f of r.findings ?? []) for (const o of f['related-observations'] ?? []) expect(uuids.has(o['observation-uuid']), f.title).toBe(true);
