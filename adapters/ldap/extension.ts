@@ -116,14 +116,16 @@ function refreshAttempt(client: LdapClient, grant: BindGrant, dn: string, whose:
 }
 
 /**
- * Until when the refreshed entry now lives, as the directory states it (read back by the broker).
- * RFC 2589 §4.2 forbids granting less than was asked, so without a readable statement the ask
- * itself is the lower bound.
+ * Until when the refreshed entry now lives, as the directory states it (read back by the broker),
+ * never earlier than the ask: RFC 2589 §4.2 forbids granting less than was asked, and the broker's
+ * read may reach a replica the holder's refresh has not reached yet — an old, shorter expiry read
+ * there must not turn a day-long extension into one "within the window".
  */
 async function reachOf(client: LdapClient, dn: string, askedSeconds: number): Promise<string> {
   const floor = new Date(Date.now() + askedSeconds * 1000).toISOString();
   try {
-    return (await lifetimeOf(client, dn)).expiresAt ?? floor;
+    const stated = (await lifetimeOf(client, dn)).expiresAt;
+    return stated !== null && Date.parse(stated) > Date.parse(floor) ? stated : floor;
   } catch {
     return floor;
   }
