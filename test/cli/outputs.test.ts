@@ -162,6 +162,22 @@ describe.concurrent('jitc writes only into a new or empty directory, or one it w
 });
 
 describe('the previous outputs are replaced only by sealed new ones', () => {
+  test('jitc report builds the HTML beside a verified run and moves it into place: intact, a file of the user left out of the seal', async () => {
+    const out = fresh('out');
+    expect((await run('merge', source(), '--out', out)).code).toBe(0);
+    writeFileSync(join(out, 'notes.txt'), 'mine');
+    const r = await run('report', '--out', out);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(join(out, 'html', 'index.html'));
+    expect(manifestOf(out).files.map((f) => f.path)).toContain('html/index.html');
+    expect(manifestOf(out).files.map((f) => f.path)).not.toContain('notes.txt');
+    expect((await run('verify', out)).code).toBe(0);
+    writeFileSync(join(out, 'summary.json'), '{}');
+    const tampered = await run('report', '--out', out);
+    expect(tampered.code).toBe(1);
+    expect(tampered.stdout).toMatch(/summary\.json: edited[\s\S]*no report rebuilt/);
+  });
+
   test('a crash while outputs are moved into place leaves a directory verify calls unsealed, and the next run finishes the move first', async () => {
     const out = sealedRun(fresh('out'), [sealedResult('token-ttl-expiry', 'pass', 'old1')], { runId: 'old1' });
     const next = OutputDir.claim(out, { where: '--out', runId: 'new1', command: 'run', log: () => undefined });
