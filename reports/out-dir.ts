@@ -21,7 +21,7 @@ import { PROJECT_ROOT } from '../scenarios/load.ts';
 import { OUTPUT_NAMES } from './ledger.ts';
 import { isInsidePath, listEntries, MANIFEST, manifestSchema, SIGNATURE, type Manifest } from './manifest.ts';
 import { OutLock } from './out-lock.ts';
-import { COMMITTING, OUT_MARKER, STAGING } from './out-layout.ts';
+import { BOOKKEEPING, COMMITTING, OUT_MARKER, STAGING } from './out-layout.ts';
 
 const MARKER_TEXT = 'This directory is written by jitc. A run replaces only the files its manifest.json lists; anything else here is left alone and never sealed.\n';
 /** Inside .jitc-commit/: the files of the outputs being replaced, for a commit finished after a crash. */
@@ -215,7 +215,8 @@ export function checkOutputDir(dir: string, where: string, mustHoldRun = false):
   }
   if (!stat.isDirectory() && !(stat.isSymbolicLink() && lstatOrUndefined(realOrSelf(dir))?.isDirectory())) throw new InputError(`${where}: ${dir} is not a directory`);
   const entries = readdirSync(dir);
-  const ours = lstatOrUndefined(join(dir, OUT_MARKER))?.isFile() === true || readManifest(dir) !== undefined;
+  // Only jitc's bookkeeping (a first run into the directory killed before its outputs were in place) counts as empty.
+  const ours = lstatOrUndefined(join(dir, OUT_MARKER))?.isFile() === true || readManifest(dir) !== undefined || entries.every((e) => BOOKKEEPING.includes(e));
   if (mustHoldRun && readManifest(dir) === undefined && !existsSync(join(dir, COMMITTING))) throw new InputError(`${where}: ${dir} holds no sealed jitc run (no valid ${MANIFEST})`);
   if (entries.length > 0 && !ours) {
     throw new InputError(`${where}: ${dir} is not empty and is not a jitc output directory (no ${OUT_MARKER}, no jitc ${MANIFEST}); jitc writes only into a new or empty directory or one it wrote before`);

@@ -158,6 +158,13 @@ describe.concurrent('jitc writes only into a new or empty directory, or one it w
     expect(verify.stdout).not.toMatch(/foreign|jitc-staging/);
     expect((await run('merge', source('child-token-cascade'), '--out', out)).code).toBe(0);
     expect(existsSync(join(out, '.jitc-staging'))).toBe(false);
+    // A first run into a new directory killed before its outputs were in place leaves only jitc's own entries.
+    const first = fresh('first');
+    mkdirSync(join(first, '.jitc-staging'), { recursive: true });
+    writeFileSync(join(first, '.jitc-out.lock'), JSON.stringify({ pid: spawnSync('true').pid, runId: 'killed1', command: 'run', startedAt: '2026-01-01T10:00:00.000Z', host: hostname() }));
+    const r = await run('merge', source('child-token-cascade'), '--out', first);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await run('verify', first)).code).toBe(0);
   });
 });
 
