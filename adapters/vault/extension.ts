@@ -98,7 +98,7 @@ async function mint(ctx: VaultContext, held: HeldToken, ask: number, path: 'auth
     check: 'derived-credentials-denied',
     probe: (node) => readSecret(ctx, minted.token, node),
   };
-  const said = `Vault issued a ${kind} to the holder (accessor ${minted.accessor})`;
+  const said = `Vault issued ${kind === 'orphan token' ? 'an' : 'a'} ${kind} to the holder (accessor ${minted.accessor})`;
   const own = await statedReach(ctx, minted);
   if ('unread' in own) return { outcome: 'unknown', at, detail: `${said}, but its expiry could not be read: ${own.unread}`, minted: [handle] };
   ctx.evidence.record(`the holder minted a ${kind} with its grant`, { accessor: minted.accessor, orphan: own.info.orphan, expiresAt: own.info.expire_time, moment });

@@ -46,12 +46,12 @@ async function proxied(mode: FaultMode, options: FaultProxyOptions): Promise<{ p
   return { proxy, address: `http://127.0.0.1:${await proxy.start()}` };
 }
 
-/** token-revoke-at-task-end through the proxy, with its own id and deadline. */
-async function runThrough(address: string, id: string, deadlineSeconds: number): Promise<ScenarioResult> {
+/** token-revoke-at-task-end through the proxy, with its own id and deadline (and the nodes to poll). */
+async function runThrough(address: string, id: string, deadlineSeconds: number, nodes?: string[]): Promise<ScenarioResult> {
   const connection: TargetConnection = { adapter: 'vault', mode: 'external', address, settings: { token: bao.rootToken }, secretSettings: ['token'], facts: {} };
   const signal = new AbortController().signal;
   setMaxListeners(0, signal);
-  const scenario: Scenario = { ...revokeAtTaskEnd, id, reuse: { deadlineSeconds } };
+  const scenario: Scenario = { ...revokeAtTaskEnd, id, reuse: { deadlineSeconds, ...(nodes ? { nodes } : {}) } };
   return runScenario(scenario, { runId: testRunId(), adapter: vaultAdapter, client: connectVault(connection), connection, signal, secrets: new SecretRegistry() });
 }
 
@@ -130,5 +130,17 @@ describe('a revoked token behind a front that passes the revocation on late', ()
     const latency = Number(/^JIT token denied (\d+) ms after the end/.exec(reuseOf(result)?.detail ?? '')?.[1]);
     expect(latency).toBeGreaterThanOrEqual(1000);
     expect(result.verdict, summary(result)).toBe('pass');
+  }, 60_000);
+});
+
+describe('a revoked token polled on each node the scenario lists', () => {
+  test('is reported fail on reuse-denied for the one node that still honours it, named, while the other passes', async () => {
+    // The task runs through a front that never passes the revocation on; the target itself is the other node.
+    const { address } = await proxied('lagging', { replayPaths: SECRET_READS, lagMs: 3_600_000 });
+    const result = await runThrough(address, 'node-still-honours', 1, [bao.address, address]);
+    const reuse = reuseOf(result);
+    expect(reuse?.verdict, summary(result)).toBe('fail');
+    expect(reuse?.detail).toContain(`JIT token at ${address} still usable`);
+    expect(reuse?.detail).toMatch(new RegExp(`JIT token at ${bao.address.replace(/[.]/g, '\\.')} denied \\d+ ms after the end`));
   }, 60_000);
 });
