@@ -44,10 +44,13 @@ function readCapped(file: string): string {
   const where = displayPath(file);
   const cannotRead = (error: unknown): InputError => new InputError(`${where}: cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
   let fd: number;
+  // An inherited descriptor (`--config /dev/stdin`) that is a socket cannot be opened again (ENXIO): read it as it is.
+  const inherited = file === '/dev/stdin' ? 0 : Number(/^\/(?:dev\/fd|proc\/self\/fd)\/(\d+)$/.exec(file)?.[1] ?? Number.NaN);
   try {
     fd = openSync(file, 'r');
   } catch (error) {
-    throw cannotRead(error);
+    if ((error as NodeJS.ErrnoException).code !== 'ENXIO' || Number.isNaN(inherited)) throw cannotRead(error);
+    fd = inherited;
   }
   try {
     const chunks: Buffer[] = [];
@@ -72,7 +75,7 @@ function readCapped(file: string): string {
     }
     return Buffer.concat(chunks).toString('utf8');
   } finally {
-    closeSync(fd);
+    if (fd !== inherited) closeSync(fd);
   }
 }
 

@@ -35,7 +35,7 @@ export type Config = z.infer<typeof configSchema>;
  * `tokenEnv`, `passwordEnv` (the name of a variable), `keyFile` (a path) and `passwordAttribute`
  * (an LDAP attribute's name) stay allowed.
  */
-const SECRET_KEY = /(token|tokens|password|passwd|pwd|passphrase|secret|secrets|secretid|secretkey|privatekey|apikey|credential|credentials)$/;
+const SECRET_KEY = /(token|tokens|password|passwd|pwd|passphrase|secret|secrets|secretid|secretkey|secretaccesskey|privatekey|apikey|credential|credentials)$/;
 /** A key naming the environment variable that holds a secret must hold a variable's name, not the secret. */
 const ENV_KEY = /env$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;

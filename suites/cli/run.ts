@@ -282,6 +282,7 @@ async function runClaimed(flags: RunFlags, p: Plan, history: string, out: Output
     channel.close();
     phase = 'reporting';
   }
+  log(`targets stopped; writing the reports of run ${p.runId}`);
 
   const results = withMissing(readEvidence(out.staging), p, interrupted);
   const summary = writeRunReports(out.staging, results, {

@@ -1,16 +1,19 @@
 /**
  * `jitc run` killed outright (SIGKILL: no handler, no teardown) while every adapter waits for an
- * expiry, then `jitc cleanup --run ID`: it stops the servers the killed run started, by the pids
- * it recorded (and leaves them alone while the run is still alive), and removes every object the run created on targets that outlive it — Vault tokens,
- * policies, secrets and AppRole roles; IAM users, keys, roles, groups, policies and S3 buckets;
- * directory entries and member values — and says what it removed. Afterwards the targets' own
- * listings by the run-id prefix are empty, and a second cleanup finds nothing.
+ * expiry. Its local servers die with it within seconds: each runs under a watchdog that stops it
+ * when jitc's end of a pipe closes. Were the watchdogs killed too, the next `jitc run` stops the
+ * servers left, by the pids recorded, and says so. `jitc cleanup --run ID` removes every object the
+ * run created on targets that outlive it — Vault tokens, policies, secrets and AppRole roles; IAM
+ * users, keys, roles, groups, policies and S3 buckets; directory entries and member values — and
+ * says what it removed. Afterwards the targets' own listings by the run-id prefix are empty, and a
+ * second cleanup finds nothing.
  */
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { isOurProcess } from '../../adapters/local-process.ts';
+import { isOurProcess, runStateDir, type PidRecord } from '../../adapters/local-process.ts';
+import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { jitcAsync } from '../support/cli.ts';
 import { writeLongWaitScenarios, type LongWaitScenario } from '../support/long-waits.ts';
 import { startOwnTargets, type OwnTargets } from '../support/own-targets.ts';
@@ -34,6 +37,9 @@ afterAll(async () => {
 
 /** Start a run, wait until every adapter's long scenario waits for its expiry, and SIGKILL it. */
 async function killMidRun(name: string, args: string[], env: NodeJS.ProcessEnv = {}, beforeKill?: (runId: string) => Promise<void>): Promise<string> {
+  // One long wait per adapter beside the scenarios asked for (files and built-ins alike are selected by --scenario).
+  const scenario = args.indexOf('--scenario');
+  if (scenario >= 0) args = args.map((a, i) => (i === scenario + 1 ? [a, ...long.map((s) => s.id)].join(',') : a));
   const run = jitcAsync(['run', ...args, ...long.flatMap((s) => ['--scenario-file', s.file]), '--out', join(scratch, name), '--history', join(scratch, 'history.sqlite')], env);
   for (const scenario of long) await expect.poll(run.output, { timeout: 120_000, interval: 100 }).toMatch(scenario.waitingLine);
   const runId = runIdIn(run.output());
@@ -45,39 +51,55 @@ async function killMidRun(name: string, args: string[], env: NodeJS.ProcessEnv =
   return runId;
 }
 
-describe('jitc cleanup --run ID after jitc run was killed with SIGKILL', () => {
-  test('stops every server the killed run started on its own local targets (bao, moto_server, slapd), by recorded pid', async () => {
+describe('jitc run killed with SIGKILL', () => {
+  test('its local servers (bao, moto_server, slapd) die with it within seconds, leaving no pid record or work directory; cleanup finds nothing', async () => {
+    let servers: PidRecord[] = [];
     const runId = await killMidRun('local', ['--scenario', 'zero-standing-privilege'], {}, async (live) => {
       // While the run is alive its servers are in use, not left over: cleanup leaves them alone.
       const early = await jitcAsync(['cleanup', '--run', live]).done;
       expect(early.code, early.stdout + early.stderr).toBe(0);
-      const servers = serversOfRun(live);
+      servers = serversOfRun(live);
       expect(early.stdout.trim().split('\n').slice(0, -1).sort()).toEqual(servers.map((s) => `left running: server ${s.name} pid ${s.pid} (run ${live}, whose jitc process ${s.owner} is still running)`).sort());
       for (const server of servers) expect(isOurProcess(server), `${server.name} pid ${server.pid}`).toBe(true);
     });
-    const servers = serversOfRun(runId);
     expect(servers.map((s) => s.name).sort()).toEqual(['bao', 'moto_server', 'slapd']);
-    // Started in their own process group, they outlived the killed run.
-    for (const server of servers) expect(isOurProcess(server), `${server.name} pid ${server.pid}`).toBe(true);
+    const killedAt = Date.now();
+    await expect.poll(() => servers.filter((s) => isOurProcess(s)).map((s) => s.name), { timeout: 10_000, interval: 50 }).toEqual([]);
+    expect(Date.now() - killedAt).toBeLessThan(10_000);
+    await expect.poll(() => serversOfRun(runId), { timeout: 5_000, interval: 50 }).toEqual([]);
+    for (const server of servers) expect(existsSync(server.workDir), server.workDir).toBe(false);
+    expect(existsSync(runStateDir(PROJECT_ROOT, runId))).toBe(false);
 
     const sweep = await jitcAsync(['cleanup', '--run', runId]).done;
     expect(sweep.code, sweep.stdout + sweep.stderr).toBe(0);
-    const lines = sweep.stdout.trim().split('\n');
-    expect(lines.slice(0, -1).sort()).toEqual(servers.map((s) => `stopped server ${s.name} pid ${s.pid} (run ${runId})`).sort());
-    expect(lines.at(-1)).toBe(`${servers.length} items handled`);
+    expect(sweep.stdout.trim()).toBe(`nothing left by run ${runId}`);
+  }, 180_000);
+
+  test('killed together with its watchdogs, its servers are stopped by the next jitc run, which says so', async () => {
+    let servers: PidRecord[] = [];
+    const runId = await killMidRun('local-watchdogs', ['--scenario', 'zero-standing-privilege'], {}, async (live) => {
+      servers = serversOfRun(live);
+      // The watchdogs first: nothing is left to stop the servers when jitc dies.
+      for (const server of servers) process.kill(server.watchdog!, 'SIGKILL');
+    });
+    expect(servers.map((s) => s.name).sort()).toEqual(['bao', 'moto_server', 'slapd']);
+    await new Promise((r) => setTimeout(r, 1000));
+    for (const server of servers) expect(isOurProcess(server), `${server.name} pid ${server.pid} left by the kill`).toBe(true);
+
+    const next = await jitcAsync(['run', '--suite', 'vault', '--scenario', 'zero-standing-privilege', '--out', join(scratch, 'next-run')]).done;
+    expect(next.code, next.stdout + next.stderr).toBe(0);
+    const said = next.stderr.split('\n').filter((l) => l.startsWith('stopped a server a killed run left: '));
     for (const server of servers) {
+      expect(said, next.stderr).toContain(`stopped a server a killed run left: ${server.name} pid ${server.pid} (run ${runId})`);
       expect(isOurProcess(server), `${server.name} pid ${server.pid}`).toBe(false);
       expect(existsSync(server.workDir), server.workDir).toBe(false);
     }
     expect(serversOfRun(runId)).toEqual([]);
-
-    const again = await jitcAsync(['cleanup', '--run', runId]).done;
-    expect(again.stdout.trim()).toBe(`nothing left by run ${runId}`);
-  }, 180_000);
+  }, 240_000);
 
   test('removes every object the killed run left on external Vault, AWS and directory targets, and they list none afterwards', async () => {
     // All built-in scenarios beside the long waits: the kill lands on objects in every stage of their lives.
-    const runId = await killMidRun('external', ['--target', 'external', '--config', own.configFile], own.env);
+    const runId = await killMidRun('external', ['--suite', 'vault,aws,ldap', '--target', 'external', '--config', own.configFile], own.env);
     expect(serversOfRun(runId)).toEqual([]);
     const residue = async (): Promise<Record<string, string[]>> => ({
       vault: await vaultResidue(own.vault.address, own.vault.rootToken, runId),

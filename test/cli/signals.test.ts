@@ -40,8 +40,8 @@ interface Interrupted {
   servers: ReturnType<typeof serversOfRun>;
 }
 
-/** Start a run, wait until every adapter's long scenario is waiting for its expiry, then signal it. */
-async function interrupt(signal: NodeJS.Signals, name: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Interrupted> {
+/** Start a run, wait until every adapter's long scenario is waiting for its expiry, then signal it (`times` times, each once jitc has answered). */
+async function interrupt(signal: NodeJS.Signals, name: string, args: string[], env: NodeJS.ProcessEnv = {}, times = 1): Promise<Interrupted> {
   const out = join(scratch, name);
   const run = jitcAsync(['run', ...args, ...long.flatMap((s) => ['--scenario-file', s.file]), '--out', out, '--history', join(scratch, 'history.sqlite')], env);
   for (const scenario of long) await expect.poll(run.output, { timeout: 120_000, interval: 100 }).toMatch(scenario.waitingLine);
@@ -49,9 +49,17 @@ async function interrupt(signal: NodeJS.Signals, name: string, args: string[], e
   if (!runId) throw new Error(`no run id in: ${run.output()}`);
   const servers = serversOfRun(runId);
   run.child.kill(signal);
+  if (times === 2) {
+    await expect.poll(run.output, { timeout: 30_000, interval: 10 }).toMatch(new RegExp(`${signal}: ending the scenarios`));
+    run.child.kill(signal);
+  }
   const result = await run.done;
-  return { runId, result, servers, summary: JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as Summary };
+  const summary = existsSync(join(out, 'summary.json')) ? (JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as Summary) : undefined;
+  return { runId, result, servers, summary: summary as Summary };
 }
+
+/** The built-in zero-standing-privilege scenarios (vault, ldap) and one long wait per adapter. */
+const localSelection = (): string[] => ['--scenario', ['zero-standing-privilege', ...long.map((s) => s.id)].join(',')];
 
 /** What every interrupted run must show, whatever its targets. */
 function expectTornDown({ result, summary }: Interrupted, signal: NodeJS.Signals): void {
@@ -71,7 +79,7 @@ function expectTornDown({ result, summary }: Interrupted, signal: NodeJS.Signals
 
 describe.each(['SIGINT', 'SIGTERM'] as const)('%s while every adapter waits for an expiry', (signal) => {
   test('on its own local targets: created objects torn down, every server it started stopped, nothing left to clean up', async () => {
-    const run = await interrupt(signal, `local-${signal}`, ['--scenario', 'zero-standing-privilege']);
+    const run = await interrupt(signal, `local-${signal}`, localSelection());
     expectTornDown(run, signal);
     // One server per adapter, started by this run, recorded by pid — and all of them gone now.
     expect(run.servers.map((s) => s.name).sort()).toEqual(['bao', 'moto_server', 'slapd']);
@@ -87,7 +95,7 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('%s while every adapter waits for 
 
   test('on external targets that outlive the run: nothing of the run is left on Vault, AWS or the directory', async () => {
     // Every built-in scenario runs beside the long waits, so the signal also lands mid-setup, mid-use and mid-teardown.
-    const run = await interrupt(signal, `external-${signal}`, ['--target', 'external', '--config', own.configFile], own.env);
+    const run = await interrupt(signal, `external-${signal}`, ['--suite', 'vault,aws,ldap', '--target', 'external', '--config', own.configFile], own.env);
     expectTornDown(run, signal);
     expect(run.servers).toEqual([]);
     expect(await vaultResidue(own.vault.address, own.vault.rootToken, run.runId)).toEqual([]);
@@ -96,5 +104,17 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('%s while every adapter waits for 
     const sweep = await jitcAsync(['cleanup', '--run', run.runId, '--target', 'external', '--config', own.configFile], own.env).done;
     expect(sweep.code, sweep.stdout + sweep.stderr).toBe(0);
     expect(sweep.stdout.trim()).toBe(`nothing left by run ${run.runId}`);
+  }, 180_000);
+
+  test('pressed twice on its own local targets: jitc stops every server it started at once, and exits 2', async () => {
+    const run = await interrupt(signal, `local-twice-${signal}`, localSelection(), {}, 2);
+    expect(run.result.code, run.result.stdout + run.result.stderr).toBe(2);
+    expect(run.result.stderr).toMatch(new RegExp(`${signal} again: stopping the targets now`));
+    expect(run.servers.map((s) => s.name).sort()).toEqual(['bao', 'moto_server', 'slapd']);
+    for (const server of run.servers) {
+      expect(isOurProcess(server), `${server.name} pid ${server.pid}`).toBe(false);
+      expect(existsSync(server.workDir), server.workDir).toBe(false);
+    }
+    expect(serversOfRun(run.runId)).toEqual([]);
   }, 180_000);
 });
