@@ -21,6 +21,11 @@ export interface AuditExpectation {
   dn: string;
   /** For a modify, the reqMod value the record must hold, e.g. `member:+ cn=…`. */
   mod?: string;
+  /**
+   * For a modify whose value the directory decides (the TTL a refresh set, after its own bounds):
+   * the reqMod value must start with this, e.g. `entryTtl:= `; the record found shows the value.
+   */
+  modPrefix?: string;
   /** Who should have done it, in words. */
   by: string;
 }
@@ -44,7 +49,8 @@ export function expectAudit(ctx: LdapContext, expectation: AuditExpectation): vo
 }
 
 function describe(e: AuditExpectation): string {
-  return `${e.type} ${e.dn}${e.mod ? ` (${e.mod})` : ''} by ${e.by}`;
+  const mod = e.mod ?? (e.modPrefix ? `${e.modPrefix}…` : undefined);
+  return `${e.type} ${e.dn}${mod ? ` (${mod})` : ''} by ${e.by}`;
 }
 
 function toGeneralizedTime(date: Date): string {
@@ -60,6 +66,7 @@ function filterFor(e: AuditExpectation, since: Date): string {
     `(reqStart>=${toGeneralizedTime(since)})`,
   ];
   if (e.mod) parts.push(`(reqMod=${escapeFilterValue(e.mod)})`);
+  if (e.modPrefix) parts.push(`(reqMod=${escapeFilterValue(e.modPrefix)}*)`);
   return `(&${parts.join('')})`;
 }
 

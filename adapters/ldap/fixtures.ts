@@ -120,10 +120,17 @@ export interface EntryLifetime {
   expiresAt: string | null;
 }
 
-/** Make `dn` live for `ttlSeconds` (RFC 2589 refresh) and read back what the directory granted. */
+/**
+ * Make `dn` live for `ttlSeconds` (RFC 2589 refresh) and read back what the directory granted.
+ * entryTtl reads as a countdown, a second short when the read lands in the next second; a
+ * successful refresh grants no less than it asked (RFC 2589 §4.2), so the granted TTL is the
+ * larger of the two — a directory that raised it (a minimum TTL) shows in the countdown.
+ */
 export async function setTtl(ctx: LdapContext, dn: string, ttlSeconds: number): Promise<EntryLifetime> {
-  await ctx.client.admin.use((c) => refreshTtl(c, dn, Math.max(1, Math.round(ttlSeconds))));
-  return lifetimeOf(ctx.client, dn);
+  const asked = Math.max(1, Math.round(ttlSeconds));
+  await ctx.client.admin.use((c) => refreshTtl(c, dn, asked));
+  const lifetime = await lifetimeOf(ctx.client, dn);
+  return { ...lifetime, ttlSeconds: Math.max(asked, lifetime.ttlSeconds ?? asked) };
 }
 
 export async function lifetimeOf(client: LdapClient, dn: string): Promise<EntryLifetime> {
@@ -135,7 +142,6 @@ export async function lifetimeOf(client: LdapClient, dn: string): Promise<EntryL
   return {
     createdAt: created ? generalizedTimeToIso(created) : new Date().toISOString(),
     ttlSeconds: ttl === undefined ? null : Number(ttl),
-    // Active Directory states no entryExpireTimestamp: derive it from the TTL it states.
     expiresAt: expires ? generalizedTimeToIso(expires) : ttl === undefined ? null : new Date(Date.now() + Number(ttl) * 1000).toISOString(),
   };
 }

@@ -1,14 +1,16 @@
 /**
  * The audit-trail check on a log that lags, against a real slapd: a record the directory writes
  * only after the first read is still found (and the wait is in the evidence); a record never
- * written fails once the deadline has passed; a log that cannot be read is inconclusive.
+ * written fails once the deadline has passed; a log that cannot be read is inconclusive. And a
+ * refresh's record is found whatever the countdown entryTtl shows when it is read back.
  */
 import { Attribute, Change } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Adapter, MechanismFinding, StartedTarget, TargetConnection } from '../../adapters/contract.ts';
 import { auditScenario, expectAudit } from '../../adapters/ldap/audit.ts';
 import { connectLdap, type LdapClient } from '../../adapters/ldap/client.ts';
-import { type FixtureParams, type LdapContext, markStart } from '../../adapters/ldap/fixtures.ts';
+import { type FixtureParams, type LdapContext, lifetimeOf, markStart } from '../../adapters/ldap/fixtures.ts';
+import { refreshTtl } from '../../adapters/ldap/dynamic-objects.ts';
 import { getAdapter } from '../../adapters/registry.ts';
 import { Evidence } from '../../scenarios/evidence.ts';
 import { PROJECT_ROOT } from '../../scenarios/load.ts';
@@ -119,5 +121,24 @@ describe('audit-trail on a log that lags', () => {
     await auditScenario(ctx, 'judge', 1);
     await unreachable.admin.close();
     expect(findings).toEqual([expect.objectContaining({ check: 'audit-trail', verdict: 'inconclusive', detail: expect.stringMatching(/^could not read the audit log at cn=accesslog: ECONNREFUSED.*unreachable after \d+ reads/) })]);
+  });
+});
+
+describe('the record of a refresh', () => {
+  test('is found whichever second the TTL is read back in: the log holds the TTL set, entryTtl a countdown', async () => {
+    const { ctx, findings } = context(client, 'ttl');
+    const dn = `cn=jitc-${runId}-ttl.grant,${client.layout.groupsDn}`;
+    await client.admin.use((c) => c.add(dn, { objectClass: ['groupOfNames', 'dynamicObject'], cn: `jitc-${runId}-ttl.grant`, member: client.layout.emptyMember }));
+    await client.admin.use((c) => refreshTtl(c, dn, 30));
+    await new Promise((r) => setTimeout(r, 1100));
+    // A second later the directory states 29 (or less): an expectation built on it would miss the record.
+    expect((await lifetimeOf(client, dn)).ttlSeconds).toBeLessThan(30);
+    expectAudit(ctx, { stage: 'grant', type: 'modify', dn, modPrefix: 'entryTtl:= ', by: 'the broker' });
+    expectAudit(ctx, { stage: 'removal', type: 'delete', dn, by: 'the broker' });
+    await client.admin.use((c) => c.del(dn));
+    await auditScenario(ctx, 'judge', 2);
+    expect(findings).toEqual([expect.objectContaining({ check: 'audit-trail', verdict: 'pass' })]);
+    const read = ctx.evidence.events.find((e) => e.event.startsWith('audit records read'));
+    expect(JSON.stringify(read?.data)).toContain('entryTtl:= 30');
   });
 });

@@ -81,7 +81,7 @@ export const dynamicAccountMechanism: Mechanism<Params, LdapClient> = {
     await addAccount(ctx, svc.dn, svc.password, { dynamic: ctx.params.dynamic });
     expectAudit(ctx, { stage: 'grant', type: 'add', dn: svc.dn, by: 'the broker' });
     const lifetime = ctx.params.dynamic ? await setTtl(ctx, svc.dn, ctx.params.ttlSeconds) : await lifetimeOf(ctx.client, svc.dn);
-    if (ctx.params.dynamic) expectAudit(ctx, { stage: 'grant', type: 'modify', dn: svc.dn, mod: `entryTtl:= ${lifetime.ttlSeconds}`, by: 'the broker (RFC 2589 refresh)' });
+    if (ctx.params.dynamic) expectAudit(ctx, { stage: 'grant', type: 'modify', dn: svc.dn, modPrefix: 'entryTtl:= ', by: 'the broker (RFC 2589 refresh)' });
     if (ctx.params.grantVia === 'membership') {
       await addMember(ctx.client, layout.grantGroupDn, svc.dn);
       expectAudit(ctx, { stage: 'grant', type: 'modify', dn: layout.grantGroupDn, mod: `member:+ ${svc.dn}`, by: 'the broker' });
