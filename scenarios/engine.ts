@@ -206,20 +206,27 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
       }
       // A handle the mechanism could only name once it knew how the grant ends (added by `end`).
       for (const handle of issued.handles) if (!handles.includes(handle)) handles.push(handle);
-      extensions.push(...(await tryExtensions(ctx, issued, 'after-end', handles)));
+      const nodes: (string | undefined)[] = scenario.reuse.nodes ?? [undefined];
+      const poll = (list: ReuseHandle[]): Promise<ReuseObservation[]> =>
+        Promise.all(
+          list.flatMap((handle) =>
+            (handle.boundToConnection ? [undefined] : nodes).map((node) =>
+              pollUntilDenied(handle, { ...ended, evidence, signal, singleUse: scenario.end.mode === 'consumed', ...(node ? { node } : {}) }),
+            ),
+          ),
+        );
+      // The holder's attempts after the end run alongside the poll: a slow or silent target must
+      // not push the first reuse probe past the deadline. What they mint is polled afterwards.
+      const mintedAfterEnd: ReuseHandle[] = [];
+      const [afterEnd, seen] = await Promise.all([tryExtensions(ctx, issued, 'after-end', mintedAfterEnd), poll([...handles])]);
+      extensions.push(...afterEnd);
       if (issued.extensions.length > 0) judgeExtensions(extensions, issued, ctx.task, addCheck);
+      handles.push(...mintedAfterEnd);
       if (handles.length === 0) {
         addCheck('reuse-denied', 'inconclusive', 'the grant offered nothing to probe after the end, so reuse was not tested');
         return;
       }
-      const nodes: (string | undefined)[] = scenario.reuse.nodes ?? [undefined];
-      observations = await Promise.all(
-        handles.flatMap((handle) =>
-          (handle.boundToConnection ? [undefined] : nodes).map((node) =>
-            pollUntilDenied(handle, { ...ended, evidence, signal, singleUse: scenario.end.mode === 'consumed', ...(node ? { node } : {}) }),
-          ),
-        ),
-      );
+      observations = [...seen, ...(await poll(mintedAfterEnd))];
       const firstProbe = Math.min(...observations.map((o) => o.attempts[0]?.sentAt ?? Number.POSITIVE_INFINITY));
       if (Number.isFinite(firstProbe)) metrics.harnessLag.endToFirstReuseMs = firstProbe - ended.endedAt;
     });
