@@ -9,16 +9,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { loadWaivers } from '../../reports/waivers.ts';
 import { displayPath, loadScenarioFile } from '../../scenarios/load.ts';
 import { getAdapter } from '../../adapters/registry.ts';
-import { adapterSections, loadConfig } from '../../suites/cli/config.ts';
-import { malformedConfig, malformedScenario, malformedSection, malformedWaivers, type Malformed } from './malformed.ts';
+import { adapterSections, loadConfig, loadRunConfig } from '../../suites/cli/config.ts';
+import { inlineSecret, malformedConfig, malformedScenario, malformedSection, malformedWaivers, type Malformed } from './malformed.ts';
 import { expectOneLine, inputErrorOf } from './one-line.ts';
 
 /** How many malformed files of each kind are tried (the counts the assurance report quotes). */
-export const RUNS = { config: 300, scenario: 400, waivers: 300, sections: 300 } as const;
+export const RUNS = { config: 300, scenario: 400, waivers: 300, sections: 300, secrets: 300 } as const;
 
 const dir = mkdtempSync(join(tmpdir(), 'jitc-property-files-'));
 let written = 0;
@@ -60,6 +60,29 @@ describe('malformed input files are refused in one line naming file, field and p
         }),
       ),
       { numRuns: RUNS.sections },
+    );
+  });
+
+  test(`adapter sections of config files, checked on a local run too, where they are not used (${RUNS.sections} generated)`, async () => {
+    await fc.assert(
+      fc.asyncProperty(malformedSection, (bad) =>
+        refusedInOneLine('local-section', { ...bad, text: bad.text.replace(/^target: external$/m, 'target: local') }, (file) => loadRunConfig(file)),
+      ),
+      { numRuns: RUNS.sections },
+    );
+  });
+
+  test(`config files holding a secret-looking key at any depth, in any spelling (${RUNS.secrets} generated)`, async () => {
+    await fc.assert(
+      fc.asyncProperty(inlineSecret, async (bad) => {
+        const file = writeCase('secret', bad.text);
+        const message = await inputErrorOf(() => loadConfig(file), `${bad.what}\n${bad.text}`);
+        expectOneLine(message, displayPath(file), bad.field, `${bad.what}\n${bad.text}`);
+        expect(message, bad.what).toMatch(/: looks like a secret; /);
+        // The refusal names the key, never repeats the value.
+        expect(message.includes(bad.value), `${bad.what}: ${message}`).toBe(false);
+      }),
+      { numRuns: RUNS.secrets },
     );
   });
 

@@ -375,3 +375,54 @@ export const malformedSection: fc.Arbitrary<MalformedSection> = fc.constantFrom(
     (doc) => fc.oneof(unknown, ...breaks(doc)),
   ).map((bad) => ({ ...bad, adapter }));
 });
+
+/** A config holding a secret value under a secret-looking key somewhere, and the value, which no refusal may repeat. */
+export interface InlineSecret extends Malformed {
+  value: string;
+}
+
+/** The nouns a secret goes by, as key names spell them in the wild. */
+const SECRET_NOUNS = [['token'], ['password'], ['passwd'], ['secret'], ['secret', 'id'], ['secret', 'access', 'key'], ['private', 'key'], ['api', 'key'], ['client', 'secret'], ['session', 'token'], ['credentials'], ['passphrase']];
+
+/** camelCase, snake_case, kebab-case, UPPER_CASE or Capitalised: every way the same key is written. */
+function spell(words: string[], style: number): string {
+  switch (style) {
+    case 0:
+      return words.map((w, i) => (i === 0 ? w : w[0]!.toUpperCase() + w.slice(1))).join('');
+    case 1:
+      return words.join('_');
+    case 2:
+      return words.join('-');
+    case 3:
+      return words.join('_').toUpperCase();
+    default:
+      return words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
+  }
+}
+
+export const inlineSecret: fc.Arbitrary<InlineSecret> = fc
+  .record({
+    section: fc.constantFrom('vault', 'aws', 'ldap'),
+    prefix: fc.array(fc.constantFrom('root', 'bind', 'admin', 'broker', 'my'), { maxLength: 2 }),
+    noun: fc.constantFrom(...SECRET_NOUNS),
+    style: fc.integer({ min: 0, max: 4 }),
+    // The path from the section to the key: object keys, and array positions.
+    path: fc.array(fc.oneof(word.filter((w) => !/(token|password|passwd|pwd|secret|key|credential|phrase|env)s?$/i.test(w)), fc.integer({ min: 0, max: 2 })), { maxLength: 3 }),
+    value: fc.stringMatching(/^[A-Za-z0-9]{12,24}$/).map((v) => `inline-${v}`),
+  })
+  .map(({ section, prefix, noun, style, path, value }) => {
+    const key = spell([...prefix, ...noun], style);
+    let node: Json = { [key]: value };
+    const names: string[] = [key];
+    for (const step of [...path].reverse()) {
+      if (typeof step === 'number') {
+        node = [...Array.from({ length: step }, () => 'filler'), node];
+        names.unshift(String(step));
+      } else {
+        node = { [step]: node };
+        names.unshift(step);
+      }
+    }
+    const doc = { target: 'local', [section]: node };
+    return { text: stringify(doc), field: [section, ...names].join('.'), what: `${key} under ${[section, ...names.slice(0, -1)].join('.')}`, value };
+  });
