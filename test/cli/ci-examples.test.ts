@@ -142,7 +142,7 @@ describe('the GitHub Actions example', () => {
   });
 
   test('with the non-conformant scenario included, the merged gate fails the job', () => {
-    const broken = runGithubExample(wf, '--scenario-file examples/non-conformant/vault-token-without-ttl.yaml');
+    const broken = runGithubExample(wf, '--suite vault,aws,ldap --scenario-file examples/non-conformant/vault-token-without-ttl.yaml');
     expect(broken.code).toBe(1);
     const merged = JSON.parse(readFileSync(join(broken.dir, 'out/merged/summary.json'), 'utf8')) as Summary;
     expect(merged.scenarios.find((s) => s.id === 'example-token-without-ttl')?.verdict).toBe('fail');
