@@ -52,11 +52,10 @@ describe('a target that stops answering properly after the grant was used', () =
       const extend = scenario.checks.find((c) => c.name === 'holder-cannot-extend');
       expect(extend?.verdict).toBe('inconclusive');
       expect(extend?.detail).toMatch(why);
-      // Either the reuse probes themselves say why, or (answers that never come) the attempts
-      // before them held the harness up past the deadline, and it says so, blaming itself.
-      const said = /^JIT token: an answer that is not a denial inside the confirmation window, \d+ ms after the end: /.test(reuse?.detail ?? '') && why.test(reuse?.detail ?? '');
-      const lagged = /^JIT token: the harness lagged: its first reuse probe went out \d+ ms after the end/.test(reuse?.detail ?? '');
-      expect(said || (lagged && (mode === 'blackhole' || mode === 'slow')), reuse?.detail).toBe(true);
+      // The reuse probes themselves say why: the holder's attempts run alongside them, so even
+      // answers that never come do not hold the first probe back past the deadline.
+      expect(reuse?.detail).toMatch(/^JIT token: an answer that is not a denial inside the confirmation window, \d+ ms after the end: /);
+      expect(reuse?.detail).toMatch(why);
 
       // Once the target answers again, cleanup removes what the faulted teardown left, by run id.
       // (Spawned asynchronously: the proxy lives in this process and must keep forwarding.)
