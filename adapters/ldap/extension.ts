@@ -6,8 +6,8 @@
  * - refresh its own entry (RFC 2589 Refresh, 1.3.6.1.4.1.1466.101.119.1) far past the window,
  *   where the account is itself a dynamic object: the grant then lives as long as it asks;
  * - refresh the dynamic grant group that holds its membership, likewise;
- * - write itself into the group the ACL grants through as a plain member value, which no TTL
- *   ends (where the grant is a membership).
+ * - write itself as a plain member value, which no TTL ends, into each group on the path to the
+ *   privilege: the group the ACL grants through, a nested team group (where the grant is a membership).
  * Inside the window each attempt asks for a day (well past a short window's end); after the end it
  * asks the same to bring the grant back. What counts as `refused` is said in probes.ts: invalidCredentials to the
  * holder's bind, insufficientAccessRights or noSuchObject to the operation; anything else is
@@ -35,8 +35,11 @@ export interface BindGrant {
   ownEntryDynamic: boolean;
   /** Dynamic groups whose membership carries the grant: the holder may try to refresh them. */
   dynamicGroups: string[];
-  /** The group the ACL grants through, where a plain member value of its own is a grant without end; omitted where the account itself is the grant. */
-  grantGroup?: string;
+  /**
+   * Groups on the path to the privilege (the group the ACL grants through, a nested team group),
+   * where a plain member value of its own is a grant without end; none where the account itself is the grant.
+   */
+  grantGroups?: string[];
 }
 
 /** What the holder asks for: a day, far past any short window and the most slapd's dds allows by default. */
@@ -149,6 +152,6 @@ export function bindExtensions(client: LdapClient, grant: BindGrant): ExtensionA
   return [
     ...(grant.ownEntryDynamic ? [refreshAttempt(client, grant, grant.holder.dn, 'its own')] : []),
     ...grant.dynamicGroups.map((group) => refreshAttempt(client, grant, group, 'the grant group')),
-    ...(grant.grantGroup ? [membershipAttempt(client, grant, grant.grantGroup)] : []),
+    ...[...new Set(grant.grantGroups ?? [])].map((group) => membershipAttempt(client, grant, group)),
   ];
 }

@@ -164,7 +164,7 @@ describe('a requester stretching its membership', () => {
   test('the conformant ACL refuses both the grant group refresh and the membership write', async () => {
     const holder = await account(client.layout.accountsDn, null);
     const group = await dynamicGrantGroup(client.layout.groupsDn, holder.dn, 30);
-    const attempts = bindExtensions(client, grantFor(holder, { ownEntryDynamic: false, dynamicGroups: [group], grantGroup: client.layout.grantGroupDn }));
+    const attempts = bindExtensions(client, grantFor(holder, { ownEntryDynamic: false, dynamicGroups: [group], grantGroups: [client.layout.grantGroupDn, client.layout.grantGroupDn] }));
     expect(attempts.map((a) => a.name)).toEqual([
       'refresh the grant group entryTtl (RFC 2589) past the window',
       `write itself into ${client.layout.grantGroupDn} as a plain member value`,

@@ -211,7 +211,7 @@ export const groupMembershipMechanism: Mechanism<Params, LdapClient> = {
         windowEndsAt: Date.parse(issuedAt) + ctx.task.windowSeconds * 1000,
         ownEntryDynamic: false,
         dynamicGroups: made.flatMap((g) => (g.grantGroup ? [g.grantGroup] : [])),
-        grantGroup: ctx.client.layout.grantGroupDn,
+        grantGroups: [ctx.client.layout.grantGroupDn, ...made.map((g) => g.target)],
       }),
     };
     return record;
