@@ -31,9 +31,14 @@ describe('jitc list', () => {
     expect(audit.controls).toContain('NIST-800-53-AU-12');
   });
 
-  test('a child-token scenario shows derived-credentials-denied; a plain TTL scenario does not', () => {
-    expect(find('vault', 'child-token-cascade').checks).toContain('derived-credentials-denied');
-    expect(find('vault', 'token-ttl-expiry').checks).not.toContain('derived-credentials-denied');
+  test('a scenario that holds a session open shows session-ended-with-task; one that does not, does not', () => {
+    expect(find('ldap', 'open-session-outlives-grant').checks).toContain('session-ended-with-task');
+    expect(find('ldap', 'dynamic-account-ttl').checks).not.toContain('session-ended-with-task');
+  });
+
+  test('the session-revocation scenario shows revocation-targeted; a key scenario does not', () => {
+    expect(find('aws', 'sts-revoke-active-sessions').checks).toContain('revocation-targeted');
+    expect(find('aws', 'iam-temporary-access-key').checks).not.toContain('revocation-targeted');
   });
 
   test('every adapter declares holder-cannot-extend for the credentials it hands out', () => {
