@@ -106,11 +106,6 @@ export async function stopLocalServers(): Promise<void> {
   await Promise.allSettled([...live].map((server) => server.stop()));
 }
 
-/** How many servers this process has running or starting. */
-export function localServersRunning(): number {
-  return live.size;
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
@@ -181,6 +176,11 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   if (started instanceof Error) {
     await stop();
     throw new Error(`${options.name}: could not start ${options.command}: ${started.message}`);
+  }
+  if (stopping) {
+    // Stopped while it launched (a Ctrl-C): its watchdog removes it; no record may outlive it.
+    await stopping;
+    throw new Error(`${options.name} was stopped before it was ready`);
   }
   const pid = started;
   server.pid = pid;
