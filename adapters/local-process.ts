@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { processStart } from './process-start.ts';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -238,23 +239,6 @@ function removeEmptyDir(dir: string): void {
     if (existsSync(dir) && readdirSync(dir).length === 0) rmSync(dir, { recursive: true });
   } catch {
     // Another server of the same run may still be writing there; its own stop() removes it.
-  }
-}
-
-let bootId: string | undefined;
-
-/** Boot id and start time (clock ticks after boot) of a running process; undefined once it has exited. */
-function processStart(pid: number): string | undefined {
-  try {
-    bootId ??= readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The fields after "(comm)" (which may hold spaces and parentheses): state first, start time 20th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // A zombie has exited; only its parent's wait, which may never come for an orphan, is missing.
-    if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
-    return `${bootId}/${fields[19]}`;
-  } catch {
-    return undefined;
   }
 }
 

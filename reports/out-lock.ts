@@ -13,6 +13,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../adapters/contract.ts';
 import { OUT_LOCK } from './out-layout.ts';
+import { processStart } from '../adapters/process-start.ts';
 
 export interface LockHolder {
   pid: number;
@@ -22,22 +23,6 @@ export interface LockHolder {
   host: string;
   /** Boot id and start time of the holder's process (Linux): tells a recycled pid apart. */
   processStart?: string;
-}
-
-let bootId: string | undefined;
-
-/** Boot id and start time (clock ticks after boot) of a live process; undefined when it is gone or unknown. */
-function processStart(pid: number): string | undefined {
-  try {
-    bootId ??= readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after "(comm)", which may itself hold spaces and parentheses: state first, start time 20th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
-    return `${bootId}/${fields[19]}`;
-  } catch {
-    return undefined;
-  }
 }
 
 function isAlive(holder: LockHolder): boolean {
