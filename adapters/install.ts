@@ -29,19 +29,35 @@ export function installLog(projectRoot: string): string {
 /** Thrown between install steps once the run was interrupted: the step under way finished, the next did not start. */
 export class InstallInterrupted extends Error {}
 
-/** Run one install step detached from jitc (own process group, output to the install log); rejects with its last log line. */
-async function runStep(projectRoot: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
+/**
+ * Run one install step detached from jitc (own session and process group, output to the install
+ * log); rejects with its last log line. A Ctrl-C from the terminal goes to jitc's process group, and
+ * a child is in that group from its fork until it calls setsid: so the step is announced (and counts
+ * as under way) only once the child has said, from its own session, that it is ready. A press before
+ * that can kill it only before anything of the step ran; that ending is an interrupted install.
+ */
+async function runStep(projectRoot: string, command: string, args: string[], announce: () => void, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const logFile = installLog(projectRoot);
   mkdirSync(dirname(logFile), { recursive: true });
   const log = openSync(logFile, 'a');
   const shown = [command, ...args].join(' ');
-  underway = shown;
   try {
-    const child = spawn(command, args, { env, stdio: ['ignore', log, log], detached: true });
+    const child = spawn('/bin/sh', ['-c', 'printf ready >&3 && exec 3>&- && exec "$@"', 'jitc-install-step', command, ...args], {
+      env,
+      stdio: ['ignore', log, log, 'pipe'],
+      detached: true,
+    });
+    let ready = false;
+    child.stdio[3]?.once('data', () => {
+      ready = true;
+      underway = shown;
+      announce();
+    });
     const code = await new Promise<number | string>((resolve) => {
       child.once('error', (error) => resolve(error.message));
       child.once('exit', (exitCode, signal) => resolve(signal ?? exitCode ?? 1));
     });
+    if (!ready && (code === 'SIGINT' || code === 'SIGTERM')) throw new InstallInterrupted(`install interrupted by ${code} before ${shown} began`);
     if (code !== 0) {
       const last = readFileSync(logFile, 'utf8').trim().split('\n').at(-1) ?? '';
       throw new Error(`${shown} ended with ${typeof code === 'number' ? `exit code ${code}` : code}${last ? `: ${last}` : ''}`);
@@ -94,18 +110,20 @@ async function installPip(projectRoot: string, pins: string[], log: (line: strin
   const python = await findPython();
   if (!existsSync(join(venv, 'bin', 'pip'))) {
     next();
-    log(`creating ${venv} with ${python}`);
     try {
-      await runStep(projectRoot, python, ['-m', 'venv', venv]);
+      await runStep(projectRoot, python, ['-m', 'venv', venv], () => log(`creating ${venv} with ${python}`));
     } catch (error) {
+      if (error instanceof InstallInterrupted) throw error;
       throw new InputError(`could not create ${venv}: ${(error as Error).message}`);
     }
   }
   next();
-  log(`installing ${pins.join(' ')} into ${venv} (takes a minute the first time)`);
   try {
-    await runStep(projectRoot, join(venv, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', ...pins]);
+    await runStep(projectRoot, join(venv, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', ...pins], () =>
+      log(`installing ${pins.join(' ')} into ${venv} (takes a minute the first time)`),
+    );
   } catch (error) {
+    if (error instanceof InstallInterrupted) throw error;
     throw new InputError(`pip could not install ${pins.join(' ')}: ${(error as Error).message}`);
   }
   writeFileSync(marker, wanted);
@@ -144,12 +162,11 @@ async function installApt(projectRoot: string, packages: string[], log: (line: s
     throw new InputError(`missing Debian packages ${missing.join(' ')}: run \`sudo apt-get update && sudo ${command}\`, then retry`);
   }
   next();
-  log(`installing Debian packages ${missing.join(' ')} with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   try {
-    await runStep(projectRoot, 'apt-get', ['update', '-qq'], env);
+    await runStep(projectRoot, 'apt-get', ['update', '-qq'], () => log(`installing Debian packages ${missing.join(' ')} with apt-get`), env);
     next();
-    await runStep(projectRoot, 'apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], env);
+    await runStep(projectRoot, 'apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], () => undefined, env);
   } catch (error) {
     if (error instanceof InstallInterrupted) throw error;
     throw new InputError(`apt-get could not install ${missing.join(' ')}: ${(error as Error).message}`);
