@@ -4,15 +4,15 @@
  * failure, accepts a sharded run only whole, judges the merged run as a whole, and on any error
  * leaves --out exactly as it was (README "In a pipeline", "Evidence an auditor can trust").
  */
-import { createHash } from 'node:crypto';
-import { cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import type { Manifest } from '../../reports/manifest.ts';
 import type { Summary } from '../../reports/summary.ts';
-import { jitcAsync, type CliResult } from '../support/cli.ts';
+import { expectRefused, jitcAsync, type CliResult } from '../support/cli.ts';
 import { reseal, sealedResult, sealedRun } from '../support/sealed-run.ts';
+import { snapshot } from '../support/dir-snapshot.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'jitc-cli-merge-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -21,28 +21,6 @@ const fresh = (name: string): string => join(scratch, `${name}-${n++}`);
 
 function merge(...args: string[]): Promise<CliResult> {
   return jitcAsync(['merge', ...args]).done;
-}
-
-/** Every entry under `dir`, hidden ones included, with the sha256 of each file: "exactly as it was". */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (rel: string): void => {
-    for (const name of readdirSync(join(dir, rel))) {
-      const path = rel ? `${rel}/${name}` : name;
-      const stat = lstatSync(join(dir, path));
-      if (stat.isDirectory()) walk(path);
-      else out[path] = createHash('sha256').update(readFileSync(join(dir, path))).digest('hex');
-    }
-  };
-  walk('');
-  return out;
-}
-
-function expectRefused(r: CliResult, line: RegExp): void {
-  expect(r.code, r.stdout + r.stderr).toBe(2);
-  expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
-  expect(r.stderr).toMatch(line);
-  expect(r.stdout).not.toMatch(/CONFORMANT/);
 }
 
 /** A merged report already in --out, which a failing merge must leave untouched. */

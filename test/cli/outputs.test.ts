@@ -6,8 +6,7 @@
  * the empty shard are also shown on real runs against the embedded OpenBao.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,8 +17,9 @@ import type { Manifest } from '../../reports/manifest.ts';
 import { OutputDir } from '../../reports/out-dir.ts';
 import type { Summary } from '../../reports/summary.ts';
 import { PROJECT_ROOT } from '../../scenarios/load.ts';
-import { jitc, jitcAsync, type CliResult } from '../support/cli.ts';
+import { expectRefused, jitc, jitcAsync, type CliResult } from '../support/cli.ts';
 import { sealedResult, sealedRun } from '../support/sealed-run.ts';
+import { snapshot } from '../support/dir-snapshot.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'jitc-cli-outputs-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -30,27 +30,6 @@ const SCENARIO = ['--suite', 'vault', '--scenario', 'token-revoke-at-task-end'];
 const run = (...args: string[]): Promise<CliResult> => jitcAsync(args).done;
 const source = (id = 'token-ttl-expiry', runId = `src${n}`): string => sealedRun(fresh('source'), [sealedResult(id, 'pass', runId)], { runId });
 const manifestOf = (dir: string): Manifest => JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
-
-/** Every entry under `dir`, hidden ones included: files by sha256, everything else by kind. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (rel: string): void => {
-    for (const name of readdirSync(join(dir, rel))) {
-      const path = rel ? `${rel}/${name}` : name;
-      const stat = lstatSync(join(dir, path));
-      if (stat.isDirectory()) walk(path);
-      else out[path] = stat.isFile() ? createHash('sha256').update(readFileSync(join(dir, path))).digest('hex') : 'not a file';
-    }
-  };
-  walk('');
-  return out;
-}
-
-function expectRefused(r: CliResult, line: RegExp): void {
-  expect(r.code, r.stdout + r.stderr).toBe(2);
-  expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
-  expect(r.stderr).toMatch(line);
-}
 
 /** A directory a user filled: what `--out` pointed at in the report that found jitc deleting files. */
 function usersDirectory(): string {

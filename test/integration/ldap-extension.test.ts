@@ -5,7 +5,6 @@
  * its grant to a day, and the attempt says until when. Also: every credential probe opens its own
  * connection, and a probe given a node goes to that node.
  */
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { Attribute, Change } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Adapter, StartedTarget } from '../../adapters/contract.ts';
@@ -18,38 +17,7 @@ import { getAdapter } from '../../adapters/registry.ts';
 import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { bringUp } from '../../suites/targets.ts';
 import { testRunId } from '../support/run-id.ts';
-
-/** A loopback TCP relay that counts the connections it accepts: one per probe, or a pooled socket shows. */
-class CountingRelay {
-  accepted = 0;
-  readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
-  constructor(targetPort: number) {
-    this.#server = createServer((client) => {
-      this.accepted++;
-      const upstream = createConnection({ host: '127.0.0.1', port: targetPort });
-      for (const s of [client, upstream]) {
-        this.#sockets.add(s);
-        s.on('close', () => this.#sockets.delete(s));
-        s.on('error', () => undefined);
-      }
-      client.pipe(upstream);
-      upstream.pipe(client);
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-  }
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
-    const address = this.#server.address();
-    if (typeof address !== 'object' || !address) throw new Error('relay has no port');
-    return `ldap://127.0.0.1:${address.port}`;
-  }
-  async stop(): Promise<void> {
-    for (const s of this.#sockets) s.destroy();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-  }
-}
+import { CountingRelay } from '../support/counting-relay.ts';
 
 const runId = testRunId();
 let target: StartedTarget | undefined;
@@ -152,7 +120,7 @@ describe('a temporary account stretching itself (RFC 2589 refresh of its own ent
   test('a directory that cannot be reached makes the attempt unknown, never refused', async () => {
     const holder = await account(client.layout.accountsDn, 30);
     const relay = new CountingRelay(1);
-    const url = await relay.start();
+    const { url } = await relay.start();
     const away: LdapClient = { ...client, open: () => client.open(url) };
     const result = await bindExtensions(away, grantFor(holder))[0]!.attempt('inside-window');
     await relay.stop();
@@ -199,7 +167,7 @@ describe('probes reach the directory on connections of their own', () => {
   test('every credential probe opens a new connection, and a probe given a node goes to that node', async () => {
     const holder = await account(client.layout.accountsDn, 30);
     const relay = new CountingRelay(Number(new URL(client.settings.url).port));
-    const node = await relay.start();
+    const { url: node } = await relay.start();
     try {
       const target = { dn: client.layout.resourceDn, attribute: client.layout.resourceAttribute };
       for (let i = 0; i < 3; i++) {
@@ -217,7 +185,7 @@ describe('probes reach the directory on connections of their own', () => {
 
   test('a broker that cannot reach the node leaves the lookup unknown, not denied', async () => {
     const relay = new CountingRelay(1);
-    const node = await relay.start();
+    const { url: node } = await relay.start();
     const looked = await lookupEntry(() => client.openBroker(node), `cn=anything,${client.layout.accountsDn}`);
     await relay.stop();
     expect(looked.outcome).toBe('unknown');

@@ -4,7 +4,6 @@
  * Run against a real slapd reached through counting relays that stand for the nodes.
  */
 import { setMaxListeners } from 'node:events';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Adapter, StartedTarget } from '../../adapters/contract.ts';
 import type { LdapClient } from '../../adapters/ldap/client.ts';
@@ -16,44 +15,11 @@ import type { ScenarioResult } from '../../scenarios/result.ts';
 import type { Scenario } from '../../scenarios/schema.ts';
 import { bringUp } from '../../suites/targets.ts';
 import { testRunId } from '../support/run-id.ts';
-
-/** A loopback relay standing for one node: counts the connections it accepts. */
-class NodeRelay {
-  accepted = 0;
-  url = '';
-  readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
-  constructor(targetPort: number) {
-    this.#server = createServer((client) => {
-      this.accepted++;
-      const upstream = createConnection({ host: '127.0.0.1', port: targetPort });
-      for (const s of [client, upstream]) {
-        this.#sockets.add(s);
-        s.on('close', () => this.#sockets.delete(s));
-        s.on('error', () => undefined);
-      }
-      client.pipe(upstream);
-      upstream.pipe(client);
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-  }
-  async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
-    const address = this.#server.address();
-    if (typeof address !== 'object' || !address) throw new Error('relay has no port');
-    this.url = `ldap://127.0.0.1:${address.port}`;
-    return this;
-  }
-  async stop(): Promise<void> {
-    for (const s of this.#sockets) s.destroy();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-  }
-}
+import { CountingRelay } from '../support/counting-relay.ts';
 
 const runId = testRunId();
 let target: StartedTarget | undefined;
-const relays: NodeRelay[] = [];
+const relays: CountingRelay[] = [];
 const results = new Map<string, ScenarioResult>();
 
 async function withNodes(id: string, nodes: string[]): Promise<Scenario> {
@@ -66,7 +32,7 @@ beforeAll(async () => {
   [target] = await bringUp([adapter], { runId, projectRoot: PROJECT_ROOT, mode: 'local', config: {}, log: () => undefined });
   if (!target) throw new Error('the local slapd did not start');
   const port = Number(new URL(target.connection.settings.url ?? '').port);
-  relays.push(await new NodeRelay(port).start(), await new NodeRelay(port).start(), await new NodeRelay(await freePort()).start());
+  relays.push(await new CountingRelay(port).start(), await new CountingRelay(port).start(), await new CountingRelay(await freePort()).start());
   const client = await adapter.connect(target.connection);
   const signal = new AbortController().signal;
   setMaxListeners(0, signal);

@@ -3,6 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { PROJECT_ROOT } from '../../scenarios/load.ts';
 
 export const JITC = join(PROJECT_ROOT, 'bin', 'jitc');
@@ -37,4 +38,12 @@ export function jitcAsync(args: string[], env: NodeJS.ProcessEnv = {}): { child:
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const done = new Promise<CliResult>((resolve) => child.on('exit', (code) => resolve({ pid: child.pid ?? 0, code, stdout, stderr })));
   return { child, done, output: () => stdout + stderr };
+}
+
+/** Refused as bad input: exit 2, one line on stderr saying what and where, and no verdict printed. */
+export function expectRefused(r: CliResult, line: RegExp): void {
+  expect(r.code, r.stdout + r.stderr).toBe(2);
+  expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+  expect(r.stderr).toMatch(line);
+  expect(r.stdout).not.toMatch(/CONFORMANT/);
 }
