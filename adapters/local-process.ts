@@ -4,7 +4,7 @@
  * checking the process is still the one we started, never by name.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { processStart } from './process-start.ts';
@@ -197,7 +197,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     ownerStart: processStart(process.pid),
     ...(tied && child.pid !== undefined ? { watchdog: child.pid } : {}),
   };
-  writeFileSync(pidFile, JSON.stringify(record, null, 2));
+  writeRecord(stateDir, pidFile, record);
 
   const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
   for (;;) {
@@ -234,11 +234,32 @@ function readTail(file: string): string {
   }
 }
 
+/**
+ * Remove a run's state directory once it is empty. Never recursively: another jitc process (a
+ * concurrent run sweeping, a server of the same run launching) may write a record into it at any
+ * moment, and rmdir refuses a directory that is no longer empty.
+ */
 function removeEmptyDir(dir: string): void {
   try {
-    if (existsSync(dir) && readdirSync(dir).length === 0) rmSync(dir, { recursive: true });
+    rmdirSync(dir);
   } catch {
-    // Another server of the same run may still be writing there; its own stop() removes it.
+    // Not empty (another server of the run is recorded there) or already gone: its owner removes it.
+  }
+}
+
+/**
+ * Write a server's pid record. A concurrent run's sweep may remove the run's state directory while
+ * it is still empty (between its creation and this record), so it is made again when missing.
+ */
+function writeRecord(stateDir: string, pidFile: string, record: PidRecord): void {
+  for (let attempt = 1; ; attempt++) {
+    mkdirSync(stateDir, { recursive: true });
+    try {
+      writeFileSync(pidFile, JSON.stringify(record, null, 2));
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw error;
+    }
   }
 }
 
