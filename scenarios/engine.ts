@@ -126,6 +126,8 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
   let grant: GrantRecord | undefined;
   /** Everything probed after the end: the grant's handles and whatever the holder minted. */
   const handles: ReuseHandle[] = [];
+  /** Every handle polled after the end, on every node it was polled on, with what was seen. */
+  let polled: Polled[] = [];
   let observations: ReuseObservation[] | undefined;
   let end: EndInstant | undefined;
   let residue: string[] = [];
@@ -207,12 +209,14 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
       // A handle the mechanism could only name once it knew how the grant ends (added by `end`).
       for (const handle of issued.handles) if (!handles.includes(handle)) handles.push(handle);
       const nodes: (string | undefined)[] = scenario.reuse.nodes ?? [undefined];
-      const poll = (list: ReuseHandle[]): Promise<ReuseObservation[]> =>
+      const poll = (list: ReuseHandle[]): Promise<Polled[]> =>
         Promise.all(
           list.flatMap((handle) =>
-            (handle.boundToConnection ? [undefined] : nodes).map((node) =>
-              pollUntilDenied(handle, { ...ended, evidence, signal, singleUse: scenario.end.mode === 'consumed', ...(node ? { node } : {}) }),
-            ),
+            (handle.boundToConnection ? [undefined] : nodes).map(async (node) => ({
+              handle,
+              node,
+              observation: await pollUntilDenied(handle, { ...ended, evidence, signal, singleUse: scenario.end.mode === 'consumed', ...(node ? { node } : {}) }),
+            })),
           ),
         );
       // The holder's attempts after the end run alongside the poll: a slow or silent target must
@@ -226,7 +230,8 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
         addCheck('reuse-denied', 'inconclusive', 'the grant offered nothing to probe after the end, so reuse was not tested');
         return;
       }
-      observations = [...seen, ...(await poll(mintedAfterEnd))];
+      polled = [...seen, ...(await poll(mintedAfterEnd))];
+      observations = polled.map((p) => p.observation);
       const firstProbe = Math.min(...observations.map((o) => o.attempts[0]?.sentAt ?? Number.POSITIVE_INFINITY));
       if (Number.isFinite(firstProbe)) metrics.harnessLag.endToFirstReuseMs = firstProbe - ended.endedAt;
     });
@@ -235,7 +240,7 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
       const left = await measureResidue(ctx, mechanism, baseline, ended.deadlineAt, addCheck);
       // Once more, just before teardown: a credential that came back after its confirmed denial
       // (a replica catching up the wrong way, a cache refilled) is caught here.
-      if (observations) await probeOnceMore(handles, observations, ended.endedAt, evidence);
+      await probeOnceMore(polled, ended.endedAt, evidence);
       return left;
     });
     metrics.residue = residue.length;
@@ -393,24 +398,31 @@ function judgeExtensions(outcomes: ExtensionOutcome[], grant: GrantRecord, task:
   addCheck('holder-cannot-extend', verdict, shown.map((p) => p.detail).join('; '));
 }
 
-/** Probe every handle once more; an answer that is not a denial reopens that handle's verdict. */
-async function probeOnceMore(handles: ReuseHandle[], observations: ReuseObservation[], endedAt: number, evidence: Evidence): Promise<void> {
+/** One handle polled on one node (or on the target's own address), and what the poll saw. */
+interface Polled {
+  handle: ReuseHandle;
+  node: string | undefined;
+  observation: ReuseObservation;
+}
+
+/**
+ * Probe every handle once more, on every node it was polled on; an answer that is not a denial
+ * reopens that poll's verdict.
+ */
+async function probeOnceMore(polled: Polled[], endedAt: number, evidence: Evidence): Promise<void> {
   await Promise.all(
-    handles.map(async (handle) => {
+    polled.map(async ({ handle, node, observation: o }) => {
       const sentAt = Date.now();
-      const result = await handle.probe();
-      evidence.record(`last probe before teardown with ${handle.name}: ${result.outcome}`, { answer: result.detail, msAfterEnd: sentAt - endedAt }, new Date(result.at));
-      if (result.outcome === 'denied') return;
-      for (const o of observations.filter((x) => x.handle === handle.name || x.handle.startsWith(`${handle.name} at `))) {
-        if (o.verdict === 'fail') continue;
-        if (result.outcome === 'allowed') {
-          o.verdict = 'fail';
-          o.lastAllowed = { ...result, sentAt, dueAt: sentAt };
-          o.detail = `${handle.name} allowed again just before teardown, ${sentAt - endedAt} ms after the end (${result.detail}); earlier: ${o.detail}`;
-        } else if (o.verdict === 'pass') {
-          o.verdict = 'inconclusive';
-          o.detail = `${handle.name}: the last probe before teardown got no denial (${result.detail}); earlier: ${o.detail}`;
-        }
+      const result = await handle.probe(node);
+      evidence.record(`last probe before teardown with ${o.handle}: ${result.outcome}`, { answer: result.detail, msAfterEnd: sentAt - endedAt }, new Date(result.at));
+      if (result.outcome === 'denied' || o.verdict === 'fail') return;
+      if (result.outcome === 'allowed') {
+        o.verdict = 'fail';
+        o.lastAllowed = { ...result, sentAt, dueAt: sentAt };
+        o.detail = `${o.handle} allowed again just before teardown, ${sentAt - endedAt} ms after the end (${result.detail}); earlier: ${o.detail}`;
+      } else if (o.verdict === 'pass') {
+        o.verdict = 'inconclusive';
+        o.detail = `${o.handle}: the last probe before teardown got no denial (${result.detail}); earlier: ${o.detail}`;
       }
     }),
   );

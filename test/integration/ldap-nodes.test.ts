@@ -46,7 +46,9 @@ afterAll(async () => {
   await target?.stop();
 });
 
-const attemptsAt = (result: ScenarioResult, node: string): number => result.evidence.filter((e) => /^reuse attempt \d+ with /.test(e.event) && e.event.includes(` at ${node}:`)).length;
+/** Probes sent to a node: the reuse attempts and the last look before teardown, each its own connection. */
+const attemptsAt = (result: ScenarioResult, node: string): number =>
+  result.evidence.filter((e) => /^(reuse attempt \d+|last probe before teardown) with /.test(e.event) && e.event.includes(` at ${node}:`)).length;
 
 describe('probes per node', () => {
   test('every reuse probe of the credential reaches the node it names, each on a new connection; the open session is probed once, not per node', () => {
