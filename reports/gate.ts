@@ -7,7 +7,7 @@ import { InputError } from '../adapters/contract.ts';
 import { adapterNames } from '../adapters/registry.ts';
 import type { ScenarioResult } from '../scenarios/result.ts';
 import { exitCodeFor } from '../scenarios/verdict.ts';
-import { SEVERITIES, loadCatalogue, type Severity } from './catalogue.ts';
+import { SEVERITIES, loadCatalogue, type Severity } from '../scenarios/catalogue.ts';
 
 export interface GateRule {
   controls?: string[];
@@ -49,10 +49,10 @@ export function parseGateRule(text: string, where = '--fail-on'): GateRule {
     } else if (op !== '=') {
       throw new InputError(`${where}: ${key} takes = (e.g. ${key}=…)`);
     } else if (key === 'control') {
-      for (const v of values) if (!catalogue.controls.has(v)) throw new InputError(`${where}: unknown control "${v}" (see reports/controls.yaml)`);
+      for (const v of values) if (!catalogue.controls.has(v)) throw new InputError(`${where}: unknown control "${v}" (see scenarios/controls.yaml)`);
       rule.controls = values;
     } else if (key === 'check') {
-      for (const v of values) if (!catalogue.checks.has(v)) throw new InputError(`${where}: unknown check "${v}" (see reports/controls.yaml)`);
+      for (const v of values) if (!catalogue.checks.has(v)) throw new InputError(`${where}: unknown check "${v}" (see scenarios/controls.yaml)`);
       rule.checks = values;
     } else {
       // An adapter name that matches nothing would let every failure through the gate unnoticed.

@@ -18,7 +18,7 @@ import {
   type ScenarioContext,
   type TargetConnection,
 } from '../adapters/contract.ts';
-import { checkDefinition } from '../reports/catalogue.ts';
+import { checkDefinition } from './catalogue.ts';
 import { Evidence, type Phase } from './evidence.ts';
 import { pollUntilDenied, type ReuseObservation } from './reuse-poll.ts';
 import type { CheckResult, PhaseTiming, ScenarioMetrics, ScenarioResult } from './result.ts';

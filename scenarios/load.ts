@@ -10,7 +10,7 @@ import { CST, Lexer, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { InputError, mechanismOf } from '../adapters/contract.ts';
 import { getAdapter } from '../adapters/registry.ts';
-import { checkDefinition } from '../reports/catalogue.ts';
+import { checkDefinition } from './catalogue.ts';
 import { scenarioFileSchema, type Scenario } from './schema.ts';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));

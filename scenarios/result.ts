@@ -1,6 +1,6 @@
 /** What one scenario run produces: the input of every report writer. Contains no secret values. */
 import type { GrantRecord, TargetMode } from '../adapters/contract.ts';
-import type { Severity } from '../reports/catalogue.ts';
+import type { Severity } from './catalogue.ts';
 import type { EvidenceEvent, Phase } from './evidence.ts';
 import type { CheckVerdict, Verdict } from './verdict.ts';
 

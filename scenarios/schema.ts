@@ -3,7 +3,7 @@
  * parameters, the task's approval window and how the grant ends. Parsed once, at the edge.
  */
 import { z } from 'zod';
-import { SEVERITIES } from '../reports/catalogue.ts';
+import { SEVERITIES } from './catalogue.ts';
 import { seconds } from './durations.ts';
 
 export const scenarioId = z

@@ -10,14 +10,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Adapter } from '../adapters/contract.ts';
 import { getAdapter } from '../adapters/registry.ts';
-import { allurePhase, labelScenario, reportResult } from '../reports/allure.ts';
+import { allurePhase, labelScenario, reportResult } from '../reports/writers/allure.ts';
 import { applyWaiver } from '../reports/waivers.ts';
 import { runScenario } from '../scenarios/engine.ts';
 import { loadBuiltinScenarios, loadScenarioFile } from '../scenarios/load.ts';
 import { formatMs } from '../scenarios/durations.ts';
 import { post, runChannel } from './channel.ts';
 import { readRunContext } from './run-context.ts';
-import { evidenceDir } from '../reports/artifacts.ts';
+import { evidenceDir } from '../reports/outputs/artifacts.ts';
 
 export function defineSuite(adapterName: string): void {
   const run = readRunContext();

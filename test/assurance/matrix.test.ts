@@ -4,7 +4,7 @@
  * gap or unexpected exactly as the matrix states; and the document counts what it shows.
  */
 import { describe, expect, test } from 'vitest';
-import { loadCatalogue } from '../../reports/catalogue.ts';
+import { loadCatalogue } from '../../scenarios/catalogue.ts';
 import type { CheckResult, ScenarioResult } from '../../scenarios/result.ts';
 import type { CheckVerdict } from '../../scenarios/verdict.ts';
 import { fakeResult } from '../support/fake-adapter.ts';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import type { Summary } from '../../reports/summary.ts';
+import type { Summary } from '../../reports/writers/summary.ts';
 import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { jitc } from '../support/cli.ts';
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { dockerEngineAnswers } from '../../adapters/container-engine.ts';
-import type { Summary } from '../../reports/summary.ts';
+import type { Summary } from '../../reports/writers/summary.ts';
 import { jitc } from '../support/cli.ts';
 
 test('without a Docker engine, --target container says so in one line and runs on local targets', async () => {

@@ -9,8 +9,8 @@ import { readdirSync, readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { recordRun } from '../../reports/history-store.ts';
-import type { HistoryTrends } from '../../reports/trends.ts';
+import { recordRun } from '../../reports/history/store.ts';
+import type { HistoryTrends } from '../../reports/history/trends.ts';
 import { JITC, jitc, type CliResult } from '../support/cli.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'jitc-cli-history-'));

@@ -3,7 +3,7 @@
  * never one list for all, and every declared check is one the catalogue knows.
  */
 import { describe, expect, test } from 'vitest';
-import { loadCatalogue } from '../../reports/catalogue.ts';
+import { loadCatalogue } from '../../scenarios/catalogue.ts';
 import { jitc } from '../support/cli.ts';
 
 interface Listed {

@@ -8,8 +8,8 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import type { Manifest } from '../../reports/manifest.ts';
-import type { Summary } from '../../reports/summary.ts';
+import type { Manifest } from '../../reports/ledger/manifest.ts';
+import type { Summary } from '../../reports/writers/summary.ts';
 import { expectRefused, jitcAsync, type CliResult } from '../support/cli.ts';
 import { reseal, sealedResult, sealedRun } from '../support/sealed-run.ts';
 import { snapshot } from '../support/dir-snapshot.ts';

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { isOurProcess } from '../../adapters/local-process.ts';
 import { VaultApi } from '../../adapters/vault/api.ts';
 import { listTokens } from '../../adapters/vault/client.ts';
-import type { Summary } from '../../reports/summary.ts';
+import type { Summary } from '../../reports/writers/summary.ts';
 import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { startAuditedBao, type AuditedBao } from '../support/audited-bao.ts';
 import { jitc, jitcAsync } from '../support/cli.ts';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parse, stringify } from 'yaml';
-import type { Summary } from '../../reports/summary.ts';
+import type { Summary } from '../../reports/writers/summary.ts';
 import { BUILTIN_DIR } from '../../scenarios/load.ts';
 import { jitc } from '../support/cli.ts';
 

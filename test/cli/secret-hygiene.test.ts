@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { newPassword } from '../../adapters/ldap/passwords.ts';
-import { readEvidence } from '../../reports/artifacts.ts';
+import { readEvidence } from '../../reports/outputs/artifacts.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import { fingerprint } from '../../scenarios/secrets.ts';
 import { startAuditedBao, type AuditedBao } from '../support/audited-bao.ts';

@@ -13,7 +13,7 @@ import { join, relative } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { isOurProcess, type PidRecord } from '../../adapters/local-process.ts';
 import { PROJECT_ROOT } from '../../scenarios/load.ts';
-import type { Summary } from '../../reports/summary.ts';
+import type { Summary } from '../../reports/writers/summary.ts';
 import { jitc, JITC } from '../support/cli.ts';
 import { serversStartedBy } from '../support/run-servers.ts';
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { isOurProcess } from '../../adapters/local-process.ts';
-import type { Summary } from '../../reports/summary.ts';
+import type { Summary } from '../../reports/writers/summary.ts';
 import { jitcAsync, type CliResult } from '../support/cli.ts';
 import { writeLongWaitScenarios, type LongWaitScenario } from '../support/long-waits.ts';
 import { startOwnTargets, type OwnTargets } from '../support/own-targets.ts';

@@ -8,8 +8,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { EventRecord } from '../../reports/event-log.ts';
-import type { Manifest } from '../../reports/manifest.ts';
+import type { EventRecord } from '../../reports/ledger/event-log.ts';
+import type { Manifest } from '../../reports/ledger/manifest.ts';
 import { jitc, jitcAsync, type CliResult } from '../support/cli.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'jitc-cli-verify-'));

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import type { Summary } from '../../reports/summary.ts';
+import type { Summary } from '../../reports/writers/summary.ts';
 import { startAuditedBao } from '../support/audited-bao.ts';
 import { jitcAsync } from '../support/cli.ts';
 import { FaultProxy, type FaultMode } from '../support/fault-proxy.ts';

@@ -15,7 +15,7 @@ import { getAdapter } from '../../adapters/registry.ts';
 import { Evidence } from '../../scenarios/evidence.ts';
 import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { SecretRegistry } from '../../scenarios/secrets.ts';
-import { bringUp } from '../../suites/targets.ts';
+import { bringUp } from '../../adapters/bring-up.ts';
 import { freePort } from '../../adapters/local-process.ts';
 import { testRunId } from '../support/run-id.ts';
 

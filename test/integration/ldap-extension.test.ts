@@ -15,7 +15,7 @@ import { newPassword, sshaHash } from '../../adapters/ldap/passwords.ts';
 import { bindAndRead, lookupEntry } from '../../adapters/ldap/probes.ts';
 import { getAdapter } from '../../adapters/registry.ts';
 import { PROJECT_ROOT } from '../../scenarios/load.ts';
-import { bringUp } from '../../suites/targets.ts';
+import { bringUp } from '../../adapters/bring-up.ts';
 import { testRunId } from '../support/run-id.ts';
 import { CountingRelay } from '../support/counting-relay.ts';
 

@@ -12,7 +12,7 @@ import { freePort } from '../../adapters/local-process.ts';
 import { newPassword } from '../../adapters/ldap/passwords.ts';
 import { getAdapter } from '../../adapters/registry.ts';
 import { PROJECT_ROOT } from '../../scenarios/load.ts';
-import { bringUp } from '../../suites/targets.ts';
+import { bringUp } from '../../adapters/bring-up.ts';
 import { jitc } from '../support/cli.ts';
 import { testRunId } from '../support/run-id.ts';
 

@@ -13,7 +13,7 @@ import { runScenario } from '../../scenarios/engine.ts';
 import { loadBuiltinScenarios, PROJECT_ROOT } from '../../scenarios/load.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import type { Scenario } from '../../scenarios/schema.ts';
-import { bringUp } from '../../suites/targets.ts';
+import { bringUp } from '../../adapters/bring-up.ts';
 import { testRunId } from '../support/run-id.ts';
 import { CountingRelay } from '../support/counting-relay.ts';
 

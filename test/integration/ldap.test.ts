@@ -12,7 +12,7 @@ import type { Adapter, StartedTarget } from '../../adapters/contract.ts';
 import { addMember, type LdapClient } from '../../adapters/ldap/client.ts';
 import { getAdapter } from '../../adapters/registry.ts';
 import { PROJECT_ROOT } from '../../scenarios/load.ts';
-import { bringUp } from '../../suites/targets.ts';
+import { bringUp } from '../../adapters/bring-up.ts';
 import { describeConformance } from '../support/conformance.ts';
 import { testRunId } from '../support/run-id.ts';
 

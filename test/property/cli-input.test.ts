@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { loadCatalogue } from '../../reports/catalogue.ts';
+import { loadCatalogue } from '../../scenarios/catalogue.ts';
 import { displayPath } from '../../scenarios/load.ts';
 import { jitcAsync } from '../support/cli.ts';
 import { serversStartedBy } from '../support/run-servers.ts';

@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, test } from 'vitest';
-import { loadCatalogue } from '../../reports/catalogue.ts';
+import { loadCatalogue } from '../../scenarios/catalogue.ts';
 import { parseGateRule } from '../../reports/gate.ts';
 import { malformedGateRule } from './malformed.ts';
 import { inputErrorOf } from './one-line.ts';

@@ -13,7 +13,7 @@ import { describe, expect, test } from 'vitest';
 import { loadWaivers } from '../../reports/waivers.ts';
 import { displayPath, loadScenarioFile } from '../../scenarios/load.ts';
 import { getAdapter } from '../../adapters/registry.ts';
-import { adapterSections, loadConfig, loadRunConfig } from '../../suites/cli/config.ts';
+import { adapterSections, loadConfig, loadRunConfig } from '../../cli/config.ts';
 import { inlineSecret, malformedConfig, malformedScenario, malformedSection, malformedWaivers, type Malformed } from './malformed.ts';
 import { expectOneLine, inputErrorOf } from './one-line.ts';
 

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { parse, stringify } from 'yaml';
-import { SEVERITIES } from '../../reports/catalogue.ts';
+import { SEVERITIES } from '../../scenarios/catalogue.ts';
 import { BUILTIN_DIR } from '../../scenarios/load.ts';
 
 /** A malformed file: its text, and what the one-line error must start with after the file name. */

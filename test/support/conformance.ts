@@ -13,7 +13,7 @@ import type { ScenarioResult } from '../../scenarios/result.ts';
 import type { Scenario } from '../../scenarios/schema.ts';
 import { SecretRegistry } from '../../scenarios/secrets.ts';
 import type { Verdict } from '../../scenarios/verdict.ts';
-import { bringUp } from '../../suites/targets.ts';
+import { bringUp } from '../../adapters/bring-up.ts';
 import { testRunId } from './run-id.ts';
 import { loadTwins, type Twin } from './twins.ts';
 

@@ -17,7 +17,7 @@ import type {
   ScenarioContext,
   TargetConnection,
 } from '../../adapters/contract.ts';
-import { checkDefinition, loadCatalogue } from '../../reports/catalogue.ts';
+import { checkDefinition, loadCatalogue } from '../../scenarios/catalogue.ts';
 import type { CheckResult, ScenarioResult } from '../../scenarios/result.ts';
 import type { Scenario } from '../../scenarios/schema.ts';
 import { type CheckVerdict, type Verdict, worstOf } from '../../scenarios/verdict.ts';

@@ -4,7 +4,7 @@
  */
 import { loadAdapters } from '../../adapters/registry.ts';
 import { PROJECT_ROOT } from '../../scenarios/load.ts';
-import { ensureInstalled } from '../../suites/targets.ts';
+import { ensureInstalled } from '../../adapters/bring-up.ts';
 
 export default async function setup(): Promise<void> {
   const adapters = [...(await loadAdapters()).values()];

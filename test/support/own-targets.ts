@@ -11,7 +11,7 @@ import { stringify } from 'yaml';
 import type { StartedTarget } from '../../adapters/contract.ts';
 import { getAdapter } from '../../adapters/registry.ts';
 import { PROJECT_ROOT } from '../../scenarios/load.ts';
-import { bringUp } from '../../suites/targets.ts';
+import { bringUp } from '../../adapters/bring-up.ts';
 import { startAuditedBao, type AuditedBao } from './audited-bao.ts';
 import { testRunId } from './run-id.ts';
 

@@ -5,11 +5,11 @@
  */
 import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeRunReports } from '../../reports/artifacts.ts';
-import { sealRun } from '../../reports/ledger.ts';
-import { digestFiles, renderManifest, type Manifest } from '../../reports/manifest.ts';
-import { OutputDir } from '../../reports/out-dir.ts';
-import { planDigest } from '../../reports/shards.ts';
+import { writeRunReports } from '../../reports/outputs/artifacts.ts';
+import { sealRun } from '../../reports/ledger/ledger.ts';
+import { digestFiles, renderManifest, type Manifest } from '../../reports/ledger/manifest.ts';
+import { OutputDir } from '../../reports/outputs/out-dir.ts';
+import { planDigest } from '../../reports/outputs/shards.ts';
 import type { EvidenceEvent } from '../../scenarios/evidence.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import { checkResult, fakeResult } from './fake-adapter.ts';

@@ -5,7 +5,7 @@
 import { describe, expect, test } from 'vitest';
 import awsAdapter from '../../adapters/aws/index.ts';
 import { askedSeconds, reachOf } from '../../adapters/aws/extension/attempt.ts';
-import { checkDefinition } from '../../reports/catalogue.ts';
+import { checkDefinition } from '../../scenarios/catalogue.ts';
 
 const now = Date.parse('2026-06-01T12:00:00Z');
 

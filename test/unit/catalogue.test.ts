@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
-import { CATALOGUE_PATH, checkDefinition, loadCatalogue, SEVERITIES } from '../../reports/catalogue.ts';
+import { CATALOGUE_PATH, checkDefinition, loadCatalogue, SEVERITIES } from '../../scenarios/catalogue.ts';
 import { PROJECT_ROOT } from '../../scenarios/load.ts';
 
 /** Every .ts file under a project folder, recursively. */

@@ -4,7 +4,7 @@ import { applyGate, describeRule, parseGateRule } from '../../reports/gate.ts';
 import { InputError } from '../../adapters/contract.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import type { CheckVerdict, Verdict } from '../../scenarios/verdict.ts';
-import { checkDefinition } from '../../reports/catalogue.ts';
+import { checkDefinition } from '../../scenarios/catalogue.ts';
 
 function result(id: string, verdict: Verdict, failed: string[], inconclusive: string[] = []): ScenarioResult {
   const check = (name: string, v: CheckVerdict) => {

@@ -11,8 +11,8 @@ import { pathToFileURL } from 'node:url';
 import initSqlJs from 'sql.js';
 import { describe, expect, test } from 'vitest';
 import { InputError } from '../../adapters/contract.ts';
-import type { RecordedRun, RecordedScenario } from '../../reports/history-record.ts';
-import { checkHistoryFile, loadHistory, recordRun, SCHEMA_VERSION } from '../../reports/history-store.ts';
+import type { RecordedRun, RecordedScenario } from '../../reports/history/record.ts';
+import { checkHistoryFile, loadHistory, recordRun, SCHEMA_VERSION } from '../../reports/history/store.ts';
 import { PROJECT_ROOT } from '../../scenarios/load.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'jitc-history-store-'));
@@ -92,7 +92,7 @@ describe('run history file', () => {
 
   test('writers running at once in separate processes lose no run, and leave no lock or temporary file', async () => {
     const file = freshFile();
-    const store = pathToFileURL(join(PROJECT_ROOT, 'reports', 'history-store.ts')).href;
+    const store = pathToFileURL(join(PROJECT_ROOT, 'reports', 'history', 'store.ts')).href;
     const writer = (w: number): Promise<number | null> =>
       new Promise((resolve) => {
         const script = `const { recordRun } = await import(${JSON.stringify(store)});

@@ -4,10 +4,10 @@
  * and repeated elevations (the same identity elevated run after run).
  */
 import { describe, expect, test } from 'vitest';
-import { identityKey, recordedRun, stablePrincipal, targetKey, type RecordedRun } from '../../reports/history-record.ts';
-import { buildSummary } from '../../reports/summary.ts';
-import { computeTrends, percentile, percentiles, REPEATED_ELEVATION_RUNS } from '../../reports/trends.ts';
-import { renderTrends } from '../../reports/trends-text.ts';
+import { identityKey, recordedRun, stablePrincipal, targetKey, type RecordedRun } from '../../reports/history/record.ts';
+import { buildSummary } from '../../reports/writers/summary.ts';
+import { computeTrends, percentile, percentiles, REPEATED_ELEVATION_RUNS } from '../../reports/history/trends.ts';
+import { renderTrends } from '../../reports/history/trends-text.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import type { Verdict } from '../../scenarios/verdict.ts';
 import { checkResult, fakeResult } from '../support/fake-adapter.ts';

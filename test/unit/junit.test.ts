@@ -3,7 +3,7 @@
  * <failure>, inconclusive as <error>, waived as <skipped> carrying its waiver.
  */
 import { describe, expect, test } from 'vitest';
-import { renderJunit } from '../../reports/junit.ts';
+import { renderJunit } from '../../reports/writers/junit.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import { checkResult, fakeResult } from '../support/fake-adapter.ts';
 

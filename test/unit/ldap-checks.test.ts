@@ -6,7 +6,7 @@
 import { describe, expect, test } from 'vitest';
 import { dynamicAccountMechanism } from '../../adapters/ldap/mechanisms/dynamic-account.ts';
 import { groupMembershipMechanism } from '../../adapters/ldap/mechanisms/group-membership.ts';
-import { checkDefinition } from '../../reports/catalogue.ts';
+import { checkDefinition } from '../../scenarios/catalogue.ts';
 import { loadBuiltinScenarios } from '../../scenarios/load.ts';
 
 const account = (p: Record<string, unknown>) => dynamicAccountMechanism.checks(dynamicAccountMechanism.params.parse({ ttlSeconds: 3, ...p }));

@@ -4,9 +4,9 @@
  * table whatever the targets answered.
  */
 import { describe, expect, test } from 'vitest';
-import { loadCatalogue } from '../../reports/catalogue.ts';
-import { renderMarkdown } from '../../reports/markdown.ts';
-import { buildSummary } from '../../reports/summary.ts';
+import { loadCatalogue } from '../../scenarios/catalogue.ts';
+import { renderMarkdown } from '../../reports/writers/markdown.ts';
+import { buildSummary } from '../../reports/writers/summary.ts';
 import { checkResult, fakeResult } from '../support/fake-adapter.ts';
 
 const passing = fakeResult({

@@ -1,7 +1,7 @@
 /** The --metrics file: OpenMetrics text a Prometheus textfile collector can read. */
 import { expect, test } from 'vitest';
-import { renderOpenMetrics } from '../../reports/openmetrics.ts';
-import type { Summary } from '../../reports/summary.ts';
+import { renderOpenMetrics } from '../../reports/writers/openmetrics.ts';
+import type { Summary } from '../../reports/writers/summary.ts';
 
 const summary = {
   runId: 'r1',

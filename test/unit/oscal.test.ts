@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { writeRunReports } from '../../reports/artifacts.ts';
-import { loadCatalogue } from '../../reports/catalogue.ts';
-import type { EventRecord } from '../../reports/event-log.ts';
-import { sealRun } from '../../reports/ledger.ts';
-import { ASSESSMENT_RESULTS, OSCAL_VERSION, uuidV5, type AssessmentResultsDocument, type OscalFinding } from '../../reports/oscal.ts';
+import { writeRunReports } from '../../reports/outputs/artifacts.ts';
+import { loadCatalogue } from '../../scenarios/catalogue.ts';
+import type { EventRecord } from '../../reports/ledger/event-log.ts';
+import { sealRun } from '../../reports/ledger/ledger.ts';
+import { ASSESSMENT_RESULTS, OSCAL_VERSION, uuidV5, type AssessmentResultsDocument, type OscalFinding } from '../../reports/writers/oscal.ts';
 import type { EvidenceEvent } from '../../scenarios/evidence.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import { PROJECT_ROOT } from '../../scenarios/load.ts';
@@ -207,6 +207,6 @@ describe('a run with failures', () => {
   test('embeds the control catalogue as the plan it imports', () => {
     const ar = doc['assessment-results'];
     const resource = ar['back-matter'].resources.find((x) => `#${x.uuid}` === ar['import-ap'].href)!;
-    expect(Buffer.from(resource.base64!.value, 'base64').toString('utf8')).toBe(readFileSync(join(PROJECT_ROOT, 'reports', 'controls.yaml'), 'utf8'));
+    expect(Buffer.from(resource.base64!.value, 'base64').toString('utf8')).toBe(readFileSync(join(PROJECT_ROOT, 'scenarios', 'controls.yaml'), 'utf8'));
   });
 });

@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { stringify } from 'yaml';
 import { InputError } from '../../adapters/contract.ts';
-import { loadCatalogue } from '../../reports/catalogue.ts';
+import { loadCatalogue } from '../../scenarios/catalogue.ts';
 import { formatMs, parseDurationMs } from '../../scenarios/durations.ts';
 import { BUILTIN_DIR, loadBuiltinScenarios, loadScenarioFile, toScenario } from '../../scenarios/load.ts';
 import { loadTwins } from '../support/twins.ts';

@@ -1,8 +1,8 @@
 /** The verdict rules every target is judged by, and how a run's verdicts become its exit code. */
 import { describe, expect, test } from 'vitest';
 import type { ProbeOutcome } from '../../adapters/contract.ts';
-import { buildSummary } from '../../reports/summary.ts';
-import { closingLine, renderTable } from '../../reports/terminal.ts';
+import { buildSummary } from '../../reports/writers/summary.ts';
+import { closingLine, renderTable } from '../../reports/writers/terminal.ts';
 import {
   type Verdict,
   exitCodeFor,

@@ -1,0 +1,157 @@
+/**
+ * The jitc command line. Every command validates its input up front; bad input of any kind is
+ * one line on stderr naming what is wrong and where, and exit code 2.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { InputError, TARGET_MODES } from '../adapters/contract.ts';
+import { errorText } from '../scenarios/engine.ts';
+import { cleanupCommand } from './cleanup.ts';
+import { MAX_CONCURRENCY } from './config.ts';
+import { listCommand } from './list.ts';
+import { mergeCommand } from './merge.ts';
+import { reportCommand } from './report.ts';
+import { DEFAULT_OUT, runCommand, type RunFlags } from './run.ts';
+import { runEvery } from './every.ts';
+import { targetsCommand } from './targets.ts';
+import { DEFAULT_LAST, historyCommand } from './history.ts';
+import { signKeyOption } from './sign-key.ts';
+import { verifyCommand, type VerifyFlags } from './verify.ts';
+
+function positiveInt(flag: string, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    const range = max === Number.MAX_SAFE_INTEGER ? 'of at least 1' : `from 1 to ${max}`;
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`${flag} needs a whole number ${range}, got "${value}"`);
+    return n;
+  };
+}
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), ...value.split(',').filter(Boolean)];
+
+function program(setExit: (code: number) => void): Command {
+  const cli = new Command('jitc')
+    .description('Proves that just-in-time privilege really vanishes: granted, used, ended, not reusable, nothing left behind.')
+    .exitOverride()
+    .showHelpAfterError(false)
+    .configureOutput({ writeErr: () => undefined });
+
+  const targetOption = new Option('--target <mode>', 'how to reach the targets').choices(TARGET_MODES as unknown as string[]);
+
+  cli
+    .command('run')
+    .description('run suites of scenarios against their targets and write the reports')
+    .option('--suite <name...>', 'suites to run (repeatable or comma-separated; default: all)', collect)
+    .option('--scenario <id...>', 'only these scenario ids, built-in or from --scenario-file', collect)
+    .option('--scenario-file <file...>', "run these scenario files (same format as scenarios/builtin); on their own, without --suite or --scenario, only they run, in their adapters' suites", collect)
+    .addOption(targetOption)
+    .option('--config <file>', 'config file (YAML): target settings, defaults')
+    .option('--out <dir>', `output directory (default: ${DEFAULT_OUT})`)
+    .option('--concurrency <n>', `scenarios run at once per suite (default 8, at most ${MAX_CONCURRENCY})`, positiveInt('--concurrency', MAX_CONCURRENCY))
+    .option('--waivers <file>', 'waiver file (default for local targets: waivers/local.yaml)')
+    .option('--no-waivers', 'apply no waivers')
+    .option('--html', 'also build the HTML report (html/index.html)')
+    .option('--fail-on <rule...>', 'gate: only failures matching a rule fail the run, e.g. control=OWASP-NHI-03,severity>=high (repeatable: any rule)')
+    .option('--shard <i/n>', "run shard i of n (vitest's sharding); combine the outputs with jitc merge")
+    .option('--metrics <file>', 'also write OpenMetrics text for a Prometheus textfile collector')
+    .option('--every <duration>', 'continuous mode: run again every DURATION (e.g. 1h) until Ctrl-C')
+    .option('--history <file>', 'record the run in this history file (default: .jitc/history.sqlite)')
+    .addOption(signKeyOption())
+    .action(async (opts: RunFlags & { every?: string }) => setExit(opts.every ? await runEvery(opts.every, opts) : await runCommand(opts)));
+
+  cli
+    .command('merge')
+    .description('combine the output directories of sharded runs into one report')
+    .argument('<dir...>', 'output directories of `jitc run --shard`')
+    .option('--out <dir>', `merged output directory (default: ${DEFAULT_OUT})`)
+    .option('--fail-on <rule...>', 'gate policy, as for run')
+    .option('--waivers <file>', 'waivers to apply to results not waived where they ran')
+    .option('--metrics <file>', 'also write OpenMetrics text')
+    .option('--html', 'also build the HTML report')
+    .option('--history <file>', 'record the merged run in this history file (default: .jitc/history.sqlite)')
+    .addOption(signKeyOption())
+    .action(async (dirs: string[], opts) => setExit(await mergeCommand(dirs, opts)));
+
+  cli
+    .command('history')
+    .description('trends over recorded runs: verdicts and latency per scenario, flaky scenarios, repeated elevations')
+    .option('--history <file>', 'history file (default: .jitc/history.sqlite)')
+    .option('--config <file>', 'config file whose history: names the history file')
+    .option('--last <n>', `only the last N runs (default ${DEFAULT_LAST})`, positiveInt('--last'))
+    .option('--json', 'print as JSON')
+    .action(async (opts) => setExit(await historyCommand(opts)));
+
+  cli
+    .command('verify')
+    .description('check that a run directory is as it was sealed: event chain, file digests, signature')
+    .argument('<dir>', 'output directory of jitc run or jitc merge')
+    .option('--key <file>', 'PEM public key: require and check the signature (manifest.sig)')
+    .action((dir: string, opts: VerifyFlags) => setExit(verifyCommand(dir, opts)));
+
+  cli
+    .command('list')
+    .description('list the scenarios: what each proves, its adapter, its controls')
+    .option('--suite <name...>', 'only these suites', collect)
+    .option('--json', 'print as JSON')
+    .action(async (opts) => setExit(await listCommand(opts)));
+
+  const targets = cli.command('targets').description('install, start or stop the embedded local targets');
+  targets
+    .command('install')
+    .description('install the local targets into .targets/ (idempotent)')
+    .action(async () => setExit(await targetsCommand('install', {})));
+  targets
+    .command('up')
+    .description('start the local targets and leave them running')
+    .option('--suite <name...>', 'only these suites', collect)
+    .action(async (opts) => setExit(await targetsCommand('up', opts)));
+  targets
+    .command('down')
+    .description('stop the local targets started by `targets up`')
+    .action(async () => setExit(await targetsCommand('down', {})));
+
+  cli
+    .command('report')
+    .description('build the HTML report (html/index.html) from a run directory, offline')
+    .option('--out <dir>', `run output directory (default: ${DEFAULT_OUT})`)
+    .option('--key <file>', 'public key the sealed run must be signed with (checked before rebuilding)')
+    .addOption(signKeyOption())
+    .action(async (opts) => setExit(await reportCommand(opts)));
+
+  cli
+    .command('cleanup')
+    .description('remove what a killed run left: servers it started, objects it created on the targets')
+    .option('--run <id>', 'only this run id (default: every jitc run)')
+    .addOption(new Option('--target <mode>', 'also sweep these targets').choices(['external']))
+    .option('--config <file>', 'config file for external targets')
+    .option('--suite <name...>', 'only these adapters', collect)
+    .action(async (opts) => setExit(await cleanupCommand(opts)));
+  return cli;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const cli = program((c) => (code = c));
+  try {
+    if (argv.length === 0) {
+      process.stdout.write(cli.helpInformation());
+      return 2;
+    }
+    await cli.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      process.stderr.write(`jitc: ${error.message.replace(/^error: /, '')}\n`);
+      return 2;
+    }
+    const prefix = error instanceof InputError ? '' : 'error: ';
+    process.stderr.write(`jitc: ${prefix}${errorText(error)}\n`);
+    return 2;
+  }
+}
+
+// Exit explicitly: client libraries keep sockets and timers alive that must not hold the CLI open.
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  () => process.exit(2),
+);

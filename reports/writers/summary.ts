@@ -1,0 +1,86 @@
+/** summary.json (DESIGN.md "CLI contract"): the machine-readable verdict of a run. */
+import type { ScenarioResult } from '../../scenarios/result.ts';
+import { exitCodeFor, type Verdict } from '../../scenarios/verdict.ts';
+import type { WaiverReport } from '../waivers.ts';
+
+export interface Summary {
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  totals: Record<Verdict, number>;
+  exitCode: 0 | 1 | 2;
+  /** The run as a whole could not be trusted (interrupted, a suite crashed): exit 2 at least. */
+  doubtful: boolean;
+  /** Run ids of the shards a merged report combines. */
+  shards?: string[];
+  /** One shard of a sharded run (`jitc run --shard i/n`): which part, and the whole plan it is part of. */
+  shard?: ShardRecord;
+  /**
+   * The sealed runs a merged report combines, each as it was sealed (run id, chain head, records,
+   * shard), so an auditor can trace the merge back to each source's own seal.
+   */
+  merged?: MergedSource[];
+  scenarios: {
+    id: string;
+    adapter: string;
+    title: string;
+    target: ScenarioResult['target'];
+    verdict: Verdict;
+    checks: { name: string; verdict: string; detail: string; severity: string; controls: string[] }[];
+    controls: string[];
+    metrics: ScenarioResult['metrics'];
+    waiver?: ScenarioResult['waiver'];
+    teardown: ScenarioResult['teardown'];
+    evidence: string;
+  }[];
+  waivers: WaiverReport;
+  /** The gate policy in force and what it made of the failures (all failures gate without rules). */
+  gate: { rules: string[]; gating: string[]; tolerated: string[] };
+}
+
+export interface ShardRecord {
+  index: number;
+  count: number;
+  /** The full plan, before sharding: every planned scenario as adapter/id, sorted. */
+  planned: string[];
+  /** sha256 over the planned list (one id a line): shards of one sharded run share it. */
+  plan: string;
+}
+
+export interface MergedSource {
+  runId: string;
+  chainHead: string;
+  records: number;
+  sealedAt: string;
+  /** "i/n" when the source is a shard. */
+  shard?: string;
+}
+
+export function buildSummary(runId: string, startedAt: string, results: ScenarioResult[], waivers: WaiverReport): Summary {
+  const totals: Record<Verdict, number> = { pass: 0, fail: 0, inconclusive: 0, waived: 0 };
+  for (const r of results) totals[r.verdict] += 1;
+  const sorted = [...results].sort((a, b) => `${a.adapter}/${a.id}`.localeCompare(`${b.adapter}/${b.id}`));
+  return {
+    runId,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    totals,
+    exitCode: exitCodeFor(results.map((r) => r.verdict)),
+    doubtful: false,
+    scenarios: sorted.map((r) => ({
+      id: r.id,
+      adapter: r.adapter,
+      title: r.title,
+      target: r.target,
+      verdict: r.verdict,
+      checks: r.checks.map(({ name, verdict, detail, severity, controls }) => ({ name, verdict, detail, severity, controls })),
+      controls: r.controls,
+      metrics: r.metrics,
+      ...(r.waiver ? { waiver: r.waiver } : {}),
+      teardown: r.teardown,
+      evidence: `evidence/${r.adapter}.${r.id}.json`,
+    })),
+    waivers,
+    gate: { rules: [], gating: [], tolerated: [] },
+  };
+}
