@@ -7,10 +7,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dockerEngineAnswers } from './container-engine.ts';
-import { type Adapter, InputError, type ProvisionOptions, type StartedTarget, type TargetMode } from './contract.ts';
+import { type Adapter, type ProvisionOptions, type StartedTarget, type TargetMode } from './contract.ts';
 import { installRequirements, missingCommands } from './install.ts';
 import { isOurProcess, runStateDir, UP_RUN_ID, type PidRecord } from './local-process.ts';
-import { PROJECT_ROOT } from '../scenarios/load.ts';
+import { InputError, PROJECT_ROOT } from '../scenarios/input.ts';
 
 export { UP_RUN_ID };
 const UP_DIR = join(PROJECT_ROOT, '.targets', 'up');

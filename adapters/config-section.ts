@@ -4,8 +4,8 @@
  * key …`), as for every other field of the file.
  */
 import type { z } from 'zod';
-import { describeIssue, displayPath } from '../scenarios/load.ts';
-import { InputError, type ProvisionOptions } from './contract.ts';
+import { type ProvisionOptions } from './contract.ts';
+import { describeIssue, displayPath, InputError } from '../scenarios/input.ts';
 
 export function parseSection<T>(schema: z.ZodType<T>, adapter: string, options: ProvisionOptions): T {
   const parsed = schema.safeParse(options.config);

@@ -266,8 +266,3 @@ export function mechanismOf<C>(adapter: Adapter<C>, name: string): Mechanism<unk
 
 /** The checks the engine itself produces for every scenario (privilege-width only with limits). */
 export const LIFECYCLE_CHECKS = ['zero-standing-privilege', 'ttl-bounded', 'grant-usable', 'no-residue', 'lifecycle-completed'] as const;
-
-/** Bad input from the user (config, scenario file, flag, unreachable target): one line, exit 2. */
-export class InputError extends Error {
-  override name = 'InputError';
-}

@@ -11,7 +11,8 @@ import { execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
-import { InputError, type LocalRequirements } from './contract.ts';
+import { type LocalRequirements } from './contract.ts';
+import { InputError } from '../scenarios/input.ts';
 
 const run = promisify(execFile);
 

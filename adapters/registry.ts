@@ -6,7 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Adapter } from './contract.ts';
-import { InputError } from './contract.ts';
+import { InputError } from '../scenarios/input.ts';
 
 const ADAPTERS_DIR = fileURLToPath(new URL('.', import.meta.url));
 

@@ -6,11 +6,11 @@
 import type { Adapter, TargetConnection } from '../adapters/contract.ts';
 import { loadAdapters } from '../adapters/registry.ts';
 import { stopLeftoverServers } from '../adapters/local-process.ts';
-import { PROJECT_ROOT } from '../scenarios/load.ts';
 import { upTarget, UP_RUN_ID } from '../adapters/bring-up.ts';
 import { adapterSections, loadRunConfig } from './config.ts';
 import { readdirSync, existsSync } from 'node:fs';
 import { runStateDir } from '../adapters/local-process.ts';
+import { PROJECT_ROOT } from '../scenarios/input.ts';
 
 interface CleanupFlags {
   run?: string;

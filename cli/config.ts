@@ -4,9 +4,9 @@
  * from environment variables it names, and a key that looks like it holds a secret is refused.
  */
 import { z } from 'zod';
-import { InputError, TARGET_MODES, type TargetMode } from '../adapters/contract.ts';
+import { TARGET_MODES, type TargetMode } from '../adapters/contract.ts';
 import { adapterNames, loadAdapters } from '../adapters/registry.ts';
-import { describeIssue, displayPath, readYaml } from '../scenarios/load.ts';
+import { InputError, describeIssue, displayPath, readYaml } from '../scenarios/input.ts';
 
 /** The most scenarios run at once per suite: the one bound for --concurrency and the config's `concurrency:`. */
 export const MAX_CONCURRENCY = 64;

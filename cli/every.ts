@@ -3,9 +3,9 @@
  * directory (the Allure history there turns into trends, the --metrics file is rewritten each
  * time for Prometheus) until Ctrl-C or SIGTERM, then exits with the last run's code.
  */
-import { InputError } from '../adapters/contract.ts';
 import { formatMs, parseDurationMs } from '../scenarios/durations.ts';
 import { runCommand, type RunFlags } from './run.ts';
+import { InputError } from '../scenarios/input.ts';
 
 export async function runEvery(every: string, flags: RunFlags): Promise<number> {
   const intervalMs = parseDurationMs(every);

@@ -9,10 +9,9 @@ import { checkHistoryFile, loadHistory, recordRun } from '../reports/history/sto
 import type { Summary } from '../reports/writers/summary.ts';
 import { computeTrends } from '../reports/history/trends.ts';
 import { renderTrends } from '../reports/history/trends-text.ts';
-import { displayPath, PROJECT_ROOT } from '../scenarios/load.ts';
 import type { ScenarioResult } from '../scenarios/result.ts';
-import { errorText } from '../scenarios/engine.ts';
 import { loadConfig } from './config.ts';
+import { displayPath, PROJECT_ROOT, errorText } from '../scenarios/input.ts';
 
 /** In the project, beside `.targets/`, and git-ignored: a developer's own runs. */
 export const DEFAULT_HISTORY = join(PROJECT_ROOT, '.jitc', 'history.sqlite');

@@ -3,8 +3,7 @@
  * one line on stderr naming what is wrong and where, and exit code 2.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { InputError, TARGET_MODES } from '../adapters/contract.ts';
-import { errorText } from '../scenarios/engine.ts';
+import { TARGET_MODES } from '../adapters/contract.ts';
 import { cleanupCommand } from './cleanup.ts';
 import { MAX_CONCURRENCY } from './config.ts';
 import { listCommand } from './list.ts';
@@ -16,6 +15,7 @@ import { targetsCommand } from './targets.ts';
 import { DEFAULT_LAST, historyCommand } from './history.ts';
 import { signKeyOption } from './sign-key.ts';
 import { verifyCommand, type VerifyFlags } from './verify.ts';
+import { InputError, errorText } from '../scenarios/input.ts';
 
 function positiveInt(flag: string, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {

@@ -8,7 +8,6 @@
  */
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { InputError } from '../adapters/contract.ts';
 import { readEvidence, writeRunReports } from '../reports/outputs/artifacts.ts';
 import { parseGateRule } from '../reports/gate.ts';
 import { buildHtmlReport } from '../reports/writers/html.ts';
@@ -21,6 +20,7 @@ import { loadWaivers } from '../reports/waivers.ts';
 import { plannedHistory, recordInHistory } from './history.ts';
 import { metricsFile, outputDir } from './output-paths.ts';
 import { DEFAULT_OUT } from './run.ts';
+import { InputError } from '../scenarios/input.ts';
 
 interface MergeFlags {
   out?: string;

@@ -5,8 +5,8 @@
  */
 import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { InputError } from '../adapters/contract.ts';
 import { isJitcOpenMetrics } from '../reports/writers/openmetrics.ts';
+import { InputError } from '../scenarios/input.ts';
 
 /** The nearest part of `path` that exists: what decides whether it can be created. */
 function nearestExisting(path: string): string {

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { TestSpecification, Vitest } from 'vitest/node';
-import { type Adapter, InputError, type StartedTarget, type TargetMode } from '../adapters/contract.ts';
+import { type Adapter, type StartedTarget, type TargetMode } from '../adapters/contract.ts';
 import { installUnderway } from '../adapters/install.ts';
 import { stopLocalServers, sweepKilledRuns } from '../adapters/local-process.ts';
 import { loadAdapters } from '../adapters/registry.ts';
@@ -22,7 +22,7 @@ import { OutputDir } from '../reports/outputs/out-dir.ts';
 import { planDigest } from '../reports/outputs/shards.ts';
 import { closingLine, renderTable } from '../reports/writers/terminal.ts';
 import { loadWaivers, type Waiver } from '../reports/waivers.ts';
-import { loadBuiltinScenarios, loadScenarioFile, PROJECT_ROOT } from '../scenarios/load.ts';
+import { loadBuiltinScenarios, loadScenarioFile } from '../scenarios/load.ts';
 import type { ScenarioResult } from '../scenarios/result.ts';
 import type { Scenario } from '../scenarios/schema.ts';
 import { post, runChannel, type RunMessage } from '../suites/channel.ts';
@@ -33,6 +33,7 @@ import { plannedHistory, recordInHistory } from './history.ts';
 import { metricsFile, outputDir } from './output-paths.ts';
 import { progressPrinter } from './progress.ts';
 import { QuietReporter } from './quiet-reporter.ts';
+import { InputError, PROJECT_ROOT } from '../scenarios/input.ts';
 
 export interface RunFlags {
   suite?: string[];

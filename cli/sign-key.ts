@@ -4,8 +4,8 @@
  * target is started, not a surprise at the end of a long run.
  */
 import { InvalidArgumentError, Option } from 'commander';
-import { InputError } from '../adapters/contract.ts';
 import { loadSigningKey } from '../reports/ledger/signing.ts';
+import { InputError } from '../scenarios/input.ts';
 
 function checkedKeyFile(file: string): string {
   try {

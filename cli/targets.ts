@@ -5,8 +5,8 @@
 import { loadAdapters } from '../adapters/registry.ts';
 import { installRequirements } from '../adapters/install.ts';
 import { stopLeftoverServers } from '../adapters/local-process.ts';
-import { PROJECT_ROOT } from '../scenarios/load.ts';
 import { bringUp, forgetUpTargets, rememberUpTarget, UP_RUN_ID } from '../adapters/bring-up.ts';
+import { PROJECT_ROOT } from '../scenarios/input.ts';
 
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);

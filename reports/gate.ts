@@ -3,11 +3,11 @@
  * is a set of conditions that must all hold for a failed check ("control=OWASP-NHI-03,severity>=high");
  * several rules are alternatives. Inconclusive results always gate (exit 2): doubt never passes.
  */
-import { InputError } from '../adapters/contract.ts';
 import { adapterNames } from '../adapters/registry.ts';
 import type { ScenarioResult } from '../scenarios/result.ts';
 import { exitCodeFor } from '../scenarios/verdict.ts';
 import { SEVERITIES, loadCatalogue, type Severity } from '../scenarios/catalogue.ts';
+import { InputError } from '../scenarios/input.ts';
 
 export interface GateRule {
   controls?: string[];

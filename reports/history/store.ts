@@ -19,9 +19,9 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import initSqlJs, { type Database, type SqlJsStatic, type SqlValue } from 'sql.js';
-import { InputError } from '../../adapters/contract.ts';
 import type { Verdict } from '../../scenarios/verdict.ts';
 import type { RecordedCheck, RecordedRun, RecordedScenario } from './record.ts';
+import { InputError } from '../../scenarios/input.ts';
 
 /** Bumped when the tables change; a file written by a newer jitc is refused, not misread. */
 export const SCHEMA_VERSION = 1;

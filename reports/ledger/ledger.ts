@@ -6,7 +6,6 @@
  */
 import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { InputError } from '../../adapters/contract.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import { readEvidence } from '../outputs/artifacts.ts';
 import { checkEventLog, type Problem } from './event-log-check.ts';
@@ -15,6 +14,7 @@ import { digestFile, digestFiles, listEntries, MANIFEST, MANIFEST_FORMAT, manife
 import { COMMITTING } from '../outputs/out-layout.ts';
 import { ASSESSMENT_RESULTS } from '../writers/oscal.ts';
 import { loadSigningKey, loadVerifyKey, signBytes, verifyBytes } from './signing.ts';
+import { InputError } from '../../scenarios/input.ts';
 
 export type { Problem } from './event-log-check.ts';
 

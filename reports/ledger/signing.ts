@@ -7,8 +7,8 @@
  */
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { InputError } from '../../adapters/contract.ts';
 import { sha256Hex } from './event-log.ts';
+import { InputError } from '../../scenarios/input.ts';
 
 /** Key types that sign, and the digest each one is used with (Edwards curves hash internally). */
 const ALGORITHMS: Record<string, { name: string; digest: string | null }> = {

@@ -8,13 +8,13 @@
 import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { InputError } from '../../adapters/contract.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import { worstOf } from '../../scenarios/verdict.ts';
 import { isEvidencePath, verifyRun } from '../ledger/ledger.ts';
 import type { Manifest } from '../ledger/manifest.ts';
 import { checkShardSets } from './shards.ts';
 import type { MergedSource, ShardRecord } from '../writers/summary.ts';
+import { InputError } from '../../scenarios/input.ts';
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
 const verdict = z.enum(['pass', 'fail', 'inconclusive', 'waived']);

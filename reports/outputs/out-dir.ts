@@ -16,12 +16,11 @@
 import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { InputError } from '../../adapters/contract.ts';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { OUTPUT_NAMES } from '../ledger/ledger.ts';
 import { isInsidePath, listEntries, MANIFEST, manifestSchema, SIGNATURE, type Manifest } from '../ledger/manifest.ts';
 import { OutLock } from './out-lock.ts';
 import { BOOKKEEPING, COMMITTING, OUT_MARKER, STAGING } from './out-layout.ts';
+import { InputError, PROJECT_ROOT } from '../../scenarios/input.ts';
 
 const MARKER_TEXT = 'This directory is written by jitc. A run replaces only the files its manifest.json lists; anything else here is left alone and never sealed.\n';
 /** Inside .jitc-commit/: the files of the outputs being replaced, for a commit finished after a crash. */

@@ -11,9 +11,9 @@
 import { closeSync, lstatSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { InputError } from '../../adapters/contract.ts';
 import { OUT_LOCK } from './out-layout.ts';
 import { processStart } from '../../adapters/process-start.ts';
+import { InputError } from '../../scenarios/input.ts';
 
 export interface LockHolder {
   pid: number;

@@ -5,9 +5,9 @@
  * exactly once, and together holding a result for every planned scenario and nothing else.
  * A merge missing a shard would report the other shards' verdicts as the run's: never conformant.
  */
-import { InputError } from '../../adapters/contract.ts';
 import { sha256Hex } from '../ledger/event-log.ts';
 import type { ShardRecord } from '../writers/summary.ts';
+import { InputError } from '../../scenarios/input.ts';
 
 /** sha256 over the planned scenarios (adapter/id), one a line, sorted: shards of one run share it. */
 export function planDigest(planned: readonly string[]): string {

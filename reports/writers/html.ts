@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { InputError } from '../../adapters/contract.ts';
+import { InputError } from '../../scenarios/input.ts';
 
 const run = promisify(execFile);
 

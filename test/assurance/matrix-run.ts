@@ -11,7 +11,7 @@ import type { CleanupReport } from '../../adapters/contract.ts';
 import { getAdapter } from '../../adapters/registry.ts';
 import { loadWaivers, type Waiver } from '../../reports/waivers.ts';
 import { runScenario } from '../../scenarios/engine.ts';
-import { loadBuiltinScenarios, PROJECT_ROOT } from '../../scenarios/load.ts';
+import { loadBuiltinScenarios } from '../../scenarios/load.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import type { Scenario } from '../../scenarios/schema.ts';
 import { SecretRegistry } from '../../scenarios/secrets.ts';
@@ -19,6 +19,7 @@ import type { Verdict } from '../../scenarios/verdict.ts';
 import { bringUp } from '../../adapters/bring-up.ts';
 import { testRunId } from '../support/run-id.ts';
 import { loadVariants } from '../support/twins.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 export const ADAPTERS = ['vault', 'aws', 'ldap'] as const;
 

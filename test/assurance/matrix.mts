@@ -7,9 +7,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { matrixHolds, renderAssurance, totals } from './matrix-doc.ts';
 import { leakedSecrets, runMatrix } from './matrix-run.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 const OUT = join(PROJECT_ROOT, 'docs', 'assurance.md');
 

@@ -12,9 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getAdapter } from '../../adapters/registry.ts';
 import { runScenario } from '../../scenarios/engine.ts';
-import { loadBuiltinScenarios, PROJECT_ROOT } from '../../scenarios/load.ts';
+import { loadBuiltinScenarios } from '../../scenarios/load.ts';
 import { CONFIRM_MIN_MS } from '../../scenarios/reuse-poll.ts';
 import { bringUp } from '../../adapters/bring-up.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -11,11 +11,11 @@ import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadCatalogue } from '../../scenarios/catalogue.ts';
 import type { Summary } from '../../reports/writers/summary.ts';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import { jitc } from '../support/cli.ts';
 import { ensureChromium, launchChromium } from './chromium.ts';
 import { serveDirectory, type StaticServer } from './static-server.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 const SCREENSHOTS = join(PROJECT_ROOT, 'reports', 'out', 'test-screenshots');
 const SCENARIOS = ['token-revoke-at-task-end', 'child-token-cascade'];

@@ -7,9 +7,9 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { jitc, JITC } from '../support/cli.ts';
 import { serversStartedBy } from '../support/run-servers.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'jitc-bad-input-'));
 const file = (name: string, text: string): string => {

@@ -12,8 +12,8 @@ import { parse } from 'yaml';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import type { Summary } from '../../reports/writers/summary.ts';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { jitc } from '../support/cli.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 const step = z.union([
   z.strictObject({ uses: z.string().regex(/^[\w-]+\/[\w-]+@v\d+$/), with: z.record(z.string(), z.unknown()).optional(), if: z.string().optional(), name: z.string().optional() }),

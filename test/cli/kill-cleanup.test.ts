@@ -13,12 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { isOurProcess, runStateDir, type PidRecord } from '../../adapters/local-process.ts';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { jitcAsync } from '../support/cli.ts';
 import { writeLongWaitScenarios, type LongWaitScenario } from '../support/long-waits.ts';
 import { startOwnTargets, type OwnTargets } from '../support/own-targets.ts';
 import { awsResidue, ldapResidue, vaultResidue } from '../support/residue.ts';
 import { runIdIn, serversOfRun } from '../support/run-servers.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'jitc-kill-'));
 const WAIT_SECONDS = 60;

@@ -16,10 +16,10 @@ import { sealRun } from '../../reports/ledger/ledger.ts';
 import type { Manifest } from '../../reports/ledger/manifest.ts';
 import { OutputDir } from '../../reports/outputs/out-dir.ts';
 import type { Summary } from '../../reports/writers/summary.ts';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { expectRefused, jitc, jitcAsync, type CliResult } from '../support/cli.ts';
 import { sealedResult, sealedRun } from '../support/sealed-run.ts';
 import { snapshot } from '../support/dir-snapshot.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'jitc-cli-outputs-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

@@ -12,10 +12,10 @@ import { isOurProcess } from '../../adapters/local-process.ts';
 import { VaultApi } from '../../adapters/vault/api.ts';
 import { listTokens } from '../../adapters/vault/client.ts';
 import type { Summary } from '../../reports/writers/summary.ts';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { startAuditedBao, type AuditedBao } from '../support/audited-bao.ts';
 import { jitc, jitcAsync } from '../support/cli.ts';
 import { serversOfRun } from '../support/run-servers.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'jitc-cli-run-'));
 

@@ -12,10 +12,10 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { isOurProcess, type PidRecord } from '../../adapters/local-process.ts';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import type { Summary } from '../../reports/writers/summary.ts';
 import { jitc, JITC } from '../support/cli.ts';
 import { serversStartedBy } from '../support/run-servers.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'jitc-signal-moments-'));
 

@@ -16,9 +16,9 @@ import type { AwsClient, Credentials } from '../../adapters/aws/client.ts';
 import awsAdapter from '../../adapters/aws/index.ts';
 import type { GrantRecord, ReuseHandle, ScenarioContext, StartedTarget } from '../../adapters/contract.ts';
 import { Evidence } from '../../scenarios/evidence.ts';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { SecretRegistry } from '../../scenarios/secrets.ts';
 import { testRunId } from '../support/run-id.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 let target: StartedTarget;
 let admin: AwsClient;

@@ -15,8 +15,8 @@ import awsAdapter from '../../adapters/aws/index.ts';
 import { type AwsClient, type Credentials } from '../../adapters/aws/client.ts';
 import { describeAwsError, probe } from '../../adapters/aws/probes.ts';
 import type { StartedTarget } from '../../adapters/contract.ts';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { testRunId } from '../support/run-id.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 let target: StartedTarget;
 let admin: AwsClient;

@@ -13,12 +13,13 @@ import awsAdapter from '../../adapters/aws/index.ts';
 import type { AwsClient } from '../../adapters/aws/client.ts';
 import { entitlementsOf, usersMatching } from '../../adapters/aws/iam-read.ts';
 import { awsTargets } from '../../adapters/aws/targets.ts';
-import { InputError, type ScenarioContext, type StartedTarget } from '../../adapters/contract.ts';
+import { type ScenarioContext, type StartedTarget } from '../../adapters/contract.ts';
 import { Evidence } from '../../scenarios/evidence.ts';
 import { runScenario } from '../../scenarios/engine.ts';
-import { loadBuiltinScenarios, PROJECT_ROOT } from '../../scenarios/load.ts';
+import { loadBuiltinScenarios } from '../../scenarios/load.ts';
 import { SecretRegistry } from '../../scenarios/secrets.ts';
 import { testRunId } from '../support/run-id.ts';
+import { InputError, PROJECT_ROOT } from '../../scenarios/input.ts';
 
 let target: StartedTarget;
 let admin: AwsClient;

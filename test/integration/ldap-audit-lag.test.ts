@@ -13,11 +13,11 @@ import { type FixtureParams, type LdapContext, lifetimeOf, markStart } from '../
 import { refreshTtl } from '../../adapters/ldap/dynamic-objects.ts';
 import { getAdapter } from '../../adapters/registry.ts';
 import { Evidence } from '../../scenarios/evidence.ts';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { SecretRegistry } from '../../scenarios/secrets.ts';
 import { bringUp } from '../../adapters/bring-up.ts';
 import { freePort } from '../../adapters/local-process.ts';
 import { testRunId } from '../support/run-id.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 const runId = testRunId();
 let target: StartedTarget | undefined;

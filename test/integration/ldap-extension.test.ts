@@ -14,10 +14,10 @@ import { bindExtensions, type BindGrant, type Holder } from '../../adapters/ldap
 import { newPassword, sshaHash } from '../../adapters/ldap/passwords.ts';
 import { bindAndRead, lookupEntry } from '../../adapters/ldap/probes.ts';
 import { getAdapter } from '../../adapters/registry.ts';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { bringUp } from '../../adapters/bring-up.ts';
 import { testRunId } from '../support/run-id.ts';
 import { CountingRelay } from '../support/counting-relay.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 const runId = testRunId();
 let target: StartedTarget | undefined;

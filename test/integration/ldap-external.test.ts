@@ -11,10 +11,10 @@ import type { StartedTarget } from '../../adapters/contract.ts';
 import { freePort } from '../../adapters/local-process.ts';
 import { newPassword } from '../../adapters/ldap/passwords.ts';
 import { getAdapter } from '../../adapters/registry.ts';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { bringUp } from '../../adapters/bring-up.ts';
 import { jitc } from '../support/cli.ts';
 import { testRunId } from '../support/run-id.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 let target: StartedTarget | undefined;
 const dir = mkdtempSync(join(tmpdir(), 'jitc-ldap-external-'));

@@ -10,12 +10,13 @@ import type { LdapClient } from '../../adapters/ldap/client.ts';
 import { freePort } from '../../adapters/local-process.ts';
 import { getAdapter } from '../../adapters/registry.ts';
 import { runScenario } from '../../scenarios/engine.ts';
-import { loadBuiltinScenarios, PROJECT_ROOT } from '../../scenarios/load.ts';
+import { loadBuiltinScenarios } from '../../scenarios/load.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import type { Scenario } from '../../scenarios/schema.ts';
 import { bringUp } from '../../adapters/bring-up.ts';
 import { testRunId } from '../support/run-id.ts';
 import { CountingRelay } from '../support/counting-relay.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 const runId = testRunId();
 let target: StartedTarget | undefined;

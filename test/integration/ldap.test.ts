@@ -11,10 +11,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Adapter, StartedTarget } from '../../adapters/contract.ts';
 import { addMember, type LdapClient } from '../../adapters/ldap/client.ts';
 import { getAdapter } from '../../adapters/registry.ts';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { bringUp } from '../../adapters/bring-up.ts';
 import { describeConformance } from '../support/conformance.ts';
 import { testRunId } from '../support/run-id.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 /** Every file under /etc/ldap with its content hash, mode and mtime: any change shows. */
 function systemLdapConfig(): Record<string, string> {

@@ -5,7 +5,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { InputError, type ExtensionAttempt, type ExtensionResult, type ScenarioContext } from '../../adapters/contract.ts';
+import { type ExtensionAttempt, type ExtensionResult, type ScenarioContext } from '../../adapters/contract.ts';
 import { VaultApi } from '../../adapters/vault/api.ts';
 import { connectVault, listTokens, tokensHolding, type VaultClient } from '../../adapters/vault/client.ts';
 import { extensionSeconds, mintedEntitlements, vaultTokenExtensions } from '../../adapters/vault/extension.ts';
@@ -16,6 +16,7 @@ import { SecretRegistry } from '../../scenarios/secrets.ts';
 import { type AuditedBao, startAuditedBao } from '../support/audited-bao.ts';
 import { jitc } from '../support/cli.ts';
 import { testRunId } from '../support/run-id.ts';
+import { InputError } from '../../scenarios/input.ts';
 
 const WINDOW_SECONDS = 20;
 let bao: AuditedBao;

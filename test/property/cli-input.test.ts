@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { loadCatalogue } from '../../scenarios/catalogue.ts';
-import { displayPath } from '../../scenarios/load.ts';
 import { jitcAsync } from '../support/cli.ts';
 import { serversStartedBy } from '../support/run-servers.ts';
 import { malformedConfig, malformedGateRule, malformedScenario, malformedSection, malformedWaivers } from './malformed.ts';
+import { displayPath } from '../../scenarios/input.ts';
 
 /** How many command lines of each kind are run: 17 kinds, 34 spawns (the count the assurance report quotes). */
 export const RUNS_PER_KIND = 2;

@@ -11,11 +11,12 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { loadWaivers } from '../../reports/waivers.ts';
-import { displayPath, loadScenarioFile } from '../../scenarios/load.ts';
+import { loadScenarioFile } from '../../scenarios/load.ts';
 import { getAdapter } from '../../adapters/registry.ts';
 import { adapterSections, loadConfig, loadRunConfig } from '../../cli/config.ts';
 import { inlineSecret, malformedConfig, malformedScenario, malformedSection, malformedWaivers, type Malformed } from './malformed.ts';
 import { expectOneLine, inputErrorOf } from './one-line.ts';
+import { displayPath } from '../../scenarios/input.ts';
 
 /** How many malformed files of each kind are tried (the counts the assurance report quotes). */
 export const RUNS = { config: 300, scenario: 400, waivers: 300, sections: 300, secrets: 300 } as const;

@@ -1,6 +1,6 @@
 /** What every piece of bad input must produce: an InputError of one line naming file, field and problem. */
 import { expect } from 'vitest';
-import { InputError } from '../../adapters/contract.ts';
+import { InputError } from '../../scenarios/input.ts';
 
 const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveCommand } from '../../adapters/install.ts';
 import { freePort, startLocalServer } from '../../adapters/local-process.ts';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 export interface AuditedBao {
   address: string;

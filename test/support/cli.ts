@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 export const JITC = join(PROJECT_ROOT, 'bin', 'jitc');
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Adapter, StartedTarget } from '../../adapters/contract.ts';
 import { getAdapter } from '../../adapters/registry.ts';
 import { runScenario } from '../../scenarios/engine.ts';
-import { loadBuiltinScenarios, PROJECT_ROOT } from '../../scenarios/load.ts';
+import { loadBuiltinScenarios } from '../../scenarios/load.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import type { Scenario } from '../../scenarios/schema.ts';
 import { SecretRegistry } from '../../scenarios/secrets.ts';
@@ -16,6 +16,7 @@ import type { Verdict } from '../../scenarios/verdict.ts';
 import { bringUp } from '../../adapters/bring-up.ts';
 import { testRunId } from './run-id.ts';
 import { loadTwins, type Twin } from './twins.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 export interface Expectation {
   verdict: Verdict;

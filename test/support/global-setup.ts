@@ -3,8 +3,8 @@
  * so a fresh clone's `npm test` needs nothing by hand.
  */
 import { loadAdapters } from '../../adapters/registry.ts';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { ensureInstalled } from '../../adapters/bring-up.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 export default async function setup(): Promise<void> {
   const adapters = [...(await loadAdapters()).values()];

@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { StartedTarget } from '../../adapters/contract.ts';
 import { getAdapter } from '../../adapters/registry.ts';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { bringUp } from '../../adapters/bring-up.ts';
 import { startAuditedBao, type AuditedBao } from './audited-bao.ts';
 import { testRunId } from './run-id.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 /** The variable the config file names for the directory's bind password (never in the file). */
 const LDAP_PASSWORD_ENV = 'JITC_TEST_LDAP_PASSWORD';

@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runStateDir, type PidRecord } from '../../adapters/local-process.ts';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 export function serversOfRun(runId: string): PidRecord[] {
   const dir = runStateDir(PROJECT_ROOT, runId);

@@ -9,8 +9,9 @@
 import { readdirSync, existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
-import { BUILTIN_DIR, PROJECT_ROOT, readYaml, toScenario, describeIssue } from '../../scenarios/load.ts';
+import { BUILTIN_DIR, toScenario } from '../../scenarios/load.ts';
 import { type Scenario, scenarioId } from '../../scenarios/schema.ts';
+import { PROJECT_ROOT, readYaml, describeIssue } from '../../scenarios/input.ts';
 
 const variantSchema = z.strictObject({
   twinOf: z.string(),

@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { awsTargets } from '../../adapters/aws/targets.ts';
-import { InputError } from '../../adapters/contract.ts';
+import { InputError } from '../../scenarios/input.ts';
 
 const saved: Record<string, string | undefined> = {};
 const REGION_VARS = ['AWS_REGION', 'AWS_DEFAULT_REGION'];

@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
 import { CATALOGUE_PATH, checkDefinition, loadCatalogue, SEVERITIES } from '../../scenarios/catalogue.ts';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 /** Every .ts file under a project folder, recursively. */
 function sources(folder: string): string[] {

@@ -5,10 +5,11 @@
  */
 import { describe, expect, test } from 'vitest';
 import type { ExtensionAttempt, ExtensionResult, ReuseHandle } from '../../adapters/contract.ts';
-import { errorText, runScenario } from '../../scenarios/engine.ts';
+import { runScenario } from '../../scenarios/engine.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import type { Scenario } from '../../scenarios/schema.ts';
 import { answer, type FakeScript, fakeScenario, fakeTarget, scriptedHandle } from '../support/fake-adapter.ts';
+import { errorText } from '../../scenarios/input.ts';
 
 async function run(script: FakeScript = {}, scenario: Partial<Scenario> = {}): Promise<ScenarioResult> {
   const target = fakeTarget(script);

@@ -1,10 +1,10 @@
 /** The gate policy: which failures fail a pipeline, and how a rule is written. */
 import { describe, expect, test } from 'vitest';
 import { applyGate, describeRule, parseGateRule } from '../../reports/gate.ts';
-import { InputError } from '../../adapters/contract.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import type { CheckVerdict, Verdict } from '../../scenarios/verdict.ts';
 import { checkDefinition } from '../../scenarios/catalogue.ts';
+import { InputError } from '../../scenarios/input.ts';
 
 function result(id: string, verdict: Verdict, failed: string[], inconclusive: string[] = []): ScenarioResult {
   const check = (name: string, v: CheckVerdict) => {

@@ -10,10 +10,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import initSqlJs from 'sql.js';
 import { describe, expect, test } from 'vitest';
-import { InputError } from '../../adapters/contract.ts';
 import type { RecordedRun, RecordedScenario } from '../../reports/history/record.ts';
 import { checkHistoryFile, loadHistory, recordRun, SCHEMA_VERSION } from '../../reports/history/store.ts';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
+import { InputError, PROJECT_ROOT } from '../../scenarios/input.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'jitc-history-store-'));
 let n = 0;

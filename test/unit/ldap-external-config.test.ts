@@ -1,7 +1,8 @@
 /** An external directory target: incomplete or invalid settings are one clear InputError line. */
 import { afterEach, describe, expect, test } from 'vitest';
-import { InputError, type ProvisionOptions } from '../../adapters/contract.ts';
+import { type ProvisionOptions } from '../../adapters/contract.ts';
 import { ldapTargets } from '../../adapters/ldap/targets.ts';
+import { InputError } from '../../scenarios/input.ts';
 
 const ENV = ['LDAPURI', 'LDAPBINDDN', 'LDAPBASE', 'LDAP_BIND_PASSWORD', 'JITC_UNIT_LDAP_PW'] as const;
 const saved = Object.fromEntries(ENV.map((k) => [k, process.env[k]]));

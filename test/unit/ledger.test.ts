@@ -8,7 +8,6 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { InputError } from '../../adapters/contract.ts';
 import { writeRunReports } from '../../reports/outputs/artifacts.ts';
 import { checkEventLog } from '../../reports/ledger/event-log-check.ts';
 import { canonicalJson, entriesOf, EventLog, GENESIS, recordHash, sha256Hex, type EventRecord } from '../../reports/ledger/event-log.ts';
@@ -17,6 +16,7 @@ import { manifestDigest, renderManifest, type Manifest } from '../../reports/led
 import type { EvidenceEvent } from '../../scenarios/evidence.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import { checkResult, fakeResult } from '../support/fake-adapter.ts';
+import { InputError } from '../../scenarios/input.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'jitc-ledger-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

@@ -17,9 +17,9 @@ import { sealRun } from '../../reports/ledger/ledger.ts';
 import { ASSESSMENT_RESULTS, OSCAL_VERSION, uuidV5, type AssessmentResultsDocument, type OscalFinding } from '../../reports/writers/oscal.ts';
 import type { EvidenceEvent } from '../../scenarios/evidence.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
-import { PROJECT_ROOT } from '../../scenarios/load.ts';
 import { jitc, type CliResult } from '../support/cli.ts';
 import { checkResult, fakeResult } from '../support/fake-adapter.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 const SCHEMA_FILE = join(PROJECT_ROOT, 'test', 'data', 'oscal', 'oscal_assessment-results_schema.json');
 const SCHEMA_SHA256 = '37f41f6813c78e6d2c272b27030e17e93d7f92fee519c72e7531574fa0ecbb05';

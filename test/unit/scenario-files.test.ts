@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { stringify } from 'yaml';
-import { InputError } from '../../adapters/contract.ts';
 import { loadCatalogue } from '../../scenarios/catalogue.ts';
 import { formatMs, parseDurationMs } from '../../scenarios/durations.ts';
 import { BUILTIN_DIR, loadBuiltinScenarios, loadScenarioFile, toScenario } from '../../scenarios/load.ts';
 import { loadTwins } from '../support/twins.ts';
+import { InputError } from '../../scenarios/input.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'jitc-unit-scenarios-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

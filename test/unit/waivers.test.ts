@@ -6,10 +6,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { InputError } from '../../adapters/contract.ts';
 import { applyWaiver, applyWaivers, isExpired, loadWaivers, type Waiver } from '../../reports/waivers.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import { checkResult, fakeResult } from '../support/fake-adapter.ts';
+import { InputError } from '../../scenarios/input.ts';
 
 const NOW = new Date('2026-06-15T12:00:00.000Z');
 
