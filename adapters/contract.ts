@@ -2,7 +2,9 @@
  * The adapter contract: everything the lifecycle engine knows about a kind of target.
  *
  * An adapter is one folder under `adapters/` whose `index.ts` default-exports an {@link Adapter}.
- * The registry discovers folders at run time, so adding an adapter touches no engine code.
+ * It offers grant sources (the broker half), points of use (the observer half) or both; a
+ * credential passes from one to the other. The registry discovers folders at run time, so adding
+ * an adapter touches no engine code. docs/architecture.md explains the words and the lifecycle.
  */
 import type { z } from 'zod';
 import type { SecretRegistry } from '../scenarios/secrets.ts';
@@ -130,7 +132,7 @@ export interface ExtensionResult {
   reachesUntil?: string | null;
   /**
    * Credentials the holder minted (a child token, a key, a chained session): the engine probes
-   * them after the end like the grant itself. The mechanism's `entitlements` must see them, so
+   * them after the end like the grant itself. The grant source's `entitlements` must see them, so
    * they also count as residue while they live.
    */
   minted?: ReuseHandle[];
@@ -158,8 +160,8 @@ export interface GrantRecord {
   extensions: ExtensionAttempt[];
 }
 
-/** A finding a mechanism reports beyond the engine's own checks (e.g. a renewal past the cap). */
-export interface MechanismFinding {
+/** A finding a grant source or point of use reports beyond the engine's own checks. */
+export interface Finding {
   check: string;
   verdict: 'pass' | 'fail' | 'inconclusive';
   detail: string;
@@ -167,7 +169,60 @@ export interface MechanismFinding {
 
 export type EndMode = 'expire' | 'revoke' | 'consumed';
 
-/** Everything a mechanism may use while running one scenario. */
+/**
+ * A credential: the typed value a grant source hands to a point of use. Every secret field is
+ * registered for redaction the moment the credential is born ({@link bornCredential}), so no
+ * half ever has to remember to.
+ */
+export type Credential =
+  | { type: 'vault-token'; token: string; accessor: string }
+  | { type: 'aws-keys'; accessKeyId: string; secretAccessKey: string; sessionToken?: string }
+  | { type: 'ldap-bind'; dn: string; password: string }
+  | { type: 'db-login'; user: string; password: string }
+  | { type: 'ssh-certificate'; principal: string; certificate: string; privateKey: string }
+  | { type: 'bearer-token'; token: string };
+export type CredentialType = Credential['type'];
+export type CredentialOf<T extends CredentialType> = Extract<Credential, { type: T }>;
+
+/** Which fields of each credential type hold secret values. */
+const SECRET_FIELDS: { [T in CredentialType]: readonly (keyof CredentialOf<T>)[] } = {
+  'vault-token': ['token'],
+  'aws-keys': ['secretAccessKey', 'sessionToken'],
+  'ldap-bind': ['password'],
+  'db-login': ['password'],
+  'ssh-certificate': ['privateKey'],
+  'bearer-token': ['token'],
+};
+
+/** A credential as it arrives: its secret fields join the redaction list before anything can record them. */
+export function bornCredential<T extends Credential>(secrets: SecretRegistry, credential: T): T {
+  for (const field of SECRET_FIELDS[credential.type] as readonly string[]) {
+    const value = (credential as Record<string, unknown>)[field];
+    if (typeof value === 'string' && value !== '') secrets.add(value);
+  }
+  return credential;
+}
+
+/** The credential if it is of one of the types a half can handle; undefined otherwise. */
+export function credentialOf<T extends CredentialType>(credential: Credential, type: T): CredentialOf<T> | undefined {
+  return credential.type === type ? (credential as CredentialOf<T>) : undefined;
+}
+
+/**
+ * What a point of use prepared for the task, handed to the grant source: named terms the grant
+ * is made by (a Vault policy, an object ARN, a group DN), and the requester's own credential.
+ * Term names are namespaced by the system they live in (`vault.policy`, `aws.object-arn`); a
+ * point of use declares the terms it offers and a grant source those it needs, checked at load.
+ */
+export interface Resource {
+  /** What the task needs, in the point of use's words: "read secret secret/data/jitc/…". */
+  description: string;
+  terms: Record<string, string>;
+  /** The requester's own credential (its standing identity), when the point of use made one. */
+  requester?: Credential;
+}
+
+/** Everything a half may use while running one scenario; each half gets its own. */
 export interface ScenarioContext<P, C> {
   runId: string;
   scenarioId: string;
@@ -179,11 +234,25 @@ export interface ScenarioContext<P, C> {
   task: TaskSpec;
   evidence: Evidence;
   secrets: SecretRegistry;
-  /** Mechanism-private state between phases (fixtures it created). */
+  /** Half-private state between phases (fixtures it created). The other half never sees it. */
   state: Map<string, unknown>;
   /** Findings beyond the engine's checks; the engine folds them into the verdict. */
-  report(finding: MechanismFinding): void;
+  report(finding: Finding): void;
   signal: AbortSignal;
+}
+
+/** The point of use as a grant source sees it: the privileged action, tried with any credential. */
+export interface PointOfUseProbe {
+  /** "vault/kv-secret": for evidence and handle names. */
+  name: string;
+  /** The privileged action once with `credential`, on a new connection (to `node` when given). */
+  probe(credential: Credential, node?: string): Promise<ProbeResult>;
+}
+
+export interface GrantContext<P, C> extends ScenarioContext<P, C> {
+  /** What the point of use prepared; set before the grant source's setup. */
+  resource: Resource;
+  pointOfUse: PointOfUseProbe;
 }
 
 export interface TaskSpec {
@@ -196,37 +265,97 @@ export interface TaskSpec {
   id: string;
 }
 
-/**
- * A native JIT mechanism of a target (a token TTL, an AppRole secret_id, response wrapping).
- * Scenario files name a mechanism and give it parameters; the mechanism fills the lifecycle's slots.
- */
-export interface Mechanism<P = unknown, C = unknown> {
+/** A half's parameters: an object schema, so a native pair's params can be split by key. */
+export type ParamsSchema<P> = z.ZodType<P> & { readonly shape: Readonly<Record<string, unknown>> };
+
+/** What both halves declare: a title, their params and every check they can produce. */
+interface Half<P> {
   title: string;
-  params: z.ZodType<P>;
+  params: ParamsSchema<P>;
   /**
-   * Every check id this mechanism can produce for these params beyond the engine's own
-   * lifecycle checks ({@link LIFECYCLE_CHECKS}): its handles' checks, its findings and
-   * `holder-cannot-extend` when its grants offer extension attempts. The engine refuses an
-   * undeclared check; `jitc list` prints what is declared.
+   * Every check id this half can produce for these params beyond the engine's own lifecycle
+   * checks ({@link LIFECYCLE_CHECKS}): its handles' checks, its findings, `holder-cannot-extend`
+   * when its grants offer extension attempts. The engine refuses an undeclared check; `jitc list`
+   * and the docs print what is declared.
    */
   checks(params: P): readonly string[];
-  /** Create the fixtures the task needs (secret, policy, identity). Everything is named with ctx.prefix. */
-  setup(ctx: ScenarioContext<P, C>): Promise<void>;
-  /** The entitlements that concern this scenario, read from the target itself (for residue). */
+  /**
+   * What to change on the target when one of its checks fails, in this target's own terms
+   * ("set token_max_ttl on the role to the approval window"); the catalogue holds the generic text.
+   */
+  remediation?: Readonly<Record<string, string>>;
+}
+
+/** What using a credential for the task showed: the probe, and sessions it opened and holds across the end. */
+export interface UseResult extends ProbeResult {
+  sessions?: ReuseHandle[];
+}
+
+/**
+ * The observer half: where the privilege is exercised and judged. It sets up the resource,
+ * probes standing privilege, uses a credential, holds sessions open across the end and lists
+ * what reaches its resource (for residue). It never issues or ends a grant.
+ */
+export interface PointOfUse<P = unknown, C = unknown> extends Half<P> {
+  /** Credential types it can use. */
+  accepts: readonly CredentialType[];
+  /** Terms its {@link Resource} carries. */
+  offers: readonly string[];
+  /** Create the resource (and the requester identity) the task needs. Everything named with ctx.prefix. */
+  setup(ctx: ScenarioContext<P, C>): Promise<Resource>;
+  /** What reaches the resource, read from the target itself (for residue). */
   entitlements(ctx: ScenarioContext<P, C>): Promise<string[]>;
-  /** The privileged action attempted by the identity before any grant. */
+  /** The privileged action attempted by the requester before any grant. */
   probeStanding(ctx: ScenarioContext<P, C>): Promise<ProbeResult>;
-  /** The broker grants. Secret values go to ctx.secrets, never into the record. */
-  request(ctx: ScenarioContext<P, C>): Promise<GrantRecord>;
-  /** Use the grant for the task; may open sessions and add them to grant.handles. */
-  use(ctx: ScenarioContext<P, C>, grant: GrantRecord): Promise<ProbeResult>;
+  /** The privileged action once with a credential, on a new connection (to `node` when given). */
+  probe(ctx: ScenarioContext<P, C>, credential: Credential, node?: string): Promise<ProbeResult>;
+  /** Use the credential for the task; may open sessions that the engine probes after the end. */
+  use(ctx: ScenarioContext<P, C>, credential: Credential): Promise<UseResult>;
+  /** Remove what this half created. Returns what was removed. */
+  teardown(ctx: ScenarioContext<P, C>): Promise<string[]>;
+}
+
+/** A grant as its source issued it: the record, and the credential handed to the point of use. */
+export interface Grant extends GrantRecord {
+  credential: Credential;
+}
+
+/**
+ * The broker half: issues a credential for a task and ends it — natively (a token TTL, STS, a
+ * dynamic entry) or through the user's own broker. It never needs to know where its credential
+ * is used: it reaches the point of use only through {@link GrantContext.pointOfUse}.
+ */
+export interface GrantSource<P = unknown, C = unknown> extends Half<P> {
+  /** Credential types it issues. */
+  issues: readonly CredentialType[];
+  /** Terms of the point of use's {@link Resource} it grants by. */
+  needs: readonly string[];
+  /** Create what the broker needs for this resource (role, policy, group). Named with ctx.prefix. */
+  setup(ctx: GrantContext<P, C>): Promise<void>;
+  /** What this source issued for the task on its own system (keys, sessions, tokens, bindings), for residue. */
+  entitlements(ctx: GrantContext<P, C>): Promise<string[]>;
+  /**
+   * Standing privilege by the grant path itself: can the requester obtain the privilege without
+   * the broker (assume the role, mint a key)? Absent: the path has no self-service to try.
+   */
+  probeStanding?(ctx: GrantContext<P, C>): Promise<ProbeResult>;
+  /** The broker grants. Secret values go through {@link bornCredential}, never into the record. */
+  request(ctx: GrantContext<P, C>): Promise<Grant>;
+  /** What the task does at the issuer with its credential once it worked (mint a child); may add handles. */
+  afterUse?(ctx: GrantContext<P, C>, grant: Grant): Promise<void>;
   /**
    * End the grant as the scenario says. `expire` usually does nothing: the target must do it. May
    * add to grant.handles what only the end mode makes meaningful (a credential that must expire).
    */
-  end(ctx: ScenarioContext<P, C>, grant: GrantRecord, mode: EndMode): Promise<void>;
-  /** Remove what the harness created for this scenario. Returns what was removed. */
-  teardown(ctx: ScenarioContext<P, C>): Promise<string[]>;
+  end(ctx: GrantContext<P, C>, grant: Grant, mode: EndMode): Promise<void>;
+  /** Remove what this half created. Returns what was removed. */
+  teardown(ctx: GrantContext<P, C>): Promise<string[]>;
+}
+
+/** A grant source and a point of use of one adapter that scenario files name together as `mechanism`. */
+export interface NativePair {
+  source: string;
+  pointOfUse: string;
 }
 
 /** What a sweep of leftovers found and removed. */
@@ -247,21 +376,36 @@ export interface Adapter<C = unknown> {
   /** Close the client (sockets, agents). */
   disconnect?(client: C): Promise<void>;
   /**
-   * Mechanisms by name; scenario files refer to them. Each mechanism parses its own params, so
-   * the record erases P: the engine only ever passes a mechanism the value its own schema produced.
+   * The halves it offers, by name. Each parses its own params, so the records erase P: the engine
+   * only ever passes a half the value its own schema produced.
    */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- existential over P, see above
-  mechanisms: Record<string, Mechanism<any, C>>;
+  grantSources: Record<string, GrantSource<any, C>>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- existential over P, see above
+  pointsOfUse: Record<string, PointOfUse<any, C>>;
+  /** Native pairs by the name scenario files give as `mechanism:` (today's built-in scenarios). */
+  pairs: Record<string, NativePair>;
+  /**
+   * Everything on the target carrying the run id, read from the target itself and worded as
+   * `cleanup` words its removals; deliberately wider than cleanup's own matching, so a sweep that
+   * misses something shows when one is held against the other.
+   */
+  leftovers(client: C, runId: string): Promise<string[]>;
+  /**
+   * A built-in scenario that waits for its grant to expire, and the params key holding the grant's
+   * lifetime: stretched, it keeps a run waiting long enough to be interrupted on purpose.
+   */
+  longWait: { scenario: string; ttlParam: string };
   /** Remove everything carrying the run id (or any jitc run id when runId is undefined). */
   cleanup(client: C, runId: string | undefined): Promise<CleanupReport>;
 }
 
 /**
- * The mechanism a scenario names, if the adapter has one by that name. Own properties only: a
- * scenario file naming "valueOf" or "constructor" must not reach Object.prototype.
+ * A named entry of an adapter's record (a grant source, a point of use, a pair). Own properties
+ * only: a scenario file naming "valueOf" or "constructor" must not reach Object.prototype.
  */
-export function mechanismOf<C>(adapter: Adapter<C>, name: string): Mechanism<unknown, C> | undefined {
-  return Object.hasOwn(adapter.mechanisms, name) ? (adapter.mechanisms[name] as Mechanism<unknown, C>) : undefined;
+export function ownEntry<T>(record: Record<string, T>, name: string): T | undefined {
+  return Object.hasOwn(record, name) ? record[name] : undefined;
 }
 
 /** The checks the engine itself produces for every scenario (privilege-width only with limits). */

@@ -24,7 +24,7 @@ const configSchema = z
     /** Gate policy: failures matching any rule fail the run; see reports/gate.ts. */
     gate: z.strictObject({ failOn: z.array(z.string().min(1)).min(1) }).optional(),
   })
-  // Per-adapter sections (vault:, aws:, ldap:) are validated by the adapters' own schemas (loadRunConfig).
+  // Per-adapter sections (one key per adapter name) are validated by the adapters' own schemas (loadRunConfig).
   .catchall(z.record(z.string(), z.unknown()));
 
 export type Config = z.infer<typeof configSchema>;
@@ -33,7 +33,7 @@ export type Config = z.infer<typeof configSchema>;
  * Key names that hold a secret value: token, password, secret, secret_id, secretAccessKey,
  * privateKey, apiKey, clientSecret… compared without case, `_` or `-`, by how the name ends, so
  * `tokenEnv`, `passwordEnv` (the name of a variable), `keyFile` (a path) and `passwordAttribute`
- * (an LDAP attribute's name) stay allowed.
+ * (a directory attribute's name) stay allowed.
  */
 const SECRET_KEY = /(token|tokens|password|passwd|pwd|passphrase|secret|secrets|secretid|secretkey|secretaccesskey|privatekey|apikey|credential|credentials)$/;
 /** A key naming the environment variable that holds a secret must hold a variable's name, not the secret. */
@@ -79,7 +79,7 @@ export function loadConfig(file: string | undefined): Config {
 }
 
 /**
- * The whole file, adapter sections included, whatever the target mode: a typo in `ldap:` is found
+ * The whole file, adapter sections included, whatever the target mode: a typo in an adapter's section is found
  * on a local run too, not first on the day the run goes external.
  */
 export async function loadRunConfig(file: string | undefined): Promise<Config> {

@@ -1,27 +1,31 @@
 /**
- * `jitc list`: each scenario as a self-describing record — id, what it proves, adapter, and the
- * checks and controls it can produce, as its mechanism declares them for its own params.
+ * `jitc list`: each scenario as a self-describing record — id, what it proves, its grant source
+ * and point of use, and the checks and controls it can produce, as its halves declare them for
+ * their own params.
  */
-import { LIFECYCLE_CHECKS, mechanismOf } from '../adapters/contract.ts';
+import { ownEntry } from '../adapters/contract.ts';
 import { loadAdapters } from '../adapters/registry.ts';
+import { declaredChecks } from '../scenarios/engine.ts';
 import { loadCatalogue } from '../scenarios/catalogue.ts';
-import { loadBuiltinScenarios } from '../scenarios/load.ts';
+import { inSuites, loadBuiltinScenarios } from '../scenarios/load.ts';
 
 export async function listCommand(opts: { suite?: string[]; json?: boolean }): Promise<number> {
   const adapters = await loadAdapters();
-  const scenarios = await loadBuiltinScenarios(opts.suite ?? []);
+  const scenarios = (await loadBuiltinScenarios()).filter((s) => !opts.suite || inSuites(s, opts.suite));
   const catalogue = loadCatalogue();
   const records = scenarios.map((s) => {
-    const adapter = adapters.get(s.adapter);
-    const mechanism = adapter ? mechanismOf(adapter, s.mechanism) : undefined;
-    // The engine's own checks (privilege-width only with limits), then the mechanism's.
-    const checks = [...new Set([...LIFECYCLE_CHECKS, ...(s.limits ? ['privilege-width'] : []), ...(mechanism?.checks(s.params) ?? [])])];
+    // Loading the scenario resolved both halves, so they exist.
+    const source = ownEntry(adapters.get(s.grant.adapter)!.grantSources, s.grant.name)!;
+    const point = ownEntry(adapters.get(s.use.adapter)!.pointsOfUse, s.use.name)!;
+    const checks = declaredChecks(s, source, point);
     return {
       id: s.id,
       adapter: s.adapter,
       title: s.title,
       proves: s.proves.replace(/\s+/g, ' ').trim(),
-      mechanism: s.mechanism,
+      grant: { adapter: s.grant.adapter, source: s.grant.name },
+      pointOfUse: s.use.name,
+      ...(s.pair ? { pair: s.pair } : {}),
       severity: s.severity,
       ends: s.end.mode,
       windowSeconds: s.task.windowSeconds,
@@ -38,7 +42,7 @@ export async function listCommand(opts: { suite?: string[]; json?: boolean }): P
     const adapter = adapters.get(r.adapter);
     process.stdout.write(`${r.adapter}/${r.id}  [${r.severity}]  ${r.title}\n`);
     process.stdout.write(`  ${r.proves}\n`);
-    process.stdout.write(`  target: ${adapter?.title ?? r.adapter}; mechanism: ${r.mechanism}; ends by ${r.ends}; window ${r.windowSeconds} s\n`);
+    process.stdout.write(`  target: ${adapter?.title ?? r.adapter}; grant: ${r.grant.adapter}/${r.grant.source}; point of use: ${r.adapter}/${r.pointOfUse}; ends by ${r.ends}; window ${r.windowSeconds} s\n`);
     process.stdout.write(`  checks: ${r.checks.join(', ')}\n`);
     process.stdout.write(`  controls: ${r.controls.join(', ')}\n`);
     process.stdout.write(`  file: ${r.file}\n\n`);

@@ -8,16 +8,14 @@
  */
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { readEvidence, writeRunReports } from '../reports/outputs/artifacts.ts';
+import { readEvidence } from '../reports/outputs/artifacts.ts';
 import { parseGateRule } from '../reports/gate.ts';
-import { buildHtmlReport } from '../reports/writers/html.ts';
-import { sealRun } from '../reports/ledger/ledger.ts';
 import { checkMergeSources, loadMergeSource, mergedSource } from '../reports/outputs/merge-sources.ts';
-import { writeOpenMetrics } from '../reports/writers/openmetrics.ts';
 import { isWithin, OutputDir } from '../reports/outputs/out-dir.ts';
 import { closingLine, renderTable } from '../reports/writers/terminal.ts';
 import { loadWaivers } from '../reports/waivers.ts';
-import { plannedHistory, recordInHistory } from './history.ts';
+import { finishRun } from './finish.ts';
+import { plannedHistory } from './history.ts';
 import { metricsFile, outputDir } from './output-paths.ts';
 import { DEFAULT_OUT } from './run.ts';
 import { InputError } from '../scenarios/input.ts';
@@ -64,25 +62,20 @@ export async function mergeCommand(dirs: string[], flags: MergeFlags): Promise<n
       for (const { result, file } of s.results) copyInto(s.dir, file, out.staging, `evidence/${result.adapter}.${result.id}.json`);
     }
     const results = readEvidence(out.staging);
-    const summary = writeRunReports(out.staging, results, {
-      runId,
-      startedAt: sources.map((s) => s.startedAt).sort()[0] ?? new Date().toISOString(),
-      waivers,
-      gate,
-      doubtful: sources.some((s) => s.doubtful),
-      shards: runIds,
-      merged: sources.map(mergedSource),
-    });
-    out.carryForward('history/');
-    if (flags.html) {
-      await buildHtmlReport(out.staging, `jitc merged run ${summary.runId}`);
-      log(`HTML report: ${join(outDir, 'html', 'index.html')}`);
-    }
-    // Last, once every report is written: the seal covers them all; then the outputs go in place.
-    log(sealRun(out.staging, { signKey: flags.signKey }));
-    out.commit();
-    if (metrics) writeOpenMetrics(metrics, summary);
-    await recordInHistory(history, summary, results, 'merge', log);
+    const summary = await finishRun(
+      out,
+      results,
+      {
+        runId,
+        startedAt: sources.map((s) => s.startedAt).sort()[0] ?? new Date().toISOString(),
+        waivers,
+        gate,
+        doubtful: sources.some((s) => s.doubtful),
+        shards: runIds,
+        merged: sources.map(mergedSource),
+      },
+      { outDir, ...(flags.html ? { html: { title: `jitc merged run ${runId}` } } : {}), signKey: flags.signKey, metricsFile: metrics, history, command: 'merge', log },
+    );
     process.stdout.write(`\n${renderTable(summary)}\n\nmerged ${sources.length} runs into ${outDir}\n${closingLine(summary)}\n`);
     return summary.exitCode;
   } finally {

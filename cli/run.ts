@@ -4,7 +4,7 @@
  * targets, and return the exit code. Ctrl-C or SIGTERM aborts the scenarios, which tear down
  * against the still-running targets before the targets are stopped.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { TestSpecification, Vitest } from 'vitest/node';
@@ -12,24 +12,22 @@ import { type Adapter, type StartedTarget, type TargetMode } from '../adapters/c
 import { installUnderway } from '../adapters/install.ts';
 import { stopLocalServers, sweepKilledRuns } from '../adapters/local-process.ts';
 import { loadAdapters } from '../adapters/registry.ts';
-import { readEvidence, writeRunReports } from '../reports/outputs/artifacts.ts';
+import { readEvidence } from '../reports/outputs/artifacts.ts';
 import { checkDefinition } from '../scenarios/catalogue.ts';
 import { parseGateRule, type GateRule } from '../reports/gate.ts';
-import { buildHtmlReport } from '../reports/writers/html.ts';
-import { sealRun } from '../reports/ledger/ledger.ts';
-import { writeOpenMetrics } from '../reports/writers/openmetrics.ts';
 import { OutputDir } from '../reports/outputs/out-dir.ts';
 import { planDigest } from '../reports/outputs/shards.ts';
 import { closingLine, renderTable } from '../reports/writers/terminal.ts';
 import { loadWaivers, type Waiver } from '../reports/waivers.ts';
-import { loadBuiltinScenarios, loadScenarioFile } from '../scenarios/load.ts';
-import type { ScenarioResult } from '../scenarios/result.ts';
+import { inSuites, loadBuiltinScenarios, loadScenarioFile } from '../scenarios/load.ts';
+import { resultSkeleton, type ScenarioResult } from '../scenarios/result.ts';
 import type { Scenario } from '../scenarios/schema.ts';
 import { post, runChannel, type RunMessage } from '../suites/channel.ts';
 import { RUN_ENV, type RunContext } from '../suites/run-context.ts';
 import { bringUp, effectiveMode } from '../adapters/bring-up.ts';
 import { adapterSections, loadRunConfig } from './config.ts';
-import { plannedHistory, recordInHistory } from './history.ts';
+import { finishRun } from './finish.ts';
+import { plannedHistory } from './history.ts';
 import { metricsFile, outputDir } from './output-paths.ts';
 import { progressPrinter } from './progress.ts';
 import { QuietReporter } from './quiet-reporter.ts';
@@ -71,7 +69,10 @@ interface Plan {
   runId: string;
   mode: TargetMode;
   outDir: string;
+  /** Adapters whose targets come up: both halves of every scenario. */
   adapters: Adapter[];
+  /** Suites that run: the points of use of the scenarios. */
+  suites: string[];
   scenarios: Scenario[];
   scenarioFiles: string[];
   waivers: Waiver[];
@@ -94,28 +95,25 @@ function parseShard(text: string | undefined): Plan['shard'] {
 /** Everything that can be wrong with the input is found here, before any target is touched. */
 async function plan(flags: RunFlags, log: (l: string) => void): Promise<Plan> {
   const config = await loadRunConfig(flags.config);
-  const known = [...(await loadAdapters()).values()].filter((a) => existsSync(suiteFile(a.name)));
-  const knownNames = known.map((a) => a.name).join(', ');
+  const all = [...(await loadAdapters()).values()];
+  const allNames = all.map((a) => a.name).join(', ');
   const asked = flags.suite ?? config.suites;
+  // A suite name matches either half: a suite also runs a scenario of another suite whose grant it issues.
   for (const name of asked ?? []) {
-    if (!known.some((a) => a.name === name)) throw new InputError(`--suite: unknown suite "${name}" (known: ${knownNames})`);
+    if (!all.some((a) => a.name === name)) throw new InputError(`--suite: unknown suite "${name}" (known: ${allNames})`);
   }
   const extraFiles = (flags.scenarioFile ?? []).map((f) => resolve(f));
   const extra = await Promise.all(extraFiles.map((f) => loadScenarioFile(f)));
-  for (const s of extra) {
-    if (!known.some((a) => a.name === s.adapter)) throw new InputError(`${s.source}: adapter: "${s.adapter}" has no suite (known: ${knownNames})`);
-  }
   const wanted = flags.scenario ?? config.scenarios ?? [];
   const wantedFrom = flags.scenario ? '--scenario' : `${flags.config}: scenarios`;
-  // Scenario files on their own run on their own, in the suites of their adapters; built-in
+  // Scenario files on their own run on their own, in the suites of their points of use; built-in
   // scenarios join them when suites or scenario ids are asked for.
-  const builtinSuites = asked ?? (extra.length > 0 && wanted.length === 0 ? [] : known.map((a) => a.name));
-  // (loadBuiltinScenarios reads every adapter's built-ins when given none.)
-  const builtin = builtinSuites.length > 0 ? await loadBuiltinScenarios(builtinSuites) : [];
-  // Checked against every built-in of the file's adapter, in the run or not: the suite tells them apart by id.
-  const builtinOfFiles = extra.length > 0 ? await loadBuiltinScenarios([...new Set(extra.map((s) => s.adapter))]) : [];
+  const builtinSuites = asked ?? (extra.length > 0 && wanted.length === 0 ? [] : all.map((a) => a.name));
+  const everyBuiltin = await loadBuiltinScenarios();
+  const builtin = everyBuiltin.filter((s) => inSuites(s, builtinSuites));
   for (const s of extra) {
-    if (builtinOfFiles.some((b) => b.adapter === s.adapter && b.id === s.id)) throw new InputError(`${s.source}: id: "${s.id}" is already a built-in scenario of ${s.adapter}`);
+    // Checked against every built-in of the file's suite, in the run or not: the suite tells them apart by id.
+    if (everyBuiltin.some((b) => b.adapter === s.adapter && b.id === s.id)) throw new InputError(`${s.source}: id: "${s.id}" is already a built-in scenario of ${s.adapter}`);
     if (extra.some((o) => o !== s && o.adapter === s.adapter && o.id === s.id)) throw new InputError(`${s.source}: id: "${s.id}" is also the id of another --scenario-file of ${s.adapter}`);
     // A file given to run and then left out by the selection would be a scenario silently not run.
     if (wanted.length > 0 && !wanted.includes(s.id)) throw new InputError(`${s.source}: id: "${s.id}" is not selected by ${wantedFrom} (${wanted.join(', ')}); select it too, or leave the file out`);
@@ -126,7 +124,13 @@ async function plan(flags: RunFlags, log: (l: string) => void): Promise<Plan> {
     }
   }
   const scenarios = [...builtin.filter((s) => wanted.length === 0 || wanted.includes(s.id)), ...extra];
-  const adapters = known.filter((a) => scenarios.some((s) => s.adapter === a.name));
+  // A scenario runs in the suite of its point of use; a point of use without a suite is an error, never a silent skip.
+  const suites = [...new Set(scenarios.map((s) => s.adapter))].sort();
+  for (const name of suites) {
+    if (!existsSync(suiteFile(name))) throw new InputError(`${scenarios.find((s) => s.adapter === name)!.source}: adapter: "${name}" has no suite (suites/${name}.suite.ts)`);
+  }
+  // Both halves' targets come up: the point of use's and the grant source's.
+  const adapters = all.filter((a) => scenarios.some((s) => s.adapter === a.name || s.grant.adapter === a.name));
   const concurrency = flags.concurrency ?? config.concurrency ?? 8;
   const gate = flags.failOn ? flags.failOn.map((r) => parseGateRule(r)) : (config.gate?.failOn ?? []).map((r, i) => parseGateRule(r, `${flags.config}: gate.failOn.${i}`));
   const shard = parseShard(flags.shard);
@@ -138,6 +142,7 @@ async function plan(flags: RunFlags, log: (l: string) => void): Promise<Plan> {
     mode,
     outDir: outputDir(resolve(flags.out ?? config.out ?? DEFAULT_OUT), flags.out === undefined && config.out !== undefined ? `${flags.config}: out` : '--out'),
     adapters,
+    suites,
     scenarios,
     scenarioFiles: extraFiles,
     waivers,
@@ -158,7 +163,7 @@ async function createSuiteRunner(p: Plan, reporter: QuietReporter, writeTo: stri
     root: PROJECT_ROOT,
     include: ['suites/*.suite.ts'],
     pool: 'threads',
-    maxWorkers: Math.max(1, p.adapters.length),
+    maxWorkers: Math.max(1, p.suites.length),
     maxConcurrency: p.concurrency,
     testTimeout: 3_600_000,
     hookTimeout: 120_000,
@@ -177,7 +182,7 @@ async function createSuiteRunner(p: Plan, reporter: QuietReporter, writeTo: stri
 
 /** The suite files this run (or this shard of it) executes, as vitest's own sharding picks them. */
 async function suitesToRun(vitest: Vitest, p: Plan): Promise<TestSpecification[]> {
-  const specs = await vitest.globTestSpecifications(p.adapters.map((a) => suiteFile(a.name)));
+  const specs = await vitest.globTestSpecifications(p.suites.map((name) => suiteFile(name)));
   if (!p.shard) return specs;
   const Sequencer = vitest.config.sequence.sequencer;
   return new Sequencer(vitest).shard(specs);
@@ -203,12 +208,13 @@ async function runClaimed(flags: RunFlags, p: Plan, history: string, out: Output
   const startedAt = new Date().toISOString();
   const reporter = new QuietReporter();
   const vitest = await createSuiteRunner(p, reporter, out.staging);
-  const planned = p.adapters.map((a) => suiteFile(a.name));
+  const planned = p.suites.map((name) => suiteFile(name));
   const wholePlan = p.scenarios.map((s) => `${s.adapter}/${s.id}`).sort();
   const specs = await suitesToRun(vitest, p);
   const inShard = new Set(specs.map((s) => s.moduleId));
-  p.adapters = p.adapters.filter((a) => inShard.has(suiteFile(a.name)));
-  p.scenarios = p.scenarios.filter((s) => p.adapters.some((a) => a.name === s.adapter));
+  p.suites = p.suites.filter((name) => inShard.has(suiteFile(name)));
+  p.scenarios = p.scenarios.filter((s) => p.suites.includes(s.adapter));
+  p.adapters = p.adapters.filter((a) => p.scenarios.some((s) => s.adapter === a.name || s.grant.adapter === a.name));
 
   const channel = runChannel(p.runId);
   const show = progressPrinter();
@@ -258,7 +264,7 @@ async function runClaimed(flags: RunFlags, p: Plan, history: string, out: Output
     }
     phase = 'running';
     const shardNote = p.shard ? `, shard ${p.shard.index}/${p.shard.count}` : '';
-    log(`jitc run ${p.runId}: ${p.scenarios.length} scenarios on ${p.adapters.map((a) => a.name).join(', ') || 'no suite'} (${p.mode} targets${shardNote}), concurrency ${p.concurrency}`);
+    log(`jitc run ${p.runId}: ${p.scenarios.length} scenarios on ${p.suites.join(', ') || 'no suite'} (${p.mode} targets${shardNote}), concurrency ${p.concurrency}`);
     if (!interrupted && specs.length > 0) {
       const context: RunContext = {
         runId: p.runId,
@@ -286,29 +292,20 @@ async function runClaimed(flags: RunFlags, p: Plan, history: string, out: Output
   log(`targets stopped; writing the reports of run ${p.runId}`);
 
   const results = withMissing(readEvidence(out.staging), p, interrupted);
-  const summary = writeRunReports(out.staging, results, {
-    runId: p.runId,
-    startedAt,
-    waivers: p.waivers,
-    gate: p.gate,
-    doubtful: interrupted !== undefined || reporter.problems.length > 0,
-    // Each shard records the whole plan it is part of, so merge can tell a complete set of shards.
-    ...(p.shard ? { shard: { index: p.shard.index, count: p.shard.count, planned: wholePlan, plan: planDigest(wholePlan) } } : {}),
-  });
-  // The Allure history of earlier runs here is carried forward: trends survive the replacement.
-  out.carryForward('history/');
-  if (flags.html) {
-    // A run whose suites wrote no Allure result (a suite crashed) still gets its (empty) report.
-    mkdirSync(join(out.staging, 'allure-results'), { recursive: true });
-    await buildHtmlReport(out.staging, `jitc run ${p.runId}`);
-    log(`HTML report: ${join(p.outDir, 'html', 'index.html')}`);
-  }
-  // Last, once every report is written: the seal covers them all; then the sealed outputs replace
-  // the previous ones, and only outputs in place are recorded.
-  log(sealRun(out.staging, { signKey: flags.signKey }));
-  out.commit();
-  if (p.metricsFile) writeOpenMetrics(p.metricsFile, summary);
-  await recordInHistory(history, summary, results, 'run', log);
+  const summary = await finishRun(
+    out,
+    results,
+    {
+      runId: p.runId,
+      startedAt,
+      waivers: p.waivers,
+      gate: p.gate,
+      doubtful: interrupted !== undefined || reporter.problems.length > 0,
+      // Each shard records the whole plan it is part of, so merge can tell a complete set of shards.
+      ...(p.shard ? { shard: { index: p.shard.index, count: p.shard.count, planned: wholePlan, plan: planDigest(wholePlan) } } : {}),
+    },
+    { outDir: p.outDir, ...(flags.html ? { html: { title: `jitc run ${p.runId}` } } : {}), signKey: flags.signKey, metricsFile: p.metricsFile, history, command: 'run', log },
+  );
 
   const print = (line = ''): void => {
     process.stdout.write(`${line}\n`);
@@ -337,31 +334,10 @@ function withMissing(results: ScenarioResult[], p: Plan, interrupted: string | u
   const now = new Date().toISOString();
   return [
     ...results,
-    ...missing.map(
-      (scenario): ScenarioResult => ({
-        id: scenario.id,
-        title: scenario.title,
-        proves: scenario.proves,
-        adapter: scenario.adapter,
-        mechanism: scenario.mechanism,
-        severity: scenario.severity,
-        source: scenario.source,
-        target: { mode: p.mode, address: '', facts: {} },
-        runId: p.runId,
-        startedAt: now,
-        finishedAt: now,
-        verdict: 'inconclusive',
-        checks: [{ name: lifecycle.id, title: lifecycle.title, verdict: 'inconclusive', detail: why, severity: lifecycle.severity, controls: lifecycle.controls }],
-        controls: lifecycle.controls,
-        metrics: { ttlSeconds: null, ttlRequestedSeconds: null, revocationLatencyMs: null, sessionOutlivedTtlMs: 0, privilegeWidth: null, residue: 0, harnessLag: { issueToFirstUseMs: null, endToFirstReuseMs: null } },
-        task: { id: `${p.runId}/${scenario.id}`, approver: scenario.task.approver, windowSeconds: scenario.task.windowSeconds, needs: scenario.task.needs, endMode: scenario.end.mode },
-        grant: null,
-        residue: [],
-        phases: [],
-        teardown: { removed: [], errors: [] },
-        evidence: [],
-        secretFingerprints: [],
-      }),
-    ),
+    ...missing.map((scenario): ScenarioResult => ({
+      ...resultSkeleton(scenario, p.runId, { mode: p.mode, address: '', facts: {} }, now),
+      checks: [{ name: lifecycle.id, title: lifecycle.title, verdict: 'inconclusive', detail: why, severity: lifecycle.severity, controls: lifecycle.controls }],
+      controls: lifecycle.controls,
+    })),
   ];
 }

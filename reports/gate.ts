@@ -4,7 +4,7 @@
  * several rules are alternatives. Inconclusive results always gate (exit 2): doubt never passes.
  */
 import { adapterNames } from '../adapters/registry.ts';
-import type { ScenarioResult } from '../scenarios/result.ts';
+import { adaptersOf, type ScenarioResult } from '../scenarios/result.ts';
 import { exitCodeFor } from '../scenarios/verdict.ts';
 import { SEVERITIES, loadCatalogue, type Severity } from '../scenarios/catalogue.ts';
 import { InputError } from '../scenarios/input.ts';
@@ -26,7 +26,7 @@ export interface GateOutcome {
 
 const RANK: Record<Severity, number> = { low: 0, medium: 1, high: 2, critical: 3 };
 
-/** Parse "control=A|B,severity>=high,check=x,adapter=vault" into a rule, naming `where` on error. */
+/** Parse "control=A|B,severity>=high,check=x,adapter=NAME" into a rule, naming `where` on error. */
 export function parseGateRule(text: string, where = '--fail-on'): GateRule {
   const rule: GateRule = {};
   const catalogue = loadCatalogue();
@@ -65,8 +65,9 @@ export function parseGateRule(text: string, where = '--fail-on'): GateRule {
   return rule;
 }
 
-function matches(rule: GateRule, adapter: string, check: ScenarioResult['checks'][number]): boolean {
-  if (rule.adapters && !rule.adapters.includes(adapter)) return false;
+function matches(rule: GateRule, result: ScenarioResult, check: ScenarioResult['checks'][number]): boolean {
+  // `adapter=` matches either half: the point of use's adapter or the grant source's.
+  if (rule.adapters && !adaptersOf(result).some((a) => rule.adapters!.includes(a))) return false;
   if (rule.checks && !rule.checks.includes(check.name)) return false;
   if (rule.controls && !check.controls.some((c) => rule.controls!.includes(c))) return false;
   if (rule.minSeverity && RANK[check.severity] < RANK[rule.minSeverity]) return false;
@@ -89,7 +90,7 @@ export function applyGate(results: ScenarioResult[], rules: GateRule[]): GateOut
     if (r.verdict !== 'fail') continue;
     for (const check of r.checks.filter((c) => c.verdict === 'fail')) {
       const name = `${r.adapter}/${r.id}:${check.name}`;
-      if (rules.length === 0 || rules.some((rule) => matches(rule, r.adapter, check))) gating.push(name);
+      if (rules.length === 0 || rules.some((rule) => matches(rule, r, check))) gating.push(name);
       else tolerated.push(name);
     }
   }

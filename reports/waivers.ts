@@ -5,7 +5,7 @@
  * covered; inconclusive is never waived. Expired and unused waivers are reported, not ignored.
  */
 import { z } from 'zod';
-import type { ScenarioResult, WaiverRecord } from '../scenarios/result.ts';
+import { adaptersOf, type ScenarioResult, type WaiverRecord } from '../scenarios/result.ts';
 import { worstOf } from '../scenarios/verdict.ts';
 import { InputError, describeIssue, displayPath, readYaml } from '../scenarios/input.ts';
 
@@ -48,7 +48,8 @@ export function isExpired(waiver: Waiver, now: Date): boolean {
 }
 
 function covers(waiver: Waiver, result: ScenarioResult): boolean {
-  if (waiver.adapter !== result.adapter || waiver.scenario !== result.id) return false;
+  // A waiver names its scenario by either half's adapter: the suite's (point of use) or the grant's.
+  if (!adaptersOf(result).includes(waiver.adapter) || waiver.scenario !== result.id) return false;
   if (waiver.target !== 'any' && waiver.target !== result.target.mode) return false;
   const failed = result.checks.filter((c) => c.verdict === 'fail').map((c) => c.name);
   return waiver.checks === undefined || failed.every((name) => waiver.checks!.includes(name));
@@ -87,7 +88,7 @@ export function applyWaivers(results: ScenarioResult[], waivers: readonly Waiver
     }
   }
   // Unused only among the adapters this run covered: a waiver for a suite not run is not stale.
-  const ran = new Set(results.map((r) => r.adapter));
+  const ran = new Set(results.flatMap((r) => adaptersOf(r)));
   report.unused = waivers.filter((w) => ran.has(w.adapter) && !used.has(w.id)).map((w) => w.id);
   return report;
 }

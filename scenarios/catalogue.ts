@@ -22,6 +22,8 @@ const checkSchema = z.object({
   title: z.string(),
   severity: z.enum(SEVERITIES),
   meaning: z.string(),
+  /** What to change on the target when the check fails, in general terms; a half may declare its own, in its target's terms. */
+  remediation: z.string().min(10),
   controls: z.array(z.string()).min(1),
 });
 

@@ -1,18 +1,22 @@
 /**
  * The lifecycle engine: setup → baseline → request → use → end → reuse → residue → teardown,
- * written once. Adapters fill the slots through their mechanisms; the engine alone turns what
- * they observe into check verdicts, so every target is judged by the same rules.
+ * written once. A grant source (the broker half) and a point of use (the observer half) fill the
+ * slots, from one adapter or two; the engine alone turns what they observe into check verdicts,
+ * so every target is judged by the same rules. See docs/architecture.md.
  */
 import pRetry from 'p-retry';
 import {
   LIFECYCLE_CHECKS,
-  mechanismOf,
+  ownEntry,
   type Adapter,
   type EndMode,
   type ExtensionMoment,
   type ExtensionResult,
+  type Grant,
+  type GrantContext,
   type GrantRecord,
-  type Mechanism,
+  type GrantSource,
+  type PointOfUse,
   type ProbeResult,
   type ReuseHandle,
   type ScenarioContext,
@@ -21,7 +25,7 @@ import {
 import { checkDefinition } from './catalogue.ts';
 import { Evidence, type Phase } from './evidence.ts';
 import { pollUntilDenied, type ReuseObservation } from './reuse-poll.ts';
-import type { CheckResult, PhaseTiming, ScenarioMetrics, ScenarioResult } from './result.ts';
+import { type CheckResult, emptyMetrics, type GrantSummary, type PhaseTiming, resultSkeleton, type ScenarioMetrics, type ScenarioResult } from './result.ts';
 import type { Scenario } from './schema.ts';
 import { SecretRegistry } from './secrets.ts';
 import { type CheckVerdict, verdictWhenDenialExpected, verdictWhenUseExpected, worstOf } from './verdict.ts';
@@ -31,11 +35,17 @@ import { errorText } from './input.ts';
 /** Wraps each phase, so a reporter can show it as a step (Allure) without the engine knowing. */
 export type PhaseWrapper = <T>(phase: Phase, body: () => Promise<T>) => Promise<T>;
 
-export interface EngineOptions<C> {
-  runId: string;
-  adapter: Adapter<C>;
-  client: C;
+/** A target the run brought up, connected: what a half runs against. */
+export interface BoundTarget {
+  adapter: Adapter;
+  client: unknown;
   connection: TargetConnection;
+}
+
+export interface EngineOptions {
+  runId: string;
+  /** Connected targets by adapter name: the scenario's two halves may come from two of them. */
+  targets: Readonly<Record<string, BoundTarget>>;
   signal: AbortSignal;
   /** Secrets known before the scenario (target credentials); the scenario adds its own. */
   secrets?: SecretRegistry;
@@ -46,34 +56,38 @@ export interface EngineOptions<C> {
 /** Rounding allowance when comparing a granted TTL with the approval window. */
 const TTL_ROUNDING_SECONDS = 1;
 
-export async function runScenario<C>(scenario: Scenario, options: EngineOptions<C>): Promise<ScenarioResult> {
-  const { adapter, signal } = options;
-  const mechanism = mechanismOf(adapter, scenario.mechanism);
-  if (!mechanism) throw new Error(`adapter ${adapter.name} has no mechanism ${scenario.mechanism}`);
+export async function runScenario(scenario: Scenario, options: EngineOptions): Promise<ScenarioResult> {
+  const { signal } = options;
+  const bound = (adapter: string): BoundTarget => {
+    const target = ownEntry(options.targets, adapter);
+    if (!target) throw new Error(`scenario ${scenario.id} needs a target of adapter ${adapter}, which the run did not bring up`);
+    return target;
+  };
+  const useTarget = bound(scenario.use.adapter);
+  const grantTarget = bound(scenario.grant.adapter);
+  const point = ownEntry(useTarget.adapter.pointsOfUse, scenario.use.name);
+  const source = ownEntry(grantTarget.adapter.grantSources, scenario.grant.name);
+  if (!point) throw new Error(`adapter ${scenario.use.adapter} has no point of use ${scenario.use.name}`);
+  if (!source) throw new Error(`adapter ${scenario.grant.adapter} has no grant source ${scenario.grant.name}`);
+  const pointName = `${scenario.use.adapter}/${scenario.use.name}`;
+  const sourceName = `${scenario.grant.adapter}/${scenario.grant.name}`;
 
   const secrets = options.secrets ?? new SecretRegistry();
-  for (const key of options.connection.secretSettings) {
-    const value = options.connection.settings[key];
-    if (value) secrets.add(value);
+  for (const connection of new Set([useTarget.connection, grantTarget.connection])) {
+    for (const key of connection.secretSettings) {
+      const value = connection.settings[key];
+      if (value) secrets.add(value);
+    }
   }
   const evidence = new Evidence(secrets);
   const checks: CheckResult[] = [];
   const phases: PhaseTiming[] = [];
   const startedAt = new Date().toISOString();
-  const metrics: ScenarioMetrics = {
-    ttlSeconds: null,
-    ttlRequestedSeconds: null,
-    revocationLatencyMs: null,
-    sessionOutlivedTtlMs: 0,
-    privilegeWidth: null,
-    residue: 0,
-    harnessLag: { issueToFirstUseMs: null, endToFirstReuseMs: null },
-  };
-
-  const declared = new Set<string>([...LIFECYCLE_CHECKS, ...(scenario.limits ? ['privilege-width'] : []), ...mechanism.checks(scenario.params)]);
+  const metrics: ScenarioMetrics = emptyMetrics();
+  const declared = new Set(declaredChecks(scenario, source, point));
   const addCheck = (name: string, verdict: CheckVerdict, detail: string): void => {
     // A check nobody declared would reach the report unannounced: `jitc list` would not show it.
-    if (!declared.has(name)) throw new Error(`check "${name}" is not declared by mechanism ${adapter.name}/${scenario.mechanism}`);
+    if (!declared.has(name)) throw new Error(`check "${name}" is not declared by grant source ${sourceName} or point of use ${pointName}`);
     const def = checkDefinition(name);
     // One entry per check: a second finding on it (a minted credential's reuse under
     // holder-cannot-extend) joins the first, and the worse verdict stands.
@@ -83,28 +97,47 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
       existing.detail = `${existing.detail}; ${secrets.redact(detail)}`;
       return;
     }
-    checks.push({ name, title: def.title, verdict, detail: secrets.redact(detail), severity: def.severity, controls: def.controls });
+    // The target-specific remedy a half declares comes before the catalogue's general one.
+    const remediation = ownEntry(source.remediation ?? {}, name) ?? ownEntry(point.remediation ?? {}, name) ?? def.remediation;
+    checks.push({
+      name,
+      title: def.title,
+      verdict,
+      detail: secrets.redact(detail),
+      severity: def.severity,
+      controls: def.controls,
+      ...(remediation ? { remediation } : {}),
+    });
   };
 
-  const ctx: ScenarioContext<unknown, C> = {
+  const task = {
+    windowSeconds: scenario.task.windowSeconds,
+    approver: scenario.task.approver,
+    needs: scenario.task.needs,
+    id: `${options.runId}/${scenario.id}`,
+  };
+  const contextFor = <P>(target: BoundTarget, params: P): ScenarioContext<P, unknown> => ({
     runId: options.runId,
     scenarioId: scenario.id,
     prefix: `jitc-${options.runId}-${scenario.id}`,
-    params: scenario.params,
-    client: options.client,
-    connection: options.connection,
-    task: {
-      windowSeconds: scenario.task.windowSeconds,
-      approver: scenario.task.approver,
-      needs: scenario.task.needs,
-      id: `${options.runId}/${scenario.id}`,
-    },
+    params,
+    client: target.client,
+    connection: target.connection,
+    task,
     evidence,
     secrets,
     state: new Map(),
     report: (finding) => addCheck(finding.check, finding.verdict, finding.detail),
     signal,
+  });
+  const useCtx = contextFor(useTarget, scenario.use.params);
+  const grantCtx: GrantContext<unknown, unknown> = {
+    ...contextFor(grantTarget, scenario.grant.params),
+    resource: { description: '', terms: {} },
+    pointOfUse: { name: pointName, probe: (credential, node) => point.probe(useCtx, credential, node) },
   };
+  /** What reaches the resource and what the source issued: residue is read from both halves. */
+  const entitlements = async (): Promise<string[]> => [...(await point.entitlements(useCtx)), ...(await source.entitlements(grantCtx))];
 
   const wrap: PhaseWrapper = options.phase ?? ((_phase, body) => body());
   const runPhase = async <T>(phase: Phase, body: () => Promise<T>): Promise<T> => {
@@ -124,7 +157,8 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
     }
   };
 
-  let grant: GrantRecord | undefined;
+  let grant: Grant | undefined;
+  let sourceSetUp = false;
   /** Everything probed after the end: the grant's handles and whatever the holder minted. */
   const handles: ReuseHandle[] = [];
   /** Every handle polled after the end, on every node it was polled on, with what was seen. */
@@ -136,37 +170,44 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
   const teardownErrors: string[] = [];
 
   try {
-    await runPhase('setup', () => mechanism.setup(ctx));
+    await runPhase('setup', async () => {
+      grantCtx.resource = await point.setup(useCtx);
+      sourceSetUp = true;
+      await source.setup(grantCtx);
+    });
 
     const baseline = await runPhase('baseline', async () => {
-      const entitlements = await mechanism.entitlements(ctx);
-      evidence.record('entitlements snapshot before the grant', { count: entitlements.length, entitlements });
-      const standing = await mechanism.probeStanding(ctx);
+      const before = await entitlements();
+      evidence.record('entitlements snapshot before the grant', { count: before.length, entitlements: before });
+      // Standing privilege at the point of use itself, and by the grant path (self-service) when it has one.
+      const standing = combineStanding([await point.probeStanding(useCtx), ...(source.probeStanding ? [await source.probeStanding(grantCtx)] : [])]);
       recordProbe(evidence, 'privileged action attempted without a grant', standing);
       addCheck('zero-standing-privilege', verdictWhenDenialExpected(standing.outcome), describeStanding(standing));
-      return entitlements;
+      return before;
     });
 
     const issued = await runPhase('request', async () => {
       evidence.record('grant requested', {
-        taskId: ctx.task.id,
-        approver: ctx.task.approver,
-        windowSeconds: ctx.task.windowSeconds,
-        needs: ctx.task.needs,
+        taskId: task.id,
+        approver: task.approver,
+        windowSeconds: task.windowSeconds,
+        needs: task.needs,
+        grantSource: sourceName,
+        pointOfUse: pointName,
       });
-      const record = await mechanism.request(ctx);
+      const record = await source.request(grantCtx);
       evidence.record('grant issued', summariseGrant(record), new Date(record.issuedAt));
       metrics.ttlSeconds = record.ttlGrantedSeconds;
       metrics.ttlRequestedSeconds = record.ttlRequestedSeconds;
-      judgeTtl(record, ctx.task.windowSeconds, addCheck);
+      judgeTtl(record, task.windowSeconds, addCheck);
       // A mechanism that cannot state the granted scope leaves the width unknown, not zero.
-      metrics.privilegeWidth = record.scopeGranted.length > 0 ? record.scopeGranted.length / ctx.task.needs.length : null;
+      metrics.privilegeWidth = record.scopeGranted.length > 0 ? record.scopeGranted.length / task.needs.length : null;
       if (scenario.limits) {
         const width = metrics.privilegeWidth ?? Number.POSITIVE_INFINITY;
         addCheck(
           'privilege-width',
           width <= scenario.limits.maxPrivilegeWidth ? 'pass' : 'fail',
-          `granted ${record.scopeGranted.length} (${record.scopeGranted.join(', ')}) for ${ctx.task.needs.length} needed: width ${width.toFixed(2)}, bound ${scenario.limits.maxPrivilegeWidth}`,
+          `granted ${record.scopeGranted.length} (${record.scopeGranted.join(', ')}) for ${task.needs.length} needed: width ${width.toFixed(2)}, bound ${scenario.limits.maxPrivilegeWidth}`,
         );
       }
       return record;
@@ -175,7 +216,9 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
     const extensions: ExtensionOutcome[] = [];
 
     const usable = await runPhase('use', async () => {
-      const used = await mechanism.use(ctx, issued);
+      const { sessions, ...used } = await point.use(useCtx, issued.credential);
+      // Sessions opened during use join the grant's handles at once, so teardown closes them whatever the verdict.
+      issued.handles.push(...(sessions ?? []));
       recordProbe(evidence, 'first use of the grant', used);
       // The harness's own lag, measured in every result: a late first use must never blame the target.
       const lagMs = Date.parse(used.at) - Date.parse(issued.issuedAt);
@@ -192,12 +235,13 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
             : `the grant did not work for the task (${used.outcome}: ${used.detail}); nothing after it was tested`,
       );
       if (verdict !== 'pass') return false;
+      await source.afterUse?.(grantCtx, issued);
       handles.push(...issued.handles);
-      extensions.push(...(await tryExtensions(ctx, issued, 'inside-window', handles)));
+      extensions.push(...(await tryExtensions(grantCtx, issued, 'inside-window', handles)));
       return true;
     });
 
-    const ended = await runPhase('end', () => endGrant(ctx, mechanism, issued, scenario, options.onWait));
+    const ended = await runPhase('end', () => endGrant(grantCtx, source, issued, scenario, options.onWait));
     end = ended;
 
     await runPhase('reuse', async () => {
@@ -223,9 +267,9 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
       // The holder's attempts after the end run alongside the poll: a slow or silent target must
       // not push the first reuse probe past the deadline. What they mint is polled afterwards.
       const mintedAfterEnd: ReuseHandle[] = [];
-      const [afterEnd, seen] = await Promise.all([tryExtensions(ctx, issued, 'after-end', mintedAfterEnd), poll([...handles])]);
+      const [afterEnd, seen] = await Promise.all([tryExtensions(grantCtx, issued, 'after-end', mintedAfterEnd), poll([...handles])]);
       extensions.push(...afterEnd);
-      if (issued.extensions.length > 0) judgeExtensions(extensions, issued, ctx.task, addCheck);
+      if (issued.extensions.length > 0) judgeExtensions(extensions, issued, task, addCheck);
       handles.push(...mintedAfterEnd);
       if (handles.length === 0) {
         addCheck('reuse-denied', 'inconclusive', 'the grant offered nothing to probe after the end, so reuse was not tested');
@@ -238,7 +282,7 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
     });
 
     residue = await runPhase('residue', async () => {
-      const left = await measureResidue(ctx, mechanism, baseline, ended.deadlineAt, addCheck);
+      const left = await measureResidue(grantCtx, entitlements, baseline, ended.deadlineAt, addCheck);
       // Once more, just before teardown: a credential that came back after its confirmed denial
       // (a replica catching up the wrong way, a cache refilled) is caught here.
       await probeOnceMore(polled, ended.endedAt, evidence);
@@ -258,42 +302,48 @@ export async function runScenario<C>(scenario: Scenario, options: EngineOptions<
       for (const handle of handles.length > 0 ? handles : (grant?.handles ?? [])) {
         await handle.close?.().catch((error: unknown) => teardownErrors.push(`close ${handle.name}: ${errorText(error)}`));
       }
-      try {
-        removed.push(...(await mechanism.teardown(ctx)));
-        evidence.record('harness removed what it created', { removed });
-      } catch (error) {
-        teardownErrors.push(errorText(error));
-        evidence.record(`teardown incomplete: ${errorText(error)}`);
+      // The source first (what it issued may depend on the resource), then the point of use.
+      const halves: [string, () => Promise<string[]>][] = [
+        ...(sourceSetUp ? [[sourceName, () => source.teardown(grantCtx)] as [string, () => Promise<string[]>]] : []),
+        [pointName, () => point.teardown(useCtx)],
+      ];
+      for (const [name, teardown] of halves) {
+        try {
+          removed.push(...(await teardown()));
+        } catch (error) {
+          teardownErrors.push(`${name}: ${errorText(error)}`);
+          evidence.record(`teardown of ${name} incomplete: ${errorText(error)}`);
+        }
       }
+      evidence.record('harness removed what it created', { removed });
     }).catch(() => undefined);
   }
 
   const verdict = worstOf(checks.map((c) => c.verdict));
+  const target = { mode: useTarget.connection.mode, address: useTarget.connection.address, facts: useTarget.connection.facts };
   // Redacted as a whole at the end: secrets registered late (a child token) are covered too.
   return secrets.redactValue<ScenarioResult>({
-    id: scenario.id,
-    title: scenario.title,
-    proves: scenario.proves,
-    adapter: adapter.name,
-    mechanism: scenario.mechanism,
-    severity: scenario.severity,
-    source: scenario.source,
-    target: { mode: options.connection.mode, address: options.connection.address, facts: options.connection.facts },
-    runId: options.runId,
-    startedAt,
+    ...resultSkeleton(scenario, options.runId, target, startedAt),
     finishedAt: new Date().toISOString(),
     verdict,
     checks,
     controls: [...new Set(checks.flatMap((c) => c.controls))].sort(),
     metrics,
-    task: { ...ctx.task, endMode: scenario.end.mode },
-    grant: grant ? summariseGrant(grant) : null,
+    task: { ...task, endMode: scenario.end.mode },
+    issued: grant ? summariseGrant(grant) : null,
     residue,
     phases,
     teardown: { removed, errors: teardownErrors },
     evidence: evidence.events,
     secretFingerprints: secrets.fingerprints(),
   });
+}
+
+/** Every check a scenario can produce: the engine's own (privilege-width only with limits), then each half's. */
+export function declaredChecks(scenario: Scenario, source: GrantSource, point: PointOfUse): string[] {
+  return [
+    ...new Set([...LIFECYCLE_CHECKS, ...(scenario.limits ? ['privilege-width'] : []), ...source.checks(scenario.grant.params), ...point.checks(scenario.use.params)]),
+  ];
 }
 
 interface EndInstant {
@@ -305,10 +355,10 @@ interface EndInstant {
   deadlineAt: number;
 }
 
-async function endGrant<C>(
-  ctx: ScenarioContext<unknown, C>,
-  mechanism: Mechanism<unknown, C>,
-  grant: GrantRecord,
+async function endGrant(
+  ctx: GrantContext<unknown, unknown>,
+  source: GrantSource,
+  grant: Grant,
   scenario: Scenario,
   onWait: WaitReporter | undefined,
 ): Promise<EndInstant> {
@@ -328,7 +378,7 @@ async function endGrant<C>(
       graceSeconds: scenario.end.graceSeconds,
     });
     await waitUntil(endedAt, `${scenario.adapter}/${scenario.id}: ${grant.credentialId} to expire`, ctx.signal, onWait);
-    await mechanism.end(ctx, grant, mode);
+    await source.end(ctx, grant, mode);
     const deadlineAt = endedAt + graceMs + deadlineMs;
     ctx.evidence.record('grant due to have expired', { at: new Date(endedAt).toISOString(), deadline: new Date(deadlineAt).toISOString() }, new Date(endedAt));
     // Waiting is the harness's job, not the target's: an expiry call is not a revoke call.
@@ -339,7 +389,7 @@ async function endGrant<C>(
   ctx.evidence.record(mode === 'revoke' ? 'grant revocation requested at task end' : 'task ended; single-use grant consumed', {
     deadline: new Date(deadlineAt).toISOString(),
   }, new Date(endedAt));
-  await mechanism.end(ctx, grant, mode);
+  await source.end(ctx, grant, mode);
   const endReturnedAt = Date.now();
   ctx.evidence.record(mode === 'revoke' ? 'revoke call returned' : 'end call returned', { callMs: endReturnedAt - endedAt });
   return { endedAt, endReturnedAt, deadlineAt };
@@ -355,7 +405,7 @@ interface ExtensionOutcome extends ExtensionResult {
  * The holder tries to extend its own grant with the credential itself. Whatever it mints joins
  * the handles probed after the end, so a child or key that outlives the task is caught.
  */
-async function tryExtensions<C>(ctx: ScenarioContext<unknown, C>, grant: GrantRecord, moment: ExtensionMoment, handles: ReuseHandle[]): Promise<ExtensionOutcome[]> {
+async function tryExtensions(ctx: ScenarioContext<unknown, unknown>, grant: GrantRecord, moment: ExtensionMoment, handles: ReuseHandle[]): Promise<ExtensionOutcome[]> {
   const outcomes: ExtensionOutcome[] = [];
   for (const extension of grant.extensions) {
     let result: ExtensionResult;
@@ -461,9 +511,9 @@ const RESIDUE_SETTLE_MS = 1000;
  * grants asynchronously, so the diff is re-read until it is empty or the reuse deadline passes
  * (at least {@link RESIDUE_SETTLE_MS}); the wait is recorded with the snapshot.
  */
-async function measureResidue<C>(
-  ctx: ScenarioContext<unknown, C>,
-  mechanism: Mechanism<unknown, C>,
+async function measureResidue(
+  ctx: ScenarioContext<unknown, unknown>,
+  entitlements: () => Promise<string[]>,
   baseline: string[],
   deadlineAt: number,
   addCheck: (n: string, v: CheckVerdict, d: string) => void,
@@ -477,7 +527,7 @@ async function measureResidue<C>(
     await pRetry(
       async () => {
         reads += 1;
-        const after = await mechanism.entitlements(ctx);
+        const after = await entitlements();
         left = after.filter((e) => !before.has(e));
         if (left.length > 0) throw new ResidueLeft();
       },
@@ -499,13 +549,22 @@ function recordProbe(evidence: Evidence, what: string, probe: ProbeResult): void
   evidence.record(`${what}: ${probe.outcome}`, { outcome: probe.outcome, answer: probe.detail }, new Date(probe.at));
 }
 
+/** Allowed on any path is standing privilege; otherwise any doubt leaves it unknown. */
+function combineStanding(probes: ProbeResult[]): ProbeResult {
+  if (probes.length === 1) return probes[0]!;
+  const outcome = probes.some((p) => p.outcome === 'allowed') ? 'allowed' : probes.some((p) => p.outcome === 'unknown') ? 'unknown' : 'denied';
+  const shown = outcome === 'denied' ? probes : probes.filter((p) => p.outcome === outcome);
+  return { outcome, at: probes.map((p) => p.at).sort().at(-1)!, detail: shown.map((p) => p.detail).join('; ') };
+}
+
 function describeStanding(probe: ProbeResult): string {
   if (probe.outcome === 'denied') return `denied before the grant (${probe.detail})`;
   if (probe.outcome === 'allowed') return `standing privilege: allowed before any grant (${probe.detail})`;
   return `could not tell whether the identity holds standing privilege (${probe.detail})`;
 }
 
-function summariseGrant(record: GrantRecord): ScenarioResult['grant'] & object {
-  const { handles, extensions, ...rest } = record;
+function summariseGrant(record: Grant): GrantSummary {
+  // The credential itself never reaches a result: only its public id (in the record) does.
+  const { handles, extensions, credential: _credential, ...rest } = record;
   return { ...rest, handles: handles.map((h) => h.name), extensions: extensions.map((e) => e.name) };
 }

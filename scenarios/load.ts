@@ -1,13 +1,13 @@
 /**
  * Loading scenario files: YAML in, typed {@link Scenario} out, or one InputError naming the file
- * and the field. The mechanism's own schema validates `params`, so a typo in a TTL is caught here
- * and not half-way through a run.
+ * and the field. Each half's own schema validates its params, so a typo in a TTL is caught here
+ * and not half-way through a run; halves that do not fit together are refused here too.
  */
 import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { mechanismOf } from '../adapters/contract.ts';
+import { type Adapter, type GrantSource, ownEntry, type PointOfUse } from '../adapters/contract.ts';
 import { getAdapter } from '../adapters/registry.ts';
-import { checkDefinition } from './catalogue.ts';
+import { loadCatalogue } from './catalogue.ts';
 import { scenarioFileSchema, type Scenario } from './schema.ts';
 import { describeIssue, displayPath, InputError, PROJECT_ROOT, readYaml } from './input.ts';
 
@@ -18,23 +18,111 @@ export async function toScenario(raw: unknown, source: string): Promise<Scenario
   const where = displayPath(source);
   const file = scenarioFileSchema.safeParse(raw);
   if (!file.success) throw new InputError(`${where}: ${describeIssue(file.error)}`);
-  const adapter = await getAdapter(file.data.adapter).catch((error: Error) => {
-    throw new InputError(`${where}: adapter: ${error.message}`);
-  });
-  const mechanism = mechanismOf(adapter, file.data.mechanism);
-  if (!mechanism) {
-    throw new InputError(
-      `${where}: mechanism: "${file.data.mechanism}" is not a mechanism of adapter ${adapter.name} (known: ${Object.keys(adapter.mechanisms).join(', ')})`,
-    );
+  const data = file.data;
+  const fail = (message: string): never => {
+    throw new InputError(`${where}: ${message}`);
+  };
+  const adapterNamed = (name: string, field: string): Promise<Adapter> =>
+    getAdapter(name).catch((error: Error) => {
+      throw new InputError(`${where}: ${field}: ${error.message}`);
+    });
+  const useAdapter = await adapterNamed(data.adapter, 'adapter');
+  for (const need of data.task.needs) if (need.trim() === '') fail('task.needs: empty entry');
+
+  let halves: Halves;
+  if (data.mechanism !== undefined) {
+    if (data.grant || data.use) fail('mechanism: name either a native pair (mechanism, params) or both halves (grant, use), not both');
+    const pair = ownEntry(useAdapter.pairs, data.mechanism) ?? fail(`mechanism: "${data.mechanism}" is not a native pair of adapter ${useAdapter.name} (known: ${Object.keys(useAdapter.pairs).join(', ')})`);
+    const grantSource = ownEntry(useAdapter.grantSources, pair.source) ?? fail(`mechanism: adapter ${useAdapter.name} pairs "${data.mechanism}" with a grant source it does not have`);
+    const pointOfUse = ownEntry(useAdapter.pointsOfUse, pair.pointOfUse) ?? fail(`mechanism: adapter ${useAdapter.name} pairs "${data.mechanism}" with a point of use it does not have`);
+    assertFit(`${useAdapter.name}/${pair.source}`, grantSource, `${useAdapter.name}/${pair.pointOfUse}`, pointOfUse, fail);
+    // One params block for both halves of a native pair: each takes the keys its schema declares.
+    const params = data.params ?? {};
+    for (const key of Object.keys(params)) {
+      if (!(key in grantSource.params.shape) && !(key in pointOfUse.params.shape)) fail(`params.${key}: unknown key "${key}" (a typo?)`);
+    }
+    halves = {
+      pair: data.mechanism,
+      grant: { adapter: useAdapter, name: pair.source, half: grantSource, params: parseHalf(grantSource, pick(params, grantSource.params.shape), 'params', fail) },
+      use: { adapter: useAdapter, name: pair.pointOfUse, half: pointOfUse, params: parseHalf(pointOfUse, pick(params, pointOfUse.params.shape), 'params', fail) },
+    };
+  } else {
+    if (data.params !== undefined) fail('params: belongs to a native pair (mechanism); with grant and use, give grant.params and use.params');
+    if (!data.grant || !data.use) fail('mechanism: name a native pair (mechanism) or both halves (grant and use)');
+    const grant = data.grant!;
+    const use = data.use!;
+    const grantAdapter = grant.adapter === undefined ? useAdapter : await adapterNamed(grant.adapter, 'grant.adapter');
+    const grantSource = ownEntry(grantAdapter.grantSources, grant.source) ?? fail(`grant.source: "${grant.source}" is not a grant source of adapter ${grantAdapter.name} (known: ${Object.keys(grantAdapter.grantSources).join(', ') || 'none'})`);
+    const pointOfUse = ownEntry(useAdapter.pointsOfUse, use.point) ?? fail(`use.point: "${use.point}" is not a point of use of adapter ${useAdapter.name} (known: ${Object.keys(useAdapter.pointsOfUse).join(', ') || 'none'})`);
+    assertFit(`${grantAdapter.name}/${grant.source}`, grantSource, `${useAdapter.name}/${use.point}`, pointOfUse, fail);
+    halves = {
+      grant: { adapter: grantAdapter, name: grant.source, half: grantSource, params: parseHalf(grantSource, grant.params, 'grant.params', fail) },
+      use: { adapter: useAdapter, name: use.point, half: pointOfUse, params: parseHalf(pointOfUse, use.params, 'use.params', fail) },
+    };
   }
-  const params = mechanism.params.safeParse(file.data.params);
-  if (!params.success) throw new InputError(`${where}: ${describeIssue(params.error, 'params')}`);
-  for (const need of file.data.task.needs) if (need.trim() === '') throw new InputError(`${where}: task.needs: empty entry`);
-  return { ...file.data, params: params.data, source: where };
+  assertDeclaredChecksKnown(halves);
+  const { mechanism: _m, params: _p, grant: _g, use: _u, ...rest } = data;
+  return {
+    ...rest,
+    ...(halves.pair ? { pair: halves.pair } : {}),
+    grant: { adapter: halves.grant.adapter.name, name: halves.grant.name, params: halves.grant.params },
+    use: { adapter: halves.use.adapter.name, name: halves.use.name, params: halves.use.params },
+    source: where,
+  };
+}
+
+interface Resolved<H> {
+  adapter: Adapter;
+  name: string;
+  half: H;
+  params: unknown;
+}
+interface Halves {
+  pair?: string;
+  grant: Resolved<GrantSource>;
+  use: Resolved<PointOfUse>;
+}
+
+function pick(params: Record<string, unknown>, shape: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(params).filter(([key]) => key in shape));
+}
+
+function parseHalf(half: GrantSource | PointOfUse, raw: unknown, prefix: string, fail: (message: string) => never): unknown {
+  const parsed = half.params.safeParse(raw);
+  return parsed.success ? parsed.data : fail(describeIssue(parsed.error, prefix));
+}
+
+/**
+ * The two halves must fit, before their params are read: the point of use accepts a credential
+ * type the source issues and offers every term the source grants by.
+ */
+function assertFit(sourceName: string, source: GrantSource, pointName: string, point: PointOfUse, fail: (message: string) => never): void {
+  if (!source.issues.some((type) => point.accepts.includes(type))) {
+    fail(`grant: ${sourceName} issues ${source.issues.join(', ')}, which the point of use ${pointName} does not accept (it accepts ${point.accepts.join(', ')})`);
+  }
+  const missing = source.needs.filter((term) => !point.offers.includes(term));
+  if (missing.length > 0) fail(`grant: ${sourceName} grants by ${missing.join(', ')}, which the point of use ${pointName} does not offer (it offers ${point.offers.join(', ') || 'nothing'})`);
+}
+
+/** Every check either half declares for these params is in the catalogue: an unknown one is refused before anything runs. */
+function assertDeclaredChecksKnown({ grant, use }: Halves): void {
+  const halves: [string, GrantSource | PointOfUse, unknown][] = [
+    [`grant source ${grant.adapter.name}/${grant.name}`, grant.half, grant.params],
+    [`point of use ${use.adapter.name}/${use.name}`, use.half, use.params],
+  ];
+  const known = loadCatalogue().checks;
+  for (const [name, half, params] of halves) {
+    for (const check of half.checks(params)) if (!known.has(check)) throw new Error(`${name} declares check "${check}", which is not in scenarios/controls.yaml`);
+  }
 }
 
 export async function loadScenarioFile(file: string): Promise<Scenario> {
   return toScenario(readYaml(file), file);
+}
+
+/** Whether a suite name selects the scenario: it matches either half, the point of use's adapter or the grant's. */
+export function inSuites(scenario: Scenario, suites: readonly string[]): boolean {
+  return suites.includes(scenario.adapter) || suites.includes(scenario.grant.adapter);
 }
 
 /** Every built-in scenario of the given adapters (all adapters when the list is empty), sorted by id. */
@@ -59,9 +147,4 @@ export async function loadBuiltinScenarios(adapters: readonly string[] = []): Pr
     seen.add(key);
   }
   return scenarios;
-}
-
-/** Catalogue ids a scenario's checks use must exist; called by the engine before it reports a check. */
-export function assertKnownCheck(id: string): void {
-  checkDefinition(id);
 }

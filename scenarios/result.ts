@@ -2,6 +2,7 @@
 import type { GrantRecord, TargetMode } from '../adapters/contract.ts';
 import type { Severity } from './catalogue.ts';
 import type { EvidenceEvent, Phase } from './evidence.ts';
+import type { Scenario } from './schema.ts';
 import type { CheckVerdict, Verdict } from './verdict.ts';
 
 export interface CheckResult {
@@ -11,6 +12,8 @@ export interface CheckResult {
   detail: string;
   severity: Severity;
   controls: string[];
+  /** What to change on the target when the check fails: the half's own remedy, or the catalogue's. */
+  remediation?: string;
 }
 
 export interface PhaseTiming {
@@ -47,15 +50,21 @@ export interface WaiverRecord {
   expires: string;
 }
 
-/** A grant as reports keep it: handle and extension names, never the closures behind them. */
+/** A grant as reports keep it: handle and extension names, never the closures behind them, never the credential. */
 export type GrantSummary = Omit<GrantRecord, 'handles' | 'extensions'> & { handles: string[]; extensions?: string[] };
 
 export interface ScenarioResult {
   id: string;
   title: string;
   proves: string;
+  /** The point of use's adapter: the scenario belongs to its suite. */
   adapter: string;
-  mechanism: string;
+  /** The point of use, of `adapter`. */
+  pointOfUse: string;
+  /** Where the grant came from: its adapter and grant source. */
+  grant: { adapter: string; source: string };
+  /** The native pair's name, when the scenario named one (`mechanism:` in its file). */
+  pair?: string;
   severity: Severity;
   source: string;
   target: { mode: TargetMode; address: string; facts: Record<string, string> };
@@ -67,7 +76,8 @@ export interface ScenarioResult {
   controls: string[];
   metrics: ScenarioMetrics;
   task: { id: string; approver: string; windowSeconds: number; needs: string[]; endMode: string };
-  grant: GrantSummary | null;
+  /** The grant as its source issued it; null when no grant was issued. */
+  issued: GrantSummary | null;
   residue: string[];
   phases: PhaseTiming[];
   teardown: { removed: string[]; errors: string[] };
@@ -78,4 +88,55 @@ export interface ScenarioResult {
    */
   secretFingerprints: string[];
   waiver?: WaiverRecord;
+}
+
+/** Metrics before anything was measured: nulls where a measure is unknown, never zeros that look like one. */
+export function emptyMetrics(): ScenarioMetrics {
+  return {
+    ttlSeconds: null,
+    ttlRequestedSeconds: null,
+    revocationLatencyMs: null,
+    sessionOutlivedTtlMs: 0,
+    privilegeWidth: null,
+    residue: 0,
+    harnessLag: { issueToFirstUseMs: null, endToFirstReuseMs: null },
+  };
+}
+
+/**
+ * The one shape every result starts from: who the scenario is, where it ran, and nothing
+ * observed yet (inconclusive, no checks). The engine fills it; a scenario that never ran keeps it.
+ */
+export function resultSkeleton(scenario: Scenario, runId: string, target: ScenarioResult['target'], at: string): ScenarioResult {
+  return {
+    id: scenario.id,
+    title: scenario.title,
+    proves: scenario.proves,
+    adapter: scenario.use.adapter,
+    pointOfUse: scenario.use.name,
+    grant: { adapter: scenario.grant.adapter, source: scenario.grant.name },
+    ...(scenario.pair ? { pair: scenario.pair } : {}),
+    severity: scenario.severity,
+    source: scenario.source,
+    target,
+    runId,
+    startedAt: at,
+    finishedAt: at,
+    verdict: 'inconclusive',
+    checks: [],
+    controls: [],
+    metrics: emptyMetrics(),
+    task: { id: `${runId}/${scenario.id}`, approver: scenario.task.approver, windowSeconds: scenario.task.windowSeconds, needs: scenario.task.needs, endMode: scenario.end.mode },
+    issued: null,
+    residue: [],
+    phases: [],
+    teardown: { removed: [], errors: [] },
+    evidence: [],
+    secretFingerprints: [],
+  };
+}
+
+/** Both halves' adapters: a suite name, a waiver or a gate rule naming either one matches the scenario. */
+export function adaptersOf(result: Pick<ScenarioResult, 'adapter' | 'grant'>): string[] {
+  return [...new Set([result.adapter, result.grant.adapter])];
 }

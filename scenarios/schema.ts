@@ -1,6 +1,7 @@
 /**
- * The scenario file format. Scenario files are data: they name an adapter mechanism, its
- * parameters, the task's approval window and how the grant ends. Parsed once, at the edge.
+ * The scenario file format. Scenario files are data: they name a grant source and a point of use
+ * (or an adapter's native pair of both, as `mechanism`), their parameters, the task's approval
+ * window and how the grant ends. Parsed once, at the edge.
  */
 import { z } from 'zod';
 import { SEVERITIES } from './catalogue.ts';
@@ -25,10 +26,23 @@ export const scenarioFileSchema = z.strictObject({
   title: z.string().min(3),
   /** What the scenario proves, in one paragraph a reviewer reads. */
   proves: z.string().min(10),
+  /** The point of use's adapter: the scenario belongs to its suite. */
   adapter: z.string().min(1),
-  mechanism: z.string().min(1),
+  /** A native pair of the adapter (a grant source and a point of use it offers together), with `params` for both. */
+  mechanism: z.string().min(1).optional(),
+  params: z.record(z.string(), z.unknown()).optional(),
+  /** Or the two halves named apart: the grant source (of any adapter) … */
+  grant: z
+    .strictObject({
+      /** The grant source's adapter; absent: the scenario's own. */
+      adapter: z.string().min(1).optional(),
+      source: z.string().min(1),
+      params: z.record(z.string(), z.unknown()).default({}),
+    })
+    .optional(),
+  /** … and the point of use, of the scenario's adapter. */
+  use: z.strictObject({ point: z.string().min(1), params: z.record(z.string(), z.unknown()).default({}) }).optional(),
   severity: z.enum(SEVERITIES),
-  params: z.record(z.string(), z.unknown()).default({}),
   task: z.strictObject({
     /** Approval window: the privilege must not outlive it. */
     windowSeconds: seconds.refine((s) => s > 0, 'must be more than 0'),
@@ -56,8 +70,18 @@ export const scenarioFileSchema = z.strictObject({
 export type ScenarioFile = z.infer<typeof scenarioFileSchema>;
 export type EndSpec = z.infer<typeof endSchema>;
 
-/** A scenario ready to run: the file, its mechanism's parsed params, and where it came from. */
-export interface Scenario extends Omit<ScenarioFile, 'params'> {
+/** One half as a scenario names it, with the params its own schema produced. */
+export interface HalfRef {
+  adapter: string;
+  name: string;
   params: unknown;
+}
+
+/** A scenario ready to run: the file, both halves with their parsed params, and where it came from. */
+export interface Scenario extends Omit<ScenarioFile, 'params' | 'mechanism' | 'grant' | 'use'> {
+  /** The native pair's name, when the file named one. */
+  pair?: string;
+  grant: HalfRef;
+  use: HalfRef;
   source: string;
 }

@@ -12,7 +12,7 @@ import type { Adapter } from '../adapters/contract.ts';
 import { getAdapter } from '../adapters/registry.ts';
 import { allurePhase, labelScenario, reportResult } from '../reports/writers/allure.ts';
 import { applyWaiver } from '../reports/waivers.ts';
-import { runScenario } from '../scenarios/engine.ts';
+import { type BoundTarget, runScenario } from '../scenarios/engine.ts';
 import { loadBuiltinScenarios, loadScenarioFile } from '../scenarios/load.ts';
 import { formatMs } from '../scenarios/durations.ts';
 import { post, runChannel } from './channel.ts';
@@ -21,8 +21,7 @@ import { evidenceDir } from '../reports/outputs/artifacts.ts';
 
 export function defineSuite(adapterName: string): void {
   const run = readRunContext();
-  const connection = run?.connections[adapterName];
-  if (!run || !connection) {
+  if (!run || !run.connections[adapterName]) {
     describe.skip(`${adapterName} (runs through \`jitc run\`, which brings up its target)`, () => {
       test('skipped outside jitc run', () => undefined);
     });
@@ -44,13 +43,20 @@ export function defineSuite(adapterName: string): void {
     const builtin = (await loadBuiltinScenarios([adapterName])).filter((s) => run.scenarios.length === 0 || run.scenarios.includes(`${adapterName}/${s.id}`));
     const extra = (await Promise.all(run.scenarioFiles.map((f) => loadScenarioFile(f)))).filter((s) => s.adapter === adapterName);
     const scenarios = [...builtin, ...extra];
-    let client: unknown;
+    // This suite's own target, and the target of every grant source its scenarios name.
+    const needed = [...new Set([adapterName, ...scenarios.map((s) => s.grant.adapter)])];
+    const targets: Record<string, BoundTarget> = {};
 
     beforeAll(async () => {
-      client = await adapter.connect(connection);
+      for (const name of needed) {
+        const connection = run.connections[name];
+        if (!connection) throw new Error(`the run brought up no target of adapter ${name}, which a scenario of suite ${adapterName} needs`);
+        const needs = await getAdapter(name);
+        targets[name] = { adapter: needs, client: await needs.connect(connection), connection };
+      }
     });
     afterAll(async () => {
-      await adapter.disconnect?.(client);
+      for (const target of Object.values(targets)) await target.adapter.disconnect?.(target.client);
       channel.close();
     });
 
@@ -59,9 +65,7 @@ export function defineSuite(adapterName: string): void {
         await labelScenario(scenario, adapter.title);
         const result = await runScenario(scenario, {
           runId: run.runId,
-          adapter,
-          client,
-          connection,
+          targets,
           signal: controller.signal,
           phase: allurePhase,
           onWait: (what, msLeft) => post(channel, { type: 'wait', scenario: `${adapterName}/${scenario.id}`, what, msLeft }),

@@ -7,7 +7,7 @@
 import { GetBucketTaggingCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
 import type { CleanupReport } from '../contract.ts';
 import type { AwsClient } from './client.ts';
-import { removeBucket } from './fixtures.ts';
+import { removeBucket } from './buckets.ts';
 import { removeIam } from './iam-remove.ts';
 import { RUN_TAG, runPrefix } from './names.ts';
 import { describeAwsError, failureText } from './probes.ts';

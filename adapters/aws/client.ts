@@ -13,7 +13,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { TargetConnection } from '../contract.ts';
 
-/** A credential as AWS hands it out. Its secret parts are registered with ctx.secrets when received. */
+/** A credential as AWS signs with it; the typed `aws-keys` credential (contract.ts) is one of these. */
 export interface Credentials {
   accessKeyId: string;
   secretAccessKey: string;
@@ -100,7 +100,10 @@ export function connectAws(connection: TargetConnection): AwsClient {
     partition: s.partition ?? 'aws',
     brokerArn: s.brokerArn,
     as(credentials, node) {
-      const c = clients({ region, endpoint: node ?? endpoint, credentials, maxAttempts: 1, requestTimeout: 5000, freshConnections: true });
+      // Only the signing parts: a typed credential (`aws-keys`) carries a `type` the SDK has no use for.
+      const { accessKeyId, secretAccessKey, sessionToken } = credentials;
+      const signing: Credentials = { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
+      const c = clients({ region, endpoint: node ?? endpoint, credentials: signing, maxAttempts: 1, requestTimeout: 5000, freshConnections: true });
       return { ...c, destroy: () => destroyAll(c) };
     },
     asBroker(node) {

@@ -162,6 +162,27 @@ function trustedPrincipals(trust: PolicyDocument): string[] {
   return out;
 }
 
+/** What a principal's own policies grant, as entitlements: inline ones that allow anything, and attached ones. */
+async function policyEntitlements(iam: IAMClient, who: Principal, label: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of await inlinePolicies(iam, who)) if (!grantsNothing(p.document)) out.push(`${label}-inline-policy:${Object.values(who)[0]}/${p.name}`);
+  for (const a of await attachedPolicies(iam, who)) out.push(`${label}-attached-policy:${Object.values(who)[0]}/${a.name}`);
+  return out;
+}
+
+/**
+ * One IAM user's entitlements, read by its name alone (no listing of the account's users): the
+ * user, its keys, console password, policies and group memberships.
+ */
+export async function userEntitlements(iam: IAMClient, user: string): Promise<string[]> {
+  const out = [`iam-user:${user}`];
+  for (const key of await accessKeys(iam, user)) out.push(`access-key:${user}/${key.id}`);
+  if (await hasLoginProfile(iam, user)) out.push(`login-profile:${user}`);
+  out.push(...(await policyEntitlements(iam, { user }, 'user')));
+  for (const group of await groupsOf(iam, user)) out.push(`group-membership:${group}/${user}`);
+  return out;
+}
+
 /**
  * The entitlements of the IAM objects a scenario owns, as one sorted list of strings: users, their
  * keys, console passwords, policies and group memberships; roles, who they trust and what they grant; groups; managed
@@ -169,25 +190,15 @@ function trustedPrincipals(trust: PolicyDocument): string[] {
  */
 export async function entitlementsOf(iam: IAMClient, match: NameMatch): Promise<string[]> {
   const out: string[] = [];
-  const inline = async (who: Principal, label: string): Promise<void> => {
-    for (const p of await inlinePolicies(iam, who)) if (!grantsNothing(p.document)) out.push(`${label}-inline-policy:${Object.values(who)[0]}/${p.name}`);
-    for (const a of await attachedPolicies(iam, who)) out.push(`${label}-attached-policy:${Object.values(who)[0]}/${a.name}`);
-  };
-  for (const user of await usersMatching(iam, match)) {
-    out.push(`iam-user:${user}`);
-    for (const key of await accessKeys(iam, user)) out.push(`access-key:${user}/${key.id}`);
-    if (await hasLoginProfile(iam, user)) out.push(`login-profile:${user}`);
-    await inline({ user }, 'user');
-    for (const group of await groupsOf(iam, user)) out.push(`group-membership:${group}/${user}`);
-  }
+  for (const user of await usersMatching(iam, match)) out.push(...(await userEntitlements(iam, user)));
   for (const role of await rolesMatching(iam, match)) {
     out.push(`iam-role:${role.name}`);
     for (const principal of trustedPrincipals(role.trust)) out.push(`role-trust:${role.name}/${principal}`);
-    await inline({ role: role.name }, 'role');
+    out.push(...(await policyEntitlements(iam, { role: role.name }, 'role')));
   }
   for (const group of await groupsMatching(iam, match)) {
     out.push(`iam-group:${group}`);
-    await inline({ group }, 'group');
+    out.push(...(await policyEntitlements(iam, { group }, 'group')));
   }
   for (const policy of await policiesMatching(iam, match)) out.push(`managed-policy:${policy.name}`);
   return out.sort();

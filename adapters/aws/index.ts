@@ -1,10 +1,18 @@
-/** The AWS adapter: native JIT through STS AssumeRole sessions, temporary IAM access keys and policy bindings. */
+/**
+ * The AWS adapter: one point of use (an S3 object read by the task identity) and three native
+ * grant sources for it — STS AssumeRole sessions, temporary IAM access keys and policy bindings.
+ * Each grant source hands over AWS keys (`aws-keys`) and grants by the object's ARN (and, for a
+ * binding, the requester's user name); the pairs keep the built-in scenario files' `mechanism:`
+ * names.
+ */
 import type { Adapter } from '../contract.ts';
 import { cleanupAws } from './cleanup.ts';
+import { awsLeftovers } from './leftovers.ts';
 import { type AwsClient, connectAws, disconnectAws } from './client.ts';
-import { accessKeyMechanism } from './mechanisms/access-key.ts';
-import { assumeRoleMechanism } from './mechanisms/assume-role.ts';
-import { policyBindingMechanism } from './mechanisms/policy-binding.ts';
+import { accessKeySource } from './grants/access-key.ts';
+import { assumeRoleSource } from './grants/assume-role.ts';
+import { policyBindingSource } from './grants/policy-binding.ts';
+import { s3ObjectPoint } from './points/s3-object.ts';
 import { awsTargets } from './targets.ts';
 
 const awsAdapter: Adapter<AwsClient> = {
@@ -14,12 +22,22 @@ const awsAdapter: Adapter<AwsClient> = {
   targets: awsTargets,
   connect: async (connection) => connectAws(connection),
   disconnect: async (client) => disconnectAws(client),
-  mechanisms: {
-    'assume-role': assumeRoleMechanism,
-    'access-key': accessKeyMechanism,
-    'policy-binding': policyBindingMechanism,
+  grantSources: {
+    'assume-role': assumeRoleSource,
+    'access-key': accessKeySource,
+    'policy-binding': policyBindingSource,
+  },
+  pointsOfUse: {
+    's3-object': s3ObjectPoint,
+  },
+  pairs: {
+    'assume-role': { source: 'assume-role', pointOfUse: 's3-object' },
+    'access-key': { source: 'access-key', pointOfUse: 's3-object' },
+    'policy-binding': { source: 'policy-binding', pointOfUse: 's3-object' },
   },
   cleanup: cleanupAws,
+  leftovers: awsLeftovers,
+  longWait: { scenario: 'sts-assume-role-expiry', ttlParam: 'durationSeconds' },
 };
 
 export default awsAdapter;

@@ -33,7 +33,8 @@ function protectedDns(client: LdapClient): Set<string> {
   return new Set([baseDn, grantGroupDn, resourceDn, accountsDn, groupsDn, dnGrantedDn, unauditedDn, selfServiceDn].flatMap((dn) => (dn ? [dn.toLowerCase()] : [])));
 }
 
-async function sweep(client: LdapClient, filterPrefix: string, matches: Matcher): Promise<CleanupReport> {
+/** `spare`: entries that match but are left in place (their member values are still removed). */
+async function sweep(client: LdapClient, filterPrefix: string, matches: Matcher, spare: Matcher = () => false): Promise<CleanupReport> {
   const report: CleanupReport = { removed: [], failed: [] };
   const keep = protectedDns(client);
   const ad = client.settings.flavour === 'active-directory';
@@ -54,7 +55,7 @@ async function sweep(client: LdapClient, filterPrefix: string, matches: Matcher)
   for (const base of scenarioBases(client)) await readGroups(base, 'sub');
   for (const [group, members] of groups) {
     // A group of our own is deleted below, members and all.
-    if (matches(group) && !keep.has(group.toLowerCase())) continue;
+    if (matches(group) && !keep.has(group.toLowerCase()) && !spare(group)) continue;
     if (members.some(matches)) await removeMembers(client, group, members, matches, report);
   }
 
@@ -62,7 +63,7 @@ async function sweep(client: LdapClient, filterPrefix: string, matches: Matcher)
   for (const base of scenarioBases(client)) {
     try {
       const result = await client.admin.search(base, { scope: 'sub', filter: `(cn=${escapeFilterValue(filterPrefix)}*)`, attributes: ['1.1'] });
-      for (const entry of result.searchEntries) if (matches(entry.dn) && !keep.has(entry.dn.toLowerCase())) entries.add(entry.dn);
+      for (const entry of result.searchEntries) if (matches(entry.dn) && !keep.has(entry.dn.toLowerCase()) && !spare(entry.dn)) entries.add(entry.dn);
     } catch (error) {
       if (!isNotFound(error)) report.failed.push(`search ${base}: ${ldapErrorText(error)}`);
     }
@@ -114,9 +115,14 @@ async function removeMembers(client: LdapClient, group: string, members: string[
   }
 }
 
-/** Everything carrying exactly this scenario prefix (`<prefix>.<role>`). */
-export function sweepPrefix(client: LdapClient, prefix: string): Promise<CleanupReport> {
-  return sweep(client, prefix, (dn) => carriesPrefix(dn, prefix));
+/**
+ * Everything carrying exactly this scenario prefix (`<prefix>.<role>`), except the entries named
+ * in `keep`: one half's teardown leaves the other half's identity to that half. Membership values
+ * pointing at a kept entry still go: a membership is a grant, whoever holds it.
+ */
+export function sweepPrefix(client: LdapClient, prefix: string, keep: readonly string[] = []): Promise<CleanupReport> {
+  const kept = new Set(keep.map((dn) => dn.toLowerCase()));
+  return sweep(client, prefix, (dn) => carriesPrefix(dn, prefix), (dn) => kept.has(dn.toLowerCase()));
 }
 
 /** `jitc cleanup`: what a run (or every jitc run) left in the directory. */

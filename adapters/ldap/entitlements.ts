@@ -1,10 +1,12 @@
 /**
  * Residue, read from the directory itself and scoped to one scenario's prefix (scenarios run
- * concurrently on one server, so nothing outside the prefix is counted):
- * - `entry <dn>`: every entry whose name carries the prefix (accounts, groups, dynamic grants);
- * - `path <grant group> <- … <- <dn>`: every chain of `member` values from the grant group that
- *   passes through something carrying the prefix — a direct membership, a nested group, a
- *   dynamic grant group. This is where an alternate admin path (a second, nested group) shows up.
+ * concurrently on one server, so nothing outside the prefix is counted). Each half lists its own:
+ * - the point of use, what reaches its resource: `path <grant group> <- … <- <dn>`, every chain of
+ *   `member` values from the grant group that passes through something carrying the prefix — a
+ *   direct membership, a nested group, a dynamic grant group. This is where an alternate admin
+ *   path (a second, nested group) shows up;
+ * - a grant source, what it issued: `entry <dn>`, every entry whose name carries the prefix
+ *   (accounts, groups, dynamic grants), the requester's own entry excepted (the point of use's).
  * On Active Directory the group is read with the LINK_TTL control, so time-bound links are seen
  * (and recognised as the same member) while they last.
  */
@@ -86,13 +88,14 @@ export async function memberPaths(client: LdapClient, root: string): Promise<str
   return paths;
 }
 
-/** Paths into the grant group that involve something carrying the prefix. */
-export async function prefixedPaths(client: LdapClient, prefix: string): Promise<string[]> {
-  const paths = await memberPaths(client, client.layout.grantGroupDn);
-  return paths.filter((chain) => chain.slice(1).some((dn) => carriesPrefix(dn, prefix))).map((chain) => chain.join(' <- '));
+/** Paths into `grantGroup` that involve something carrying the prefix, as `path` entitlements. */
+export async function pathEntitlements(client: LdapClient, grantGroup: string, prefix: string): Promise<string[]> {
+  const paths = await memberPaths(client, grantGroup);
+  return paths.filter((chain) => chain.slice(1).some((dn) => carriesPrefix(dn, prefix))).map((chain) => `path ${chain.join(' <- ')}`);
 }
 
-export async function scenarioEntitlements(client: LdapClient, prefix: string): Promise<string[]> {
-  const [entries, paths] = await Promise.all([prefixedEntries(client, prefix), prefixedPaths(client, prefix)]);
-  return [...entries.map((dn) => `entry ${dn}`), ...paths.map((p) => `path ${p}`)];
+/** Entries carrying the prefix, but for those in `except` (another half's), as `entry` entitlements. */
+export async function entryEntitlements(client: LdapClient, prefix: string, except: readonly string[] = []): Promise<string[]> {
+  const skip = new Set(except.map((dn) => dn.toLowerCase()));
+  return (await prefixedEntries(client, prefix)).filter((dn) => !skip.has(dn.toLowerCase())).map((dn) => `entry ${dn}`);
 }

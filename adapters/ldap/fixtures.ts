@@ -1,19 +1,22 @@
 /**
- * What every directory scenario builds on: names carrying the scenario prefix, identities with
- * registered passwords, groups, dynamic entries, and a teardown that removes everything carrying
- * the prefix (entries and membership values), read from the directory rather than remembered.
+ * What every directory half builds on: names carrying the scenario prefix, identities whose
+ * passwords are born as credentials, groups, dynamic entries, and a teardown that removes what
+ * carries the prefix (entries and membership values), read from the directory rather than remembered.
  */
 import { Attribute } from 'ldapts';
 import { z } from 'zod';
 import { seconds } from '../../scenarios/durations.ts';
-import type { ScenarioContext } from '../contract.ts';
+import { bornCredential, type CredentialOf, type GrantContext, type ScenarioContext } from '../contract.ts';
 import { escapeRdnValue, type LdapClient, scenarioName, values } from './client.ts';
 import { generalizedTimeToIso, refreshTtl } from './dynamic-objects.ts';
 import { newPassword, sshaHash, unicodePwd } from './passwords.ts';
 import { sweepPrefix } from './cleanup.ts';
 
-/** Parameters every directory mechanism accepts (for the audit and session scenarios, and their twins). */
-export const fixtureParams = z.strictObject({
+/**
+ * Parameters both directory grant sources accept: how the directory's own audit log is judged,
+ * and where the broker creates its groups. The point of use has its own (requester, sessions).
+ */
+export const brokerParams = z.strictObject({
   /** `judge`: a missing grant or removal record fails `audit-trail`; `attach`: records are evidence only. */
   audit: z.enum(['judge', 'attach', 'off']).default('attach'),
   /** How long an audit record still missing is read again (the log lags the change) before it counts as missing. */
@@ -23,19 +26,39 @@ export const fixtureParams = z.strictObject({
    * does not audit; `self-service` (broken), a subtree whose ACL lets a group's members refresh it.
    */
   groupsIn: z.enum(['groups', 'unaudited', 'self-service']).default('groups'),
-  /** Keep a connection bound during the task open across the end of the grant, and probe it. */
-  keepSessionOpen: z.boolean().default(false),
 });
-export type FixtureParams = z.infer<typeof fixtureParams>;
+export type BrokerParams = z.infer<typeof brokerParams>;
 
-export type LdapContext<P extends FixtureParams = FixtureParams> = ScenarioContext<P, LdapClient>;
+/** What a directory half works with: its own params, the directory client. */
+export type LdapContext<P = unknown> = ScenarioContext<P, LdapClient>;
+/** What a directory grant source works with: also the point of use's resource and probe. */
+export type LdapGrantContext<P = unknown> = GrantContext<P, LdapClient>;
 
-export interface Identity {
-  dn: string;
-  password: string;
+/** An identity of the directory is its bind: the same value a grant hands on as its credential. */
+export type Identity = CredentialOf<'ldap-bind'>;
+
+/**
+ * The term a grant source grants by, as the point of use named it. A missing term is a pairing
+ * the load-time check should have refused, so it is an error, not a guess from the layout.
+ */
+export function termOf(ctx: LdapGrantContext, term: string): string {
+  const value = ctx.resource.terms[term];
+  if (!value) throw new Error(`the point of use ${ctx.pointOfUse.name} offers no ${term}`);
+  return value;
 }
 
-export function groupsBase(ctx: LdapContext): string {
+/** The requester's entry, when the point of use made one: that half's to list and remove, not a grant source's. */
+export function requesterEntries(ctx: LdapGrantContext): string[] {
+  const who = ctx.resource.requester;
+  return who?.type === 'ldap-bind' ? [who.dn] : [];
+}
+
+/** Two DNs name the same entry (attribute names and values compared without case, as the directory does). */
+export function sameDn(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
+export function groupsBase(ctx: LdapContext<BrokerParams>): string {
   if (ctx.params.groupsIn === 'groups') return ctx.client.layout.groupsDn;
   return brokenSubtree(ctx.client, ctx.params.groupsIn, 'groupsIn');
 }
@@ -66,7 +89,7 @@ export interface AccountOptions {
   dynamic: boolean;
 }
 
-/** Add an account entry able to bind with `password` (registered as a secret by newIdentity before this). */
+/** Add an account entry able to bind with `password` (born as a credential by newIdentity before this, so already redacted). */
 export async function addAccount(ctx: LdapContext, dn: string, password: string, options: AccountOptions): Promise<void> {
   const { layout } = ctx.client;
   const objectClasses = [...layout.accountObjectClasses, ...(options.dynamic ? ['dynamicObject'] : [])];
@@ -80,25 +103,9 @@ export async function addAccount(ctx: LdapContext, dn: string, password: string,
   await ctx.client.admin.use((c) => c.add(dn, attributes));
 }
 
+/** A new identity's bind, born as a credential: its password joins the redaction list before the entry exists. */
 export function newIdentity(ctx: LdapContext, dn: string): Identity {
-  const password = newPassword();
-  ctx.secrets.add(password);
-  return { dn, password };
-}
-
-/** The requester: a permanent identity that holds nothing until the broker grants (created under `base`, the accounts subtree by default). */
-export async function createRequester(ctx: LdapContext, base: string = ctx.client.layout.accountsDn): Promise<Identity> {
-  const identity = newIdentity(ctx, named(ctx, 'requester', base));
-  await addAccount(ctx, identity.dn, identity.password, { dynamic: false });
-  ctx.state.set('requester', identity);
-  ctx.evidence.record('requester identity created, member of nothing', { dn: identity.dn });
-  return identity;
-}
-
-export function requester(ctx: LdapContext): Identity {
-  const identity = ctx.state.get('requester') as Identity | undefined;
-  if (!identity) throw new Error('no requester: setup did not run');
-  return identity;
+  return bornCredential(ctx.secrets, { type: 'ldap-bind', dn, password: newPassword() });
 }
 
 export async function addGroup(ctx: LdapContext, dn: string, members: string[], dynamic: boolean): Promise<void> {
@@ -146,9 +153,12 @@ export async function lifetimeOf(client: LdapClient, dn: string): Promise<EntryL
   };
 }
 
-/** Teardown: remove every membership value and entry carrying the scenario prefix. */
-export async function removeScenario(ctx: LdapContext): Promise<string[]> {
-  const report = await sweepPrefix(ctx.client, ctx.prefix);
+/**
+ * Teardown: remove every membership value and entry carrying the scenario prefix, except the
+ * entries named in `keep` (another half's, removed by that half's own teardown).
+ */
+export async function removeScenario(ctx: LdapContext, keep: readonly string[] = []): Promise<string[]> {
+  const report = await sweepPrefix(ctx.client, ctx.prefix, keep);
   if (report.failed.length > 0) throw new Error(`could not remove: ${report.failed.join('; ')}`);
   return report.removed;
 }

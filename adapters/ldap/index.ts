@@ -3,12 +3,18 @@
  * memberships (dynamic grant groups; Active Directory expiring links), connections that outlive
  * their grant, nested-group paths, and the directory's own audit log. Any LDAPv3 directory;
  * the local target is a real OpenLDAP slapd the harness configures and starts itself.
+ *
+ * Two grant sources (the broker half: `dynamic-account`, `group-membership`) and one point of use
+ * (the observer half: `entry`, a protected attribute the ACL lets the grant group read). Both
+ * sources hand on an LDAP bind; the built-in scenarios name them as native pairs.
  */
 import type { Adapter } from '../contract.ts';
 import { cleanupLdap } from './cleanup.ts';
+import { ldapLeftovers } from './leftovers.ts';
 import { connectLdap, type LdapClient } from './client.ts';
-import { dynamicAccountMechanism } from './mechanisms/dynamic-account.ts';
-import { groupMembershipMechanism } from './mechanisms/group-membership.ts';
+import { dynamicAccountSource } from './grants/dynamic-account.ts';
+import { groupMembershipSource } from './grants/group-membership.ts';
+import { entryPoint } from './points/entry.ts';
 import { ldapTargets } from './targets.ts';
 
 const ldapAdapter: Adapter<LdapClient> = {
@@ -18,11 +24,20 @@ const ldapAdapter: Adapter<LdapClient> = {
   targets: ldapTargets,
   connect: async (connection) => connectLdap(connection),
   disconnect: (client) => client.admin.close(),
-  mechanisms: {
-    'dynamic-account': dynamicAccountMechanism,
-    'group-membership': groupMembershipMechanism,
+  grantSources: {
+    'dynamic-account': dynamicAccountSource,
+    'group-membership': groupMembershipSource,
+  },
+  pointsOfUse: {
+    entry: entryPoint,
+  },
+  pairs: {
+    'dynamic-account': { source: 'dynamic-account', pointOfUse: 'entry' },
+    'group-membership': { source: 'group-membership', pointOfUse: 'entry' },
   },
   cleanup: cleanupLdap,
+  leftovers: ldapLeftovers,
+  longWait: { scenario: 'dynamic-account-ttl', ttlParam: 'ttlSeconds' },
 };
 
 export default ldapAdapter;

@@ -14,12 +14,12 @@ export function protectedTarget(ctx: LdapContext): ReadTarget {
 }
 
 /** Probe: bind a NEW connection as `identity` (to the target, or to the node `node`) and read the protected attribute. */
-export function newConnectionRead(ctx: LdapContext, identity: Identity, node?: string): Promise<ProbeResult> {
+export function newConnectionRead(ctx: LdapContext, identity: Pick<Identity, 'dn' | 'password'>, node?: string): Promise<ProbeResult> {
   return bindAndRead(() => ctx.client.open(node), identity.dn, identity.password, protectedTarget(ctx), (v) => ctx.secrets.add(v));
 }
 
 /** Bind a connection for the task. Returns the connection, or the bind's answer when it was refused. */
-export async function openSession(ctx: LdapContext, identity: Identity): Promise<{ session: Client } | { refused: ProbeResult }> {
+export async function openSession(ctx: LdapContext, identity: Pick<Identity, 'dn' | 'password'>): Promise<{ session: Client } | { refused: ProbeResult }> {
   const session = ctx.client.open();
   try {
     await session.bind(identity.dn, identity.password);
@@ -60,27 +60,31 @@ export interface SessionHandleOptions {
   identityIsTheGrant: boolean;
 }
 
-/** Keep `session` open past the end and hand the engine the probes to run on it. */
-export async function keepSessionOpen(ctx: LdapContext, session: Client, boundAs: string, handles: ReuseHandle[], options: SessionHandleOptions): Promise<void> {
+/** Keep `session` open past the end: the handles the engine probes on it after the grant ended. */
+export async function keepSessionOpen(ctx: LdapContext, session: Client, boundAs: string, options: SessionHandleOptions): Promise<ReuseHandle[]> {
   const close = async (): Promise<void> => {
     if (session.isConnected) await session.unbind();
   };
-  handles.push({
-    name: 'LDAP connection bound during the task (protected read)',
-    check: 'session-ended-with-task',
-    probe: openSessionRead(ctx, session),
-    boundToConnection: true,
-    close,
-  });
+  const handles: ReuseHandle[] = [
+    {
+      name: 'LDAP connection bound during the task (protected read)',
+      check: 'session-ended-with-task',
+      probe: openSessionRead(ctx, session),
+      boundToConnection: true,
+      close,
+    },
+  ];
   ctx.evidence.record('connection bound during the task kept open across the end of the grant', { boundAs, whoAmI: await whoAmI(session) });
-  if (!options.identityIsTheGrant) return;
+  // A requester that only held a membership is still an authenticated identity after the end,
+  // rightly: only an identity that was itself the grant must lose what any identity may read.
+  if (!options.identityIsTheGrant) return handles;
 
   const dn = ctx.client.layout.resourceDn;
   const anonymous = ctx.client.open();
   const baseline = await readEntry(anonymous, dn, true).finally(() => anonymous.unbind().catch(() => undefined));
   if (baseline.outcome !== 'denied') {
     ctx.evidence.record('authenticated-identity read not probed: an anonymous connection is not refused it either', { anonymous: baseline.outcome, answer: baseline.detail });
-    return;
+    return handles;
   }
   handles.push({
     name: 'LDAP connection bound during the task (authenticated-identity read)',
@@ -91,4 +95,5 @@ export async function keepSessionOpen(ctx: LdapContext, session: Client, boundAs
       return { ...result, detail: `${result.detail}; Who am I? ${await whoAmI(session)}` };
     },
   });
+  return handles;
 }

@@ -1,7 +1,7 @@
 /**
  * How the holder of a Vault token may try to stretch its own grant, whoever issued the token (the
- * token broker, an AppRole login, a plain token handed over instead of a wrapped response). Every
- * attempt is made with the held token itself, never the admin's:
+ * token broker, an AppRole login, the token unwrapped from a wrapped response or a plain one handed
+ * over instead). Every attempt is made with the held token itself, never the admin's:
  *
  * - renew-self, asking for an increment far past the approval window;
  * - a child token (auth/token/create) with a TTL far past the window;
@@ -10,13 +10,24 @@
  * The same calls serve both moments: inside the window they aim past its end; after the end they
  * try to bring the grant back. `refused` is read only from Vault's own refusal (see probes.ts);
  * how far an extension reaches is what Vault states in a lookup afterwards, and a token a holder
- * managed to mint is handed back to be probed after the end and counted as residue while it lives.
- * See docs/architecture.md ("holder-cannot-extend").
+ * managed to mint is handed back to be probed after the end — at the point of use, like the grant
+ * itself — and counted as residue while it lives. See docs/architecture.md ("holder-cannot-extend").
  */
-import type { ExtensionAttempt, ExtensionMoment, ExtensionResult, GrantRecord, ReuseHandle } from '../contract.ts';
-import { lookupAccessor, type TokenInfo } from './client.ts';
-import { readSecret, tokenMeta, trackAccessor, type VaultContext } from './fixtures.ts';
+import {
+  bornCredential,
+  type ExtensionAttempt,
+  type ExtensionMoment,
+  type ExtensionResult,
+  type GrantContext,
+  type GrantRecord,
+  type ReuseHandle,
+} from '../contract.ts';
+import { effectivePolicies, lookupAccessor, type TokenInfo, type VaultClient } from './client.ts';
 import { GONE, readExtensionRefusal, readRefusal, saysGone } from './probes.ts';
+import { tokenMeta, trackAccessor, type VaultToken } from './tokens.ts';
+
+/** What an attempt needs: the grant source's context, whose point of use probes what the holder minted. */
+export type VaultGrantContext<P = unknown> = GrantContext<P, VaultClient>;
 
 /** A Vault token as its holder holds it. Batch tokens have no accessor (''). */
 export interface HeldToken {
@@ -36,7 +47,7 @@ const MINTED = 'mintedAccessors';
  * inside the window moves the expiry the target states for it, as any renewal does, so the end is
  * judged from where the target now says it is (never past the window: the engine bounds it there).
  */
-export function vaultTokenExtensions(ctx: VaultContext, held: HeldToken, grant?: GrantRecord): ExtensionAttempt[] {
+export function vaultTokenExtensions(ctx: VaultGrantContext, held: HeldToken, grant?: GrantRecord): ExtensionAttempt[] {
   const ask = extensionSeconds(ctx.task.windowSeconds);
   return [
     {
@@ -55,7 +66,7 @@ export function vaultTokenExtensions(ctx: VaultContext, held: HeldToken, grant?:
   ];
 }
 
-async function renewSelf(ctx: VaultContext, held: HeldToken, ask: number): Promise<ExtensionResult> {
+async function renewSelf(ctx: VaultGrantContext, held: HeldToken, ask: number): Promise<ExtensionResult> {
   let granted: number;
   let warnings: string[];
   try {
@@ -75,20 +86,19 @@ async function renewSelf(ctx: VaultContext, held: HeldToken, ask: number): Promi
   return { outcome: 'extended', at, detail: `${said}; ${describeReach(reach.until)}`, reachesUntil: reach.until };
 }
 
-async function mint(ctx: VaultContext, held: HeldToken, ask: number, path: 'auth/token/create' | 'auth/token/create-orphan', moment: ExtensionMoment): Promise<ExtensionResult> {
-  let minted: HeldToken;
+async function mint(ctx: VaultGrantContext, held: HeldToken, ask: number, path: 'auth/token/create' | 'auth/token/create-orphan', moment: ExtensionMoment): Promise<ExtensionResult> {
+  let minted: VaultToken;
   try {
     const answer = await ctx.client.api.send<{ auth: { client_token: string; accessor: string } }>('POST', path, {
       body: { ttl: `${ask}s`, renewable: true, display_name: `${ctx.prefix}-minted`, meta: { ...tokenMeta(ctx), jitc_role: 'minted by the holder' } },
       token: held.token,
     });
-    minted = { token: answer.auth.client_token, accessor: answer.auth.accessor };
+    // Born (registered for redaction) before anything else can fail; tracked next: it must be probed and removed.
+    minted = bornCredential(ctx.secrets, { type: 'vault-token', token: answer.auth.client_token, accessor: answer.auth.accessor });
   } catch (error) {
     return declined(error);
   }
   const at = new Date().toISOString();
-  // Registered and tracked before anything else can fail: it must be redacted, probed and removed.
-  ctx.secrets.add(minted.token);
   trackAccessor(ctx, minted.accessor);
   const list = (ctx.state.get(MINTED) as string[] | undefined) ?? [];
   ctx.state.set(MINTED, [...list, minted.accessor]);
@@ -96,7 +106,7 @@ async function mint(ctx: VaultContext, held: HeldToken, ask: number, path: 'auth
   const handle: ReuseHandle = {
     name: `${kind} the holder minted ${moment === 'inside-window' ? 'during the task' : 'after the end'} (accessor ${minted.accessor})`,
     check: 'derived-credentials-denied',
-    probe: (node) => readSecret(ctx, minted.token, node),
+    probe: (node) => ctx.pointOfUse.probe(minted, node),
   };
   const said = `Vault issued ${kind === 'orphan token' ? 'an' : 'a'} ${kind} to the holder (accessor ${minted.accessor})`;
   const own = await statedReach(ctx, minted);
@@ -112,7 +122,7 @@ async function mint(ctx: VaultContext, held: HeldToken, ask: number, path: 'auth
 }
 
 /** Until when Vault says a token's privilege reaches: null when it states no end (no expiry, or periodic without a cap). */
-async function statedReach(ctx: VaultContext, token: HeldToken): Promise<{ until: string | null; info: TokenInfo } | { unread: string }> {
+async function statedReach(ctx: VaultGrantContext, token: HeldToken): Promise<{ until: string | null; info: TokenInfo } | { unread: string }> {
   let info: TokenInfo;
   try {
     info =
@@ -144,23 +154,18 @@ function declined(error: unknown): ExtensionResult {
 /**
  * The tokens a holder minted that Vault still knows, as entitlements: residue while they live,
  * whatever policies they carry. One that cannot be read is reported as such, never dropped.
+ * `besidePolicy`: leave out the tokens carrying this policy (directly or through their identity),
+ * which the point of use already lists under the same name as holding its resource.
  */
-export async function mintedEntitlements(ctx: VaultContext): Promise<string[]> {
+export async function mintedEntitlements(ctx: VaultGrantContext, besidePolicy?: string): Promise<string[]> {
   const found: string[] = [];
   for (const accessor of (ctx.state.get(MINTED) as string[] | undefined) ?? []) {
     try {
-      await lookupAccessor(ctx.client.api, accessor);
-      found.push(`token:${accessor}`);
+      const info = await lookupAccessor(ctx.client.api, accessor);
+      if (besidePolicy === undefined || !effectivePolicies(info).includes(besidePolicy)) found.push(`token:${accessor}`);
     } catch (error) {
       if (!saysGone(error, GONE.accessor)) found.push(`unreadable token:${accessor} (${readRefusal(error).detail})`);
     }
   }
   return found;
-}
-
-/** A mechanism's entitlements with the holder's minted tokens added, each listed once. */
-export async function withMinted(ctx: VaultContext, entitlements: string[]): Promise<string[]> {
-  const minted = await mintedEntitlements(ctx);
-  const seen = new Set(entitlements.map((e) => e.replace(/ \(.*$/, '')));
-  return [...entitlements, ...minted.filter((m) => !seen.has(m.replace(/ \(.*$/, '')))].sort();
 }

@@ -1,16 +1,18 @@
 /**
- * What every Vault scenario needs before its grant: a secret only the grant may read, a policy
- * that reads it, and a requester identity holding just the `default` policy. All of it is named
- * with the scenario prefix and tracked so teardown removes exactly what this scenario created.
+ * What the `kv-secret` point of use sets up before any grant: a secret only a grant may read, a
+ * policy that reads it, and a requester identity holding just the `default` policy — or, as a
+ * broken setup asks, standing privilege beside the grant. All of it is named with the scenario
+ * prefix and tracked, so teardown removes exactly what this half created.
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { ProbeResult, ScenarioContext } from '../contract.ts';
+import { bornCredential, type ProbeResult, type ScenarioContext } from '../contract.ts';
 import type { VaultApi } from './api.ts';
-import { probe } from './probes.ts';
 import type { VaultClient } from './client.ts';
+import { probe } from './probes.ts';
+import { revokeTracked, tokenMeta, trackAccessor, type VaultToken } from './tokens.ts';
 
-/** Parameters every Vault mechanism accepts, for its non-conformant twins. */
+/** The point of use's parameters: broken setups of the resource and the requester, for non-conformant twins. */
 export const fixtureParams = z.strictObject({
   /** Broken setup: the `default` policy every token carries grants the secret (standing privilege). */
   defaultPolicyReadsSecret: z.boolean().default(false),
@@ -22,52 +24,46 @@ export const fixtureParams = z.strictObject({
 });
 export type FixtureParams = z.infer<typeof fixtureParams>;
 
-export type VaultContext<P extends FixtureParams = FixtureParams> = ScenarioContext<P, VaultClient>;
+export type VaultContext<P = FixtureParams> = ScenarioContext<P, VaultClient>;
 
-export const secretPath = (ctx: VaultContext): string => `${ctx.client.kvMount}/data/jitc/${ctx.prefix}`;
-export const policyName = (ctx: VaultContext): string => `${ctx.prefix}-read`;
-const metadataPath = (ctx: VaultContext): string => `${ctx.client.kvMount}/metadata/jitc/${ctx.prefix}`;
+export const secretPath = (ctx: VaultContext<unknown>): string => `${ctx.client.kvMount}/data/jitc/${ctx.prefix}`;
+export const policyName = (ctx: VaultContext<unknown>): string => `${ctx.prefix}-read`;
+const metadataPath = (ctx: VaultContext<unknown>): string => `${ctx.client.kvMount}/metadata/jitc/${ctx.prefix}`;
 
-export function tokenMeta(ctx: VaultContext): Record<string, string> {
-  return { jitc_run: ctx.runId, jitc_scenario: ctx.scenarioId };
-}
+const REQUESTER = 'requester';
 
-/** Accessors of every token this scenario created, so teardown can revoke them. */
-export function trackAccessor(ctx: VaultContext, accessor: string): void {
-  // A batch token has no accessor: nothing to revoke by (the mechanism reports that it cannot be ended).
-  if (accessor === '') return;
-  const list = (ctx.state.get('accessors') as string[] | undefined) ?? [];
-  list.push(accessor);
-  ctx.state.set('accessors', list);
-}
-
-export function policyHcl(ctx: VaultContext, extra = ''): string {
-  return `path "${secretPath(ctx)}" {\n  capabilities = ["read"]\n}\n${extra}`;
-}
-
-export async function createFixtures(ctx: VaultContext, extraPolicy = ''): Promise<void> {
+/** Create the secret, its read policy and the requester; returns the requester's own credential. */
+export async function createFixtures(ctx: VaultContext): Promise<VaultToken> {
   const api = ctx.client.api;
   const value = randomBytes(16).toString('hex');
   ctx.secrets.add(value);
   await api.call('POST', secretPath(ctx), { data: { value } });
-  await api.call('PUT', `sys/policies/acl/${policyName(ctx)}`, { policy: policyHcl(ctx, extraPolicy) });
+  await api.call('PUT', `sys/policies/acl/${policyName(ctx)}`, { policy: `path "${secretPath(ctx)}" {\n  capabilities = ["read"]\n}\n` });
   ctx.evidence.record('fixtures created', { secret: secretPath(ctx), policy: policyName(ctx) });
   if (ctx.params.defaultPolicyReadsSecret) await grantDefaultPolicy(ctx);
   // The requester: who asks for the grant. It lives as long as the scenario could, no longer.
   const ttl = Math.ceil(ctx.task.windowSeconds + 120);
-  const requester = await api.call<{ auth: { client_token: string; accessor: string } }>('POST', 'auth/token/create', {
+  const answer = await api.call<{ auth: { client_token: string; accessor: string } }>('POST', 'auth/token/create', {
     policies: ctx.params.requesterHoldsReadPolicy ? ['default', policyName(ctx)] : ['default'],
     ttl: `${ttl}s`,
     display_name: `${ctx.prefix}-requester`,
     meta: { ...tokenMeta(ctx), jitc_role: 'requester' },
   });
-  ctx.secrets.add(requester.auth.client_token);
-  trackAccessor(ctx, requester.auth.accessor);
-  ctx.state.set('requester', requester.auth.client_token);
+  const requester = bornCredential(ctx.secrets, { type: 'vault-token', token: answer.auth.client_token, accessor: answer.auth.accessor });
+  trackAccessor(ctx, requester.accessor);
+  ctx.state.set(REQUESTER, requester);
   ctx.evidence.record(
     ctx.params.requesterHoldsReadPolicy ? 'broken setup: requester identity created holding the read policy itself' : 'requester identity created with the default policy only',
-    { accessor: requester.auth.accessor },
+    { accessor: requester.accessor },
   );
+  return requester;
+}
+
+/** The requester's own token, made by {@link createFixtures}. */
+export function requesterOf(ctx: VaultContext): VaultToken {
+  const requester = ctx.state.get(REQUESTER) as VaultToken | undefined;
+  if (!requester) throw new Error('the kv-secret point of use has no requester: setup did not run');
+  return requester;
 }
 
 const marker = (ctx: VaultContext, edge: 'begin' | 'end'): string => `# ${ctx.prefix} ${edge}`;
@@ -98,15 +94,7 @@ export function readSecret(ctx: VaultContext, token: string, node?: string): Pro
 
 export async function removeFixtures(ctx: VaultContext): Promise<string[]> {
   const api = ctx.client.api;
-  const removed: string[] = [];
-  for (const accessor of (ctx.state.get('accessors') as string[] | undefined) ?? []) {
-    try {
-      await api.call('POST', 'auth/token/revoke-accessor', { accessor });
-      removed.push(`token ${accessor}`);
-    } catch {
-      // Already expired or revoked: nothing left to remove.
-    }
-  }
+  const removed = await revokeTracked(ctx);
   if (ctx.state.get('defaultPolicyEdited') && (await restoreDefaultPolicy(api, escapeRegExp(ctx.prefix)))) {
     removed.push('default policy block');
   }

@@ -1,10 +1,17 @@
-/** The Vault/OpenBao adapter: native JIT through token TTLs, AppRole secret_ids and response wrapping. */
+/**
+ * The Vault/OpenBao adapter. One point of use — reading a KV v2 secret with a Vault token — and
+ * three native grant sources: a token with a TTL, an AppRole secret_id limited in uses and time,
+ * and a response-wrapped token. Each old mechanism name is the native pair of its source with
+ * `kv-secret`, so scenario files naming `mechanism:` run unchanged.
+ */
 import type { Adapter } from '../contract.ts';
 import { cleanupVault } from './cleanup.ts';
+import { vaultLeftovers } from './leftovers.ts';
 import { connectVault, type VaultClient } from './client.ts';
-import { approleMechanism } from './mechanisms/approle.ts';
-import { tokenMechanism } from './mechanisms/token.ts';
-import { wrappingMechanism } from './mechanisms/wrapping.ts';
+import { approleSource } from './grants/approle.ts';
+import { tokenSource } from './grants/token.ts';
+import { wrappingSource } from './grants/wrapping.ts';
+import { kvSecretPoint } from './points/kv-secret.ts';
 import { vaultTargets } from './targets.ts';
 
 const vaultAdapter: Adapter<VaultClient> = {
@@ -13,12 +20,22 @@ const vaultAdapter: Adapter<VaultClient> = {
   products: ['HashiCorp Vault', 'OpenBao'],
   targets: vaultTargets,
   connect: async (connection) => connectVault(connection),
-  mechanisms: {
-    token: tokenMechanism,
-    'approle-secret-id': approleMechanism,
-    'wrapped-response': wrappingMechanism,
+  grantSources: {
+    token: tokenSource,
+    'approle-secret-id': approleSource,
+    'wrapped-response': wrappingSource,
+  },
+  pointsOfUse: {
+    'kv-secret': kvSecretPoint,
+  },
+  pairs: {
+    token: { source: 'token', pointOfUse: 'kv-secret' },
+    'approle-secret-id': { source: 'approle-secret-id', pointOfUse: 'kv-secret' },
+    'wrapped-response': { source: 'wrapped-response', pointOfUse: 'kv-secret' },
   },
   cleanup: cleanupVault,
+  leftovers: vaultLeftovers,
+  longWait: { scenario: 'token-ttl-expiry', ttlParam: 'ttlSeconds' },
 };
 
 export default vaultAdapter;

@@ -76,7 +76,7 @@ const PRINCIPAL_ATTRIBUTES = ['principal', 'requester', 'role', 'user'] as const
  * (requester DN, role, user) that is not one the harness made for this run. Everything the harness
  * creates carries the run id, so a name containing it is per-run and identifies nothing across runs.
  */
-export function stablePrincipal(grant: ScenarioResult['grant'], runId: string): string | undefined {
+export function stablePrincipal(grant: ScenarioResult['issued'], runId: string): string | undefined {
   if (!grant) return undefined;
   for (const key of PRINCIPAL_ATTRIBUTES) {
     const value = grant.attributes[key];
@@ -108,7 +108,7 @@ export function recordedRun(summary: Summary, results: readonly ScenarioResult[]
     scenarios: summary.scenarios.map((s): RecordedScenario => {
       const result = byKey.get(`${s.adapter}/${s.id}`);
       const target = targetKey(s.target, s.adapter);
-      const principal = stablePrincipal(result?.grant ?? null, result?.runId ?? summary.runId);
+      const principal = stablePrincipal(result?.issued ?? null, result?.runId ?? summary.runId);
       return {
         adapter: s.adapter,
         scenario: s.id,
@@ -120,7 +120,7 @@ export function recordedRun(summary: Summary, results: readonly ScenarioResult[]
         verdict: s.verdict,
         startedAt: result?.startedAt ?? summary.startedAt,
         finishedAt: result?.finishedAt ?? summary.finishedAt,
-        elevated: Boolean(result?.grant),
+        elevated: Boolean(result?.issued),
         ttlSeconds: s.metrics.ttlSeconds,
         ttlRequestedSeconds: s.metrics.ttlRequestedSeconds,
         windowSeconds: result?.task.windowSeconds ?? null,

@@ -20,6 +20,9 @@ export async function labelScenario(scenario: Scenario, adapterTitle: string): P
   await allure.severity(ALLURE_SEVERITY[scenario.severity]);
   await allure.description(`${scenario.proves}\n\nScenario file: \`${scenario.source}\``);
   await allure.label('scenario', scenario.id);
+  // Both halves, so an auditor can filter by where the grant came from as well as where it was used.
+  await allure.label('grantSource', `${scenario.grant.adapter}/${scenario.grant.name}`);
+  await allure.label('pointOfUse', `${scenario.use.adapter}/${scenario.use.name}`);
 }
 
 const STATUS = { pass: 'passed', fail: 'failed', inconclusive: 'broken' } as const;
@@ -38,7 +41,8 @@ export async function reportResult(result: ScenarioResult): Promise<void> {
   await allure.parameter('target', `${result.target.mode} ${result.target.address}`, { excluded: result.target.mode !== 'external' });
   await allure.parameter('run', result.runId, { excluded: true });
   for (const check of result.checks) {
-    await allure.logStep(`check ${check.name} — ${check.verdict}: ${check.detail}`, STATUS[check.verdict] as allure.Status);
+    const remedy = check.verdict !== 'pass' && check.remediation ? ` — to fix: ${check.remediation}` : '';
+    await allure.logStep(`check ${check.name} — ${check.verdict}: ${check.detail}${remedy}`, STATUS[check.verdict] as allure.Status);
   }
   if (result.waiver) {
     await allure.tag('waived');

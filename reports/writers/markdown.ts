@@ -73,7 +73,7 @@ export function renderMarkdown(summary: Summary): string {
   }
   lines.push('### By scenario', '', '| scenario | verdict | revocation latency | TTL | residue | not passed | evidence |', '|---|---|---|---|---|---|---|');
   for (const s of summary.scenarios) {
-    const notPassed = s.checks.filter((c) => c.verdict !== 'pass').map((c) => cell(`${c.name}: ${c.detail}`));
+    const notPassed = s.checks.filter((c) => c.verdict !== 'pass').map((c) => cell(`${c.name}: ${c.detail}${c.remediation ? ` — to fix: ${c.remediation}` : ''}`));
     lines.push(
       `| \`${s.adapter}/${s.id}\` | ${ICON[s.verdict] ?? s.verdict}${s.waiver ? ` (${s.waiver.id})` : ''} | ${s.metrics.revocationLatencyMs === null ? '–' : formatMs(s.metrics.revocationLatencyMs)} | ${s.metrics.ttlSeconds === null ? 'none' : `${s.metrics.ttlSeconds} s`} | ${s.metrics.residue} | ${notPassed.join('<br>') || '–'} | \`${s.evidence}\` |`,
     );

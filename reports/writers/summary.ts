@@ -22,11 +22,15 @@ export interface Summary {
   merged?: MergedSource[];
   scenarios: {
     id: string;
+    /** The point of use's adapter (the suite the scenario belongs to). */
     adapter: string;
+    /** Where the grant came from: adapter and grant source (the same adapter for a native pair). */
+    grant: ScenarioResult['grant'];
     title: string;
     target: ScenarioResult['target'];
     verdict: Verdict;
-    checks: { name: string; verdict: string; detail: string; severity: string; controls: string[] }[];
+    /** Each check; a failed one carries what to change on the target. */
+    checks: { name: string; verdict: string; detail: string; severity: string; controls: string[]; remediation?: string }[];
     controls: string[];
     metrics: ScenarioResult['metrics'];
     waiver?: ScenarioResult['waiver'];
@@ -70,10 +74,18 @@ export function buildSummary(runId: string, startedAt: string, results: Scenario
     scenarios: sorted.map((r) => ({
       id: r.id,
       adapter: r.adapter,
+      grant: r.grant,
       title: r.title,
       target: r.target,
       verdict: r.verdict,
-      checks: r.checks.map(({ name, verdict, detail, severity, controls }) => ({ name, verdict, detail, severity, controls })),
+      checks: r.checks.map(({ name, verdict, detail, severity, controls, remediation }) => ({
+        name,
+        verdict,
+        detail,
+        severity,
+        controls,
+        ...(verdict !== 'pass' && remediation ? { remediation } : {}),
+      })),
       controls: r.controls,
       metrics: r.metrics,
       ...(r.waiver ? { waiver: r.waiver } : {}),

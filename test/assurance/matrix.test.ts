@@ -6,6 +6,7 @@
 import { describe, expect, test } from 'vitest';
 import { loadCatalogue } from '../../scenarios/catalogue.ts';
 import type { CheckResult, ScenarioResult } from '../../scenarios/result.ts';
+import type { Scenario } from '../../scenarios/schema.ts';
 import type { CheckVerdict } from '../../scenarios/verdict.ts';
 import { fakeResult } from '../support/fake-adapter.ts';
 import { loadVariants } from '../support/twins.ts';
@@ -27,7 +28,7 @@ describe.each(ADAPTERS)('the %s mutants', (adapter) => {
   test('each breaks its scenario differently from that scenario’s twin, and from every other mutant', async () => {
     const twins = await loadVariants(adapter, 'twins');
     const mutants = await loadVariants(adapter, 'mutants');
-    const setupOf = (v: { of: string; scenario: { params: unknown } }): string => `${v.of} ${JSON.stringify(v.scenario.params)}`;
+    const setupOf = (v: { of: string; scenario: Scenario }): string => `${v.of} ${JSON.stringify([v.scenario.grant.params, v.scenario.use.params])}`;
     const twinSetups = new Set(twins.map(setupOf));
     for (const m of mutants) expect(twinSetups.has(setupOf(m)), `${m.name} repeats the twin of ${m.of}`).toBe(false);
     expect(new Set(mutants.map(setupOf)).size).toBe(mutants.length);
@@ -41,7 +42,7 @@ function check(name: string, verdict: CheckVerdict): CheckResult {
 /** A finished aws result with these checks, as the engine would produce it against moto. */
 function result(id: string, checks: CheckResult[]): ScenarioResult {
   const target = { mode: 'local' as const, address: 'http://127.0.0.1:1', facts: { product: 'moto', version: '5.2.5', mode: 'local' } };
-  return fakeResult({ id, title: id, adapter: 'aws', mechanism: 'assume-role', target, checks, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:02.500Z' });
+  return fakeResult({ id, title: id, adapter: 'aws', pointOfUse: 's3-object', grant: { adapter: 'aws', source: 'assume-role' }, pair: 'assume-role', target, checks, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:02.500Z' });
 }
 
 async function setup(kind: 'conformant' | 'mutant', id: string): Promise<MatrixSetup> {

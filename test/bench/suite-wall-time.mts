@@ -16,6 +16,7 @@ import { loadBuiltinScenarios } from '../../scenarios/load.ts';
 import { CONFIRM_MIN_MS } from '../../scenarios/reuse-poll.ts';
 import { bringUp } from '../../adapters/bring-up.ts';
 import { PROJECT_ROOT } from '../../scenarios/input.ts';
+import { targetsOf } from '../support/bound.ts';
 
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -55,7 +56,7 @@ async function overlapMs(): Promise<{ one: number; ten: number }> {
   const run = async (n: number): Promise<number> => {
     const t0 = performance.now();
     const results = await Promise.all(
-      Array.from({ length: n }, (_, i) => runScenario({ ...base, id: `${base.id}-${n}-${i}` }, { runId: 'benchov', adapter, client, connection: target!.connection, signal })),
+      Array.from({ length: n }, (_, i) => runScenario({ ...base, id: `${base.id}-${n}-${i}` }, { runId: 'benchov', targets: targetsOf({ adapter, client, connection: target!.connection }), signal })),
     );
     if (results.some((r) => r.verdict !== 'pass')) throw new Error('a scenario did not pass');
     return performance.now() - t0;

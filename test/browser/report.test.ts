@@ -117,7 +117,7 @@ describe('the Allure report in headless Chromium', () => {
     const onDisk = JSON.parse(readFileSync(join(out, expected.evidence), 'utf8')) as ScenarioResult;
     expect(record.id).toBe(scenario);
     expect(record.runId).toBe(onDisk.runId);
-    expect(record.grant?.credentialId).toBe(onDisk.grant?.credentialId);
+    expect(record.issued?.credentialId).toBe(onDisk.issued?.credentialId);
     expect(record.checks.map((c) => `${c.name}:${c.verdict}`)).toEqual(onDisk.checks.map((c) => `${c.name}:${c.verdict}`));
     expect(record.evidence.map((e) => e.at)).toEqual(onDisk.evidence.map((e) => e.at));
   });

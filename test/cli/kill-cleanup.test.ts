@@ -16,7 +16,7 @@ import { isOurProcess, runStateDir, type PidRecord } from '../../adapters/local-
 import { jitcAsync } from '../support/cli.ts';
 import { writeLongWaitScenarios, type LongWaitScenario } from '../support/long-waits.ts';
 import { startOwnTargets, type OwnTargets } from '../support/own-targets.ts';
-import { awsResidue, ldapResidue, vaultResidue } from '../support/residue.ts';
+import { leftoversOf } from '../support/residue.ts';
 import { runIdIn, serversOfRun } from '../support/run-servers.ts';
 import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
@@ -28,7 +28,7 @@ let long: LongWaitScenario[];
 
 beforeAll(async () => {
   own = await startOwnTargets(scratch);
-  long = writeLongWaitScenarios(scratch, WAIT_SECONDS);
+  long = await writeLongWaitScenarios(scratch, WAIT_SECONDS);
 }, 120_000);
 
 afterAll(async () => {
@@ -101,11 +101,7 @@ describe('jitc run killed with SIGKILL', () => {
     // All built-in scenarios beside the long waits: the kill lands on objects in every stage of their lives.
     const runId = await killMidRun('external', ['--suite', 'vault,aws,ldap', '--target', 'external', '--config', own.configFile], own.env);
     expect(serversOfRun(runId)).toEqual([]);
-    const residue = async (): Promise<Record<string, string[]>> => ({
-      vault: await vaultResidue(own.vault.address, own.vault.rootToken, runId),
-      aws: await awsResidue(own.aws, runId),
-      ldap: await ldapResidue(own.ldap, runId),
-    });
+    const residue = (): Promise<Record<string, string[]>> => leftoversOf(own.connections, runId);
     const left = await residue();
     // The kill left something on every target, or this test would prove nothing about the sweep.
     for (const [adapter, items] of Object.entries(left)) expect(items.filter((i) => i.includes(`jitc-${runId}-long-`)).length, `${adapter} residue after the kill`).toBeGreaterThan(0);

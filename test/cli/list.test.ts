@@ -1,5 +1,5 @@
 /**
- * `jitc list` prints each scenario's own checks and controls, from what its mechanism declares:
+ * `jitc list` prints each scenario's own checks and controls, from what its two halves declare:
  * never one list for all, and every declared check is one the catalogue knows.
  */
 import { describe, expect, test } from 'vitest';
@@ -9,6 +9,8 @@ import { jitc } from '../support/cli.ts';
 interface Listed {
   id: string;
   adapter: string;
+  grant: { adapter: string; source: string };
+  pointOfUse: string;
   checks: string[];
   controls: string[];
 }
@@ -44,6 +46,14 @@ describe('jitc list', () => {
   test('every adapter declares holder-cannot-extend for the credentials it hands out', () => {
     for (const adapter of ['vault', 'aws', 'ldap']) {
       expect(listed.filter((s) => s.adapter === adapter).some((s) => s.checks.includes('holder-cannot-extend')), adapter).toBe(true);
+    }
+  });
+
+  test('each scenario names both halves: the grant source (with its adapter) and the point of use', () => {
+    expect(find('vault', 'token-ttl-expiry')).toMatchObject({ grant: { adapter: 'vault', source: 'token' }, pointOfUse: 'kv-secret' });
+    for (const s of listed) {
+      expect(s.grant.source, `${s.adapter}/${s.id}`).not.toBe('');
+      expect(s.pointOfUse, `${s.adapter}/${s.id}`).not.toBe('');
     }
   });
 

@@ -14,7 +14,7 @@ import type { Summary } from '../../reports/writers/summary.ts';
 import { jitcAsync, type CliResult } from '../support/cli.ts';
 import { writeLongWaitScenarios, type LongWaitScenario } from '../support/long-waits.ts';
 import { startOwnTargets, type OwnTargets } from '../support/own-targets.ts';
-import { awsResidue, ldapResidue, vaultResidue } from '../support/residue.ts';
+import { leftoversOf } from '../support/residue.ts';
 import { runIdIn, serversOfRun } from '../support/run-servers.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'jitc-signals-'));
@@ -26,7 +26,7 @@ let long: LongWaitScenario[];
 
 beforeAll(async () => {
   own = await startOwnTargets(scratch);
-  long = writeLongWaitScenarios(scratch, WAIT_SECONDS);
+  long = await writeLongWaitScenarios(scratch, WAIT_SECONDS);
 }, 120_000);
 
 afterAll(async () => {
@@ -98,9 +98,7 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('%s while every adapter waits for 
     const run = await interrupt(signal, `external-${signal}`, ['--suite', 'vault,aws,ldap', '--target', 'external', '--config', own.configFile], own.env);
     expectTornDown(run, signal);
     expect(run.servers).toEqual([]);
-    expect(await vaultResidue(own.vault.address, own.vault.rootToken, run.runId)).toEqual([]);
-    expect(await awsResidue(own.aws, run.runId)).toEqual([]);
-    expect(await ldapResidue(own.ldap, run.runId)).toEqual([]);
+    expect(await leftoversOf(own.connections, run.runId)).toEqual({ vault: [], aws: [], ldap: [] });
     const sweep = await jitcAsync(['cleanup', '--run', run.runId, '--target', 'external', '--config', own.configFile], own.env).done;
     expect(sweep.code, sweep.stdout + sweep.stderr).toBe(0);
     expect(sweep.stdout.trim()).toBe(`nothing left by run ${run.runId}`);

@@ -20,6 +20,7 @@ import { SecretRegistry } from '../../scenarios/secrets.ts';
 import { type AuditedBao, startAuditedBao } from '../support/audited-bao.ts';
 import { FaultProxy, type FaultMode, type FaultProxyOptions } from '../support/fault-proxy.ts';
 import { testRunId } from '../support/run-id.ts';
+import { targetsOf } from '../support/bound.ts';
 
 /** Only the privileged read is answered from memory: the replica is stale about the secret, not about everything. */
 const SECRET_READS = /^\/v1\/secret\/data\//;
@@ -52,7 +53,7 @@ async function runThrough(address: string, id: string, deadlineSeconds: number, 
   const signal = new AbortController().signal;
   setMaxListeners(0, signal);
   const scenario: Scenario = { ...revokeAtTaskEnd, id, reuse: { deadlineSeconds, ...(nodes ? { nodes } : {}) } };
-  return runScenario(scenario, { runId: testRunId(), adapter: vaultAdapter, client: connectVault(connection), connection, signal, secrets: new SecretRegistry() });
+  return runScenario(scenario, { runId: testRunId(), targets: targetsOf({ adapter: vaultAdapter, client: connectVault(connection), connection }), signal, secrets: new SecretRegistry() });
 }
 
 const reuseOf = (result: ScenarioResult) => result.checks.find((c) => c.name === 'reuse-denied');

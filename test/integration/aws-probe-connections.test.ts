@@ -12,11 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import type { AwsClient, Credentials } from '../../adapters/aws/client.ts';
+import type { AwsClient } from '../../adapters/aws/client.ts';
+import { type AwsKeys, keysOf } from '../../adapters/aws/credentials.ts';
 import awsAdapter from '../../adapters/aws/index.ts';
-import type { GrantRecord, ReuseHandle, ScenarioContext, StartedTarget } from '../../adapters/contract.ts';
-import { Evidence } from '../../scenarios/evidence.ts';
-import { SecretRegistry } from '../../scenarios/secrets.ts';
+import type { Grant, ReuseHandle, StartedTarget } from '../../adapters/contract.ts';
+import { pairContexts, type PairContexts } from '../support/half-contexts.ts';
 import { testRunId } from '../support/run-id.ts';
 import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
@@ -27,13 +27,13 @@ let node: string;
 let accepted = 0;
 const sockets = new Set<Socket>();
 const runId = testRunId();
-const mechanism = awsAdapter.mechanisms['access-key']!;
-let ctx: ScenarioContext<unknown, AwsClient>;
-let grant: GrantRecord;
+let halves: PairContexts<AwsClient> | undefined;
+let sourceSetUp = false;
+let grant: Grant;
 
-/** The task identity's own key, which every AWS scenario creates (fixtures.ts). */
-function identityKey(): Credentials {
-  return (ctx.state.get('identity') as { credentials: Credentials }).credentials;
+/** The task identity's own key, which the s3-object point of use creates and hands on as the resource's requester. */
+function identityKey(): AwsKeys {
+  return keysOf(halves?.grantCtx.resource.requester) ?? expect.unreachable('the point of use handed on no requester key');
 }
 
 function handle(check: string): ReuseHandle {
@@ -67,27 +67,31 @@ beforeAll(async () => {
   if (address === null || typeof address === 'string') throw new Error('relay has no port');
   node = `http://127.0.0.1:${address.port}`;
 
-  const secrets = new SecretRegistry();
-  ctx = {
+  halves = pairContexts(awsAdapter, 'access-key', admin, target.connection, {
     runId,
     scenarioId: 'probe-connections',
-    prefix: `jitc-${runId}-probe-connections`,
-    params: mechanism.params.parse({}),
-    client: admin,
-    connection: target.connection,
-    task: { windowSeconds: 60, approver: 'test', needs: ['s3:GetObject on the task object'], id: `${runId}/probe-connections` },
-    evidence: new Evidence(secrets),
-    secrets,
-    state: new Map(),
-    report: () => undefined,
-    signal: new AbortController().signal,
-  };
-  await mechanism.setup(ctx);
-  grant = await mechanism.request(ctx);
+    params: {},
+    task: { windowSeconds: 60, approver: 'test', needs: ['s3:GetObject on the task object'] },
+  });
+  const { point, source, useCtx, grantCtx } = halves;
+  expect(point).toBe(awsAdapter.pointsOfUse['s3-object']);
+  expect(source).toBe(awsAdapter.grantSources['access-key']);
+  grantCtx.resource = await point.setup(useCtx);
+  sourceSetUp = true;
+  await source.setup(grantCtx);
+  grant = await source.request(grantCtx);
 }, 90_000);
 
 afterAll(async () => {
-  if (ctx) await mechanism.teardown(ctx);
+  if (halves) {
+    const { point, source, useCtx, grantCtx } = halves;
+    // The source first (its worker hangs on the resource), then the point of use, as the engine does.
+    try {
+      if (sourceSetUp) await source.teardown(grantCtx);
+    } finally {
+      await point.teardown(useCtx);
+    }
+  }
   for (const s of sockets) s.destroy();
   await new Promise<void>((resolve) => (relay ? relay.close(() => resolve()) : resolve()));
   if (admin) await awsAdapter.disconnect?.(admin);
@@ -128,7 +132,8 @@ describe('probes of an AWS grant', () => {
   });
 
   test('once the key is deleted the node answers with the denial, read as denied', async () => {
-    await mechanism.end(ctx, grant, 'revoke');
+    const { source, grantCtx } = halves ?? expect.unreachable('no grant');
+    await source.end(grantCtx, grant, 'revoke');
     const before = accepted;
     const answer = await handle('reuse-denied').probe(node);
     expect(answer.outcome, answer.detail).toBe('denied');

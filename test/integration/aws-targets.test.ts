@@ -13,13 +13,14 @@ import awsAdapter from '../../adapters/aws/index.ts';
 import type { AwsClient } from '../../adapters/aws/client.ts';
 import { entitlementsOf, usersMatching } from '../../adapters/aws/iam-read.ts';
 import { awsTargets } from '../../adapters/aws/targets.ts';
-import { type ScenarioContext, type StartedTarget } from '../../adapters/contract.ts';
-import { Evidence } from '../../scenarios/evidence.ts';
+import { type StartedTarget } from '../../adapters/contract.ts';
 import { runScenario } from '../../scenarios/engine.ts';
 import { loadBuiltinScenarios } from '../../scenarios/load.ts';
 import { SecretRegistry } from '../../scenarios/secrets.ts';
+import { pairContexts } from '../support/half-contexts.ts';
 import { testRunId } from '../support/run-id.ts';
 import { InputError, PROJECT_ROOT } from '../../scenarios/input.ts';
+import { targetsOf } from '../support/bound.ts';
 
 let target: StartedTarget;
 let admin: AwsClient;
@@ -112,7 +113,7 @@ describe("external mode keeps the broker's own secrets out of every result", () 
     const client = await awsAdapter.connect(connection);
     const secrets = new SecretRegistry();
     try {
-      const result = await runScenario(scenario, { runId: testRunId(), adapter: awsAdapter, client, connection, signal: new AbortController().signal, secrets });
+      const result = await runScenario(scenario, { runId: testRunId(), targets: targetsOf({ adapter: awsAdapter, client, connection }), signal: new AbortController().signal, secrets });
       expect(result.verdict, result.checks.map((c) => `${c.name}=${c.verdict}: ${c.detail}`).join('\n')).toBe('pass');
       expect(secrets.values()).toEqual(expect.arrayContaining([secretKey, token]));
       const text = JSON.stringify(result);
@@ -127,30 +128,17 @@ describe("external mode keeps the broker's own secrets out of every result", () 
 });
 
 describe('cleanup of a killed run', () => {
-  function context(runId: string, scenarioId: string, params: unknown): ScenarioContext<unknown, AwsClient> {
-    const secrets = new SecretRegistry();
-    return {
+  /** A run killed after its grant: setup (both halves) and request happened, end and teardown never did. */
+  async function killedAfterGrant(runId: string, scenarioId: string, pair: string, params: Record<string, unknown>): Promise<void> {
+    const { point, source, useCtx, grantCtx } = pairContexts(awsAdapter, pair, admin, target.connection, {
       runId,
       scenarioId,
-      prefix: `jitc-${runId}-${scenarioId}`,
       params,
-      client: admin,
-      connection: target.connection,
-      task: { windowSeconds: 60, approver: 'test', needs: ['s3:GetObject'], id: `${runId}/${scenarioId}` },
-      evidence: new Evidence(secrets),
-      secrets,
-      state: new Map(),
-      report: () => undefined,
-      signal: new AbortController().signal,
-    };
-  }
-
-  /** A run killed after its grant: setup and request happened, end and teardown never did. */
-  async function killedAfterGrant(runId: string, scenarioId: string, mechanism: string, params: Record<string, unknown>): Promise<void> {
-    const m = awsAdapter.mechanisms[mechanism]!;
-    const ctx = context(runId, scenarioId, m.params.parse(params));
-    await m.setup(ctx);
-    await m.request(ctx);
+      task: { windowSeconds: 60, approver: 'test', needs: ['s3:GetObject'] },
+    });
+    grantCtx.resource = await point.setup(useCtx);
+    await source.setup(grantCtx);
+    await source.request(grantCtx);
   }
 
   test('removes everything a killed run left, only that run, and nothing it cannot prove is the harness', async () => {

@@ -47,7 +47,7 @@ describe('what the AWS results say beyond their verdicts', () => {
 
   test('after revoking active sessions the control session issued later is recorded: moto denies it too (aws:TokenIssueTime not evaluated)', () => {
     const revoke = result('sts-revoke-active-sessions');
-    expect(revoke.grant?.attributes.sessionIssuedAfterRevocation).toBe('denied');
+    expect(revoke.issued?.attributes.sessionIssuedAfterRevocation).toBe('denied');
     // The task's own session is dead all the same: the over-broad deny is a finding, not a reuse.
     expect(revoke.checks.find((c) => c.name === 'reuse-denied')?.verdict).toBe('pass');
     expect(revoke.evidence.some((e) => e.event.startsWith('control: a session issued after the revocation is denied too'))).toBe(true);
@@ -56,7 +56,7 @@ describe('what the AWS results say beyond their verdicts', () => {
   test('the scope granted is read from the role on the target, and the width follows from it', () => {
     const twin = result('privilege-width-twin');
     expect(twin.metrics.privilegeWidth).toBe(5);
-    expect(twin.grant?.scopeGranted).toContain(`s3:PutObject arn:aws:s3:::jitc-${twin.runId}-privilege-width-twin/task/object.txt`);
+    expect(twin.issued?.scopeGranted).toContain(`s3:PutObject arn:aws:s3:::jitc-${twin.runId}-privilege-width-twin/task/object.txt`);
     expect(result('privilege-width').metrics.privilegeWidth).toBe(1);
   });
 

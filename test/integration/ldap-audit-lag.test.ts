@@ -6,10 +6,10 @@
  */
 import { Attribute, Change } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Adapter, MechanismFinding, StartedTarget, TargetConnection } from '../../adapters/contract.ts';
+import type { Adapter, Finding, StartedTarget, TargetConnection } from '../../adapters/contract.ts';
 import { auditScenario, expectAudit } from '../../adapters/ldap/audit.ts';
 import { connectLdap, type LdapClient } from '../../adapters/ldap/client.ts';
-import { type FixtureParams, type LdapContext, lifetimeOf, markStart } from '../../adapters/ldap/fixtures.ts';
+import { type BrokerParams, type LdapContext, lifetimeOf, markStart } from '../../adapters/ldap/fixtures.ts';
 import { refreshTtl } from '../../adapters/ldap/dynamic-objects.ts';
 import { getAdapter } from '../../adapters/registry.ts';
 import { Evidence } from '../../scenarios/evidence.ts';
@@ -26,12 +26,12 @@ let client: LdapClient;
 
 interface AuditRun {
   ctx: LdapContext;
-  findings: MechanismFinding[];
+  findings: Finding[];
 }
 
 function context(on: LdapClient, name: string): AuditRun {
-  const findings: MechanismFinding[] = [];
-  const params: FixtureParams = { audit: 'judge', auditWaitSeconds: 4, groupsIn: 'groups', keepSessionOpen: false };
+  const findings: Finding[] = [];
+  const params: BrokerParams = { audit: 'judge', auditWaitSeconds: 4, groupsIn: 'groups' };
   const prefix = `jitc-${runId}-${name}`;
   const ctx: LdapContext = {
     runId,

@@ -17,6 +17,7 @@ import { bringUp } from '../../adapters/bring-up.ts';
 import { testRunId } from '../support/run-id.ts';
 import { CountingRelay } from '../support/counting-relay.ts';
 import { PROJECT_ROOT } from '../../scenarios/input.ts';
+import { targetsOf } from '../support/bound.ts';
 
 const runId = testRunId();
 let target: StartedTarget | undefined;
@@ -38,7 +39,7 @@ beforeAll(async () => {
   const signal = new AbortController().signal;
   setMaxListeners(0, signal);
   const scenarios = [await withNodes('two-nodes', [relays[0]!.url, relays[1]!.url]), await withNodes('one-node-dark', [relays[0]!.url, relays[2]!.url])];
-  for (const result of await Promise.all(scenarios.map((s) => runScenario(s, { runId, adapter, client, connection: target!.connection, signal })))) results.set(result.id, result);
+  for (const result of await Promise.all(scenarios.map((s) => runScenario(s, { runId, targets: targetsOf({ adapter, client, connection: target!.connection }), signal })))) results.set(result.id, result);
   await adapter.disconnect?.(client);
 }, 120_000);
 

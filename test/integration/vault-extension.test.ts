@@ -5,11 +5,13 @@
  */
 import { setMaxListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type ExtensionAttempt, type ExtensionResult, type ScenarioContext } from '../../adapters/contract.ts';
+import { type ExtensionAttempt, type ExtensionResult } from '../../adapters/contract.ts';
 import { VaultApi } from '../../adapters/vault/api.ts';
 import { connectVault, listTokens, tokensHolding, type VaultClient } from '../../adapters/vault/client.ts';
-import { extensionSeconds, mintedEntitlements, vaultTokenExtensions } from '../../adapters/vault/extension.ts';
-import { createFixtures, type FixtureParams, policyName, removeFixtures, type VaultContext } from '../../adapters/vault/fixtures.ts';
+import { extensionSeconds, mintedEntitlements, type VaultGrantContext, vaultTokenExtensions } from '../../adapters/vault/extension.ts';
+import { type FixtureParams, policyName, removeFixtures } from '../../adapters/vault/fixtures.ts';
+import { kvSecretPoint } from '../../adapters/vault/points/kv-secret.ts';
+import { TERMS } from '../../adapters/vault/terms.ts';
 import { vaultTargets } from '../../adapters/vault/targets.ts';
 import { Evidence } from '../../scenarios/evidence.ts';
 import { SecretRegistry } from '../../scenarios/secrets.ts';
@@ -22,7 +24,9 @@ const WINDOW_SECONDS = 20;
 let bao: AuditedBao;
 let client: VaultClient;
 let admin: VaultApi;
-const contexts: VaultContext[] = [];
+/** A grant source's context over the kv-secret point of use, as the engine gives one; `mint` names its extra policy. */
+type Scenario = VaultGrantContext<FixtureParams> & { mint?: string };
+const contexts: Scenario[] = [];
 
 beforeAll(async () => {
   bao = await startAuditedBao();
@@ -31,20 +35,28 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const ctx of contexts) await removeFixtures(ctx).catch(() => undefined);
+  for (const ctx of contexts) {
+    await removeFixtures(ctx).catch(() => undefined);
+    if (ctx.mint) await admin.call('DELETE', `sys/policies/acl/${ctx.mint}`).catch(() => undefined);
+  }
   await bao?.stop();
 });
 
-/** A scenario context with its fixtures (secret, read policy, requester), as the engine would give one. */
-async function scenario(name: string, extraPolicy = ''): Promise<VaultContext> {
+/**
+ * A scenario's fixtures (secret, read policy, requester) set up by the kv-secret point of use, and
+ * a grant source's context over it, as the engine would give one; `extraPolicy`, when given, is a
+ * policy of the grant's own that the issued token carries beside the read policy.
+ */
+async function scenario(name: string, extraPolicy = ''): Promise<Scenario> {
   const secrets = new SecretRegistry();
   const signal = new AbortController().signal;
   setMaxListeners(0, signal);
   const runId = testRunId();
-  const ctx: ScenarioContext<FixtureParams, VaultClient> = {
+  const prefix = `jitc-${runId}-${name}`;
+  const ctx: Scenario = {
     runId,
     scenarioId: name,
-    prefix: `jitc-${runId}-${name}`,
+    prefix,
     params: { defaultPolicyReadsSecret: false, requesterHoldsReadPolicy: false },
     client,
     connection: { adapter: 'vault', mode: 'external', address: bao.address, settings: { token: bao.rootToken }, secretSettings: ['token'], facts: {} },
@@ -54,9 +66,15 @@ async function scenario(name: string, extraPolicy = ''): Promise<VaultContext> {
     state: new Map(),
     report: () => undefined,
     signal,
+    resource: { description: '', terms: {} },
+    pointOfUse: { name: 'vault/kv-secret', probe: (credential, node) => kvSecretPoint.probe(ctx, credential, node) },
   };
-  await createFixtures(ctx, extraPolicy);
   contexts.push(ctx);
+  ctx.resource = await kvSecretPoint.setup(ctx);
+  if (extraPolicy) {
+    ctx.mint = `${prefix}-mint`;
+    await admin.call('PUT', `sys/policies/acl/${ctx.mint}`, { policy: extraPolicy });
+  }
   return ctx;
 }
 
@@ -66,8 +84,9 @@ interface Issued {
   issuedAt: number;
 }
 
-async function issue(ctx: VaultContext, body: Record<string, unknown>): Promise<Issued> {
-  const answer = await admin.call<{ auth: { client_token: string; accessor: string } }>('POST', 'auth/token/create', { policies: [policyName(ctx)], display_name: ctx.prefix, ...body });
+async function issue(ctx: Scenario, body: Record<string, unknown>): Promise<Issued> {
+  const policies = [ctx.resource.terms[TERMS.policy]!, ...(ctx.mint ? [ctx.mint] : [])];
+  const answer = await admin.call<{ auth: { client_token: string; accessor: string } }>('POST', 'auth/token/create', { policies, display_name: ctx.prefix, ...body });
   ctx.secrets.add(answer.auth.client_token);
   return { token: answer.auth.client_token, accessor: answer.auth.accessor, issuedAt: Date.now() };
 }
@@ -156,7 +175,7 @@ describe('a Vault token the broker did not cap', () => {
 
   test('a batch token cannot be renewed or mint: refused with Vault\'s own reason', async () => {
     const ctx = await scenario('batch', CHILD_POLICY);
-    const answer = await admin.call<{ auth: { client_token: string; accessor: string } }>('POST', 'auth/token/create', { policies: [policyName(ctx)], ttl: '60s', type: 'batch' });
+    const answer = await admin.call<{ auth: { client_token: string; accessor: string } }>('POST', 'auth/token/create', { policies: [policyName(ctx), ctx.mint!], ttl: '60s', type: 'batch' });
     const held = { token: answer.auth.client_token, accessor: answer.auth.accessor };
     expect(held.accessor).toBe('');
     const attempts = vaultTokenExtensions(ctx, held);

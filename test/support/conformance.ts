@@ -17,6 +17,7 @@ import { bringUp } from '../../adapters/bring-up.ts';
 import { testRunId } from './run-id.ts';
 import { loadTwins, type Twin } from './twins.ts';
 import { PROJECT_ROOT } from '../../scenarios/input.ts';
+import { targetsOf } from './bound.ts';
 
 export interface Expectation {
   verdict: Verdict;
@@ -60,7 +61,7 @@ export function describeConformance(adapterName: string, options: ConformanceOpt
       setMaxListeners(0, signal);
       const all: Scenario[] = [...scenarios, ...twins.map((t) => t.scenario)];
       const results = await Promise.all(
-        all.map((scenario) => runScenario(scenario, { runId, adapter, client, connection: target.connection, signal, secrets })),
+        all.map((scenario) => runScenario(scenario, { runId, targets: targetsOf({ adapter, client, connection: target.connection }), signal, secrets })),
       );
       run = { adapter, target, runId, secrets, results: new Map(results.map((r) => [r.id, r])) };
       await adapter.disconnect?.(client);

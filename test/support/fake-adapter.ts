@@ -1,28 +1,32 @@
 /**
- * An in-process fake target for unit tests of pure logic only: a mechanism whose every answer is
- * scripted, a log of what the engine asked of it, and a finished-result builder for the report
- * writers' tests. Nothing here talks to a real target; conformance is proven by test/integration.
+ * An in-process fake target for unit tests of pure logic only: a grant source and a point of use
+ * whose every answer is scripted, a log of what the engine asked of them, and a finished-result
+ * builder for the report writers' tests. Nothing here talks to a real target; conformance is
+ * proven by test/integration.
  */
 import { z } from 'zod';
 import type {
   Adapter,
   EndMode,
   ExtensionAttempt,
-  GrantRecord,
-  Mechanism,
-  MechanismFinding,
+  Finding,
+  Grant,
+  GrantSource,
+  PointOfUse,
   ProbeOutcome,
   ProbeResult,
   ReuseHandle,
   ScenarioContext,
   TargetConnection,
 } from '../../adapters/contract.ts';
+import type { BoundTarget } from '../../scenarios/engine.ts';
 import { checkDefinition, loadCatalogue } from '../../scenarios/catalogue.ts';
 import type { CheckResult, ScenarioResult } from '../../scenarios/result.ts';
 import type { Scenario } from '../../scenarios/schema.ts';
 import { type CheckVerdict, type Verdict, worstOf } from '../../scenarios/verdict.ts';
 
 export const FAKE_ADAPTER = 'fake';
+/** The fake's native pair, grant source and point of use all share this name. */
 export const FAKE_MECHANISM = 'scripted';
 
 /** The fake target's client: nothing to connect to. */
@@ -30,10 +34,11 @@ export interface FakeClient {
   readonly kind: 'fake';
 }
 
-const fakeParams = z.object({});
+const fakeParams = z.strictObject({});
 type FakeParams = z.infer<typeof fakeParams>;
 export type FakeContext = ScenarioContext<FakeParams, FakeClient>;
 
+/** The lifecycle slots the fake records, whichever half fills them. */
 export type MechanismStep = 'setup' | 'entitlements' | 'probeStanding' | 'request' | 'use' | 'end' | 'teardown';
 
 /** A probe answer as a target would give it, timestamped now. */
@@ -104,7 +109,7 @@ export interface FakeScript {
   /** A secret value the broker hands out; registered with ctx.secrets at request. */
   secret?: string;
   /** Findings the mechanism reports during use. */
-  findings?: MechanismFinding[];
+  findings?: Finding[];
   /** What teardown says it removed. */
   removes?: string[];
   /** How the holder may try to extend the grant; default none. */
@@ -112,7 +117,7 @@ export interface FakeScript {
   /** Check ids the mechanism declares; default every check in the catalogue. */
   declares?: string[];
   /** Extra behaviour per step, run before the scripted answer (record evidence, slip a secret…). */
-  hooks?: Partial<Record<MechanismStep, (ctx: FakeContext, grant: GrantRecord | undefined) => void | Promise<void>>>;
+  hooks?: Partial<Record<MechanismStep, (ctx: FakeContext, grant: Grant | undefined) => void | Promise<void>>>;
 }
 
 export interface StepCall {
@@ -126,11 +131,13 @@ export interface FakeTarget {
   adapter: Adapter<FakeClient>;
   client: FakeClient;
   connection: TargetConnection;
+  /** The fake as the engine takes it: one connected target. */
+  targets: Record<string, BoundTarget>;
   /** Every mechanism step the engine called, in order. */
   calls: StepCall[];
   steps(): MechanismStep[];
   /** The grant the fake broker issued, once issued. */
-  grant(): GrantRecord | undefined;
+  grant(): Grant | undefined;
   /** The context the engine handed the mechanism. */
   context(): FakeContext | undefined;
 }
@@ -139,7 +146,7 @@ const IDENTITY = 'identity jitc-fake-requester';
 
 export function fakeTarget(script: FakeScript = {}): FakeTarget {
   const calls: StepCall[] = [];
-  let grant: GrantRecord | undefined;
+  let grant: Grant | undefined;
   let context: FakeContext | undefined;
   let active = false;
   let readsAfterEnd = 0;
@@ -153,12 +160,18 @@ export function fakeTarget(script: FakeScript = {}): FakeTarget {
     if (failure !== undefined) throw new Error(failure);
   };
 
-  const mechanism: Mechanism<FakeParams, FakeClient> = {
-    title: 'Scripted in-process grant',
+  // The point of use fills the observer's slots and the grant source the broker's; the fake
+  // records both in one log, so a test reads the lifecycle's order whichever half was asked.
+  const declares = (): string[] => script.declares ?? [...loadCatalogue().checks.keys()];
+  const pointOfUse: PointOfUse<FakeParams, FakeClient> = {
+    title: 'Scripted in-process resource',
     params: fakeParams,
-    checks: () => script.declares ?? [...loadCatalogue().checks.keys()],
+    accepts: ['bearer-token'],
+    offers: ['fake.resource'],
+    checks: declares,
     async setup(ctx) {
       await step('setup', ctx);
+      return { description: 'the task secret', terms: { 'fake.resource': ctx.prefix } };
     },
     async entitlements(ctx) {
       await step('entitlements', ctx);
@@ -171,6 +184,25 @@ export function fakeTarget(script: FakeScript = {}): FakeTarget {
       await step('probeStanding', ctx);
       return answer(script.standing ?? 'denied');
     },
+    probe: async () => answer(script.use ?? 'allowed'),
+    async use(ctx) {
+      await step('use', ctx);
+      for (const finding of script.findings ?? []) ctx.report(finding);
+      return answer(script.use ?? 'allowed', script.use === undefined || script.use === 'allowed' ? `read the task secret with ${grant?.credentialId}` : undefined);
+    },
+    async teardown(ctx) {
+      await step('teardown', ctx);
+      return script.removes ?? [`fixtures ${ctx.prefix}`];
+    },
+  };
+  const grantSource: GrantSource<FakeParams, FakeClient> = {
+    title: 'Scripted in-process grant',
+    params: fakeParams,
+    issues: ['bearer-token'],
+    needs: ['fake.resource'],
+    checks: declares,
+    setup: async () => undefined,
+    entitlements: async () => [],
     async request(ctx) {
       await step('request', ctx);
       if (script.secret !== undefined) ctx.secrets.add(script.secret);
@@ -187,24 +219,17 @@ export function fakeTarget(script: FakeScript = {}): FakeTarget {
         attributes: { renewable: false },
         handles: script.handles?.() ?? [scriptedHandle('fake credential', 'reuse-denied', ['denied'])],
         extensions: script.extensions?.() ?? [],
+        credential: { type: 'bearer-token', token: script.secret ?? `fake-token-${ctx.prefix}` },
       };
       active = true;
       return grant;
-    },
-    async use(ctx, issued) {
-      await step('use', ctx);
-      for (const finding of script.findings ?? []) ctx.report(finding);
-      return answer(script.use ?? 'allowed', script.use === undefined || script.use === 'allowed' ? `read the task secret with ${issued.credentialId}` : undefined);
     },
     async end(ctx, _grant, mode) {
       await step('end', ctx, mode);
       active = false;
       ended = true;
     },
-    async teardown(ctx) {
-      await step('teardown', ctx);
-      return script.removes ?? [`fixtures ${ctx.prefix}`];
-    },
+    teardown: async () => [],
   };
 
   const adapter: Adapter<FakeClient> = {
@@ -213,14 +238,21 @@ export function fakeTarget(script: FakeScript = {}): FakeTarget {
     products: ['nothing real'],
     targets: {},
     connect: async () => ({ kind: 'fake' }),
-    mechanisms: { [FAKE_MECHANISM]: mechanism },
+    grantSources: { [FAKE_MECHANISM]: grantSource },
+    pointsOfUse: { [FAKE_MECHANISM]: pointOfUse },
+    pairs: { [FAKE_MECHANISM]: { source: FAKE_MECHANISM, pointOfUse: FAKE_MECHANISM } },
     cleanup: async () => ({ removed: [], failed: [] }),
+    leftovers: async () => [],
+    longWait: { scenario: 'fake-grant', ttlParam: 'ttlSeconds' },
   };
+  const client: FakeClient = { kind: 'fake' };
+  const connection = fakeConnection();
 
   return {
     adapter,
-    client: { kind: 'fake' },
-    connection: fakeConnection(),
+    client,
+    connection,
+    targets: { [FAKE_ADAPTER]: { adapter: adapter as Adapter, client, connection } },
     calls,
     steps: () => calls.map((c) => c.step),
     grant: () => grant,
@@ -247,9 +279,10 @@ export function fakeScenario(overrides: Partial<Scenario> = {}): Scenario {
     title: 'A scripted grant',
     proves: 'what the engine makes of scripted answers',
     adapter: FAKE_ADAPTER,
-    mechanism: FAKE_MECHANISM,
+    pair: FAKE_MECHANISM,
+    grant: { adapter: FAKE_ADAPTER, name: FAKE_MECHANISM, params: {} },
+    use: { adapter: FAKE_ADAPTER, name: FAKE_MECHANISM, params: {} },
     severity: 'high',
-    params: {},
     task: { windowSeconds: 1, approver: 'jitc-change-approval', needs: ['read the task secret'] },
     end: { mode: 'revoke' },
     reuse: { deadlineSeconds: 0.3 },
@@ -273,7 +306,9 @@ export function fakeResult(overrides: Partial<ScenarioResult> & { checks?: Check
     title: 'A JIT token dies at its TTL',
     proves: 'the token is denied after its TTL',
     adapter: 'vault',
-    mechanism: 'token',
+    pointOfUse: 'kv-secret',
+    grant: { adapter: 'vault', source: 'token' },
+    pair: 'token',
     severity: 'critical',
     source: 'scenarios/builtin/vault/token-ttl-expiry.yaml',
     target: { mode: 'local', address: 'http://127.0.0.1:8200', facts: {} },
@@ -283,7 +318,7 @@ export function fakeResult(overrides: Partial<ScenarioResult> & { checks?: Check
     controls: [...new Set(checks.flatMap((c) => c.controls))].sort(),
     metrics: { ttlSeconds: 3, ttlRequestedSeconds: 3, revocationLatencyMs: 120, sessionOutlivedTtlMs: 0, privilegeWidth: 1, residue: 0, harnessLag: { issueToFirstUseMs: 5, endToFirstReuseMs: 2 } },
     task: { id: 'r1/token-ttl-expiry', approver: 'jitc-change-approval', windowSeconds: 3, needs: ['read the task secret'], endMode: 'expire' },
-    grant: null,
+    issued: null,
     residue: [],
     phases: [],
     teardown: { removed: [], errors: [] },

@@ -1,26 +1,14 @@
 /**
  * Scenario files (the `--scenario-file` format) that wait for an expiry long enough for a test to
- * interrupt every adapter while it waits. They are the built-in expiry scenarios of each adapter
- * with a longer TTL and approval window; everything else — mechanism, checks, what they create on
+ * interrupt every adapter while it waits. They are the built-in expiry scenarios each adapter
+ * declares (`longWait`) with a longer TTL and approval window; everything else — mechanism, checks, what they create on
  * the target — is the built-in's, so an interrupted or killed run leaves what a real one would.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { loadAdapters } from '../../adapters/registry.ts';
 import { BUILTIN_DIR } from '../../scenarios/load.ts';
-
-interface LongWait {
-  adapter: string;
-  builtin: string;
-  /** The params field holding the grant's lifetime. */
-  ttlParam: string;
-}
-
-const LONG_WAITS: LongWait[] = [
-  { adapter: 'vault', builtin: 'token-ttl-expiry', ttlParam: 'ttlSeconds' },
-  { adapter: 'aws', builtin: 'sts-assume-role-expiry', ttlParam: 'durationSeconds' },
-  { adapter: 'ldap', builtin: 'dynamic-account-ttl', ttlParam: 'ttlSeconds' },
-];
 
 export interface LongWaitScenario {
   adapter: string;
@@ -30,9 +18,10 @@ export interface LongWaitScenario {
   waitingLine: RegExp;
 }
 
-/** Write one long-wait scenario per adapter into `dir`. */
-export function writeLongWaitScenarios(dir: string, seconds: number): LongWaitScenario[] {
-  return LONG_WAITS.map(({ adapter, builtin, ttlParam }) => {
+/** Write one long-wait scenario per adapter into `dir`, from the built-in expiry scenario each adapter declares (`longWait`). */
+export async function writeLongWaitScenarios(dir: string, seconds: number): Promise<LongWaitScenario[]> {
+  const adapters = [...(await loadAdapters()).values()];
+  return adapters.map(({ name: adapter, longWait: { scenario: builtin, ttlParam } }) => {
     const scenario = parse(readFileSync(join(BUILTIN_DIR, adapter, `${builtin}.yaml`), 'utf8')) as {
       id: string;
       title: string;

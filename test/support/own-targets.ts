@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { StartedTarget } from '../../adapters/contract.ts';
+import type { StartedTarget, TargetConnection } from '../../adapters/contract.ts';
 import { getAdapter } from '../../adapters/registry.ts';
 import { bringUp } from '../../adapters/bring-up.ts';
 import { startAuditedBao, type AuditedBao } from './audited-bao.ts';
@@ -22,6 +22,8 @@ export interface OwnTargets {
   vault: AuditedBao;
   aws: StartedTarget;
   ldap: StartedTarget;
+  /** How the tests themselves reach each target, by adapter name (to list what a run left there). */
+  connections: Record<string, TargetConnection>;
   /** What `--target external` reads from the environment: Vault address and token, AWS keys, LDAP password. */
   env: NodeJS.ProcessEnv;
   /** What it reads from `--config`: the AWS endpoint and region, the directory's URL, bind DN and layout. */
@@ -71,10 +73,19 @@ export async function startOwnTargets(dir: string): Promise<OwnTargets> {
     AWS_REGION: '',
     [LDAP_PASSWORD_ENV]: l.password,
   };
+  const vaultConnection: TargetConnection = {
+    adapter: 'vault',
+    mode: 'external',
+    address: vault.address,
+    settings: { token: vault.rootToken },
+    secretSettings: ['token'],
+    facts: {},
+  };
   return {
     vault,
     aws,
     ldap,
+    connections: { vault: vaultConnection, aws: aws.connection, ldap: ldap.connection },
     env,
     configFile,
     async stop() {

@@ -1,6 +1,6 @@
 /**
  * How far a credential the holder minted on AWS reaches, and how long the holder asks for: the
- * pure rules of adapters/aws/extension/attempt.ts, and the checks every AWS mechanism declares.
+ * pure rules of adapters/aws/extension/attempt.ts, and the checks every AWS grant source declares.
  */
 import { describe, expect, test } from 'vitest';
 import awsAdapter from '../../adapters/aws/index.ts';
@@ -49,16 +49,18 @@ describe('how far a minted credential reaches', () => {
   });
 });
 
-describe('what every AWS mechanism declares', () => {
+describe('what every AWS grant source declares', () => {
   const defaults = { durationSeconds: 900 };
-  test.each(Object.entries(awsAdapter.mechanisms))('%s declares holder-cannot-extend, derived credentials, and only catalogued checks', (_name, mechanism) => {
-    const declared = mechanism.checks(mechanism.params.parse(_name === 'assume-role' ? defaults : {}));
+  const point = awsAdapter.pointsOfUse['s3-object']!;
+  test.each(Object.entries(awsAdapter.grantSources))('%s declares holder-cannot-extend, derived credentials, and only catalogued checks', (_name, source) => {
+    const declared = source.checks(source.params.parse(_name === 'assume-role' ? defaults : {}));
     expect(declared).toEqual(expect.arrayContaining(['reuse-denied', 'holder-cannot-extend', 'derived-credentials-denied']));
-    for (const id of declared) expect(() => checkDefinition(id)).not.toThrow();
+    // What the pair can produce is what the source and its point of use declare together: all of it catalogued.
+    for (const id of [...declared, ...point.checks(point.params.parse({}))]) expect(() => checkDefinition(id)).not.toThrow();
   });
 
   test('revocation-targeted is declared only where the broker revokes older sessions', () => {
-    const role = awsAdapter.mechanisms['assume-role']!;
+    const role = awsAdapter.grantSources['assume-role']!;
     expect(role.checks(role.params.parse({ durationSeconds: 900 }))).toContain('revocation-targeted');
     expect(role.checks(role.params.parse({ durationSeconds: 900, revokeBy: 'remove-role-policy' }))).not.toContain('revocation-targeted');
   });

@@ -13,7 +13,7 @@ import { errorText } from '../../scenarios/input.ts';
 
 async function run(script: FakeScript = {}, scenario: Partial<Scenario> = {}): Promise<ScenarioResult> {
   const target = fakeTarget(script);
-  return runScenario(fakeScenario(scenario), { runId: 'ttrust1', adapter: target.adapter, client: target.client, connection: target.connection, signal: new AbortController().signal });
+  return runScenario(fakeScenario(scenario), { runId: 'ttrust1', targets: target.targets, signal: new AbortController().signal });
 }
 
 function check(result: ScenarioResult, name: string) {
@@ -191,7 +191,7 @@ describe.concurrent('checks are declared', () => {
   test('a check the mechanism did not declare is refused, not reported', async () => {
     const result = await run({ declares: ['reuse-denied'], findings: [{ check: 'audit-trail', verdict: 'pass', detail: 'found' }] });
     expect(result.checks.some((c) => c.name === 'audit-trail')).toBe(false);
-    expect(check(result, 'lifecycle-completed').detail).toMatch(/check "audit-trail" is not declared by mechanism fake\/scripted/);
+    expect(check(result, 'lifecycle-completed').detail).toMatch(/check "audit-trail" is not declared by grant source fake\/scripted or point of use fake\/scripted/);
   });
 
   test('an error keeps its whole reason: no line of it is cut away', () => {

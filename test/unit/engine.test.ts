@@ -3,7 +3,7 @@
  * always tears down, and that no secret the mechanism registered reaches the result.
  */
 import { describe, expect, test } from 'vitest';
-import type { ReuseHandle } from '../../adapters/contract.ts';
+import type { ReuseHandle, TargetConnection } from '../../adapters/contract.ts';
 import { type EngineOptions, type PhaseWrapper, runScenario } from '../../scenarios/engine.ts';
 import { PHASES, type Phase } from '../../scenarios/evidence.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
@@ -12,7 +12,7 @@ import { SecretRegistry } from '../../scenarios/secrets.ts';
 import { Interrupted, sleep, waitUntil } from '../../scenarios/wait.ts';
 import {
   answer,
-  type FakeClient,
+  FAKE_ADAPTER,
   type FakeScript,
   type FakeTarget,
   fakeConnection,
@@ -27,16 +27,15 @@ const RUN_ID = 'tunit1';
 async function run(
   script: FakeScript = {},
   scenario: Partial<Scenario> = {},
-  extra: Partial<EngineOptions<FakeClient>> = {},
+  extra: Partial<EngineOptions> & { connection?: TargetConnection } = {},
 ): Promise<{ result: ScenarioResult; target: FakeTarget }> {
   const target = fakeTarget(script);
+  const { connection, ...options } = extra;
   const result = await runScenario(fakeScenario(scenario), {
     runId: RUN_ID,
-    adapter: target.adapter,
-    client: target.client,
-    connection: target.connection,
+    targets: connection ? { [FAKE_ADAPTER]: { ...target.targets[FAKE_ADAPTER]!, connection } } : target.targets,
     signal: new AbortController().signal,
-    ...extra,
+    ...options,
   });
   return { result, target };
 }
@@ -103,7 +102,7 @@ describe.concurrent('a conformant grant', () => {
     expect(result.metrics.residue).toBe(0);
     expect(result.metrics.revocationLatencyMs).toBeGreaterThanOrEqual(100);
     expect(result.metrics.sessionOutlivedTtlMs).toBeGreaterThanOrEqual(0);
-    expect(result.grant).toMatchObject({ credentialId: `fake-accessor-jitc-${RUN_ID}-fake-grant`, handles: ['fake credential'] });
+    expect(result.issued).toMatchObject({ credentialId: `fake-accessor-jitc-${RUN_ID}-fake-grant`, handles: ['fake credential'] });
   });
 
   test('names everything it creates with the run id and records the task id with the grant', async () => {
@@ -282,8 +281,8 @@ describe.concurrent('a mechanism that throws', () => {
   test('a failed teardown is recorded separately and does not change the verdict', async () => {
     const { result } = await run({ throwIn: { teardown: 'policy delete refused' } });
     expect(result.verdict).toBe('pass');
-    expect(result.teardown.errors).toEqual(['policy delete refused']);
-    expect(result.evidence.some((e) => e.phase === 'teardown' && e.event === 'teardown incomplete: policy delete refused')).toBe(true);
+    expect(result.teardown.errors).toEqual(['fake/scripted: policy delete refused']);
+    expect(result.evidence.some((e) => e.phase === 'teardown' && e.event === 'teardown of fake/scripted incomplete: policy delete refused')).toBe(true);
   });
 
   test('a handle that cannot be closed does not stop teardown', async () => {
@@ -303,21 +302,23 @@ describe.concurrent('a mechanism that throws', () => {
 
   test('a finding naming a check outside the catalogue is inconclusive, not silently dropped', async () => {
     const { result } = await run({ findings: [{ check: 'made-up-check', verdict: 'pass', detail: 'looks fine' }] });
-    expect(check(result, 'lifecycle-completed').detail).toMatch(/^use: check "made-up-check" is not declared by mechanism fake\/scripted/);
+    expect(check(result, 'lifecycle-completed').detail).toMatch(/^use: check "made-up-check" is not declared by grant source fake\/scripted or point of use fake\/scripted/);
     expect(result.verdict).toBe('inconclusive');
   });
 
-  test('a scenario naming a mechanism the adapter lacks is refused before anything runs', async () => {
+  test('a scenario naming a grant source the adapter lacks is refused before anything runs', async () => {
     const target = fakeTarget();
     await expect(
-      runScenario(fakeScenario({ mechanism: 'nope' }), {
-        runId: RUN_ID,
-        adapter: target.adapter,
-        client: target.client,
-        connection: target.connection,
-        signal: new AbortController().signal,
-      }),
-    ).rejects.toThrow('adapter fake has no mechanism nope');
+      runScenario(fakeScenario({ grant: { adapter: 'fake', name: 'nope', params: {} } }), { runId: RUN_ID, targets: target.targets, signal: new AbortController().signal }),
+    ).rejects.toThrow('adapter fake has no grant source nope');
+    expect(target.calls).toEqual([]);
+  });
+
+  test('a scenario whose grant comes from an adapter the run did not bring up is refused before anything runs', async () => {
+    const target = fakeTarget();
+    await expect(
+      runScenario(fakeScenario({ grant: { adapter: 'elsewhere', name: 'scripted', params: {} } }), { runId: RUN_ID, targets: target.targets, signal: new AbortController().signal }),
+    ).rejects.toThrow('needs a target of adapter elsewhere');
     expect(target.calls).toEqual([]);
   });
 });
@@ -542,7 +543,7 @@ describe.concurrent('secrets never reach the result', () => {
     expect(check(result, 'reuse-denied').detail).toMatch(/permission denied for \[redacted sha256:[0-9a-f]{12}\]\), confirmed by/);
     expect(check(result, 'lifecycle-completed').detail).toMatch(/^residue: lookup of \[redacted sha256:[0-9a-f]{12}\] failed: HTTP 500$/);
     expect(result.phases.find((p) => p.phase === 'residue')?.note).toMatch(/^lookup of \[redacted/);
-    expect(result.teardown.errors).toEqual([expect.stringMatching(/^could not delete \[redacted sha256:[0-9a-f]{12}\]$/)]);
+    expect(result.teardown.errors).toEqual([expect.stringMatching(/^fake\/scripted: could not delete \[redacted sha256:[0-9a-f]{12}\]$/)]);
     expect(check(result, 'holder-cannot-extend').detail).toMatch(/^renewed \[redacted sha256:[0-9a-f]{12}\] twice$/);
   });
 

@@ -12,7 +12,7 @@ import type { ScenarioResult } from '../../scenarios/result.ts';
 import type { Verdict } from '../../scenarios/verdict.ts';
 import { checkResult, fakeResult } from '../support/fake-adapter.ts';
 
-const grant = (attributes: Record<string, string> = {}): NonNullable<ScenarioResult['grant']> => ({
+const grant = (attributes: Record<string, string> = {}): NonNullable<ScenarioResult['issued']> => ({
   credentialId: 'accessor abc',
   issuedAt: '2026-01-01T00:00:00.000Z',
   expiresAt: '2026-01-01T00:00:30.000Z',
@@ -30,7 +30,7 @@ interface Point {
   overrun?: number;
   address?: string;
   mode?: 'local' | 'external';
-  grant?: ScenarioResult['grant'];
+  grant?: ScenarioResult['issued'];
 }
 
 /** One run, recorded as `jitc run` records it: from the summary of its results. */
@@ -46,7 +46,7 @@ function runOf(runId: string, minute: number, points: Point[]): RecordedRun {
       checks: [checkResult('reuse-denied', verdict === 'waived' ? 'fail' : verdict)],
       ...(verdict === 'waived' ? { verdict, waiver: { id: 'w1', justification: 'known gap', acceptedBy: 'sec', expires: '2027-01-01' } } : {}),
       metrics: { ttlSeconds: 30, ttlRequestedSeconds: 30, revocationLatencyMs: p.latency === undefined ? 20 : p.latency, sessionOutlivedTtlMs: p.overrun ?? 0, privilegeWidth: 1, residue: 0, harnessLag: { issueToFirstUseMs: 3, endToFirstReuseMs: 1 } },
-      grant: p.grant === undefined ? grant() : p.grant,
+      issued: p.grant === undefined ? grant() : p.grant,
     });
   });
   return recordedRun(buildSummary(runId, startedAt, results, { applied: [], expired: [], unused: [] }), results, 'run');

@@ -65,13 +65,15 @@ describe('a valid scenario file', () => {
     expect(scenario).toMatchObject({
       id: 'token-ttl-expiry',
       adapter: 'vault',
-      mechanism: 'token',
+      pair: 'token',
+      grant: { adapter: 'vault', name: 'token' },
+      use: { adapter: 'vault', name: 'kv-secret' },
       task: { windowSeconds: 3, approver: 'jitc-change-approval', needs: ['read the task secret'] },
       end: { mode: 'expire', graceSeconds: 1 },
       reuse: { deadlineSeconds: 3 },
       source: file,
     });
-    expect(scenario.params).toMatchObject({ ttlSeconds: 3 });
+    expect(scenario.grant.params).toMatchObject({ ttlSeconds: 3 });
   });
 
   test('durations may be written with units and become seconds', async () => {
@@ -86,7 +88,7 @@ describe('a valid scenario file', () => {
     expect(scenario.task.windowSeconds).toBe(120);
     expect(scenario.end).toEqual({ mode: 'expire', graceSeconds: 0.5 });
     expect(scenario.reuse.deadlineSeconds).toBe(1.5);
-    expect(scenario.params).toMatchObject({ ttlSeconds: 90 });
+    expect(scenario.grant.params).toMatchObject({ ttlSeconds: 90 });
   });
 
   test('the skew grace defaults to one second when the grant expires by itself', async () => {
@@ -116,14 +118,62 @@ describe('a bad scenario file names the file and the field', () => {
     expect(error.message).toContain('reuse.deadlineSeconds:');
   });
 
-  test('an unknown mechanism names the mechanism and lists the known ones', async () => {
+  test('an unknown mechanism names the mechanism and lists the known native pairs', async () => {
     const error = await refusal(edited((raw) => (raw.mechanism = 'tokn')));
-    expect(error.message).toMatch(/: mechanism: "tokn" is not a mechanism of adapter vault \(known: .*token.*\)$/);
+    expect(error.message).toMatch(/: mechanism: "tokn" is not a native pair of adapter vault \(known: .*token.*\)$/);
   });
 
   test.each(['valueOf', 'constructor', '__proto__', 'toString'])('a mechanism named like an inherited property ("%s") is an unknown mechanism, not a crash', async (name) => {
     const error = await refusal(edited((raw) => (raw.mechanism = name)));
-    expect(error.message).toContain(`mechanism: "${name}" is not a mechanism of adapter vault`);
+    expect(error.message).toContain(`mechanism: "${name}" is not a native pair of adapter vault`);
+  });
+
+  test('a scenario may name its two halves apart instead of a native pair', async () => {
+    const scenario = await loadScenarioFile(
+      edited((raw) => {
+        delete raw.mechanism;
+        delete raw.params;
+        raw.grant = { source: 'token', params: { ttlSeconds: 3 } };
+        raw.use = { point: 'kv-secret' };
+      }),
+    );
+    expect(scenario.pair).toBeUndefined();
+    expect(scenario.grant).toMatchObject({ adapter: 'vault', name: 'token', params: { ttlSeconds: 3 } });
+    expect(scenario.use).toMatchObject({ adapter: 'vault', name: 'kv-secret' });
+  });
+
+  test('a native pair and named halves together are refused', async () => {
+    const error = await refusal(edited((raw) => (raw.use = { point: 'kv-secret' })));
+    expect(error.message).toMatch(/: mechanism: name either a native pair \(mechanism, params\) or both halves \(grant, use\), not both$/);
+  });
+
+  test('a grant source the adapter lacks names grant.source and lists the known ones', async () => {
+    const error = await refusal(
+      edited((raw) => {
+        delete raw.mechanism;
+        delete raw.params;
+        raw.grant = { source: 'tokn' };
+        raw.use = { point: 'kv-secret' };
+      }),
+    );
+    expect(error.message).toMatch(/: grant\.source: "tokn" is not a grant source of adapter vault \(known: .*token.*\)$/);
+  });
+
+  test('halves that do not fit are refused at load: a point of use that does not accept the credential the source issues', async () => {
+    const error = await refusal(
+      edited((raw) => {
+        delete raw.mechanism;
+        delete raw.params;
+        raw.grant = { adapter: 'ldap', source: 'group-membership' };
+        raw.use = { point: 'kv-secret' };
+      }),
+    );
+    expect(error.message).toMatch(/: grant: ldap\/group-membership issues ldap-bind, which the point of use vault\/kv-secret does not accept \(it accepts vault-token\)$/);
+  });
+
+  test('a params key neither half of a native pair declares is refused under params', async () => {
+    const error = await refusal(edited((raw) => (raw.params = { ttlSeconds: 3, ttlSecond: 3 })));
+    expect(error.message).toMatch(/: params\.ttlSecond: unknown key "ttlSecond" \(a typo\?\)$/);
   });
 
   test('an unknown adapter names the adapter field', async () => {

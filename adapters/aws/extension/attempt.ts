@@ -12,7 +12,7 @@
  * credential show what it really does.
  */
 import type { ExtensionMoment, ExtensionResult, ProbeResult, ReuseHandle } from '../../contract.ts';
-import type { AwsContext } from '../fixtures.ts';
+import type { AwsContext } from '../context.ts';
 import { documentsOf, type Principal } from '../iam-read.ts';
 import { timeBox } from '../policies.ts';
 import { classifyFailure, describeAwsError, failureText } from '../probes.ts';

@@ -4,12 +4,13 @@
  * allows it only where the role's trust policy names the role (or the session) and the role's
  * permissions allow sts:AssumeRole on it, and caps a chained session at one hour. moto matches
  * trust principals literally: a trust naming the role's ARN does not cover its sessions there,
- * one naming the session's ARN does. Every mechanism handing out a role session offers this.
+ * one naming the session's ARN does. Every grant source handing out a role session offers this;
+ * what the chained session can still do is asked at the point of use (ctx.pointOfUse).
  */
 import { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import type { ExtensionAttempt, ExtensionResult } from '../../contract.ts';
-import type { Credentials } from '../client.ts';
-import { type AwsContext, readObject } from '../fixtures.ts';
+import type { AwsGrantContext } from '../context.ts';
+import { type AwsKeys, bornKeys } from '../credentials.ts';
 import { sessionName } from '../names.ts';
 import { askedSeconds, minted, notMinted } from './attempt.ts';
 import { mintedHandle, rememberSession } from './minted.ts';
@@ -19,11 +20,11 @@ const CHAINED_MIN = 900;
 const CHAINED_MAX = 3600;
 
 export interface RoleSessionHolder {
-  ctx: AwsContext;
+  ctx: AwsGrantContext;
   roleName: string;
   roleArn: string;
   /** The session the holder was given. */
-  credentials: Credentials;
+  credentials: AwsKeys;
   /** When the approval window ends, ms since the epoch. */
   windowEndsAt: number;
 }
@@ -36,7 +37,7 @@ export function roleSessionExtensions(h: RoleSessionHolder): ExtensionAttempt[] 
       async attempt(moment): Promise<ExtensionResult> {
         const seconds = askedSeconds(moment, h.windowEndsAt, CHAINED_MIN, CHAINED_MAX);
         const c = ctx.client.as(h.credentials);
-        let chained: { credentials: Credentials; expiration: number; arn: string };
+        let chained: { credentials: AwsKeys; expiration: number; arn: string };
         try {
           const answer = await c.sts.send(
             new AssumeRoleCommand({ RoleArn: h.roleArn, RoleSessionName: sessionName(ctx, `chain-${moment}`), DurationSeconds: seconds }),
@@ -44,7 +45,7 @@ export function roleSessionExtensions(h: RoleSessionHolder): ExtensionAttempt[] 
           const k = answer.Credentials;
           if (!k?.AccessKeyId || !k.SecretAccessKey || !k.SessionToken || !k.Expiration) throw new Error('AssumeRole answered without credentials');
           chained = {
-            credentials: { accessKeyId: k.AccessKeyId, secretAccessKey: k.SecretAccessKey, sessionToken: k.SessionToken },
+            credentials: bornKeys(ctx.secrets, { accessKeyId: k.AccessKeyId, secretAccessKey: k.SecretAccessKey, sessionToken: k.SessionToken }),
             expiration: k.Expiration.getTime(),
             arn: answer.AssumedRoleUser?.Arn ?? '',
           };
@@ -54,13 +55,13 @@ export function roleSessionExtensions(h: RoleSessionHolder): ExtensionAttempt[] 
           c.destroy();
         }
         const label = `chained session ${chained.arn} (${chained.credentials.accessKeyId})`;
-        rememberSession(ctx, { label, credentials: chained.credentials });
+        rememberSession(ctx, { label, credential: chained.credentials });
         return minted(ctx, moment, {
           what: `AssumeRole ${h.roleName} for ${seconds} s with the session issued ${label} until ${new Date(chained.expiration).toISOString()}`,
           credentialEnd: chained.expiration,
           principal: { role: h.roleName },
           handles: [mintedHandle(ctx, label, chained.credentials)],
-          useTask: () => readObject(ctx, chained.credentials),
+          useTask: () => ctx.pointOfUse.probe(chained.credentials),
         });
       },
     },

@@ -9,15 +9,18 @@
  *    sts:GetFederationToken on AWS too), asked with a session policy allowing everything.
  *  - CreateAccessKey for itself: a second key, with no end of its own.
  *  - CreateLoginProfile for itself: a console password, with no end of its own.
- * Every mechanism handing out or relying on a user key offers these same attempts.
+ * Every grant source handing out or relying on a user key offers these same attempts; what a
+ * minted credential can still do is asked at the point of use (ctx.pointOfUse).
  */
 import { randomBytes } from 'node:crypto';
 import { CreateAccessKeyCommand, CreateLoginProfileCommand, GetLoginProfileCommand } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, GetFederationTokenCommand, GetSessionTokenCommand, type Credentials as StsCredentials } from '@aws-sdk/client-sts';
 import type { ExtensionAttempt, ExtensionMoment, ExtensionResult, ProbeResult } from '../../contract.ts';
-import type { Credentials } from '../client.ts';
-import { awaitAuthenticates, type AwsContext, readObject } from '../fixtures.ts';
+import type { SecretRegistry } from '../../../scenarios/secrets.ts';
+import type { AwsContext, AwsGrantContext } from '../context.ts';
+import { type AwsKeys, bornKeys } from '../credentials.ts';
 import { probe } from '../probes.ts';
+import { awaitAuthenticates } from '../propagation.ts';
 import { askedSeconds, minted, notMinted } from './attempt.ts';
 import { mintedHandle, rememberSession } from './minted.ts';
 
@@ -26,11 +29,11 @@ const USER_SESSION_MIN = 900;
 const USER_SESSION_MAX = 129_600;
 
 export interface UserKeyHolder {
-  ctx: AwsContext;
+  ctx: AwsGrantContext;
   /** The IAM user the key belongs to. */
   user: string;
   /** The key the holder was given (read when the attempt runs). */
-  credentials: () => Credentials;
+  credentials: () => AwsKeys;
   /** When the approval window ends, ms since the epoch. */
   windowEndsAt: number;
 }
@@ -48,7 +51,7 @@ async function asHolder<T>(h: UserKeyHolder, body: (c: Sts) => Promise<T>): Prom
 }
 
 /** Does a minted credential authenticate at all? Said in the detail: moto's minted sessions do not. */
-async function authenticates(ctx: AwsContext, credentials: Credentials): Promise<string> {
+async function authenticates(ctx: AwsContext, credentials: AwsKeys): Promise<string> {
   const c = ctx.client.as(credentials);
   try {
     const answer = await probe(async () => {
@@ -60,29 +63,29 @@ async function authenticates(ctx: AwsContext, credentials: Credentials): Promise
   }
 }
 
-function sessionCredentials(c: StsCredentials | undefined, what: string): { credentials: Credentials; expiration: number } {
+function sessionCredentials(secrets: SecretRegistry, c: StsCredentials | undefined, what: string): { credentials: AwsKeys; expiration: number } {
   if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) throw new Error(`${what} answered without credentials`);
-  return { credentials: { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken }, expiration: c.Expiration.getTime() };
+  return { credentials: bornKeys(secrets, { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken }), expiration: c.Expiration.getTime() };
 }
 
 /** A minted user session (GetSessionToken, GetFederationToken): remembered, probed, judged. */
 async function userSession(h: UserKeyHolder, moment: ExtensionMoment, call: string, mint: (c: Sts, seconds: number) => Promise<StsCredentials | undefined>): Promise<ExtensionResult> {
   const { ctx } = h;
   const seconds = askedSeconds(moment, h.windowEndsAt, USER_SESSION_MIN, USER_SESSION_MAX);
-  let issued: { credentials: Credentials; expiration: number };
+  let issued: { credentials: AwsKeys; expiration: number };
   try {
-    issued = sessionCredentials(await asHolder(h, (c) => mint(c, seconds)), call);
+    issued = sessionCredentials(ctx.secrets, await asHolder(h, (c) => mint(c, seconds)), call);
   } catch (error) {
     return notMinted(error, `${call} for ${seconds} s`);
   }
   const label = `${call} session ${issued.credentials.accessKeyId} of ${h.user}`;
-  rememberSession(ctx, { label, credentials: issued.credentials });
+  rememberSession(ctx, { label, credential: issued.credentials });
   return minted(ctx, moment, {
     what: `${call} for ${seconds} s issued session ${issued.credentials.accessKeyId} until ${new Date(issued.expiration).toISOString()}; ${await authenticates(ctx, issued.credentials)}`,
     credentialEnd: issued.expiration,
     principal: { user: h.user },
     handles: [mintedHandle(ctx, label, issued.credentials)],
-    useTask: () => readObject(ctx, issued.credentials),
+    useTask: () => ctx.pointOfUse.probe(issued.credentials),
   });
 }
 
@@ -125,13 +128,12 @@ export function userKeyExtensions(h: UserKeyHolder): ExtensionAttempt[] {
     {
       name: 'CreateAccessKey for itself (a second key, no end of its own)',
       async attempt(moment) {
-        let key: Credentials;
+        let key: AwsKeys;
         try {
           const answer = await asHolder(h, (c) => c.iam.send(new CreateAccessKeyCommand({})));
           const k = answer.AccessKey;
           if (!k?.AccessKeyId || !k.SecretAccessKey) throw new Error('CreateAccessKey answered without a key');
-          ctx.secrets.add(k.SecretAccessKey);
-          key = { accessKeyId: k.AccessKeyId, secretAccessKey: k.SecretAccessKey };
+          key = bornKeys(ctx.secrets, { accessKeyId: k.AccessKeyId, secretAccessKey: k.SecretAccessKey });
         } catch (error) {
           return notMinted(error, 'CreateAccessKey for itself');
         }
@@ -147,7 +149,7 @@ export function userKeyExtensions(h: UserKeyHolder): ExtensionAttempt[] {
             } catch (error) {
               return { outcome: 'unknown', at: new Date().toISOString(), detail: `the key never authenticated: ${error instanceof Error ? error.message : String(error)}` };
             }
-            return readObject(ctx, key);
+            return ctx.pointOfUse.probe(key);
           },
         });
       },
@@ -168,7 +170,7 @@ export function userKeyExtensions(h: UserKeyHolder): ExtensionAttempt[] {
           principal: { user: h.user },
           handles: [{ name: `console password the holder set on ${h.user}`, check: 'derived-credentials-denied', probe: (node) => loginProfileHeld(ctx, h.user, node) }],
           // The password signs in as the same user: what the user's key may do, the console may.
-          useTask: () => readObject(ctx, h.credentials()),
+          useTask: () => ctx.pointOfUse.probe(h.credentials()),
         });
       },
     },

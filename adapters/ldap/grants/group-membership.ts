@@ -1,6 +1,8 @@
 /**
- * `group-membership`: the broker puts the requester into the grant group for the task, directly
- * or through a second, nested group (an alternate admin path), and takes it out at task end.
+ * `group-membership`: the broker puts the requester into the group the point of use's ACL grants
+ * through (the `ldap.grant-group` term) for the task, directly or through a second, nested group
+ * (an alternate admin path), and takes it out at task end. The credential it hands on is the
+ * requester's own bind: the grant is the membership, not a new identity.
  *
  * How a membership is made time-bound, natively:
  * - OpenLDAP and other RFC 2589 directories: the requester is placed in a *dynamic* grant group
@@ -16,33 +18,32 @@
  */
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
-import type { GrantRecord, Mechanism } from '../../contract.ts';
+import { credentialOf, type Grant, type GrantSource } from '../../contract.ts';
 import { auditScenario, expectAudit } from '../audit.ts';
 import { addMember, type LdapClient, removeMember, values } from '../client.ts';
-import { scenarioEntitlements } from '../entitlements.ts';
+import { entryEntitlements } from '../entitlements.ts';
 import { bindExtensions } from '../extension.ts';
 import {
   addGroup,
-  createRequester,
+  brokerParams,
   type EntryLifetime,
-  fixtureParams,
   groupsBase,
   type Identity,
-  type LdapContext,
+  type LdapGrantContext,
   markStart,
   named,
   removeScenario,
-  requester,
+  requesterEntries,
   setTtl,
+  termOf,
 } from '../fixtures.ts';
 import { LinkTtlControl, parseLinkValue, ttlDn } from '../link-ttl.ts';
-import { readProtected } from '../probes.ts';
-import { keepSessionOpen, newConnectionRead, openSession, protectedTarget } from '../sessions.ts';
+import { GRANT_GROUP_TERM } from '../terms.ts';
 
 const pathName = z.enum(['direct', 'nested']);
 type PathName = z.infer<typeof pathName>;
 
-const params = fixtureParams.extend({
+const params = brokerParams.extend({
   /** Lifetime of each membership as the directory enforces it (native only). */
   ttlSeconds: seconds,
   /** `native`: time-bound by the directory (dynamic grant group, or AD link TTL); `static` (broken): a plain member value. */
@@ -51,17 +52,9 @@ const params = fixtureParams.extend({
   paths: z.array(pathName).min(1).default(['direct']),
   /** Paths the broker removes at task end; every granted path when absent, none when empty (broken). */
   revoke: z.array(pathName).optional(),
-  /** Broken setup: the requester already sits in the grant group before any grant. */
-  standingMembership: z.boolean().default(false),
-  /**
-   * Where the requester lives: `accounts` (conformant), or `dn-granted` (broken): the subtree the
-   * ACL also grants by location (a DN rule), a second path to the privilege beside the membership
-   * that no revocation of the membership ends.
-   */
-  requesterIn: z.enum(['accounts', 'dn-granted']).default('accounts'),
 });
 type Params = z.infer<typeof params>;
-type Ctx = LdapContext<Params>;
+type Ctx = LdapGrantContext<Params>;
 
 type Via = 'dynamic-group' | 'link-ttl' | 'static';
 
@@ -75,19 +68,24 @@ interface PathGrant {
   lifetime: EntryLifetime;
 }
 
+/** The requester the membership is granted to: the point of use's own identity, as its bind. */
+function requester(ctx: Ctx): Identity {
+  const who = ctx.resource.requester;
+  const bind = who && credentialOf(who, 'ldap-bind');
+  if (!bind) throw new Error(`group-membership grants a membership to the requester, and ${ctx.pointOfUse.name} gave no LDAP requester (an ldap-bind credential)`);
+  return bind;
+}
+
+function grantGroupOf(ctx: Ctx): string {
+  return termOf(ctx, GRANT_GROUP_TERM);
+}
+
 function teamDn(ctx: Ctx): string {
   return named(ctx, 'team', groupsBase(ctx));
 }
 
 function targetOf(ctx: Ctx, path: PathName): string {
-  return path === 'direct' ? ctx.client.layout.grantGroupDn : teamDn(ctx);
-}
-
-function requesterBase(ctx: Ctx): string {
-  if (ctx.params.requesterIn === 'accounts') return ctx.client.layout.accountsDn;
-  const dnGranted = ctx.client.layout.dnGrantedDn;
-  if (!dnGranted) throw new Error('requesterIn: dn-granted needs a subtree the ACL grants by location (dnGrantedDn); this target has none');
-  return dnGranted;
+  return path === 'direct' ? grantGroupOf(ctx) : teamDn(ctx);
 }
 
 function grants(ctx: Ctx): PathGrant[] {
@@ -145,46 +143,46 @@ async function revokePath(ctx: Ctx, grant: PathGrant, who: Identity): Promise<vo
 }
 
 function chainOf(ctx: Ctx, grant: PathGrant, who: Identity): string {
-  const chain = [ctx.client.layout.grantGroupDn];
+  const chain = [grantGroupOf(ctx)];
   if (grant.path === 'nested') chain.push(grant.target);
   if (grant.grantGroup) chain.push(grant.grantGroup);
   chain.push(who.dn);
   return chain.join(' <- ');
 }
 
-export const groupMembershipMechanism: Mechanism<Params, LdapClient> = {
+export const groupMembershipSource: GrantSource<Params, LdapClient> = {
   title: 'Temporary membership in the group an ACL grants through',
   params,
+  issues: ['ldap-bind'],
+  needs: [GRANT_GROUP_TERM],
 
-  checks: (p) => [
-    'reuse-denied',
-    ...(p.keepSessionOpen ? ['session-ended-with-task'] : []),
-    ...(p.audit === 'judge' ? ['audit-trail'] : []),
-    'holder-cannot-extend',
-  ],
+  checks: (p) => ['reuse-denied', ...(p.audit === 'judge' ? ['audit-trail'] : []), 'holder-cannot-extend'],
+
+  remediation: {
+    'ttl-bounded':
+      'Grant the membership time-bound by the directory: through a dynamic grant group (dynamicObject) whose entryTtl fits the approval window, or on Active Directory as an expiring link <TTL=n,DN>; never as a plain member value.',
+    'reuse-denied': 'At task end remove every path the grant created (the direct membership and each nested group), so nothing still leads the requester into the grant group.',
+    'holder-cannot-extend': "Do not let a group's members write its member attribute or refresh its entryTtl: only the broker may change the grant groups.",
+    'no-residue': 'Remove every member value and grant group the task created, nested paths included, when the task ends (or let dds and refint remove dynamic grant groups at their TTL).',
+    'audit-trail': 'Keep the subtree holding the grant groups under the accesslog overlay (logops writes), so each membership change and its removal are recorded.',
+  },
 
   async setup(ctx) {
     markStart(ctx);
-    const who = await createRequester(ctx, requesterBase(ctx));
-    if (ctx.params.requesterIn === 'dn-granted') ctx.evidence.record('broken setup: the requester lives where the ACL grants the read by location (a DN rule)', { dn: who.dn });
-    const { grantGroupDn } = ctx.client.layout;
+    requester(ctx);
     if (ctx.params.paths.includes('nested')) {
       const team = teamDn(ctx);
+      const grantGroup = grantGroupOf(ctx);
       await addGroup(ctx, team, [], false);
-      await addMember(ctx.client, grantGroupDn, team);
-      ctx.evidence.record('nested group created inside the grant group (an alternate path to the privilege)', { group: team, memberOf: grantGroupDn });
-    }
-    if (ctx.params.standingMembership) {
-      await addMember(ctx.client, grantGroupDn, who.dn);
-      ctx.evidence.record('broken setup: the requester is a standing member of the grant group', { group: grantGroupDn, member: who.dn });
+      await addMember(ctx.client, grantGroup, team);
+      ctx.evidence.record('nested group created inside the grant group (an alternate path to the privilege)', { group: team, memberOf: grantGroup });
     }
   },
 
-  entitlements: (ctx) => scenarioEntitlements(ctx.client, ctx.prefix),
+  // What it issued: the groups it made (the requester's entry is the point of use's, not a grant).
+  entitlements: (ctx) => entryEntitlements(ctx.client, ctx.prefix, requesterEntries(ctx)),
 
-  probeStanding: (ctx) => newConnectionRead(ctx, requester(ctx)),
-
-  async request(ctx) {
+  async request(ctx): Promise<Grant> {
     const who = requester(ctx);
     const made: PathGrant[] = [];
     for (const path of ctx.params.paths) made.push(await grantPath(ctx, path, who));
@@ -196,39 +194,26 @@ export const groupMembershipMechanism: Mechanism<Params, LdapClient> = {
       paths: made.map((g) => ({ path: g.path, via: g.via, chain: chainOf(ctx, g, who), entryTtl: g.lifetime.ttlSeconds, expiresAt: g.lifetime.expiresAt })),
     });
     if (made.some((g) => g.via === 'static')) ctx.evidence.record('broken setup: plain member values, which the directory never expires');
-    const record: GrantRecord = {
+    return {
       credentialId: `membership of ${who.dn}`,
       issuedAt,
       expiresAt: expiries.some((e) => e === null) ? null : ((expiries as string[]).sort().at(-1) ?? null),
       ttlRequestedSeconds: ctx.params.membership === 'native' ? ctx.params.ttlSeconds : null,
       ttlGrantedSeconds: ttls.some((t) => t === null) ? null : Math.max(...(ttls as number[])),
-      scopeGranted: made.map((g) => `read ${ctx.client.layout.resourceAttribute} of ${ctx.client.layout.resourceDn} via ${chainOf(ctx, g, who)}`),
+      scopeGranted: made.map((g) => `${ctx.resource.description} via ${chainOf(ctx, g, who)}`),
       attributes: { paths: made.map((g) => g.path).join(','), via: made.map((g) => g.via).join(','), requester: who.dn },
-      handles: [{ name: 'new connection bound as the requester', check: 'reuse-denied', probe: (node) => newConnectionRead(ctx, who, node) }],
+      // The requester's own bind, as the point of use made it: the membership is what was granted.
+      credential: who,
+      handles: [{ name: 'new connection bound as the requester', check: 'reuse-denied', probe: (node) => ctx.pointOfUse.probe(who, node) }],
       // The requester's bind outlives the grant; what it may try is to keep the membership alive.
       extensions: bindExtensions(ctx.client, {
         holder: who,
         windowEndsAt: Date.parse(issuedAt) + ctx.task.windowSeconds * 1000,
         ownEntryDynamic: false,
         dynamicGroups: made.flatMap((g) => (g.grantGroup ? [g.grantGroup] : [])),
-        grantGroups: [ctx.client.layout.grantGroupDn, ...made.map((g) => g.target)],
+        grantGroups: [grantGroupOf(ctx), ...made.map((g) => g.target)],
       }),
     };
-    return record;
-  },
-
-  async use(ctx, grant) {
-    const who = requester(ctx);
-    const opened = await openSession(ctx, who);
-    if ('refused' in opened) return opened.refused;
-    const { session } = opened;
-    const used = await readProtected(session, protectedTarget(ctx), (v) => ctx.secrets.add(v));
-    if (ctx.params.keepSessionOpen && used.outcome === 'allowed') {
-      await keepSessionOpen(ctx, session, who.dn, grant.handles, { identityIsTheGrant: false });
-    } else {
-      await session.unbind().catch(() => undefined);
-    }
-    return used;
   },
 
   async end(ctx, _grant, mode) {
@@ -251,6 +236,7 @@ export const groupMembershipMechanism: Mechanism<Params, LdapClient> = {
 
   async teardown(ctx) {
     await auditScenario(ctx, ctx.params.audit, ctx.params.auditWaitSeconds);
-    return removeScenario(ctx);
+    // Its groups and every membership it granted; the requester's entry is left to the point of use.
+    return removeScenario(ctx, requesterEntries(ctx));
   },
 };

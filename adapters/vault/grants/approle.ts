@@ -1,22 +1,25 @@
 /**
- * `approle-secret-id`: the broker issues an AppRole secret_id limited in uses and time. The task
- * logs in once; a second login with the same secret_id must be refused, and no secret_id may be
- * left listed under the role. The role caps its login tokens at the approval window, and the
- * holder of a login token may stretch it no further (extension.ts). A role handing out batch
- * tokens, which Vault cannot revoke, cannot end the task's session when the task ends.
+ * `approle-secret-id`: the broker issues an AppRole secret_id limited in uses and time, and the
+ * task logs in with it once: the token that login yields is the credential used at the point of
+ * use. A second login with the same secret_id must be refused (tried at Vault's login endpoint,
+ * where the secret_id is redeemed), the login token must be dead once the task has logged out
+ * (tried at the point of use), and no secret_id may be left listed under the role. The role caps
+ * its login tokens at the approval window, and the holder of a login token may stretch it no
+ * further (extension.ts). A role handing out batch tokens, which Vault cannot revoke, cannot end
+ * the task's session when the task ends.
  */
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
-import type { GrantRecord, Mechanism } from '../../contract.ts';
 import { fingerprint } from '../../../scenarios/secrets.ts';
-import type { VaultClient } from '../client.ts';
-import { grantedCapabilities, tokensHolding } from '../client.ts';
-import { createFixtures, fixtureParams, policyName, readSecret, removeFixtures, trackAccessor, type VaultContext } from '../fixtures.ts';
+import { bornCredential, type Grant, type GrantSource } from '../../contract.ts';
 import { describeVaultError } from '../api.ts';
-import { vaultTokenExtensions, withMinted } from '../extension.ts';
+import { grantedCapabilities, type VaultClient } from '../client.ts';
+import { mintedEntitlements, vaultTokenExtensions, type VaultGrantContext } from '../extension.ts';
 import { GONE, probe, readRefusal } from '../probes.ts';
+import { TERMS, term } from '../terms.ts';
+import { revokeTracked, trackAccessor, type VaultToken } from '../tokens.ts';
 
-const params = fixtureParams.extend({
+const params = z.strictObject({
   /** Logins the secret_id allows; 0 means unlimited (a broken setup). */
   secretIdNumUses: z.number().int().min(0),
   secretIdTtlSeconds: seconds,
@@ -36,39 +39,40 @@ const params = fixtureParams.extend({
   tokenType: z.enum(['service', 'batch']).default('service'),
 });
 type Params = z.infer<typeof params>;
-type Ctx = VaultContext<Params>;
+type Ctx = VaultGrantContext<Params>;
 
 const roleName = (ctx: Ctx): string => ctx.prefix;
 const rolePath = (ctx: Ctx): string => `auth/${ctx.client.approleMount}/role/${roleName(ctx)}`;
 
-interface Credentials {
+interface SecretId {
   roleId: string;
   secretId: string;
   secretIdAccessor: string;
 }
 
+/** The task's login: its token, and whether Vault made it a batch token (no accessor, not revocable). */
 interface Session {
-  token: string;
-  /** '' for a batch token: Vault gives it no accessor. */
-  accessor: string;
+  token: VaultToken;
   batch: boolean;
 }
 
-async function login(ctx: Ctx, creds: Credentials, node?: string): Promise<Session> {
+const SESSION = 'session';
+
+async function login(ctx: Ctx, creds: SecretId, node?: string): Promise<Session> {
   const answer = await ctx.client.api.send<{ auth: { client_token: string; accessor: string; token_type?: string } }>('POST', `auth/${ctx.client.approleMount}/login`, {
     body: { role_id: creds.roleId, secret_id: creds.secretId },
     token: '',
     ...(node ? { node } : {}),
   });
-  ctx.secrets.add(answer.auth.client_token);
-  trackAccessor(ctx, answer.auth.accessor);
-  return { token: answer.auth.client_token, accessor: answer.auth.accessor, batch: answer.auth.token_type === 'batch' || answer.auth.accessor === '' };
+  const token = bornCredential(ctx.secrets, { type: 'vault-token', token: answer.auth.client_token, accessor: answer.auth.accessor });
+  trackAccessor(ctx, token.accessor);
+  return { token, batch: answer.auth.token_type === 'batch' || token.accessor === '' };
 }
 
 /** A batch token is listed nowhere: ask Vault about it by the token itself (admin lookup, no use of it). */
 async function batchTokenExpiry(ctx: Ctx, session: Session): Promise<{ alive: true; expiresAt: string | null } | { alive: false }> {
   try {
-    const info = await ctx.client.api.send<{ data: { expire_time: string | null } }>('POST', 'auth/token/lookup', { body: { token: session.token } });
+    const info = await ctx.client.api.send<{ data: { expire_time: string | null } }>('POST', 'auth/token/lookup', { body: { token: session.token.token } });
     return { alive: true, expiresAt: info.data.expire_time };
   } catch (error) {
     if (readRefusal(error).denied) return { alive: false };
@@ -76,13 +80,23 @@ async function batchTokenExpiry(ctx: Ctx, session: Session): Promise<{ alive: tr
   }
 }
 
-export const approleMechanism: Mechanism<Params, VaultClient> = {
+export const approleSource: GrantSource<Params, VaultClient> = {
   title: 'AppRole secret_id with limited uses and TTL',
   params,
+  issues: ['vault-token'],
+  needs: [TERMS.policy],
   checks: () => ['reuse-denied', 'session-ended-with-task', 'derived-credentials-denied', 'holder-cannot-extend'],
+  remediation: {
+    'ttl-bounded': 'Set secret_id_ttl on the AppRole role no longer than the approval window',
+    'reuse-denied': 'Set secret_id_num_uses to 1 on the AppRole role, so that a secret_id logs in once',
+    'session-ended-with-task':
+      'Have the role hand out service tokens (token_type service), cap token_ttl and token_explicit_max_ttl at the approval window, and revoke the login token when the task ends',
+    'derived-credentials-denied': 'Keep auth/token/create and create-orphan out of the role\'s token_policies, so a login token mints nothing that outlives it',
+    'holder-cannot-extend': 'Set token_explicit_max_ttl on the AppRole role to the approval window and keep token creation out of its token_policies',
+    'no-residue': 'Issue single-use secret_ids and revoke the login token at task end, so that nothing stays listed under the role',
+  },
 
   async setup(ctx) {
-    await createFixtures(ctx);
     const api = ctx.client.api;
     try {
       await api.call('POST', `sys/auth/${ctx.client.approleMount}`, { type: 'approle' });
@@ -92,7 +106,7 @@ export const approleMechanism: Mechanism<Params, VaultClient> = {
     }
     const cap = ctx.params.tokenExplicitMaxTtlSeconds === undefined ? ctx.task.windowSeconds : ctx.params.tokenExplicitMaxTtlSeconds;
     await api.call('POST', rolePath(ctx), {
-      token_policies: [policyName(ctx)],
+      token_policies: [term(ctx, TERMS.policy)],
       token_ttl: `${ctx.params.tokenTtlSeconds}s`,
       token_max_ttl: `${ctx.params.tokenTtlSeconds}s`,
       // 0 is Vault's "no cap".
@@ -110,8 +124,8 @@ export const approleMechanism: Mechanism<Params, VaultClient> = {
     });
   },
 
+  /** Secret_ids still listed under the role, a batch login token Vault still knows, and what the holder minted. */
   async entitlements(ctx) {
-    const tokens = await tokensHolding(ctx.client.api, policyName(ctx));
     let accessors: string[] = [];
     try {
       const listed = await ctx.client.api.call<{ data: { keys: string[] } }>('LIST', `${rolePath(ctx)}/secret-id`);
@@ -120,14 +134,12 @@ export const approleMechanism: Mechanism<Params, VaultClient> = {
       // An empty list is a 404, not an error.
       if (describeVaultError(error).status !== 404) throw error;
     }
-    const held = [...tokens, ...accessors.map((a) => `secret-id:${a}`)];
-    // A batch login token is in no listing; while Vault still knows it, it is the task's privilege left behind.
-    const session = ctx.state.get('session') as Session | undefined;
-    if (session?.batch && (await batchTokenExpiry(ctx, session)).alive) held.push(`batch token:${fingerprint(session.token)} (cannot be revoked)`);
-    return withMinted(ctx, held);
+    const held = accessors.map((a) => `secret-id:${a}`);
+    // A service login token carries the read policy, so the point of use lists it; a batch one is in no listing.
+    const session = ctx.state.get(SESSION) as Session | undefined;
+    if (session?.batch && (await batchTokenExpiry(ctx, session)).alive) held.push(`batch token:${fingerprint(session.token.token)} (cannot be revoked)`);
+    return [...held, ...(await mintedEntitlements(ctx, term(ctx, TERMS.policy)))].sort();
   },
-
-  probeStanding: (ctx) => readSecret(ctx, ctx.state.get('requester') as string),
 
   async request(ctx) {
     const answer = await ctx.client.api.call<{ data: { secret_id: string; secret_id_accessor: string; secret_id_ttl: number; secret_id_num_uses: number } }>(
@@ -135,18 +147,29 @@ export const approleMechanism: Mechanism<Params, VaultClient> = {
       `${rolePath(ctx)}/secret-id`,
       { metadata: JSON.stringify({ jitc_run: ctx.runId, jitc_task: ctx.task.id }) },
     );
-    const creds: Credentials = {
+    const creds: SecretId = {
       roleId: ctx.state.get('roleId') as string,
       secretId: answer.data.secret_id,
       secretIdAccessor: answer.data.secret_id_accessor,
     };
     ctx.secrets.add(creds.secretId);
-    ctx.state.set('creds', creds);
     const info = await ctx.client.api.call<{ data: { creation_time: string; expiration_time: string } }>(
       'POST',
       `${rolePath(ctx)}/secret-id-accessor/lookup`,
       { secret_id_accessor: creds.secretIdAccessor },
     );
+    // The task's first use of its secret_id is the login; the token it yields is what the point of use is handed.
+    let session: Session | undefined;
+    const loggedIn = await probe(async () => {
+      session = await login(ctx, creds);
+    }, GONE.secretId);
+    if (!session) throw new Error(`the task could not log in with its fresh secret_id (${loggedIn.outcome}: ${loggedIn.detail})`);
+    const active = session;
+    ctx.state.set(SESSION, active);
+    ctx.evidence.record(active.batch ? 'logged in with the secret_id: Vault issued a batch token (no accessor)' : 'logged in with the secret_id', {
+      tokenAccessor: active.batch ? null : active.token.accessor,
+      tokenFingerprint: fingerprint(active.token.token),
+    });
     const noExpiry = answer.data.secret_id_ttl === 0;
     return {
       credentialId: `secret_id accessor ${creds.secretIdAccessor}`,
@@ -154,35 +177,21 @@ export const approleMechanism: Mechanism<Params, VaultClient> = {
       expiresAt: noExpiry ? null : info.data.expiration_time,
       ttlRequestedSeconds: ctx.params.secretIdTtlSeconds,
       ttlGrantedSeconds: noExpiry ? null : answer.data.secret_id_ttl,
-      scopeGranted: await grantedCapabilities(ctx.client.api, [policyName(ctx)]),
+      scopeGranted: await grantedCapabilities(ctx.client.api, [term(ctx, TERMS.policy)]),
       attributes: { numUses: answer.data.secret_id_num_uses, role: roleName(ctx) },
-      handles: [{ name: 'secret_id (second login)', check: 'reuse-denied', probe: (node) => probe(() => login(ctx, creds, node), GONE.secretId) }],
-      // The secret_id itself cannot be stretched (its reuse is the check above); the login token it yields can: see use().
-      extensions: [],
+      handles: [
+        { name: 'secret_id (second login)', check: 'reuse-denied', probe: (node) => probe(() => login(ctx, creds, node), GONE.secretId) },
+        { name: 'login token after the task', check: 'session-ended-with-task', probe: (node) => ctx.pointOfUse.probe(active.token, node) },
+      ],
+      // The secret_id itself cannot be stretched (its reuse is the first handle); the login token it yielded can.
+      extensions: vaultTokenExtensions(ctx, active.token),
+      credential: active.token,
     };
-  },
-
-  async use(ctx, grant) {
-    const creds = ctx.state.get('creds') as Credentials;
-    let session: Session | undefined;
-    const loggedIn = await probe(async () => {
-      session = await login(ctx, creds);
-    }, GONE.secretId);
-    if (!session) return loggedIn;
-    const active = session;
-    ctx.state.set('session', active);
-    ctx.evidence.record(active.batch ? 'logged in with the secret_id: Vault issued a batch token (no accessor)' : 'logged in with the secret_id', {
-      tokenAccessor: active.batch ? null : active.accessor,
-      tokenFingerprint: fingerprint(active.token),
-    });
-    grant.handles.push({ name: 'login token after the task', check: 'session-ended-with-task', probe: (node) => readSecret(ctx, active.token, node) });
-    grant.extensions.push(...vaultTokenExtensions(ctx, active));
-    return readSecret(ctx, active.token);
   },
 
   async end(ctx, grant) {
     // The task is over: it logs out. The secret_id is not touched: its single use must be enforced by the target.
-    const session = ctx.state.get('session') as Session | undefined;
+    const session = ctx.state.get(SESSION) as Session | undefined;
     if (session?.batch) {
       await judgeBatchSession(ctx, grant, session);
       return;
@@ -191,11 +200,11 @@ export const approleMechanism: Mechanism<Params, VaultClient> = {
       ctx.evidence.record('broken setup: the task never logs out; its login token lives to its own TTL', { tokenTtlSeconds: ctx.params.tokenTtlSeconds });
       return;
     }
-    if (session) await ctx.client.api.call('POST', 'auth/token/revoke-accessor', { accessor: session.accessor });
+    if (session) await ctx.client.api.call('POST', 'auth/token/revoke-accessor', { accessor: session.token.accessor });
   },
 
   async teardown(ctx) {
-    const removed = await removeFixtures(ctx);
+    const removed = await revokeTracked(ctx);
     await ctx.client.api.call('DELETE', rolePath(ctx));
     return [...removed, `approle role ${roleName(ctx)}`];
   },
@@ -206,7 +215,7 @@ export const approleMechanism: Mechanism<Params, VaultClient> = {
  * end is a logout, or the token outlives the approval window, the session cannot end with the
  * task: a fail that names why, never a revoke call failing on an empty accessor.
  */
-async function judgeBatchSession(ctx: Ctx, grant: GrantRecord, session: Session): Promise<void> {
+async function judgeBatchSession(ctx: Ctx, grant: Grant, session: Session): Promise<void> {
   const state = await batchTokenExpiry(ctx, session);
   if (!state.alive) {
     ctx.evidence.record('the batch login token is already gone at the end of the task');

@@ -1,12 +1,13 @@
 /**
- * A broken setup every user-key mechanism can be given: a standing "self-service" permission on
- * the user, outside its time-boxed grant, letting it act on its own credentials (make itself a
- * key, a console password, a session). Real accounts grant this widely (AWS's own sample policy
- * "manage your own credentials"); with it the holder can stretch its grant.
+ * A broken setup every grant source handing out a user key can be given: a standing
+ * "self-service" permission on the user, outside its time-boxed grant, letting it act on its own
+ * credentials (make itself a key, a console password, a session). Real accounts grant this
+ * widely (AWS's own sample policy "manage your own credentials"); with it the holder can stretch
+ * its grant.
  */
 import { PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { z } from 'zod';
-import type { AwsContext } from '../fixtures.ts';
+import type { AwsContext } from '../context.ts';
 import { iamName } from '../names.ts';
 
 /** The credential actions a self-service statement may hold. */

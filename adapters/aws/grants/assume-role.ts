@@ -1,37 +1,31 @@
 /**
- * `assume-role`: the broker assumes a role scoped to the task (one action on one object, as the
- * scenario says) and hands the session credentials to the task. The task identity itself has no
- * permission and is not trusted by the role. The session must die at its `Expiration`, or at task
- * end when the broker revokes it the AWS way (a deny on sessions issued before now) or removes the
- * role's permission policy.
+ * `assume-role` grant source: the broker assumes a role scoped to the task (the scenario's actions
+ * on the point of use's object) and hands the session credentials to the task. The requester
+ * itself has no permission and is not trusted by the role; the standing probe tries exactly that
+ * path (the requester assuming the role with its own key). The session must die at its
+ * `Expiration`, or at task end when the broker revokes it the AWS way (a deny on sessions issued
+ * before now) or removes the role's permission policy.
  */
 import { DeleteRolePolicyCommand, CreateRoleCommand, PutRolePolicyCommand, PutUserPolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
 import { sleep } from '../../../scenarios/wait.ts';
-import type { GrantRecord, Mechanism, ProbeResult } from '../../contract.ts';
-import type { AwsClient, Credentials } from '../client.ts';
-import {
-  type AwsContext,
-  createFixtures,
-  eventually,
-  fixtureParams,
-  identity,
-  readObject,
-  removeFixtures,
-  taskResource,
-  untilAllowed,
-} from '../fixtures.ts';
-import { mintedSessionEntitlements } from '../extension/minted.ts';
+import type { GrantRecord, GrantSource, ProbeResult } from '../../contract.ts';
+import type { AwsClient } from '../client.ts';
+import { type AwsGrantContext, propagationParams } from '../context.ts';
+import { type AwsKeys, bornKeys, keysOf, registerBrokerSecrets } from '../credentials.ts';
 import { roleSessionExtensions } from '../extension/role-session.ts';
-import { entitlementsOf, scopeOf } from '../iam-read.ts';
-import { iamName, ownedBy, sessionName, tagsFor } from '../names.ts';
+import { scopeOf } from '../iam-read.ts';
+import { iamName, sessionName, tagsFor } from '../names.ts';
 import { assumeDocument, grantDocument, iamDate, revokeOlderSessionsDocument, trustDocument, unboundedEntries } from '../policies.ts';
-import { anyAllowed, describeAwsError, failureText, probe } from '../probes.ts';
+import { describeAwsError, failureText, probe } from '../probes.ts';
+import { eventually } from '../propagation.ts';
+import { OBJECT_ARN, REQUESTER_ARN, REQUESTER_USER, taskResourceOf, term } from '../terms.ts';
 import { awsAction } from './actions.ts';
+import { removeSourceObjects, sourceEntitlements } from './owned.ts';
 
-const params = fixtureParams.extend({
+const params = propagationParams.extend({
   /**
    * DurationSeconds asked of AssumeRole. AWS accepts 900 s up to the role's maximum session
    * duration; moto accepts any value, which lets the embedded target test expiry in seconds.
@@ -39,12 +33,12 @@ const params = fixtureParams.extend({
   durationSeconds: seconds.refine((s) => Number.isInteger(s) && s >= 1, 'whole seconds, at least 1'),
   /** Actions the role's permission policy grants on the task object (bucket actions on its bucket). */
   grantActions: z.array(awsAction).min(1).default(['s3:GetObject']),
-  /** Broken setup: the role also trusts the task identity, which may assume it whenever it likes. */
+  /** Broken setup: the role also trusts the requester, which may assume it whenever it likes. */
   identityTrusted: z.boolean().default(false),
   /**
-   * Broken setup: the role trusts any principal (`"AWS": "*"`) and the identity holds
+   * Broken setup: the role trusts any principal (`"AWS": "*"`) and the requester holds
    * sts:AssumeRole on `*`, a common wildcard: standing access through a trust policy that never
-   * names the identity. (A trust in the account root, `arn:…:iam::<account>:root`, is the same
+   * names the requester. (A trust in the account root, `arn:…:iam::<account>:root`, is the same
    * finding on AWS, but moto matches trust principals literally and would not show it.)
    */
   trustAnyPrincipal: z.boolean().default(false),
@@ -61,10 +55,10 @@ const params = fixtureParams.extend({
   selfChaining: z.boolean().default(false),
 });
 type Params = z.infer<typeof params>;
-type Ctx = AwsContext<Params>;
+type Ctx = AwsGrantContext<Params>;
 
 interface Session {
-  credentials: Credentials;
+  credentials: AwsKeys;
   arn: string;
   expiration: number;
 }
@@ -81,10 +75,8 @@ async function assume(ctx: Ctx, sts: AwsClient['sts'], purpose: string): Promise
   );
   const c = answer.Credentials;
   if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) throw new Error('AssumeRole answered without credentials');
-  ctx.secrets.add(c.SecretAccessKey);
-  ctx.secrets.add(c.SessionToken);
   return {
-    credentials: { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken },
+    credentials: bornKeys(ctx.secrets, { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken }),
     arn: answer.AssumedRoleUser?.Arn ?? '',
     expiration: c.Expiration.getTime(),
   };
@@ -122,18 +114,20 @@ async function brokerAssume(ctx: Ctx, purpose: string): Promise<Session> {
   }
 }
 
-/** Can the identity, with its own key, reach the object by assuming the role itself? */
-async function identityAssumes(ctx: Ctx): Promise<ProbeResult> {
-  const c = ctx.client.as(identity(ctx).credentials);
+/** Can the requester, with its own key, reach the privilege by assuming the role itself? */
+async function requesterAssumes(ctx: Ctx): Promise<ProbeResult> {
+  const own = keysOf(ctx.resource.requester);
+  if (!own) return { outcome: 'unknown', at: new Date().toISOString(), detail: `the point of use ${ctx.pointOfUse.name} gave no requester AWS key, so assuming the role itself was not tried` };
+  const c = ctx.client.as(own);
   let standing: Session | undefined;
   try {
     const assumed = await probe(async () => {
       standing = await assume(ctx, c.sts, 'standing-probe');
       return `AssumeRole ${roleName(ctx)}: allowed (session ${standing.arn})`;
     });
-    if (!standing) return assumed;
-    const read = await readObject(ctx, standing.credentials);
-    return { ...read, detail: `${assumed.detail}, then ${read.detail}` };
+    if (!standing) return { ...assumed, detail: `assuming the role itself: ${assumed.detail}` };
+    const used = await ctx.pointOfUse.probe(standing.credentials);
+    return { ...used, detail: `assuming the role itself: ${assumed.detail}, then ${used.detail}` };
   } finally {
     c.destroy();
   }
@@ -173,7 +167,7 @@ async function controlAfterRevocation(ctx: Ctx, grant: GrantRecord, before: numb
   let result: ProbeResult;
   try {
     const fresh = await assume(ctx, ctx.client.sts, 'control');
-    result = await readObject(ctx, fresh.credentials);
+    result = await ctx.pointOfUse.probe(fresh.credentials);
   } catch (error) {
     result = { outcome: 'unknown', at: new Date().toISOString(), detail: `AssumeRole failed: ${failureText(describeAwsError(error))}` };
   }
@@ -197,9 +191,12 @@ async function controlAfterRevocation(ctx: Ctx, grant: GrantRecord, before: numb
   );
 }
 
-export const assumeRoleMechanism: Mechanism<Params, AwsClient> = {
+export const assumeRoleSource: GrantSource<Params, AwsClient> = {
   title: 'STS AssumeRole session for the task',
   params,
+  issues: ['aws-keys'],
+  // The requester's name and ARN are read only by the broken setups that trust it (identityTrusted, trustAnyPrincipal).
+  needs: [OBJECT_ARN],
   checks: (p) => [
     'reuse-denied',
     // Added in expire mode: the session as a credential (GetCallerIdentity).
@@ -210,12 +207,24 @@ export const assumeRoleMechanism: Mechanism<Params, AwsClient> = {
     'privilege-width',
     ...(p.revokeBy === 'revoke-older-sessions' ? ['revocation-targeted'] : []),
   ],
+  remediation: {
+    'zero-standing-privilege':
+      'Let the role trust only the broker (never the task identity, "*" or the account root), and give the task identity no sts:AssumeRole on it.',
+    'ttl-bounded': "Ask AssumeRole for a DurationSeconds no longer than the approval window, and keep the role's MaxSessionDuration close to it.",
+    'reuse-denied': "At task end revoke the role's active sessions (a deny on aws:TokenIssueTime before now) or remove its permission policy, rather than waiting for Expiration.",
+    'credential-invalidated': "Expired session credentials must be refused (ExpiredToken); where the target does not, revoke the role's active sessions at task end.",
+    'holder-cannot-extend': "Remove the role's trust in itself and any sts:AssumeRole on its own ARN, so its sessions cannot chain to fresh ones.",
+    'derived-credentials-denied': "Remove the role's self-trust, and at task end revoke or remove the role's permission so chained sessions hold nothing.",
+    'no-residue': "Remove the role's permission at task end, so no session chained from it still reaches the resource.",
+    'privilege-width': "Grant the role only the actions the task needs on the task's object: no wildcards, no other actions or resources.",
+    'revocation-targeted': 'Revoke with a target that evaluates aws:TokenIssueTime, so the deny ends older sessions and leaves new grants working.',
+  },
 
   async setup(ctx) {
-    await createFixtures(ctx);
+    await registerBrokerSecrets(ctx);
     const { iam } = ctx.client;
     // "*" stands alone: it already includes the broker, and a list holding it reads differently to some evaluators.
-    const trusted = ctx.params.trustAnyPrincipal ? ['*'] : [ctx.client.brokerArn, ...(ctx.params.identityTrusted ? [identity(ctx).arn] : [])];
+    const trusted = ctx.params.trustAnyPrincipal ? ['*'] : [ctx.client.brokerArn, ...(ctx.params.identityTrusted ? [term(ctx.resource, REQUESTER_ARN)] : [])];
     // A role names its principals in its trust policy; AWS refuses a principal it does not know yet.
     const role = await eventually(ctx, 'CreateRole trusting a new principal', ['MalformedPolicyDocument'], () =>
       iam.send(
@@ -233,13 +242,13 @@ export const assumeRoleMechanism: Mechanism<Params, AwsClient> = {
       new PutRolePolicyCommand({
         RoleName: roleName(ctx),
         PolicyName: grantPolicy(ctx),
-        PolicyDocument: JSON.stringify(grantDocument(ctx.params.grantActions, taskResource(ctx))),
+        PolicyDocument: JSON.stringify(grantDocument(ctx.params.grantActions, taskResourceOf(ctx.resource))),
       }),
     );
     if (ctx.params.identityTrusted || ctx.params.trustAnyPrincipal) {
       await iam.send(
         new PutUserPolicyCommand({
-          UserName: identity(ctx).userName,
+          UserName: term(ctx.resource, REQUESTER_USER),
           PolicyName: iamName(ctx, 'identity-assume'),
           PolicyDocument: JSON.stringify(assumeDocument(ctx.params.trustAnyPrincipal ? '*' : roleArn(ctx))),
         }),
@@ -254,13 +263,10 @@ export const assumeRoleMechanism: Mechanism<Params, AwsClient> = {
     if (ctx.params.selfChaining) await allowSelfChaining(ctx);
   },
 
-  entitlements: async (ctx) => [...(await entitlementsOf(ctx.client.iam, (name) => ownedBy(ctx, name))), ...(await mintedSessionEntitlements(ctx))].sort(),
+  entitlements: (ctx) => sourceEntitlements(ctx),
 
-  async probeStanding(ctx) {
-    const direct = await readObject(ctx, identity(ctx).credentials);
-    const viaRole = await identityAssumes(ctx);
-    return anyAllowed([direct, viaRole], (r, i) => `${i === 0 ? 'own key' : 'assuming the role itself'}: ${r.outcome} (${r.detail})`);
-  },
+  // The requester's own key at the point of use is the point of use's standing probe; this is the role's path.
+  probeStanding: (ctx) => requesterAssumes(ctx),
 
   async request(ctx) {
     const issued = await brokerAssume(ctx, 'task');
@@ -272,6 +278,7 @@ export const assumeRoleMechanism: Mechanism<Params, AwsClient> = {
       ctx.report({ check: 'privilege-width', verdict: 'fail', detail: `the role grants wildcards, whose count understates the width: ${unbounded.join(', ')}` });
     }
     return {
+      credential: issued.credentials,
       credentialId: `session ${issued.arn} (access key id ${issued.credentials.accessKeyId})`,
       issuedAt: new Date(issuedAt).toISOString(),
       expiresAt: new Date(issued.expiration).toISOString(),
@@ -279,12 +286,10 @@ export const assumeRoleMechanism: Mechanism<Params, AwsClient> = {
       ttlGrantedSeconds: Math.round((issued.expiration - issuedAt) / 1000),
       scopeGranted: scope,
       attributes: { role: roleArn(ctx), sessionArn: issued.arn, accessKeyId: issued.credentials.accessKeyId, revokeBy: ctx.params.revokeBy },
-      handles: [{ name: 'assumed-role session', check: 'reuse-denied', probe: (node) => readObject(ctx, issued.credentials, node) }],
+      handles: [{ name: 'assumed-role session', check: 'reuse-denied', probe: (node) => ctx.pointOfUse.probe(issued.credentials, node) }],
       extensions: roleSessionExtensions({ ctx, roleName: roleName(ctx), roleArn: roleArn(ctx), credentials: issued.credentials, windowEndsAt: issuedAt + ctx.task.windowSeconds * 1000 }),
     };
   },
-
-  use: (ctx) => untilAllowed(ctx, 'first use of the session', () => readObject(ctx, session(ctx).credentials)),
 
   async end(ctx, grant, mode) {
     const issued = session(ctx);
@@ -323,7 +328,9 @@ export const assumeRoleMechanism: Mechanism<Params, AwsClient> = {
   },
 
   async teardown(ctx) {
+    // The control probes at the point of use, which is torn down after this source: it must finish first.
     await (ctx.state.get('control') as Promise<void> | undefined);
-    return removeFixtures(ctx);
+    // The broken trust setups wrote their sts:AssumeRole permission onto the requester.
+    return removeSourceObjects(ctx, [iamName(ctx, 'identity-assume')]);
   },
 };

@@ -1,8 +1,9 @@
 /**
  * `dynamic-account`: the broker creates a temporary service account as an RFC 2589 dynamic object
- * with an entryTtl, and grants it the privilege through membership in the grant group. The task
- * binds with it and reads; past the TTL the directory itself must delete the account (and, with
- * referential integrity, its membership), so a new bind fails and nothing is left.
+ * with an entryTtl, and grants it the privilege through membership in the group the point of
+ * use's ACL grants through (the `ldap.grant-group` term). The credential it hands on is the new
+ * account's bind: the account is the grant. Past the TTL the directory itself must delete the
+ * account (and, with referential integrity, its membership), so a new bind fails and nothing is left.
  *
  * The account is the credential, so the holder's way to stretch it is to refresh its own entryTtl
  * (extension.ts); the directory's ACL must refuse that.
@@ -13,16 +14,30 @@
  */
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
-import type { GrantRecord, Mechanism } from '../../contract.ts';
+import type { Grant, GrantSource } from '../../contract.ts';
 import { auditScenario, expectAudit } from '../audit.ts';
 import { addMember, type LdapClient, removeMember } from '../client.ts';
+import { entryEntitlements } from '../entitlements.ts';
 import { bindExtensions } from '../extension.ts';
-import { scenarioEntitlements } from '../entitlements.ts';
-import { addAccount, brokenSubtree, fixtureParams, type Identity, type LdapContext, lifetimeOf, markStart, named, newIdentity, removeScenario, setTtl } from '../fixtures.ts';
-import { lookupEntry, readProtected } from '../probes.ts';
-import { keepSessionOpen, newConnectionRead, openSession, protectedTarget } from '../sessions.ts';
+import {
+  addAccount,
+  brokenSubtree,
+  brokerParams,
+  type Identity,
+  type LdapGrantContext,
+  lifetimeOf,
+  markStart,
+  named,
+  newIdentity,
+  removeScenario,
+  requesterEntries,
+  setTtl,
+  termOf,
+} from '../fixtures.ts';
+import { lookupEntry } from '../probes.ts';
+import { GRANT_GROUP_TERM } from '../terms.ts';
 
-const params = fixtureParams.extend({
+const params = brokerParams.extend({
   ttlSeconds: seconds,
   /** false (broken): the account is a plain, permanent entry. */
   dynamic: z.boolean().default(true),
@@ -32,7 +47,7 @@ const params = fixtureParams.extend({
   accountIn: z.enum(['accounts', 'self-service']).default('accounts'),
 });
 type Params = z.infer<typeof params>;
-type Ctx = LdapContext<Params>;
+type Ctx = LdapGrantContext<Params>;
 
 function account(ctx: Ctx): Identity {
   const identity = ctx.state.get('account') as Identity | undefined;
@@ -51,31 +66,45 @@ function accountBase(ctx: Ctx): string {
   return dnGranted;
 }
 
-export const dynamicAccountMechanism: Mechanism<Params, LdapClient> = {
+export const dynamicAccountSource: GrantSource<Params, LdapClient> = {
   title: 'Temporary service account as a dynamic object (RFC 2589 entryTtl)',
   params,
+  issues: ['ldap-bind'],
+  needs: [GRANT_GROUP_TERM],
 
   checks: (p) => [
     'reuse-denied',
     'credential-invalidated',
-    ...(p.keepSessionOpen ? ['session-ended-with-task'] : []),
     ...(p.audit === 'judge' ? ['audit-trail'] : []),
     ...(p.dynamic ? ['holder-cannot-extend'] : []),
   ],
 
+  remediation: {
+    'ttl-bounded': "Create the temporary account as a dynamicObject and refresh its entryTtl to no more than the approval window (with the directory's dds-max-ttl no longer).",
+    'reuse-denied':
+      'Create the account as a dynamicObject whose entryTtl fits the window, and grant it by membership in the grant group rather than by where it lives (no ACL rule on its DN), so its expiry ends the access.',
+    'credential-invalidated': 'Let the directory delete the account at its TTL (dynamicObject under the dds overlay), or delete it at task end: its entry must be gone once the grant ends.',
+    'holder-cannot-extend': 'Remove any ACL rule that lets an entry write its own entryTtl (RFC 2589 refresh): only the broker may refresh the temporary account.',
+    'no-residue': 'Delete the temporary account and its grant-group membership at task end, or create it as a dynamicObject with refint on member, so the directory removes both.',
+    'audit-trail': 'Keep the subtree holding the temporary accounts under the accesslog overlay (logops writes), so the account, its TTL and its deletion are recorded.',
+  },
+
   async setup(ctx) {
     markStart(ctx);
+    termOf(ctx, GRANT_GROUP_TERM);
     if (ctx.params.accountIn === 'self-service') ctx.evidence.record("broken setup: the account lives where the directory's ACL lets an entry refresh its own entryTtl", { subtree: ctx.client.layout.selfServiceDn });
     // The account does not exist yet; its name and password do, so the baseline can try them.
     ctx.state.set('account', newIdentity(ctx, named(ctx, 'svc', accountBase(ctx))));
   },
 
-  entitlements: (ctx) => scenarioEntitlements(ctx.client, ctx.prefix),
+  // What it issued: the account (the requester's entry is the point of use's, not a grant).
+  entitlements: (ctx) => entryEntitlements(ctx.client, ctx.prefix, requesterEntries(ctx)),
 
-  // Before the grant the account must not exist: its bind is refused.
-  probeStanding: (ctx) => newConnectionRead(ctx, account(ctx)),
+  // The grant path by itself: before the grant the account must not exist, so its bind is refused at the point of use.
+  probeStanding: (ctx) => ctx.pointOfUse.probe(account(ctx)),
 
-  async request(ctx) {
+  async request(ctx): Promise<Grant> {
+    const grantGroup = termOf(ctx, GRANT_GROUP_TERM);
     const { layout } = ctx.client;
     const svc = account(ctx);
     await addAccount(ctx, svc.dn, svc.password, { dynamic: ctx.params.dynamic });
@@ -83,27 +112,27 @@ export const dynamicAccountMechanism: Mechanism<Params, LdapClient> = {
     const lifetime = ctx.params.dynamic ? await setTtl(ctx, svc.dn, ctx.params.ttlSeconds) : await lifetimeOf(ctx.client, svc.dn);
     if (ctx.params.dynamic) expectAudit(ctx, { stage: 'grant', type: 'modify', dn: svc.dn, modPrefix: 'entryTtl:= ', by: 'the broker (RFC 2589 refresh)' });
     if (ctx.params.grantVia === 'membership') {
-      await addMember(ctx.client, layout.grantGroupDn, svc.dn);
-      expectAudit(ctx, { stage: 'grant', type: 'modify', dn: layout.grantGroupDn, mod: `member:+ ${svc.dn}`, by: 'the broker' });
+      await addMember(ctx.client, grantGroup, svc.dn);
+      expectAudit(ctx, { stage: 'grant', type: 'modify', dn: grantGroup, mod: `member:+ ${svc.dn}`, by: 'the broker' });
     } else {
       ctx.evidence.record('broken setup: the account is granted by where it lives (an ACL rule on its DN), not by a membership', { dnGranted: layout.dnGrantedDn });
     }
     if (!ctx.params.dynamic) ctx.evidence.record('broken setup: the account is a permanent entry, without dynamicObject');
     ctx.evidence.record('temporary account created', { dn: svc.dn, dynamicObject: ctx.params.dynamic, entryTtl: lifetime.ttlSeconds, entryExpireTimestamp: lifetime.expiresAt });
-    const record: GrantRecord = {
+    return {
       credentialId: `account ${svc.dn}`,
       issuedAt: lifetime.createdAt,
       expiresAt: lifetime.expiresAt,
       ttlRequestedSeconds: ctx.params.ttlSeconds,
       ttlGrantedSeconds: lifetime.ttlSeconds,
       scopeGranted: [
-        ctx.params.grantVia === 'membership'
-          ? `read ${layout.resourceAttribute} of ${layout.resourceDn} (member of ${layout.grantGroupDn})`
-          : `read ${layout.resourceAttribute} of ${layout.resourceDn} (ACL rule on ${layout.dnGrantedDn})`,
+        ctx.params.grantVia === 'membership' ? `${ctx.resource.description} (member of ${grantGroup})` : `${ctx.resource.description} (ACL rule on ${layout.dnGrantedDn})`,
       ],
       attributes: { dynamicObject: ctx.params.dynamic, grantVia: ctx.params.grantVia, entryTtl: lifetime.ttlSeconds },
+      credential: svc,
       handles: [
-        { name: 'new bind as the temporary account', check: 'reuse-denied', probe: (node) => newConnectionRead(ctx, svc, node) },
+        { name: 'new bind as the temporary account', check: 'reuse-denied', probe: (node) => ctx.pointOfUse.probe(svc, node) },
+        // Issuer-side: the broker asks its own directory whether the account still exists.
         {
           name: 'temporary account entry looked up by the broker',
           check: 'credential-invalidated',
@@ -118,21 +147,6 @@ export const dynamicAccountMechanism: Mechanism<Params, LdapClient> = {
         dynamicGroups: [],
       }),
     };
-    return record;
-  },
-
-  async use(ctx, grant) {
-    const svc = account(ctx);
-    const opened = await openSession(ctx, svc);
-    if ('refused' in opened) return opened.refused;
-    const { session } = opened;
-    const used = await readProtected(session, protectedTarget(ctx), (v) => ctx.secrets.add(v));
-    if (ctx.params.keepSessionOpen && used.outcome === 'allowed') {
-      await keepSessionOpen(ctx, session, svc.dn, grant.handles, { identityIsTheGrant: true });
-    } else {
-      await session.unbind().catch(() => undefined);
-    }
-    return used;
   },
 
   async end(ctx, _grant, mode) {
@@ -143,8 +157,9 @@ export const dynamicAccountMechanism: Mechanism<Params, LdapClient> = {
       return;
     }
     if (ctx.params.grantVia === 'membership') {
-      await removeMember(ctx.client, ctx.client.layout.grantGroupDn, svc.dn);
-      expectAudit(ctx, { stage: 'removal', type: 'modify', dn: ctx.client.layout.grantGroupDn, mod: `member:- ${svc.dn}`, by: 'the broker' });
+      const grantGroup = termOf(ctx, GRANT_GROUP_TERM);
+      await removeMember(ctx.client, grantGroup, svc.dn);
+      expectAudit(ctx, { stage: 'removal', type: 'modify', dn: grantGroup, mod: `member:- ${svc.dn}`, by: 'the broker' });
     }
     await ctx.client.admin.use((c) => c.del(svc.dn));
     expectAudit(ctx, { stage: 'removal', type: 'delete', dn: svc.dn, by: 'the broker' });
@@ -152,6 +167,7 @@ export const dynamicAccountMechanism: Mechanism<Params, LdapClient> = {
 
   async teardown(ctx) {
     await auditScenario(ctx, ctx.params.audit, ctx.params.auditWaitSeconds);
-    return removeScenario(ctx);
+    // The account and its membership; the requester's entry is left to the point of use.
+    return removeScenario(ctx, requesterEntries(ctx));
   },
 };

@@ -1,12 +1,13 @@
 /**
- * `access-key`: the broker creates an IAM access key for the task on a worker user that holds the
- * task's permission but no key, and at task end deletes the key and ends the worker's permission.
- * An IAM key has no expiry of its own, so the worker's permission carries one (aws:CurrentTime
- * before the end of the approval window), written by the broker when it issues the key. Deleting
- * the key alone is not enough on AWS: a session the holder made from it with GetSessionToken (no
- * permission needed, no policy can stop it) survives the key and carries the worker's
- * permissions, so only the end of the permission ends it. IAM is eventually consistent: the reuse
- * poll measures how long the deleted key kept working.
+ * `access-key` grant source: the broker creates an IAM access key for the task on a worker user
+ * that holds the task's permission but no key, and at task end deletes the key and ends the
+ * worker's permission. An IAM key has no expiry of its own, so the worker's permission carries one
+ * (aws:CurrentTime before the end of the approval window), written by the broker when it issues
+ * the key. Deleting the key alone is not enough on AWS: a session the holder made from it with
+ * GetSessionToken (no permission needed, no policy can stop it) survives the key and carries the
+ * worker's permissions, so only the end of the permission ends it. IAM is eventually consistent:
+ * the reuse poll measures how long the deleted key kept working. The worker is the source's own
+ * identity; the point of use's requester plays no part in this grant.
  */
 import {
   CreateAccessKeyCommand,
@@ -17,19 +18,22 @@ import {
   UpdateAccessKeyCommand,
 } from '@aws-sdk/client-iam';
 import { z } from 'zod';
-import type { Mechanism, ProbeResult } from '../../contract.ts';
-import type { AwsClient, Credentials } from '../client.ts';
-import { awaitAuthenticates, type AwsContext, createFixtures, fixtureParams, identity, readObject, removeFixtures, taskResource, untilAllowed } from '../fixtures.ts';
-import { mintedSessionEntitlements } from '../extension/minted.ts';
+import type { GrantSource, ProbeResult } from '../../contract.ts';
+import type { AwsClient } from '../client.ts';
+import { type AwsGrantContext, propagationParams } from '../context.ts';
+import { type AwsKeys, bornKeys, registerBrokerSecrets } from '../credentials.ts';
 import { userKeyExtensions } from '../extension/user-key.ts';
-import { accessKeys, documentsOf, entitlementsOf } from '../iam-read.ts';
-import { iamName, ownedBy, tagsFor } from '../names.ts';
+import { accessKeys, documentsOf } from '../iam-read.ts';
+import { iamName, tagsFor } from '../names.ts';
 import { grantDocument, grantedScope, timeBox } from '../policies.ts';
-import { failureText, describeAwsError } from '../probes.ts';
+import { describeAwsError, failureText } from '../probes.ts';
+import { awaitAuthenticates } from '../propagation.ts';
+import { OBJECT_ARN, taskResourceOf } from '../terms.ts';
 import { awsAction } from './actions.ts';
+import { removeSourceObjects, sourceEntitlements } from './owned.ts';
 import { putSelfService, selfServiceActions } from './self-service.ts';
 
-const params = fixtureParams.extend({
+const params = propagationParams.extend({
   /** Actions the worker's policy grants on the task object. */
   grantActions: z.array(awsAction).min(1).default(['s3:GetObject']),
   /** The permission carries its own end; false (broken) leaves the key's permission open-ended. */
@@ -44,18 +48,18 @@ const params = fixtureParams.extend({
   holderMay: selfServiceActions,
 });
 type Params = z.infer<typeof params>;
-type Ctx = AwsContext<Params>;
+type Ctx = AwsGrantContext<Params>;
 
 const worker = (ctx: Ctx): string => iamName(ctx, 'worker');
 const grantPolicy = (ctx: Ctx): string => iamName(ctx, 'grant');
-const issuedKey = (ctx: Ctx): Credentials => ctx.state.get('key') as Credentials;
+const issuedKey = (ctx: Ctx): AwsKeys => ctx.state.get('key') as AwsKeys;
 
 async function putGrant(ctx: Ctx, until: number | undefined): Promise<void> {
   await ctx.client.iam.send(
     new PutUserPolicyCommand({
       UserName: worker(ctx),
       PolicyName: grantPolicy(ctx),
-      PolicyDocument: JSON.stringify(grantDocument(ctx.params.grantActions, taskResource(ctx), until)),
+      PolicyDocument: JSON.stringify(grantDocument(ctx.params.grantActions, taskResourceOf(ctx.resource), until)),
     }),
   );
 }
@@ -76,13 +80,25 @@ async function keyListed(ctx: Ctx, accessKeyId: string, node?: string): Promise<
   }
 }
 
-export const accessKeyMechanism: Mechanism<Params, AwsClient> = {
-  title: 'IAM access key created for the task and deleted after it',
+export const accessKeySource: GrantSource<Params, AwsClient> = {
+  title: 'IAM access key created for the task on a worker user and deleted after it',
   params,
+  issues: ['aws-keys'],
+  needs: [OBJECT_ARN],
   checks: () => ['reuse-denied', 'credential-invalidated', 'holder-cannot-extend', 'derived-credentials-denied'],
+  remediation: {
+    'ttl-bounded':
+      "Bound the worker's permission with an aws:CurrentTime DateLessThan condition at the end of the approval window, and give the worker no standing policy beside it.",
+    'reuse-denied': "At task end delete the task key (DeleteAccessKey) and remove the worker's permission; a deactivated key or a kept permission still works.",
+    'credential-invalidated': 'Delete the task key at task end: an Inactive key is still listed on the worker and can be activated again.',
+    'holder-cannot-extend':
+      'Give the worker no iam:CreateAccessKey, iam:CreateLoginProfile, sts:GetSessionToken or sts:GetFederationToken on itself; a time-boxed permission alone does not stop them.',
+    'derived-credentials-denied': "End the worker's permission at task end, not only its key, so sessions, keys and passwords it made hold nothing.",
+    'no-residue': 'Delete the task key, and every key or console password the worker made for itself, at task end.',
+  },
 
   async setup(ctx) {
-    await createFixtures(ctx);
+    await registerBrokerSecrets(ctx);
     await ctx.client.iam.send(new CreateUserCommand({ UserName: worker(ctx), Tags: tagsFor(ctx, ctx.task.id) }));
     // Until the broker issues a key, the worker's permission is already over (time-boxed to the past).
     await putGrant(ctx, ctx.params.timeBoxed ? Date.now() : undefined);
@@ -94,16 +110,13 @@ export const accessKeyMechanism: Mechanism<Params, AwsClient> = {
     await putSelfService(ctx, worker(ctx), ctx.params.holderMay);
   },
 
-  entitlements: async (ctx) => [...(await entitlementsOf(ctx.client.iam, (name) => ownedBy(ctx, name))), ...(await mintedSessionEntitlements(ctx))].sort(),
-
-  probeStanding: (ctx) => readObject(ctx, identity(ctx).credentials),
+  entitlements: (ctx) => sourceEntitlements(ctx),
 
   async request(ctx) {
     const answer = await ctx.client.iam.send(new CreateAccessKeyCommand({ UserName: worker(ctx) }));
     const k = answer.AccessKey;
     if (!k?.AccessKeyId || !k.SecretAccessKey) throw new Error(`no access key returned for ${worker(ctx)}`);
-    ctx.secrets.add(k.SecretAccessKey);
-    const key: Credentials = { accessKeyId: k.AccessKeyId, secretAccessKey: k.SecretAccessKey };
+    const key = bornKeys(ctx.secrets, { accessKeyId: k.AccessKeyId, secretAccessKey: k.SecretAccessKey });
     ctx.state.set('key', key);
     // The target's own clock: the key's creation date. The window is counted from it.
     const issuedAt = k.CreateDate?.getTime() ?? Date.now();
@@ -112,6 +125,7 @@ export const accessKeyMechanism: Mechanism<Params, AwsClient> = {
     const docs = await documentsOf(ctx.client.iam, { user: worker(ctx) });
     const ends = timeBox(docs);
     return {
+      credential: key,
       credentialId: `access key ${key.accessKeyId} of ${worker(ctx)}`,
       issuedAt: new Date(issuedAt).toISOString(),
       expiresAt: ends === null ? null : new Date(ends).toISOString(),
@@ -120,14 +134,12 @@ export const accessKeyMechanism: Mechanism<Params, AwsClient> = {
       scopeGranted: grantedScope(docs),
       attributes: { user: worker(ctx), accessKeyId: key.accessKeyId, expiryFrom: ends === null ? 'none' : 'aws:CurrentTime condition on the permission', revokeBy: ctx.params.revokeBy },
       handles: [
-        { name: 'task access key', check: 'reuse-denied', probe: (node) => readObject(ctx, key, node) },
+        { name: 'task access key', check: 'reuse-denied', probe: (node) => ctx.pointOfUse.probe(key, node) },
         { name: 'task access key listed on the worker', check: 'credential-invalidated', probe: (node) => keyListed(ctx, key.accessKeyId, node) },
       ],
       extensions: userKeyExtensions({ ctx, user: worker(ctx), credentials: () => key, windowEndsAt: issuedAt + ctx.task.windowSeconds * 1000 }),
     };
   },
-
-  use: (ctx) => untilAllowed(ctx, 'first use of the key', () => readObject(ctx, issuedKey(ctx))),
 
   async end(ctx, _grant, mode) {
     if (mode !== 'revoke') return;
@@ -152,5 +164,6 @@ export const accessKeyMechanism: Mechanism<Params, AwsClient> = {
     }
   },
 
-  teardown: (ctx) => removeFixtures(ctx),
+  // The source wrote nothing onto the requester: only its worker and what hangs on it.
+  teardown: (ctx) => removeSourceObjects(ctx, []),
 };

@@ -1,0 +1,123 @@
+/**
+ * `entry`: the directory's point of use. The privileged action is reading a protected attribute
+ * of one entry (the layout's resource), which the directory's ACL allows members of the grant
+ * group (nested groups included) and nobody else. Here the requester identity is created, the
+ * read is tried with any LDAP bind on a connection of its own, and the task's connection is held
+ * open across the end when the scenario asks, so a session outliving its grant is caught.
+ *
+ * The credential it is handed may be the requester's own bind (the grant is a membership) or a
+ * new account's (the account is the grant); which, it tells by comparing the credential with the
+ * requester. Only an identity that was itself the grant must also lose, once the grant ends, what
+ * any authenticated identity may read on its kept-open connection.
+ *
+ * Broken setups for twins and mutants, both about the requester: it is a standing member of the
+ * grant group, or it lives where an ACL rule grants the read by location (a DN rule), a second
+ * path to the privilege that no revocation of a membership ends.
+ */
+import { z } from 'zod';
+import { credentialOf, type Credential, type CredentialType, type PointOfUse, type ProbeResult, type Resource } from '../../contract.ts';
+import { addMember, type LdapClient } from '../client.ts';
+import { pathEntitlements } from '../entitlements.ts';
+import { addAccount, type Identity, type LdapContext, named, newIdentity, removeScenario, sameDn } from '../fixtures.ts';
+import { readProtected } from '../probes.ts';
+import { keepSessionOpen, newConnectionRead, openSession, protectedTarget } from '../sessions.ts';
+import { ATTRIBUTE_TERM, ENTRY_TERM, GRANT_GROUP_TERM } from '../terms.ts';
+
+const params = z.strictObject({
+  /** Keep a connection bound during the task open across the end of the grant, and probe it. */
+  keepSessionOpen: z.boolean().default(false),
+  /** Broken setup: the requester already sits in the grant group before any grant. */
+  standingMembership: z.boolean().default(false),
+  /**
+   * Where the requester lives: `accounts` (conformant), or `dn-granted` (broken): the subtree the
+   * ACL also grants by location (a DN rule), a second path to the privilege beside the membership
+   * that no revocation of the membership ends.
+   */
+  requesterIn: z.enum(['accounts', 'dn-granted']).default('accounts'),
+});
+type Params = z.infer<typeof params>;
+type Ctx = LdapContext<Params>;
+
+const ACCEPTS: readonly CredentialType[] = ['ldap-bind'];
+
+function requesterBase(ctx: Ctx): string {
+  if (ctx.params.requesterIn === 'accounts') return ctx.client.layout.accountsDn;
+  const dnGranted = ctx.client.layout.dnGrantedDn;
+  if (!dnGranted) throw new Error('requesterIn: dn-granted needs a subtree the ACL grants by location (dnGrantedDn); this target has none');
+  return dnGranted;
+}
+
+function requester(ctx: Ctx): Identity {
+  const identity = ctx.state.get('requester') as Identity | undefined;
+  if (!identity) throw new Error('no requester: setup did not run');
+  return identity;
+}
+
+/** A credential this point cannot use proves nothing about the resource: unknown, never denied. */
+function unusable(credential: Credential): ProbeResult {
+  return { outcome: 'unknown', at: new Date().toISOString(), detail: `ldap/entry cannot use a ${credential.type} credential (it accepts ${ACCEPTS.join(', ')})` };
+}
+
+export const entryPoint: PointOfUse<Params, LdapClient> = {
+  title: 'Protected attribute of a directory entry, readable through the ACL',
+  params,
+  accepts: ACCEPTS,
+  offers: [GRANT_GROUP_TERM, ENTRY_TERM, ATTRIBUTE_TERM],
+
+  checks: (p) => (p.keepSessionOpen ? ['session-ended-with-task'] : []),
+
+  remediation: {
+    'zero-standing-privilege':
+      "Take the requester out of the grant group (and every group nested in it) and out of any subtree the directory's ACL grants the read by DN: only the broker's grant may reach the protected attribute.",
+    'session-ended-with-task':
+      'Make connections end with the grant: close (or re-check) connections bound as an identity the grant created or whose membership ended, e.g. with an idle or connection-lifetime limit on the directory, and grant nothing to "any authenticated identity" that a kept-open connection could go on reading.',
+  },
+
+  async setup(ctx): Promise<Resource> {
+    const { layout } = ctx.client;
+    const who = newIdentity(ctx, named(ctx, 'requester', requesterBase(ctx)));
+    await addAccount(ctx, who.dn, who.password, { dynamic: false });
+    ctx.state.set('requester', who);
+    ctx.evidence.record('requester identity created, member of nothing', { dn: who.dn });
+    if (ctx.params.requesterIn === 'dn-granted') ctx.evidence.record('broken setup: the requester lives where the ACL grants the read by location (a DN rule)', { dn: who.dn });
+    if (ctx.params.standingMembership) {
+      await addMember(ctx.client, layout.grantGroupDn, who.dn);
+      ctx.evidence.record('broken setup: the requester is a standing member of the grant group', { group: layout.grantGroupDn, member: who.dn });
+    }
+    return {
+      description: `read ${layout.resourceAttribute} of ${layout.resourceDn}`,
+      terms: { [GRANT_GROUP_TERM]: layout.grantGroupDn, [ENTRY_TERM]: layout.resourceDn, [ATTRIBUTE_TERM]: layout.resourceAttribute },
+      requester: who,
+    };
+  },
+
+  // What reaches the entry: every member chain into the grant group through something the scenario made.
+  entitlements: (ctx) => pathEntitlements(ctx.client, ctx.client.layout.grantGroupDn, ctx.prefix),
+
+  probeStanding: (ctx) => newConnectionRead(ctx, requester(ctx)),
+
+  async probe(ctx, credential, node) {
+    const bind = credentialOf(credential, 'ldap-bind');
+    return bind ? newConnectionRead(ctx, bind, node) : unusable(credential);
+  },
+
+  async use(ctx, credential) {
+    const bind = credentialOf(credential, 'ldap-bind');
+    if (!bind) return unusable(credential);
+    const opened = await openSession(ctx, bind);
+    if ('refused' in opened) return opened.refused;
+    const { session } = opened;
+    const used = await readProtected(session, protectedTarget(ctx), (v) => ctx.secrets.add(v));
+    if (ctx.params.keepSessionOpen && used.outcome === 'allowed') {
+      // A bind other than the requester's is an identity the grant created: it is the grant.
+      const sessions = await keepSessionOpen(ctx, session, bind.dn, { identityIsTheGrant: !sameDn(bind.dn, requester(ctx).dn) });
+      return { ...used, sessions };
+    }
+    await session.unbind().catch(() => undefined);
+    return used;
+  },
+
+  // Runs after the grant source's teardown: what carries the prefix now is the requester and any
+  // membership still naming it (a standing one); a source whose teardown failed leaves more, swept too.
+  teardown: (ctx) => removeScenario(ctx),
+};

@@ -1,0 +1,182 @@
+/**
+ * `token`: the broker creates a token carrying the resource's read policy with a TTL, capped at
+ * the approval window by an explicit max TTL (and, as the scenario asks, the task makes a child
+ * token with it). The target must deny it at its end, forget its accessor, take its children with
+ * it, and let the holder stretch it no further than the window (extension.ts). Reuse of the token
+ * and of its child is tried at the point of use; whether Vault still knows the accessor is asked
+ * of Vault itself.
+ */
+import { z } from 'zod';
+import { seconds } from '../../../scenarios/durations.ts';
+import { bornCredential, type Grant, type GrantSource, type ReuseHandle } from '../../contract.ts';
+import { grantedCapabilities, lookupAccessor, type VaultClient } from '../client.ts';
+import { mintedEntitlements, vaultTokenExtensions, type VaultGrantContext } from '../extension.ts';
+import { GONE, probe } from '../probes.ts';
+import { TERMS, term } from '../terms.ts';
+import { revokeTracked, tokenMeta, trackAccessor, type VaultToken } from '../tokens.ts';
+
+const params = z.strictObject({
+  /** TTL the broker asks for; null asks none (the mount default applies). */
+  ttlSeconds: seconds.nullable(),
+  /**
+   * Upper bound no renewal can pass. Absent: the approval window, as a broker must cap a renewable
+   * token; null (broken) sets none, so the holder renews up to the mount's max TTL (768 h by default).
+   */
+  explicitMaxTtlSeconds: seconds.nullable().optional(),
+  /** A periodic token renews forever: the classic way to make a "temporary" token permanent. */
+  periodSeconds: seconds.optional(),
+  /**
+   * Broken setup: the grant also lets its holder create tokens — children (auth/token/create) or
+   * orphans (auth/token/create-orphan) — which the task does not need.
+   */
+  holderMayCreate: z.array(z.enum(['child', 'orphan'])).default([]),
+  /** A child token the task makes with its JIT token, as a subprocess would. */
+  child: z.strictObject({ orphan: z.boolean().default(false), ttlSeconds: seconds }).optional(),
+  /**
+   * How the broker ends the grant at task end: revoke the token (and its children), or — broken —
+   * `orphan`: revoke-orphan, which ends the token but turns its children into orphans that live on
+   * to their own TTL (a broker that picked the wrong endpoint), or `nothing`.
+   */
+  revokeAtEnd: z.enum(['token', 'orphan', 'nothing']).default('token'),
+});
+type TokenParams = z.infer<typeof params>;
+type Ctx = VaultGrantContext<TokenParams>;
+
+const CREATE_PATHS = { child: 'auth/token/create', orphan: 'auth/token/create-orphan' } as const;
+/** The broker's own policy beside the resource's, for token creation the task (or a broken setup) needs. */
+const holderPolicy = (ctx: Ctx): string => `${ctx.prefix}-holder`;
+const HOLDER_POLICY = 'holderPolicy';
+const JIT = 'jit';
+
+function issued(ctx: Ctx): VaultToken {
+  return ctx.state.get(JIT) as VaultToken;
+}
+
+export const tokenSource: GrantSource<TokenParams, VaultClient> = {
+  title: 'Token with a TTL created by the broker',
+  params,
+  issues: ['vault-token'],
+  needs: [TERMS.policy],
+  checks: () => ['reuse-denied', 'credential-invalidated', 'derived-credentials-denied', 'holder-cannot-extend'],
+  remediation: {
+    'ttl-bounded': 'Create the task\'s token with ttl and explicit_max_ttl no longer than the approval window, and without a period',
+    'reuse-denied': 'Revoke the token (auth/token/revoke-accessor) when the task ends, and give it a TTL that ends with the approval window',
+    'credential-invalidated': 'Revoke the token at task end so that Vault forgets its accessor, rather than leaving it to live out its TTL',
+    'derived-credentials-denied': 'End the grant with auth/token/revoke or revoke-accessor, never revoke-orphan, and keep auth/token/create-orphan out of its policies, so every child dies with its parent',
+    'holder-cannot-extend': 'Set explicit_max_ttl on the token to the approval window, give it no period, and keep auth/token/create and create-orphan out of its policies',
+    'no-residue': 'Revoke the task\'s token, with its children, when the task ends',
+  },
+
+  async setup(ctx) {
+    const may = new Set(ctx.params.holderMayCreate);
+    if (ctx.params.child) may.add(ctx.params.child.orphan ? 'orphan' : 'child');
+    if (may.size === 0) return;
+    const hcl = [...may].map((kind) => `path "${CREATE_PATHS[kind]}" {\n  capabilities = ["update"]\n}\n`).join('');
+    await ctx.client.api.call('PUT', `sys/policies/acl/${holderPolicy(ctx)}`, { policy: hcl });
+    ctx.state.set(HOLDER_POLICY, holderPolicy(ctx));
+    ctx.evidence.record('token-creation policy created for the grant', { policy: holderPolicy(ctx), paths: [...may].map((kind) => CREATE_PATHS[kind]) });
+    if (ctx.params.holderMayCreate.length > 0) {
+      ctx.evidence.record('broken setup: the grant\'s policy lets its holder create tokens', { may: ctx.params.holderMayCreate.map((kind) => CREATE_PATHS[kind]) });
+    }
+  },
+
+  // The JIT token and its children carry the read policy: the point of use lists them.
+  entitlements: (ctx) => mintedEntitlements(ctx, term(ctx, TERMS.policy)),
+
+  async request(ctx) {
+    const p = ctx.params;
+    const extra = ctx.state.get(HOLDER_POLICY) as string | undefined;
+    const body: Record<string, unknown> = {
+      policies: [term(ctx, TERMS.policy), ...(extra ? [extra] : [])],
+      display_name: ctx.prefix,
+      meta: { ...tokenMeta(ctx), jitc_task: ctx.task.id, jitc_approver: ctx.task.approver },
+      renewable: true,
+    };
+    if (p.ttlSeconds !== null) body.ttl = `${p.ttlSeconds}s`;
+    const cap = p.explicitMaxTtlSeconds === undefined ? ctx.task.windowSeconds : p.explicitMaxTtlSeconds;
+    if (cap !== null) body.explicit_max_ttl = `${cap}s`;
+    if (p.periodSeconds !== undefined) body.period = `${p.periodSeconds}s`;
+    const answer = await ctx.client.api.call<{ auth: { client_token: string; accessor: string } }>('POST', 'auth/token/create', body);
+    const jit = bornCredential(ctx.secrets, { type: 'vault-token', token: answer.auth.client_token, accessor: answer.auth.accessor });
+    trackAccessor(ctx, jit.accessor);
+    ctx.state.set(JIT, jit);
+    const info = await lookupAccessor(ctx.client.api, jit.accessor);
+    const handles: ReuseHandle[] = [
+      { name: 'JIT token', check: 'reuse-denied', probe: (node) => ctx.pointOfUse.probe(jit, node) },
+      {
+        name: 'JIT token looked up by accessor',
+        check: 'credential-invalidated',
+        probe: (node) => probe(() => lookupAccessor(ctx.client.api, jit.accessor, { fresh: true, ...(node ? { node } : {}) }), GONE.accessor),
+      },
+    ];
+    const grant: Grant = {
+      credentialId: `accessor ${jit.accessor}`,
+      issuedAt: info.issue_time,
+      expiresAt: info.expire_time,
+      ttlRequestedSeconds: p.ttlSeconds,
+      ttlGrantedSeconds: info.expire_time === null ? null : info.creation_ttl,
+      scopeGranted: await grantedCapabilities(ctx.client.api, info.policies),
+      attributes: {
+        renewable: info.renewable,
+        explicitMaxTtlSeconds: info.explicit_max_ttl,
+        explicitMaxTtlAsked: cap,
+        periodSeconds: info.period ?? 0,
+        policies: info.policies.join(','),
+      },
+      handles,
+      extensions: [],
+      credential: jit,
+    };
+    grant.extensions = vaultTokenExtensions(ctx, jit, grant);
+    return grant;
+  },
+
+  async afterUse(ctx, grant) {
+    if (ctx.params.child) await makeChild(ctx, grant, ctx.params.child);
+  },
+
+  async end(ctx, _grant, mode) {
+    if (mode !== 'revoke') return;
+    if (ctx.params.revokeAtEnd === 'nothing') {
+      ctx.evidence.record('broken setup: the broker does nothing at task end');
+      return;
+    }
+    if (ctx.params.revokeAtEnd === 'orphan') {
+      ctx.evidence.record('broken setup: the broker revokes with revoke-orphan, so children outlive the token');
+      await ctx.client.api.call('POST', 'auth/token/revoke-orphan', { token: issued(ctx).token });
+      return;
+    }
+    await ctx.client.api.call('POST', 'auth/token/revoke-accessor', { accessor: issued(ctx).accessor });
+  },
+
+  async teardown(ctx) {
+    const removed = await revokeTracked(ctx);
+    const extra = ctx.state.get(HOLDER_POLICY) as string | undefined;
+    if (extra) {
+      await ctx.client.api.call('DELETE', `sys/policies/acl/${extra}`);
+      removed.push(`policy ${extra}`);
+    }
+    return removed;
+  },
+};
+
+/** The task makes a child token with its JIT token; reuse must find it dead with its parent. */
+async function makeChild(ctx: Ctx, grant: Grant, child: { orphan: boolean; ttlSeconds: number }): Promise<void> {
+  const jit = issued(ctx);
+  const path = child.orphan ? CREATE_PATHS.orphan : CREATE_PATHS.child;
+  const answer = await ctx.client.api.call<{ auth: { client_token: string; accessor: string } }>(
+    'POST',
+    path,
+    { policies: [term(ctx, TERMS.policy)], ttl: `${child.ttlSeconds}s`, display_name: `${ctx.prefix}-child` },
+    jit.token,
+  );
+  const token = bornCredential(ctx.secrets, { type: 'vault-token', token: answer.auth.client_token, accessor: answer.auth.accessor });
+  trackAccessor(ctx, token.accessor);
+  const info = await lookupAccessor(ctx.client.api, token.accessor);
+  ctx.evidence.record(`child token made with the JIT token${info.orphan ? ' (orphan)' : ''}`, {
+    accessor: token.accessor,
+    orphan: info.orphan,
+    ttl: info.ttl,
+  });
+  grant.handles.push({ name: 'child token', check: 'derived-credentials-denied', probe: (node) => ctx.pointOfUse.probe(token, node) });
+}
