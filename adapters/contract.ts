@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import type { SecretRegistry } from '../scenarios/secrets.ts';
 import type { Evidence } from '../scenarios/evidence.ts';
 
-/** How the harness reaches a target (DESIGN.md "Three ways to reach a target"). */
+/** How the harness reaches a target (README, "Reaching targets"). */
 export type TargetMode = 'local' | 'container' | 'external';
 export const TARGET_MODES: readonly TargetMode[] = ['local', 'container', 'external'];
 

@@ -8,8 +8,14 @@ import { loadAdapters } from '../adapters/registry.ts';
 import { declaredChecks } from '../scenarios/engine.ts';
 import { loadCatalogue } from '../scenarios/catalogue.ts';
 import { inSuites, loadBuiltinScenarios } from '../scenarios/load.ts';
+import { checkRecords, renderChecksMarkdown } from './checks-doc.ts';
 
-export async function listCommand(opts: { suite?: string[]; json?: boolean }): Promise<number> {
+export async function listCommand(opts: { suite?: string[]; json?: boolean; checks?: boolean }): Promise<number> {
+  if (opts.checks) {
+    const records = await checkRecords();
+    process.stdout.write(opts.json ? `${JSON.stringify(records, null, 2)}\n` : renderChecksMarkdown(records));
+    return 0;
+  }
   const adapters = await loadAdapters();
   const scenarios = (await loadBuiltinScenarios()).filter((s) => !opts.suite || inSuites(s, opts.suite));
   const catalogue = loadCatalogue();

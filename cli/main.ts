@@ -89,8 +89,9 @@ function program(setExit: (code: number) => void): Command {
 
   cli
     .command('list')
-    .description('list the scenarios: what each proves, its adapter, its controls')
+    .description('list the scenarios: what each proves, its grant source and point of use, its checks and controls')
     .option('--suite <name...>', 'only these suites', collect)
+    .option('--checks', 'list the checks instead: meaning, controls, remediation, the scenarios that produce each (Markdown, or JSON with --json)')
     .option('--json', 'print as JSON')
     .action(async (opts) => setExit(await listCommand(opts)));
 

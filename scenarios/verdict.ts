@@ -32,7 +32,7 @@ export function verdictWhenUseExpected(outcome: ProbeOutcome): CheckVerdict {
   return outcome === 'allowed' ? 'pass' : 'inconclusive';
 }
 
-/** CLI exit code from scenario verdicts (DESIGN.md): 1 any fail, 2 any inconclusive, else 0. */
+/** CLI exit code from scenario verdicts (README, "What a run produces"): 1 any fail, 2 any inconclusive, else 0. */
 export function exitCodeFor(verdicts: readonly Verdict[]): 0 | 1 | 2 {
   if (verdicts.includes('fail')) return 1;
   if (verdicts.includes('inconclusive')) return 2;

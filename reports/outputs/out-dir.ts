@@ -1,5 +1,5 @@
 /**
- * The output directory is jitc's own (DESIGN.md "Rules that make a verdict trustworthy"):
+ * The output directory is jitc's own (docs/architecture.md, "Verdict rules"):
  * - a run or merge writes only into a new or empty directory, or one a previous jitc run wrote
  *   (it carries `.jitc-out`, or a jitc manifest.json); never into `/`, the home directory or the
  *   project root;

@@ -1,4 +1,4 @@
-/** summary.json (DESIGN.md "CLI contract"): the machine-readable verdict of a run. */
+/** summary.json (README, "What a run produces"): the machine-readable verdict of a run. */
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import { exitCodeFor, type Verdict } from '../../scenarios/verdict.ts';
 import type { WaiverReport } from '../waivers.ts';

@@ -2,7 +2,10 @@
  * `jitc list` prints each scenario's own checks and controls, from what its two halves declare:
  * never one list for all, and every declared check is one the catalogue knows.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 import { loadCatalogue } from '../../scenarios/catalogue.ts';
 import { jitc } from '../support/cli.ts';
 
@@ -54,6 +57,21 @@ describe('jitc list', () => {
     for (const s of listed) {
       expect(s.grant.source, `${s.adapter}/${s.id}`).not.toBe('');
       expect(s.pointOfUse, `${s.adapter}/${s.id}`).not.toBe('');
+    }
+  });
+
+  test('docs/checks.md is what `jitc list --checks` prints from the declarations today', () => {
+    expect(readFileSync(join(PROJECT_ROOT, 'docs', 'checks.md'), 'utf8'), 'regenerate with ./bin/jitc list --checks > docs/checks.md').toBe(jitc(['list', '--checks']).stdout);
+  });
+
+  test('every check lists the built-in scenarios that produce it, and its remediation', () => {
+    const checks = JSON.parse(jitc(['list', '--checks', '--json']).stdout) as { id: string; remediation: string; scenarios: string[]; lifecycle: boolean }[];
+    const targeted = checks.find((c) => c.id === 'revocation-targeted')?.scenarios;
+    expect(targeted).toContain('aws/sts-revoke-active-sessions');
+    expect(targeted).not.toContain('aws/iam-temporary-access-key');
+    for (const c of checks) {
+      expect(c.remediation.length, c.id).toBeGreaterThan(20);
+      expect(c.lifecycle || c.scenarios.length > 0, `${c.id} is produced by no built-in scenario`).toBe(true);
     }
   });
 

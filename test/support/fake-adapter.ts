@@ -21,7 +21,7 @@ import type {
 } from '../../adapters/contract.ts';
 import type { BoundTarget } from '../../scenarios/engine.ts';
 import { checkDefinition, loadCatalogue } from '../../scenarios/catalogue.ts';
-import type { CheckResult, ScenarioResult } from '../../scenarios/result.ts';
+import { type CheckResult, resultSkeleton, type ScenarioResult } from '../../scenarios/result.ts';
 import type { Scenario } from '../../scenarios/schema.ts';
 import { type CheckVerdict, type Verdict, worstOf } from '../../scenarios/verdict.ts';
 
@@ -301,29 +301,24 @@ export function checkResult(name: string, verdict: CheckVerdict, detail = `${nam
 export function fakeResult(overrides: Partial<ScenarioResult> & { checks?: CheckResult[] } = {}): ScenarioResult {
   const checks = overrides.checks ?? [checkResult('reuse-denied', 'pass')];
   const verdict: Verdict = overrides.verdict ?? worstOf(checks.map((c) => c.verdict));
-  return {
+  const scenario = fakeScenario({
     id: 'token-ttl-expiry',
     title: 'A JIT token dies at its TTL',
     proves: 'the token is denied after its TTL',
     adapter: 'vault',
-    pointOfUse: 'kv-secret',
-    grant: { adapter: 'vault', source: 'token' },
     pair: 'token',
+    grant: { adapter: 'vault', name: 'token', params: {} },
+    use: { adapter: 'vault', name: 'kv-secret', params: {} },
     severity: 'critical',
     source: 'scenarios/builtin/vault/token-ttl-expiry.yaml',
-    target: { mode: 'local', address: 'http://127.0.0.1:8200', facts: {} },
-    runId: 'r1',
-    startedAt: '2026-01-01T00:00:00.000Z',
+    task: { windowSeconds: 3, approver: 'jitc-change-approval', needs: ['read the task secret'] },
+    end: { mode: 'expire', graceSeconds: 1 },
+  });
+  return {
+    ...resultSkeleton(scenario, 'r1', { mode: 'local', address: 'http://127.0.0.1:8200', facts: {} }, '2026-01-01T00:00:00.000Z'),
     finishedAt: '2026-01-01T00:00:04.250Z',
     controls: [...new Set(checks.flatMap((c) => c.controls))].sort(),
     metrics: { ttlSeconds: 3, ttlRequestedSeconds: 3, revocationLatencyMs: 120, sessionOutlivedTtlMs: 0, privilegeWidth: 1, residue: 0, harnessLag: { issueToFirstUseMs: 5, endToFirstReuseMs: 2 } },
-    task: { id: 'r1/token-ttl-expiry', approver: 'jitc-change-approval', windowSeconds: 3, needs: ['read the task secret'], endMode: 'expire' },
-    issued: null,
-    residue: [],
-    phases: [],
-    teardown: { removed: [], errors: [] },
-    evidence: [],
-    secretFingerprints: [],
     ...overrides,
     checks,
     verdict,
