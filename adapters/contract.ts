@@ -408,5 +408,13 @@ export function ownEntry<T>(record: Record<string, T>, name: string): T | undefi
   return Object.hasOwn(record, name) ? record[name] : undefined;
 }
 
+/**
+ * The prefix everything a run creates carries (`jitc-<runId>-`), or that of any jitc run without a
+ * run id: the one spelling cleanup sweeps, leftovers listings and scenario names share.
+ */
+export function runPrefix(runId?: string): string {
+  return runId ? `jitc-${runId}-` : 'jitc-';
+}
+
 /** The checks the engine itself produces for every scenario (privilege-width only with limits). */
 export const LIFECYCLE_CHECKS = ['zero-standing-privilege', 'ttl-bounded', 'grant-usable', 'no-residue', 'lifecycle-completed'] as const;

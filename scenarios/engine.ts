@@ -21,6 +21,7 @@ import {
   type ReuseHandle,
   type ScenarioContext,
   type TargetConnection,
+  runPrefix,
 } from '../adapters/contract.ts';
 import { checkDefinition } from './catalogue.ts';
 import { Evidence, type Phase } from './evidence.ts';
@@ -28,7 +29,7 @@ import { pollUntilDenied, type ReuseObservation } from './reuse-poll.ts';
 import { type CheckResult, emptyMetrics, type GrantSummary, type PhaseTiming, resultSkeleton, type ScenarioMetrics, type ScenarioResult } from './result.ts';
 import type { Scenario } from './schema.ts';
 import { SecretRegistry } from './secrets.ts';
-import { type CheckVerdict, verdictWhenDenialExpected, verdictWhenUseExpected, worstOf } from './verdict.ts';
+import { anyPathAllowed, type CheckVerdict, verdictWhenDenialExpected, verdictWhenUseExpected, worstOf } from './verdict.ts';
 import { Interrupted, waitUntil, type WaitReporter } from './wait.ts';
 import { errorText } from './input.ts';
 
@@ -119,7 +120,7 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
   const contextFor = <P>(target: BoundTarget, params: P): ScenarioContext<P, unknown> => ({
     runId: options.runId,
     scenarioId: scenario.id,
-    prefix: `jitc-${options.runId}-${scenario.id}`,
+    prefix: `${runPrefix(options.runId)}${scenario.id}`,
     params,
     client: target.client,
     connection: target.connection,
@@ -180,7 +181,7 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
       const before = await entitlements();
       evidence.record('entitlements snapshot before the grant', { count: before.length, entitlements: before });
       // Standing privilege at the point of use itself, and by the grant path (self-service) when it has one.
-      const standing = combineStanding([await point.probeStanding(useCtx), ...(source.probeStanding ? [await source.probeStanding(grantCtx)] : [])]);
+      const standing = anyPathAllowed([await point.probeStanding(useCtx), ...(source.probeStanding ? [await source.probeStanding(grantCtx)] : [])]);
       recordProbe(evidence, 'privileged action attempted without a grant', standing);
       addCheck('zero-standing-privilege', verdictWhenDenialExpected(standing.outcome), describeStanding(standing));
       return before;
@@ -547,14 +548,6 @@ async function measureResidue(
 
 function recordProbe(evidence: Evidence, what: string, probe: ProbeResult): void {
   evidence.record(`${what}: ${probe.outcome}`, { outcome: probe.outcome, answer: probe.detail }, new Date(probe.at));
-}
-
-/** Allowed on any path is standing privilege; otherwise any doubt leaves it unknown. */
-function combineStanding(probes: ProbeResult[]): ProbeResult {
-  if (probes.length === 1) return probes[0]!;
-  const outcome = probes.some((p) => p.outcome === 'allowed') ? 'allowed' : probes.some((p) => p.outcome === 'unknown') ? 'unknown' : 'denied';
-  const shown = outcome === 'denied' ? probes : probes.filter((p) => p.outcome === outcome);
-  return { outcome, at: probes.map((p) => p.at).sort().at(-1)!, detail: shown.map((p) => p.detail).join('; ') };
 }
 
 function describeStanding(probe: ProbeResult): string {

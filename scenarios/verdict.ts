@@ -3,7 +3,7 @@
  * `waived` exists only at scenario level, through an explicit waiver, and never hides a fail:
  * the failed check stays in the result next to the waiver.
  */
-import type { ProbeOutcome } from '../adapters/contract.ts';
+import type { ProbeOutcome, ProbeResult } from '../adapters/contract.ts';
 
 export type CheckVerdict = 'pass' | 'fail' | 'inconclusive';
 export type Verdict = CheckVerdict | 'waived';
@@ -37,4 +37,15 @@ export function exitCodeFor(verdicts: readonly Verdict[]): 0 | 1 | 2 {
   if (verdicts.includes('fail')) return 1;
   if (verdicts.includes('inconclusive')) return 2;
   return 0;
+}
+
+/**
+ * Several paths to the same privilege (the requester's own access, self-service through the grant
+ * path): allowed if any path is, denied only if every path is; doubt on one path is doubt.
+ */
+export function anyPathAllowed(probes: readonly ProbeResult[]): ProbeResult {
+  if (probes.length === 1) return probes[0]!;
+  const outcome = probes.some((p) => p.outcome === 'allowed') ? 'allowed' : probes.length > 0 && probes.every((p) => p.outcome === 'denied') ? 'denied' : 'unknown';
+  const shown = outcome === 'denied' ? probes : probes.filter((p) => p.outcome === outcome);
+  return { outcome, at: probes.map((p) => p.at).sort().at(-1) ?? new Date().toISOString(), detail: shown.map((p) => p.detail).join('; ') };
 }

@@ -9,7 +9,8 @@ import type { CleanupReport } from '../contract.ts';
 import type { AwsClient } from './client.ts';
 import { removeBucket } from './buckets.ts';
 import { removeIam } from './iam-remove.ts';
-import { RUN_TAG, runPrefix } from './names.ts';
+import { runPrefix } from '../contract.ts';
+import { RUN_TAG } from './names.ts';
 import { describeAwsError, failureText } from './probes.ts';
 
 export async function cleanupAws(client: AwsClient, runId: string | undefined): Promise<CleanupReport> {

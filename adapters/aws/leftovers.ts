@@ -7,9 +7,10 @@
 import { ListBucketsCommand } from '@aws-sdk/client-s3';
 import type { AwsClient } from './client.ts';
 import { accessKeys, groupsMatching, policiesMatching, rolesMatching, usersMatching } from './iam-read.ts';
+import { runPrefix } from '../contract.ts';
 
 export async function awsLeftovers(client: AwsClient, runId: string): Promise<string[]> {
-  const prefix = `jitc-${runId}-`;
+  const prefix = runPrefix(runId);
   const ours = (name: string): boolean => name.includes(prefix);
   const found: string[] = [];
   for (const user of await usersMatching(client.iam, ours)) {

@@ -6,6 +6,7 @@
  * killed run with the run prefix `jitc-<runId>-`.
  */
 import { createHash } from 'node:crypto';
+import { runPrefix } from '../contract.ts';
 
 /** IAM user and role names are limited to 64 characters; the longest kind suffix is 16. */
 const IAM_NAME_MAX = 64;
@@ -24,10 +25,6 @@ export interface NameSource {
 
 const shortHash = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 8);
 
-/** `jitc-<runId>-` : what every object of a run starts with, and what cleanup sweeps. */
-export function runPrefix(runId: string | undefined): string {
-  return runId ? `jitc-${runId}-` : 'jitc-';
-}
 
 /**
  * The scenario's stem: its prefix, or — when that would push an IAM name past 64 characters — the

@@ -14,6 +14,7 @@
  * (extension/) read a refusal by the same rule.
  */
 import type { ProbeResult } from '../contract.ts';
+import { probeWith } from '../probe-shell.ts';
 
 export const DENIAL_CODES: ReadonlySet<string> = new Set([
   'ExpiredToken',
@@ -60,29 +61,17 @@ export function failureText(failure: AwsFailure): string {
 }
 
 /** Classify a failed call. `gone` adds codes that mean "this credential is gone" for one lookup (e.g. NoSuchEntity). */
-export function classifyFailure(failure: AwsFailure, gone: readonly string[] = []): ProbeResult['outcome'] {
+export function classifyFailure(failure: AwsFailure, gone: readonly string[] = []): 'denied' | 'unknown' {
   if (failure.status === undefined || failure.status < 400 || failure.status >= 500) return 'unknown';
   if (DENIAL_CODES.has(failure.code) || gone.includes(failure.code)) return 'denied';
   return 'unknown';
 }
 
-export async function probe(action: () => Promise<string | void>, gone: readonly string[] = []): Promise<ProbeResult> {
-  try {
-    const detail = await action();
-    return { outcome: 'allowed', at: new Date().toISOString(), detail: detail || 'HTTP 200' };
-  } catch (error) {
-    const at = new Date().toISOString();
+export function probe(action: () => Promise<string | void>, gone: readonly string[] = []): Promise<ProbeResult> {
+  return probeWith(action, (error) => {
     const failure = describeAwsError(error);
     const outcome = classifyFailure(failure, gone);
-    return { outcome, at, detail: outcome === 'unknown' && failure.status !== undefined ? `unrecognised answer: ${failureText(failure)}` : failureText(failure) };
-  }
+    return { outcome, detail: outcome === 'unknown' && failure.status !== undefined ? `unrecognised answer: ${failureText(failure)}` : failureText(failure) };
+  });
 }
 
-/** Combine the probes of several ways to the same privilege: allowed if any is, denied only if all are. */
-export function anyAllowed(results: ProbeResult[], describe: (r: ProbeResult, i: number) => string): ProbeResult {
-  const at = results.at(-1)?.at ?? new Date().toISOString();
-  const detail = results.map(describe).join('; ');
-  if (results.some((r) => r.outcome === 'allowed')) return { outcome: 'allowed', at, detail };
-  if (results.length > 0 && results.every((r) => r.outcome === 'denied')) return { outcome: 'denied', at, detail };
-  return { outcome: 'unknown', at, detail };
-}

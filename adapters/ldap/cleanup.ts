@@ -7,6 +7,7 @@
  */
 import { Attribute, Change, type Client } from 'ldapts';
 import type { CleanupReport } from '../contract.ts';
+import { runPrefix } from '../contract.ts';
 import { carriesPrefix, escapeFilterValue, type LdapClient, rdnValue, values } from './client.ts';
 import { scenarioBases } from './entitlements.ts';
 import { LinkTtlControl, parseLinkValue } from './link-ttl.ts';
@@ -127,5 +128,5 @@ export function sweepPrefix(client: LdapClient, prefix: string, keep: readonly s
 
 /** `jitc cleanup`: what a run (or every jitc run) left in the directory. */
 export function cleanupLdap(client: LdapClient, runId: string | undefined): Promise<CleanupReport> {
-  return runId ? sweep(client, `jitc-${runId}-`, startsWith(`jitc-${runId}-`)) : sweep(client, 'jitc-', anyRun);
+  return runId ? sweep(client, runPrefix(runId), startsWith(runPrefix(runId))) : sweep(client, runPrefix(), anyRun);
 }

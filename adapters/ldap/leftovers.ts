@@ -6,9 +6,10 @@
  */
 import { type LdapClient, values } from './client.ts';
 import { scenarioBases } from './entitlements.ts';
+import { runPrefix } from '../contract.ts';
 
 export async function ldapLeftovers(client: LdapClient, runId: string): Promise<string[]> {
-  const prefix = `jitc-${runId}-`.toLowerCase();
+  const prefix = runPrefix(runId).toLowerCase();
   const found = new Set<string>();
   for (const base of scenarioBases(client)) {
     const result = await client.admin.search(base, { scope: 'sub', filter: '(objectClass=*)', attributes: ['member'] });

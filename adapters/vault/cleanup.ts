@@ -4,13 +4,14 @@
  * so a killed run's leftovers are found on the target itself and removed.
  */
 import type { CleanupReport } from '../contract.ts';
+import { runPrefix } from '../contract.ts';
 import { describeVaultError } from './api.ts';
 import { readTokens, type VaultClient } from './client.ts';
 import { escapeRegExp, restoreDefaultPolicy } from './fixtures.ts';
 
 export async function cleanupVault(client: VaultClient, runId: string | undefined): Promise<CleanupReport> {
   const { api } = client;
-  const prefix = runId ? `jitc-${runId}-` : 'jitc-';
+  const prefix = runPrefix(runId);
   const report: CleanupReport = { removed: [], failed: [] };
   const attempt = async (what: string, action: () => Promise<unknown>): Promise<void> => {
     try {

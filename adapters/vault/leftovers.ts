@@ -6,6 +6,7 @@
  */
 import { describeVaultError, type VaultApi } from './api.ts';
 import { listTokens, type VaultClient } from './client.ts';
+import { runPrefix } from '../contract.ts';
 
 /** A LIST that answers 404 (nothing there, or no such mount) is an empty list. */
 async function listOrNone(api: VaultApi, path: string): Promise<string[]> {
@@ -20,7 +21,7 @@ async function listOrNone(api: VaultApi, path: string): Promise<string[]> {
 
 export async function vaultLeftovers(client: VaultClient, runId: string): Promise<string[]> {
   const { api, kvMount, approleMount } = client;
-  const prefix = `jitc-${runId}-`;
+  const prefix = runPrefix(runId);
   const found: string[] = [];
   for (const t of await listTokens(api)) {
     if (t.meta?.jitc_run === runId || t.policies.some((p) => p.includes(prefix)) || t.display_name.includes(prefix)) {

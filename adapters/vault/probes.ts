@@ -19,6 +19,7 @@
  */
 import type { ProbeResult } from '../contract.ts';
 import { describeVaultError } from './api.ts';
+import { probeWith } from '../probe-shell.ts';
 
 /** The 400 answers that mean "this credential is gone", per endpoint family. */
 export const GONE = {
@@ -62,13 +63,14 @@ export function readExtensionRefusal(error: unknown): Reading {
   return readRefusal(error, REFUSED);
 }
 
-export async function probe(action: () => Promise<unknown>, gone?: RegExp): Promise<ProbeResult> {
-  try {
-    await action();
-    return { outcome: 'allowed', at: new Date().toISOString(), detail: 'HTTP 200' };
-  } catch (error) {
-    const at = new Date().toISOString();
-    const reading = readRefusal(error, gone);
-    return { outcome: reading.denied ? 'denied' : 'unknown', at, detail: reading.detail };
-  }
+export function probe(action: () => Promise<unknown>, gone?: RegExp): Promise<ProbeResult> {
+  return probeWith(
+    async () => {
+      await action();
+    },
+    (error) => {
+      const reading = readRefusal(error, gone);
+      return { outcome: reading.denied ? 'denied' : 'unknown', detail: reading.detail };
+    },
+  );
 }

@@ -30,6 +30,7 @@ const summaryShape = z.object({
 const resultShape = z.looseObject({
   id: z.string().min(1),
   adapter: z.string().min(1),
+  grant: z.looseObject({ adapter: z.string().min(1), source: z.string().min(1) }),
   runId: z.string().min(1),
   title: z.string(),
   verdict,

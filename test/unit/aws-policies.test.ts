@@ -4,7 +4,8 @@
  * entitlement, and names that keep concurrent scenarios (and their twins) apart.
  */
 import { describe, expect, test } from 'vitest';
-import { bucketName, iamName, ownedBy, runPrefix, sessionName, stem } from '../../adapters/aws/names.ts';
+import { bucketName, iamName, ownedBy, sessionName, stem } from '../../adapters/aws/names.ts';
+import { runPrefix } from '../../adapters/contract.ts';
 import {
   grantDocument,
   grantedScope,

@@ -7,7 +7,7 @@ import { NoSuchEntityException } from '@aws-sdk/client-iam';
 import { S3ServiceException } from '@aws-sdk/client-s3';
 import { ExpiredTokenException, STSServiceException } from '@aws-sdk/client-sts';
 import { describe, expect, test } from 'vitest';
-import { anyAllowed, classifyFailure, describeAwsError, probe } from '../../adapters/aws/probes.ts';
+import { classifyFailure, describeAwsError, probe } from '../../adapters/aws/probes.ts';
 import type { ProbeResult } from '../../adapters/contract.ts';
 
 const meta = (httpStatusCode: number) => ({ httpStatusCode, requestId: 'req-1', attempts: 1, totalRetryDelay: 0 });
@@ -80,21 +80,5 @@ describe('what a probe records', () => {
   test('a success is allowed, with what the action reported', async () => {
     const result = await probe(async () => 'GetObject: HTTP 200');
     expect(result).toMatchObject({ outcome: 'allowed', detail: 'GetObject: HTTP 200' });
-  });
-});
-
-describe('two ways to the same privilege', () => {
-  const at = new Date().toISOString();
-  const r = (outcome: ProbeResult['outcome']): ProbeResult => ({ outcome, at, detail: outcome });
-  const label = (x: ProbeResult): string => x.outcome;
-
-  test('allowed if either way is allowed', () => {
-    expect(anyAllowed([r('denied'), r('allowed')], label).outcome).toBe('allowed');
-    expect(anyAllowed([r('unknown'), r('allowed')], label).outcome).toBe('allowed');
-  });
-
-  test('denied only if every way is denied; doubt on one way is doubt', () => {
-    expect(anyAllowed([r('denied'), r('denied')], label).outcome).toBe('denied');
-    expect(anyAllowed([r('denied'), r('unknown')], label).outcome).toBe('unknown');
   });
 });

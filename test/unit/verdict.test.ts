@@ -1,9 +1,10 @@
 /** The verdict rules every target is judged by, and how a run's verdicts become its exit code. */
 import { describe, expect, test } from 'vitest';
-import type { ProbeOutcome } from '../../adapters/contract.ts';
+import type { ProbeOutcome, ProbeResult } from '../../adapters/contract.ts';
 import { buildSummary } from '../../reports/writers/summary.ts';
 import { closingLine, renderTable } from '../../reports/writers/terminal.ts';
 import {
+  anyPathAllowed,
   type Verdict,
   exitCodeFor,
   verdictWhenDenialExpected,
@@ -107,5 +108,25 @@ describe('the exit code follows the worst scenario', () => {
     expect(table).toContain('FAIL');
     expect(table).toContain('ttl-bounded (fail), audit-trail (inconclusive)');
     expect(table).not.toContain('reuse-denied');
+  });
+});
+
+describe('standing privilege over several paths (the requester itself, self-service through the grant path)', () => {
+  const at = new Date().toISOString();
+  const r = (outcome: ProbeResult['outcome']): ProbeResult => ({ outcome, at, detail: outcome });
+
+  test('allowed if either path is allowed', () => {
+    expect(anyPathAllowed([r('denied'), r('allowed')]).outcome).toBe('allowed');
+    expect(anyPathAllowed([r('unknown'), r('allowed')]).outcome).toBe('allowed');
+  });
+
+  test('denied only if every path is denied; doubt on one path is doubt', () => {
+    expect(anyPathAllowed([r('denied'), r('denied')]).outcome).toBe('denied');
+    expect(anyPathAllowed([r('denied'), r('unknown')]).outcome).toBe('unknown');
+  });
+
+  test('the detail names what decided it: every denial, or only the paths that allowed', () => {
+    expect(anyPathAllowed([{ ...r('denied'), detail: 'own key: 403' }, { ...r('allowed'), detail: 'assumed the role' }]).detail).toBe('assumed the role');
+    expect(anyPathAllowed([{ ...r('denied'), detail: 'a' }, { ...r('denied'), detail: 'b' }]).detail).toBe('a; b');
   });
 });
