@@ -201,7 +201,7 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
       metrics.ttlSeconds = record.ttlGrantedSeconds;
       metrics.ttlRequestedSeconds = record.ttlRequestedSeconds;
       judgeTtl(record, task.windowSeconds, addCheck);
-      // A mechanism that cannot state the granted scope leaves the width unknown, not zero.
+      // A grant source that cannot state the granted scope leaves the width unknown, not zero.
       metrics.privilegeWidth = record.scopeGranted.length > 0 ? record.scopeGranted.length / task.needs.length : null;
       if (scenario.limits) {
         const width = metrics.privilegeWidth ?? Number.POSITIVE_INFINITY;
@@ -252,7 +252,7 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
         for (const check of notTested) addCheck(check, 'inconclusive', 'not tested: the grant never worked, so a denial now proves nothing');
         return;
       }
-      // A handle the mechanism could only name once it knew how the grant ends (added by `end`).
+      // A handle the grant source could only name once it knew how the grant ends (added by `end`).
       for (const handle of issued.handles) if (!handles.includes(handle)) handles.push(handle);
       const nodes: (string | undefined)[] = scenario.reuse.nodes ?? [undefined];
       const poll = (list: ReuseHandle[]): Promise<Polled[]> =>

@@ -1,6 +1,6 @@
 /**
- * The evidence of one scenario: a timeline of timestamped events, written by the engine and the
- * mechanisms. Details are redacted against the scenario's secret registry as they are recorded.
+ * The evidence of one scenario: a timeline of timestamped events, written by the engine and both
+ * halves. Details are redacted against the scenario's secret registry as they are recorded.
  */
 import type { SecretRegistry } from './secrets.ts';
 

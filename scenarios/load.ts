@@ -47,8 +47,8 @@ export async function toScenario(raw: unknown, source: string): Promise<Scenario
       use: { adapter: useAdapter, name: pair.pointOfUse, half: pointOfUse, params: parseHalf(pointOfUse, pick(params, pointOfUse.params.shape), 'params', fail) },
     };
   } else {
-    if (data.params !== undefined) fail('params: belongs to a native pair (mechanism); with grant and use, give grant.params and use.params');
     if (!data.grant || !data.use) fail('mechanism: name a native pair (mechanism) or both halves (grant and use)');
+    if (data.params !== undefined) fail('params: belongs to a native pair (mechanism); with grant and use, give grant.params and use.params');
     const grant = data.grant!;
     const use = data.use!;
     const grantAdapter = grant.adapter === undefined ? useAdapter : await adapterNamed(grant.adapter, 'grant.adapter');

@@ -32,7 +32,7 @@ export interface ScenarioMetrics {
   revocationLatencyMs: number | null;
   /** How long past the end the credential was still seen working (0 when never). */
   sessionOutlivedTtlMs: number;
-  /** Granted scope / needed scope; null when the mechanism cannot state the granted scope. */
+  /** Granted scope / needed scope; null when the grant source cannot state the granted scope. */
   privilegeWidth: number | null;
   /** Entitlements left on the target after the scenario, before teardown. */
   residue: number;

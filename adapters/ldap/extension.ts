@@ -1,6 +1,6 @@
 /**
  * How the holder of an LDAP bind may try to stretch its own grant, tried with that bind and
- * nothing else (never the broker's): one module for the credential type, so every mechanism that
+ * nothing else (never the broker's): one module for the credential type, so every grant source that
  * hands out a bind — a temporary account, a requester granted through a group — is tried alike.
  *
  * - refresh its own entry (RFC 2589 Refresh, 1.3.6.1.4.1.1466.101.119.1) far past the window,

@@ -1,8 +1,8 @@
 /**
  * The Vault/OpenBao adapter. One point of use — reading a KV v2 secret with a Vault token — and
  * three native grant sources: a token with a TTL, an AppRole secret_id limited in uses and time,
- * and a response-wrapped token. Each old mechanism name is the native pair of its source with
- * `kv-secret`, so scenario files naming `mechanism:` run unchanged.
+ * and a response-wrapped token. Each source is also a native pair with `kv-secret` under its own
+ * name, which scenario files give as `mechanism:`.
  */
 import type { Adapter } from '../contract.ts';
 import { cleanupVault } from './cleanup.ts';

@@ -6,7 +6,7 @@ import type { CheckVerdict, Verdict } from '../../scenarios/verdict.ts';
 import { checkDefinition } from '../../scenarios/catalogue.ts';
 import { InputError } from '../../scenarios/input.ts';
 
-function result(id: string, verdict: Verdict, failed: string[], inconclusive: string[] = []): ScenarioResult {
+function result(id: string, verdict: Verdict, failed: string[], inconclusive: string[] = [], grantAdapter = 'vault'): ScenarioResult {
   const check = (name: string, v: CheckVerdict) => {
     const d = checkDefinition(name);
     return { name, title: d.title, verdict: v, detail: '', severity: d.severity, controls: d.controls };
@@ -14,6 +14,7 @@ function result(id: string, verdict: Verdict, failed: string[], inconclusive: st
   return {
     id,
     adapter: 'vault',
+    grant: { adapter: grantAdapter, source: 'token' },
     verdict,
     checks: [...failed.map((n) => check(n, 'fail')), ...inconclusive.map((n) => check(n, 'inconclusive'))],
   } as unknown as ScenarioResult;
@@ -55,6 +56,13 @@ describe('applying the gate', () => {
 
   test('any matching rule gates', () => {
     expect(applyGate([standing, width], [parseGateRule('check=ttl-bounded'), parseGateRule('control=OWASP-NHI-05,severity>=medium')]).exitCode).toBe(1);
+  });
+
+  test('adapter= matches either half: the point of use\'s adapter or the grant source\'s', () => {
+    const brokered = result('brokered', 'fail', ['reuse-denied'], [], 'ldap');
+    expect(applyGate([brokered], [parseGateRule('adapter=ldap')]).gating).toEqual(['vault/brokered:reuse-denied']);
+    expect(applyGate([brokered], [parseGateRule('adapter=vault')]).gating).toEqual(['vault/brokered:reuse-denied']);
+    expect(applyGate([brokered], [parseGateRule('adapter=aws')]).tolerated).toEqual(['vault/brokered:reuse-denied']);
   });
 
   test('an inconclusive result gates whatever the rules say: doubt never passes', () => {

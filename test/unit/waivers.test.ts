@@ -72,6 +72,13 @@ describe('applying a waiver to one scenario', () => {
     }
   });
 
+  test('a waiver may name either half: the adapter the grant came from covers the scenario too', () => {
+    const result = failedResidue();
+    result.grant = { adapter: 'ldap', source: 'group-membership' };
+    expect(applyWaiver(result, [waiver({ adapter: 'ldap' })], NOW).applied?.id).toBe('W-1');
+    expect(result.verdict).toBe('waived');
+  });
+
   test('the target mode must match: a waiver for external targets does not cover a local run', () => {
     const local = failedResidue();
     applyWaiver(local, [waiver({ target: 'external' })], NOW);
