@@ -1,8 +1,14 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Test files that must not share the machine with other jitc runs: a jitc run sweeps the servers
+ * killed runs left behind, so another file's run could stop, before the test's own next run does,
+ * the servers these tests leave on purpose. They run alone, after everything else.
+ */
+const ALONE = ['test/cli/kill-cleanup.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     // Integration files start real servers; two cores, so two files at a time.
     pool: 'forks',
     maxWorkers: 2,
@@ -11,5 +17,9 @@ export default defineConfig({
     globalSetup: ['test/support/global-setup.ts'],
     // As in bin/jitc: the pinned AWS SDK supports Node 20; its notice about later releases is noise here.
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    projects: [
+      { extends: true, test: { name: 'shared', include: ['test/**/*.test.ts'], exclude: ALONE } },
+      { extends: true, test: { name: 'alone', include: ALONE, sequence: { groupOrder: 1 } } },
+    ],
   },
 });

@@ -83,9 +83,9 @@ describe('jitc run killed with SIGKILL', () => {
       for (const server of servers) process.kill(server.watchdog!, 'SIGKILL');
     });
     expect(servers.map((s) => s.name).sort()).toEqual(['bao', 'moto_server', 'slapd']);
-    // Long enough to show they outlive the kill without their watchdogs, short enough that a jitc run
-    // of another test file, which sweeps what killed runs left, rarely gets to them first.
-    await new Promise((r) => setTimeout(r, 300));
+    // They outlive the kill without their watchdogs. (This file runs alone, see vitest.config.ts: a
+    // jitc run of another file would sweep them first.)
+    await new Promise((r) => setTimeout(r, 1000));
     for (const server of servers) expect(isOurProcess(server), `${server.name} pid ${server.pid} left by the kill`).toBe(true);
 
     const next = await jitcAsync(['run', '--suite', 'vault', '--scenario', 'zero-standing-privilege', '--out', join(scratch, 'next-run')]).done;

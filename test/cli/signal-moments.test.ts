@@ -19,7 +19,8 @@ import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'jitc-signal-moments-'));
 
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+// An install step left to finish in its own process group may still be writing its venv: retry.
+afterAll(() => rmSync(scratch, { recursive: true, force: true, maxRetries: 20, retryDelay: 500 }));
 
 interface GroupRun {
   child: ChildProcess;
