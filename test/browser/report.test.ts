@@ -17,7 +17,9 @@ import { ensureChromium, launchChromium } from './chromium.ts';
 import { serveDirectory, type StaticServer } from './static-server.ts';
 import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
-const SCREENSHOTS = join(PROJECT_ROOT, 'reports', 'out', 'test-screenshots');
+// Kept for a reader of the test run, outside reports/out: that is jitc's own output directory, which a
+// later `jitc run` must find empty or its own.
+const SCREENSHOTS = join(PROJECT_ROOT, '.jitc', 'test-screenshots');
 const SCENARIOS = ['token-revoke-at-task-end', 'child-token-cascade'];
 const CONTROL = 'NIST-CSF-PR.AC-4';
 const ADAPTER_TITLE = 'HashiCorp Vault / OpenBao';
