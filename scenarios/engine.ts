@@ -21,6 +21,7 @@ import {
   type ReuseHandle,
   type ScenarioContext,
   type TargetConnection,
+  type TaskSpec,
   runPrefix,
 } from '../adapters/contract.ts';
 import { checkDefinition } from './catalogue.ts';
@@ -111,32 +112,13 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
     });
   };
 
-  const task = {
-    windowSeconds: scenario.task.windowSeconds,
-    approver: scenario.task.approver,
-    needs: scenario.task.needs,
-    id: `${options.runId}/${scenario.id}`,
-  };
-  const contextFor = <P>(target: BoundTarget, params: P): ScenarioContext<P, unknown> => ({
+  const { task, useCtx, grantCtx } = halfContexts(scenario, { point, pointName, useTarget, grantTarget }, {
     runId: options.runId,
-    scenarioId: scenario.id,
-    prefix: `${runPrefix(options.runId)}${scenario.id}`,
-    params,
-    client: target.client,
-    connection: target.connection,
-    task,
     evidence,
     secrets,
-    state: new Map(),
-    report: (finding) => addCheck(finding.check, finding.verdict, finding.detail),
     signal,
+    report: (finding) => addCheck(finding.check, finding.verdict, finding.detail),
   });
-  const useCtx = contextFor(useTarget, scenario.use.params);
-  const grantCtx: GrantContext<unknown, unknown> = {
-    ...contextFor(grantTarget, scenario.grant.params),
-    resource: { description: '', terms: {} },
-    pointOfUse: { name: pointName, probe: (credential, node) => point.probe(useCtx, credential, node) },
-  };
   /** What reaches the resource and what the source issued: residue is read from both halves. */
   const entitlements = async (): Promise<string[]> => [...(await point.entitlements(useCtx)), ...(await source.entitlements(grantCtx))];
 
@@ -338,6 +320,49 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
     evidence: evidence.events,
     secretFingerprints: secrets.fingerprints(),
   });
+}
+
+/** What both halves' contexts share: the run, the evidence, the secrets, the findings and the interrupt. */
+export interface SharedContext {
+  runId: string;
+  evidence: Evidence;
+  secrets: SecretRegistry;
+  signal: AbortSignal;
+  report: ScenarioContext<unknown, unknown>['report'];
+}
+
+/**
+ * The two contexts of one scenario: the point of use's, and the grant source's, which reaches the
+ * point of use only through `pointOfUse.probe`. Each keeps its own state; `grantCtx.resource` is
+ * set from the point of use's setup.
+ */
+export function halfContexts(
+  scenario: Pick<Scenario, 'id' | 'task' | 'grant' | 'use'>,
+  halves: { point: PointOfUse; pointName: string; useTarget: BoundTarget; grantTarget: BoundTarget },
+  shared: SharedContext,
+): { task: TaskSpec; useCtx: ScenarioContext<unknown, unknown>; grantCtx: GrantContext<unknown, unknown> } {
+  const task: TaskSpec = { windowSeconds: scenario.task.windowSeconds, approver: scenario.task.approver, needs: scenario.task.needs, id: `${shared.runId}/${scenario.id}` };
+  const contextFor = (target: BoundTarget, params: unknown): ScenarioContext<unknown, unknown> => ({
+    runId: shared.runId,
+    scenarioId: scenario.id,
+    prefix: `${runPrefix(shared.runId)}${scenario.id}`,
+    params,
+    client: target.client,
+    connection: target.connection,
+    task,
+    evidence: shared.evidence,
+    secrets: shared.secrets,
+    state: new Map(),
+    report: shared.report,
+    signal: shared.signal,
+  });
+  const useCtx = contextFor(halves.useTarget, scenario.use.params);
+  const grantCtx: GrantContext<unknown, unknown> = {
+    ...contextFor(halves.grantTarget, scenario.grant.params),
+    resource: { description: '', terms: {} },
+    pointOfUse: { name: halves.pointName, probe: (credential, node) => halves.point.probe(useCtx, credential, node) },
+  };
+  return { task, useCtx, grantCtx };
 }
 
 /** Every check a scenario can produce: the engine's own (privilege-width only with limits), then each half's. */

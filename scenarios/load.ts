@@ -83,7 +83,8 @@ interface Halves {
   use: Resolved<PointOfUse>;
 }
 
-function pick(params: Record<string, unknown>, shape: Readonly<Record<string, unknown>>): Record<string, unknown> {
+/** The keys of a native pair's one params block that a half's schema declares: that half's raw params. */
+export function pick(params: Record<string, unknown>, shape: Readonly<Record<string, unknown>>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(params).filter(([key]) => key in shape));
 }
 

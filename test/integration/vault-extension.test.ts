@@ -9,14 +9,14 @@ import { type ExtensionAttempt, type ExtensionResult } from '../../adapters/cont
 import { VaultApi } from '../../adapters/vault/api.ts';
 import { connectVault, listTokens, tokensHolding, type VaultClient } from '../../adapters/vault/client.ts';
 import { extensionSeconds, mintedEntitlements, type VaultGrantContext, vaultTokenExtensions } from '../../adapters/vault/extension.ts';
-import { type FixtureParams, policyName, removeFixtures } from '../../adapters/vault/fixtures.ts';
+import { policyName, removeFixtures, type VaultContext } from '../../adapters/vault/fixtures.ts';
+import vaultAdapter from '../../adapters/vault/index.ts';
 import { kvSecretPoint } from '../../adapters/vault/points/kv-secret.ts';
 import { TERMS } from '../../adapters/vault/terms.ts';
 import { vaultTargets } from '../../adapters/vault/targets.ts';
-import { Evidence } from '../../scenarios/evidence.ts';
-import { SecretRegistry } from '../../scenarios/secrets.ts';
 import { type AuditedBao, startAuditedBao } from '../support/audited-bao.ts';
 import { jitc } from '../support/cli.ts';
+import { pairContexts } from '../support/half-contexts.ts';
 import { testRunId } from '../support/run-id.ts';
 import { InputError } from '../../scenarios/input.ts';
 
@@ -24,8 +24,8 @@ const WINDOW_SECONDS = 20;
 let bao: AuditedBao;
 let client: VaultClient;
 let admin: VaultApi;
-/** A grant source's context over the kv-secret point of use, as the engine gives one; `mint` names its extra policy. */
-type Scenario = VaultGrantContext<FixtureParams> & { mint?: string };
+/** A grant source's context over the kv-secret point of use, with that point's own context; `mint` names the grant's extra policy. */
+type Scenario = VaultGrantContext & { use: VaultContext; mint?: string };
 const contexts: Scenario[] = [];
 
 beforeAll(async () => {
@@ -36,7 +36,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const ctx of contexts) {
-    await removeFixtures(ctx).catch(() => undefined);
+    await removeFixtures(ctx.use).catch(() => undefined);
     if (ctx.mint) await admin.call('DELETE', `sys/policies/acl/${ctx.mint}`).catch(() => undefined);
   }
   await bao?.stop();
@@ -44,35 +44,23 @@ afterAll(async () => {
 
 /**
  * A scenario's fixtures (secret, read policy, requester) set up by the kv-secret point of use, and
- * a grant source's context over it, as the engine would give one; `extraPolicy`, when given, is a
- * policy of the grant's own that the issued token carries beside the read policy.
+ * the token grant source's context over it, as the engine gives one; `extraPolicy`, when given, is
+ * a policy of the grant's own that the issued token carries beside the read policy.
  */
 async function scenario(name: string, extraPolicy = ''): Promise<Scenario> {
-  const secrets = new SecretRegistry();
-  const signal = new AbortController().signal;
-  setMaxListeners(0, signal);
-  const runId = testRunId();
-  const prefix = `jitc-${runId}-${name}`;
-  const ctx: Scenario = {
-    runId,
+  const connection = { adapter: 'vault', mode: 'external' as const, address: bao.address, settings: { token: bao.rootToken }, secretSettings: ['token'], facts: {} };
+  const { useCtx, grantCtx } = pairContexts(vaultAdapter, 'token', client, connection, {
+    runId: testRunId(),
     scenarioId: name,
-    prefix,
-    params: { defaultPolicyReadsSecret: false, requesterHoldsReadPolicy: false },
-    client,
-    connection: { adapter: 'vault', mode: 'external', address: bao.address, settings: { token: bao.rootToken }, secretSettings: ['token'], facts: {} },
-    task: { windowSeconds: WINDOW_SECONDS, approver: 'test', needs: ['read the task secret'], id: `${runId}/${name}` },
-    evidence: new Evidence(secrets),
-    secrets,
-    state: new Map(),
-    report: () => undefined,
-    signal,
-    resource: { description: '', terms: {} },
-    pointOfUse: { name: 'vault/kv-secret', probe: (credential, node) => kvSecretPoint.probe(ctx, credential, node) },
-  };
+    params: { ttlSeconds: null },
+    task: { windowSeconds: WINDOW_SECONDS, approver: 'test', needs: ['read the task secret'] },
+  });
+  setMaxListeners(0, grantCtx.signal);
+  const ctx: Scenario = Object.assign(grantCtx, { use: useCtx as VaultContext });
   contexts.push(ctx);
-  ctx.resource = await kvSecretPoint.setup(ctx);
+  ctx.resource = await kvSecretPoint.setup(ctx.use);
   if (extraPolicy) {
-    ctx.mint = `${prefix}-mint`;
+    ctx.mint = `${ctx.prefix}-mint`;
     await admin.call('PUT', `sys/policies/acl/${ctx.mint}`, { policy: extraPolicy });
   }
   return ctx;
@@ -142,7 +130,7 @@ describe('a Vault token capped at the approval window', () => {
     expect((await minted!.probe()).outcome).toBe('allowed');
     const visible = await mintedEntitlements(ctx);
     expect(visible).toEqual([expect.stringMatching(/^token:/)]);
-    expect(await tokensHolding(admin, policyName(ctx))).toEqual(expect.arrayContaining(visible));
+    expect(await tokensHolding(admin, policyName(ctx.use))).toEqual(expect.arrayContaining(visible));
     // No secret in what the attempt says about itself.
     expect(JSON.stringify(result.detail)).not.toContain(held.token);
   });
@@ -175,7 +163,7 @@ describe('a Vault token the broker did not cap', () => {
 
   test('a batch token cannot be renewed or mint: refused with Vault\'s own reason', async () => {
     const ctx = await scenario('batch', CHILD_POLICY);
-    const answer = await admin.call<{ auth: { client_token: string; accessor: string } }>('POST', 'auth/token/create', { policies: [policyName(ctx), ctx.mint!], ttl: '60s', type: 'batch' });
+    const answer = await admin.call<{ auth: { client_token: string; accessor: string } }>('POST', 'auth/token/create', { policies: [policyName(ctx.use), ctx.mint!], ttl: '60s', type: 'batch' });
     const held = { token: answer.auth.client_token, accessor: answer.auth.accessor };
     expect(held.accessor).toBe('');
     const attempts = vaultTokenExtensions(ctx, held);
@@ -187,7 +175,7 @@ describe('a Vault token the broker did not cap', () => {
 describe('residue read from Vault', () => {
   test('sees a token holding the policy through its identity (a group of its entity), not only its own policies', async () => {
     const ctx = await scenario('identity');
-    const policy = policyName(ctx);
+    const policy = policyName(ctx.use);
     const role = `${ctx.prefix}-role`;
     const alias = `${ctx.prefix}-alias`;
     await admin.call('POST', `auth/token/roles/${role}`, { allowed_entity_aliases: [alias], allowed_policies: ['default'] });
@@ -212,7 +200,7 @@ describe('residue read from Vault', () => {
     ctx.secrets.add(lister.auth.client_token);
     try {
       const listOnly = new VaultApi(bao.address, lister.auth.client_token);
-      const held = await tokensHolding(listOnly, policyName(ctx));
+      const held = await tokensHolding(listOnly, policyName(ctx.use));
       expect(held.length).toBeGreaterThan(0);
       expect(held.every((e) => /^unreadable token:\S+ \(HTTP 403 permission denied\)$/.test(e)), held.join('\n')).toBe(true);
       await expect(listTokens(listOnly)).rejects.toThrow(/^could not read \d+ listed token\(s\): accessor \S+ \(HTTP 403 permission denied\)/);
