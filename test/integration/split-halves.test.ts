@@ -33,7 +33,11 @@ async function brokerCall<T>(client: BrokerClient, method: string, path: string,
   return (answer.status === 204 ? undefined : await answer.json()) as T;
 }
 
-const brokerParams = z.strictObject({ ttlSeconds: z.number().positive().nullable() });
+const brokerParams = z.strictObject({
+  ttlSeconds: z.number().positive().nullable(),
+  /** Broken: the broker answers that it revoked the token at task end, and does nothing. */
+  claimsRevokeOnly: z.boolean().default(false),
+});
 type BrokerParams = z.infer<typeof brokerParams>;
 
 /** A broker that issues a token carrying the resource's policy, with the TTL it is told (or none), and revokes it at task end. */
@@ -66,7 +70,8 @@ const byHand: GrantSource<BrokerParams, BrokerClient> = {
     };
   },
   async end(ctx, _grant, mode) {
-    if (mode === 'revoke') await brokerCall(ctx.client, 'POST', 'auth/token/revoke-accessor', { accessor: ctx.state.get('accessor') });
+    if (mode === 'revoke' && ctx.params.claimsRevokeOnly) ctx.evidence.record('broker: "revoked"');
+    else if (mode === 'revoke') await brokerCall(ctx.client, 'POST', 'auth/token/revoke-accessor', { accessor: ctx.state.get('accessor') });
   },
   async teardown(ctx) {
     const accessor = ctx.state.get('accessor') as string | undefined;
@@ -98,17 +103,17 @@ afterAll(async () => {
   await bao?.stop();
 });
 
-function scenario(id: string, ttlSeconds: number | null): Scenario {
+function scenario(id: string, ttlSeconds: number | null, end: Scenario['end'] = { mode: 'expire', graceSeconds: 1 }, claimsRevokeOnly = false, windowSeconds = 2): Scenario {
   return {
     id,
     title: 'A token from a broker of its own, judged where it is used',
     proves: 'the point of use judges a credential whatever issued it',
     adapter: 'vault',
-    grant: { adapter: 'test-broker', name: 'token-by-hand', params: { ttlSeconds } },
+    grant: { adapter: 'test-broker', name: 'token-by-hand', params: { ttlSeconds, claimsRevokeOnly } },
     use: { adapter: 'vault', name: 'kv-secret', params: vaultAdapter.pointsOfUse['kv-secret']!.params.parse({}) },
     severity: 'high',
-    task: { windowSeconds: 2, approver: 'jitc-change-approval', needs: ['read the task secret'] },
-    end: { mode: 'expire', graceSeconds: 1 },
+    task: { windowSeconds, approver: 'jitc-change-approval', needs: ['read the task secret'] },
+    end,
     reuse: { deadlineSeconds: 2 },
     source: 'test/integration/split-halves.test.ts',
   };
@@ -146,5 +151,13 @@ describe.concurrent('a grant source of one adapter and a point of use of another
     expect(result.verdict, why(result)).toBe('fail');
     const failed = result.checks.filter((c) => c.verdict === 'fail').map((c) => c.name);
     expect(failed).toEqual(expect.arrayContaining(['ttl-bounded', 'reuse-denied']));
+  });
+
+  test('a broker that answers "revoked" at task end and does nothing is reported as fail on reuse-denied, judged at the point of use', async () => {
+    const honest = await run(scenario('split-revokes', 30, { mode: 'revoke' }, false, 30));
+    expect(honest.verdict, why(honest)).toBe('pass');
+    const result = await run(scenario('split-claims-revoke', 30, { mode: 'revoke' }, true, 30));
+    expect(result.verdict, why(result)).toBe('fail');
+    expect(result.checks.find((c) => c.name === 'reuse-denied')?.verdict).toBe('fail');
   });
 });
