@@ -158,7 +158,30 @@ export interface GrantRecord {
   handles: ReuseHandle[];
   /** How the holder could try to extend the grant itself; judged as `holder-cannot-extend`. */
   extensions: ExtensionAttempt[];
+  /** What a user's broker said about the grant: evidence to compare with the target, never a verdict. */
+  claims?: BrokerClaims;
 }
+
+/** A broker's own statements about one grant, as it answered them. No secret values. */
+export interface BrokerClaims {
+  /** The broker's id for the access request. */
+  requestId: string | null;
+  /** Who approved, as the broker states it. */
+  approver: string | null;
+  approvedAt: string | null;
+  /** When the broker says the grant ends; null: it states no end. */
+  expiresAt: string | null;
+  /** Set by the source's `end` once the broker answered: whether it says the grant is ended, and when. */
+  ended?: { ended: boolean; at: string; detail: string };
+}
+
+/** The checks the engine makes of a brokered grant's claims, by end mode (see docs/brokers.md). */
+export const BROKER_CHECKS = {
+  always: ['broker-expiry-within-window', 'approval-chain-recorded'],
+  expire: ['broker-expiry-honoured'],
+  revoke: ['broker-end-honoured'],
+  consumed: [],
+} as const;
 
 /** A finding a grant source or point of use reports beyond the engine's own checks. */
 export interface Finding {
@@ -247,6 +270,29 @@ export interface PointOfUseProbe {
   name: string;
   /** The privileged action once with `credential`, on a new connection (to `node` when given). */
   probe(credential: Credential, node?: string): Promise<ProbeResult>;
+  /** What the target states about `credential` ({@link PointOfUse.inspect}); undefined when it states nothing. */
+  inspect(credential: Credential): Promise<CredentialFacts | undefined>;
+  /** How the holder of `credential` may try to extend it at the point of use ({@link PointOfUse.extensions}). */
+  extensions(credential: Credential, grant: GrantRecord): ExtensionAttempt[];
+}
+
+/**
+ * What a target itself states about a credential it did not see issued (a user's broker issued
+ * it): its lifetime and attributes, read with the credential (a token's lookup-self) or from what
+ * the point of use can see (a membership's dynamic group). A broker's own claims are compared with
+ * this, never trusted instead of it.
+ */
+export interface CredentialFacts {
+  /** When the target says the credential (or the privilege it carries) ends; null: it states no end. */
+  expiresAt: string | null;
+  /** When the target says it was issued, where it states it. */
+  issuedAt?: string;
+  /** The lifetime the target gave it, seconds; null when it states no end. */
+  ttlSeconds: number | null;
+  /** Anything else the target states that bears on the grant: renewable, period, num_uses, policies. */
+  attributes: Record<string, string | number | boolean | null>;
+  /** The target's answer in a few words: "lookup-self: ttl 3 s, renewable false". Never a secret. */
+  detail: string;
 }
 
 export interface GrantContext<P, C> extends ScenarioContext<P, C> {
@@ -311,6 +357,17 @@ export interface PointOfUse<P = unknown, C = unknown> extends Half<P> {
   probe(ctx: ScenarioContext<P, C>, credential: Credential, node?: string): Promise<ProbeResult>;
   /** Use the credential for the task; may open sessions that the engine probes after the end. */
   use(ctx: ScenarioContext<P, C>, credential: Credential): Promise<UseResult>;
+  /**
+   * What the target states about a credential it did not see issued (a user's broker issued it):
+   * read with the credential itself or with this half's own client, never changing anything.
+   * Undefined when the target states nothing about this kind of credential (an STS session).
+   */
+  inspect?(ctx: ScenarioContext<P, C>, credential: Credential): Promise<CredentialFacts | undefined>;
+  /**
+   * How the holder may try to stretch a credential it was handed, at this point of use (renew
+   * itself, mint a child): tried for grants whose source cannot say it (a user's broker).
+   */
+  extensions?(ctx: ScenarioContext<P, C>, credential: Credential, grant: GrantRecord): ExtensionAttempt[];
   /** Remove what this half created. Returns what was removed. */
   teardown(ctx: ScenarioContext<P, C>): Promise<string[]>;
 }
@@ -341,6 +398,11 @@ export interface GrantSource<P = unknown, C = unknown> extends Half<P> {
   probeStanding?(ctx: GrantContext<P, C>): Promise<ProbeResult>;
   /** The broker grants. Secret values go through {@link bornCredential}, never into the record. */
   request(ctx: GrantContext<P, C>): Promise<Grant>;
+  /**
+   * Its grants carry a broker's own claims ({@link GrantRecord.claims}): the engine compares them
+   * with what the target does ({@link BROKER_CHECKS}).
+   */
+  brokered?: boolean;
   /** What the task does at the issuer with its credential once it worked (mint a child); may add handles. */
   afterUse?(ctx: GrantContext<P, C>, grant: Grant): Promise<void>;
   /**
@@ -356,6 +418,31 @@ export interface GrantSource<P = unknown, C = unknown> extends Half<P> {
 export interface NativePair {
   source: string;
   pointOfUse: string;
+}
+
+/** The organisation's bounds `jitc discover` judges configuration by (config `policy:`). */
+export interface DiscoveryPolicy {
+  /** Longest approval window the organisation allows, seconds. */
+  maxWindowSeconds: number;
+  /** Longest a generated expire-mode scenario may wait, seconds; longer roles get revoke mode only. */
+  maxWaitSeconds: number;
+}
+
+/** What discovery found on one target: a scenario per existing object, and what fails without waiting. */
+export interface Discovery {
+  /** Scenario files to write, as plain data the scenario loader accepts; `id` names the file. */
+  scenarios: { id: string; scenario: Record<string, unknown>; optIn?: boolean }[];
+  findings: StaticFinding[];
+}
+
+/** A configuration finding that needs no wait: a role whose max TTL exceeds the bound, a role anyone may assume. */
+export interface StaticFinding {
+  /** The object, in the target's own terms: "token role ci-deploy", "role arn:aws:iam::…:role/x". */
+  object: string;
+  /** A catalogue check id. */
+  check: string;
+  verdict: 'fail' | 'pass';
+  detail: string;
 }
 
 /** What a sweep of leftovers found and removed. */
@@ -393,9 +480,21 @@ export interface Adapter<C = unknown> {
   leftovers(client: C, runId: string): Promise<string[]>;
   /**
    * A built-in scenario that waits for its grant to expire, and the params key holding the grant's
-   * lifetime: stretched, it keeps a run waiting long enough to be interrupted on purpose.
+   * lifetime: stretched, it keeps a run waiting long enough to be interrupted on purpose. Every
+   * adapter with a point of use names one.
    */
-  longWait: { scenario: string; ttlParam: string };
+  longWait?: { scenario: string; ttlParam: string };
+  /**
+   * The target's connection in its ecosystem's usual environment variables (VAULT_ADDR and
+   * VAULT_TOKEN, AWS_ENDPOINT_URL and the AWS keys, LDAP_URL…), for a broker hook the scenario
+   * allows to act on the target jitc brought up (the embedded local targets).
+   */
+  hookEnvironment?(connection: TargetConnection): Record<string, string>;
+  /**
+   * Read the target's own configuration (roles, their TTLs and trust) and propose a scenario for
+   * each object plus static findings, without changing anything (`jitc discover`).
+   */
+  discover?(client: C, policy: DiscoveryPolicy): Promise<Discovery>;
   /** Remove everything carrying the run id (or any jitc run id when runId is undefined). */
   cleanup(client: C, runId: string | undefined): Promise<CleanupReport>;
 }

@@ -360,7 +360,12 @@ export function halfContexts(
   const grantCtx: GrantContext<unknown, unknown> = {
     ...contextFor(halves.grantTarget, scenario.grant.params),
     resource: { description: '', terms: {} },
-    pointOfUse: { name: halves.pointName, probe: (credential, node) => halves.point.probe(useCtx, credential, node) },
+    pointOfUse: {
+      name: halves.pointName,
+      probe: (credential, node) => halves.point.probe(useCtx, credential, node),
+      inspect: async (credential) => (halves.point.inspect ? halves.point.inspect(useCtx, credential) : undefined),
+      extensions: (credential, grant) => halves.point.extensions?.(useCtx, credential, grant) ?? [],
+    },
   };
   return { task, useCtx, grantCtx };
 }

@@ -45,9 +45,11 @@ async function missingPieces(): Promise<string[]> {
     const twins = new Set((await loadVariants(name, 'twins')).map((t) => t.of));
     for (const s of own) if (!twins.has(s.id)) missing.push(`${name}: built-in scenario ${s.id} has no broken twin in test/twins/${name}/`);
     if (!existsSync(at('test', 'integration', `${name}.test.ts`))) missing.push(`${name}: no test/integration/${name}.test.ts`);
-    const long = own.find((s) => s.id === adapter.longWait.scenario);
-    if (!long) missing.push(`${name}: longWait names ${adapter.longWait.scenario}, which is not one of its built-in scenarios`);
-    else if (!(adapter.longWait.ttlParam in (long.grant.params as Record<string, unknown>))) missing.push(`${name}: longWait's ${adapter.longWait.ttlParam} is not a param of ${long.id}'s grant source`);
+    const longWait = adapter.longWait;
+    const long = longWait && own.find((s) => s.id === longWait.scenario);
+    if (!longWait) missing.push(`${name}: has a point of use but names no longWait scenario`);
+    else if (!long) missing.push(`${name}: longWait names ${longWait.scenario}, which is not one of its built-in scenarios`);
+    else if (!(longWait.ttlParam in (long.grant.params as Record<string, unknown>))) missing.push(`${name}: longWait's ${longWait.ttlParam} is not a param of ${long.id}'s grant source`);
     else if (long.end.mode !== 'expire') missing.push(`${name}: longWait scenario ${long.id} does not wait for an expiry`);
   }
   // Folders and suites that belong to no adapter would be skipped by a run without a word.
