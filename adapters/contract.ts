@@ -7,7 +7,7 @@
  * an adapter touches no engine code. docs/architecture.md explains the words and the lifecycle.
  */
 import type { z } from 'zod';
-import type { SecretRegistry } from '../scenarios/secrets.ts';
+import { fingerprint, type SecretRegistry } from '../scenarios/secrets.ts';
 import type { Evidence } from '../scenarios/evidence.ts';
 
 /** How the harness reaches a target (README, "Reaching targets"). */
@@ -164,6 +164,8 @@ export interface GrantRecord {
 
 /** A broker's own statements about one grant, as it answered them. No secret values. */
 export interface BrokerClaims {
+  /** When jitc sent the request (its own clock): the chain's first link. */
+  requestedAt: string;
   /** The broker's id for the access request. */
   requestId: string | null;
   /** Who approved, as the broker states it. */
@@ -171,6 +173,11 @@ export interface BrokerClaims {
   approvedAt: string | null;
   /** When the broker says the grant ends; null: it states no end. */
   expiresAt: string | null;
+  /**
+   * What the target itself states about the credential's end, read at issue; absent when the
+   * target states nothing about this kind of credential (the record's expiry is then the broker's).
+   */
+  target?: { expiresAt: string | null; detail: string };
   /** Set by the source's `end` once the broker answered: whether it says the grant is ended, and when. */
   ended?: { ended: boolean; at: string; detail: string };
 }
@@ -226,6 +233,37 @@ export function bornCredential<T extends Credential>(secrets: SecretRegistry, cr
   return credential;
 }
 
+/** A credential's public id, for evidence and for a broker's hooks: never its secret fields. */
+export function publicId(credential: Credential): string {
+  switch (credential.type) {
+    case 'vault-token':
+      return credential.accessor;
+    case 'aws-keys':
+      return credential.accessKeyId;
+    case 'ldap-bind':
+      return credential.dn;
+    case 'db-login':
+      return credential.user;
+    case 'ssh-certificate':
+      return credential.principal;
+    case 'bearer-token':
+      return fingerprint(credential.token);
+  }
+}
+
+/** Whether two credentials are one: the same public id, or any secret value in common. */
+export function sameCredential(a: Credential, b: Credential): boolean {
+  if (a.type !== b.type) return false;
+  if (publicId(a) === publicId(b)) return true;
+  const secretsOf = (c: Credential): string[] =>
+    (SECRET_FIELDS[c.type] as readonly string[]).flatMap((field) => {
+      const value = (c as Record<string, unknown>)[field];
+      return typeof value === 'string' && value !== '' ? [value] : [];
+    });
+  const mine = new Set(secretsOf(a));
+  return secretsOf(b).some((value) => mine.has(value));
+}
+
 /** The credential if it is of one of the types a half can handle; undefined otherwise. */
 export function credentialOf<T extends CredentialType>(credential: Credential, type: T): CredentialOf<T> | undefined {
   return credential.type === type ? (credential as CredentialOf<T>) : undefined;
@@ -274,6 +312,11 @@ export interface PointOfUseProbe {
   inspect(credential: Credential): Promise<CredentialFacts | undefined>;
   /** How the holder of `credential` may try to extend it at the point of use ({@link PointOfUse.extensions}). */
   extensions(credential: Credential, grant: GrantRecord): ExtensionAttempt[];
+  /**
+   * The point of use's target in its ecosystem's usual variables ({@link Adapter.hookEnvironment}):
+   * admin credentials included, so a grant source hands it on only where the scenario says so.
+   */
+  targetEnvironment(): Record<string, string>;
 }
 
 /**
@@ -385,6 +428,11 @@ export interface Grant extends GrantRecord {
 export interface GrantSource<P = unknown, C = unknown> extends Half<P> {
   /** Credential types it issues. */
   issues: readonly CredentialType[];
+  /**
+   * The credential types these params make it issue, when that depends on them (a broker told what
+   * it hands out): checked against the point of use at load. Empty: it hands on the requester's own.
+   */
+  issuedFor?(params: P): readonly CredentialType[];
   /** Terms of the point of use's {@link Resource} it grants by. */
   needs: readonly string[];
   /** Create what the broker needs for this resource (role, policy, group). Named with ctx.prefix. */

@@ -9,8 +9,13 @@ import { declaredChecks } from '../scenarios/engine.ts';
 import { loadCatalogue } from '../scenarios/catalogue.ts';
 import { inSuites, loadBuiltinScenarios } from '../scenarios/load.ts';
 import { checkRecords, renderChecksMarkdown } from './checks-doc.ts';
+import { answerJsonSchema } from '../adapters/broker/answers.ts';
 
-export async function listCommand(opts: { suite?: string[]; json?: boolean; checks?: boolean }): Promise<number> {
+export async function listCommand(opts: { suite?: string[]; json?: boolean; checks?: boolean; brokerSchema?: boolean }): Promise<number> {
+  if (opts.brokerSchema) {
+    process.stdout.write(`${JSON.stringify(answerJsonSchema(), null, 2)}\n`);
+    return 0;
+  }
   if (opts.checks) {
     const records = await checkRecords();
     process.stdout.write(opts.json ? `${JSON.stringify(records, null, 2)}\n` : renderChecksMarkdown(records));

@@ -92,6 +92,7 @@ function program(setExit: (code: number) => void): Command {
     .description('list the scenarios: what each proves, its grant source and point of use, its checks and controls')
     .option('--suite <name...>', 'only these suites', collect)
     .option('--checks', 'list the checks instead: meaning, controls, remediation, the scenarios that produce each (Markdown, or JSON with --json)')
+    .option('--broker-schema', "print the JSON Schema of a broker hook's answers (docs/brokers.md)")
     .option('--json', 'print as JSON')
     .action(async (opts) => setExit(await listCommand(opts)));
 

@@ -33,6 +33,7 @@ import { SecretRegistry } from './secrets.ts';
 import { anyPathAllowed, type CheckVerdict, verdictWhenDenialExpected, verdictWhenUseExpected, worstOf } from './verdict.ts';
 import { Interrupted, waitUntil, type WaitReporter } from './wait.ts';
 import { errorText } from './input.ts';
+import { brokerChecks, judgeApprovalChain, judgeBrokerStatedTtl, judgeClaimsAfterReuse, judgeClaimsAtIssue } from './broker-claims.ts';
 
 /** Wraps each phase, so a reporter can show it as a step (Allure) without the engine knowing. */
 export type PhaseWrapper = <T>(phase: Phase, body: () => Promise<T>) => Promise<T>;
@@ -148,6 +149,7 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
   let polled: Polled[] = [];
   let observations: ReuseObservation[] | undefined;
   let end: EndInstant | undefined;
+  let firstUseAt: string | undefined;
   let residue: string[] = [];
   const removed: string[] = [];
   const teardownErrors: string[] = [];
@@ -182,7 +184,10 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
       evidence.record('grant issued', summariseGrant(record), new Date(record.issuedAt));
       metrics.ttlSeconds = record.ttlGrantedSeconds;
       metrics.ttlRequestedSeconds = record.ttlRequestedSeconds;
-      judgeTtl(record, task.windowSeconds, addCheck);
+      // A broker's word about the TTL stands in only where the target states nothing, and only a wait can prove it.
+      if (record.claims && !record.claims.target) judgeBrokerStatedTtl(record, task.windowSeconds, scenario.end.mode, addCheck);
+      else judgeTtl(record, task.windowSeconds, addCheck);
+      if (record.claims) judgeClaimsAtIssue(record.claims, record, task.windowSeconds, addCheck);
       // A grant source that cannot state the granted scope leaves the width unknown, not zero.
       metrics.privilegeWidth = record.scopeGranted.length > 0 ? record.scopeGranted.length / task.needs.length : null;
       if (scenario.limits) {
@@ -203,6 +208,7 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
       // Sessions opened during use join the grant's handles at once, so teardown closes them whatever the verdict.
       issued.handles.push(...(sessions ?? []));
       recordProbe(evidence, 'first use of the grant', used);
+      firstUseAt = used.at;
       // The harness's own lag, measured in every result: a late first use must never blame the target.
       const lagMs = Date.parse(used.at) - Date.parse(issued.issuedAt);
       metrics.harnessLag.issueToFirstUseMs = lagMs;
@@ -281,6 +287,14 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
   } finally {
     // Judged whatever happened after the poll: an observed reuse is a finding even if a later phase broke.
     if (observations && end) judgeReuse(observations, end.endedAt, metrics, addCheck);
+    const claims = grant?.claims;
+    if (grant && claims) {
+      if (end && observations) {
+        const credential = grant.handles[0];
+        judgeClaimsAfterReuse(claims, scenario.end.mode, polled.filter((p) => p.handle === credential).map((p) => p.observation), end.endedAt, addCheck);
+      }
+      judgeApprovalChain({ claims, issuedAt: grant.issuedAt, firstUseAt, endedAt: end?.endedAt }, evidence, addCheck);
+    }
     await runPhase('teardown', async () => {
       for (const handle of handles.length > 0 ? handles : (grant?.handles ?? [])) {
         await handle.close?.().catch((error: unknown) => teardownErrors.push(`close ${handle.name}: ${errorText(error)}`));
@@ -365,6 +379,7 @@ export function halfContexts(
       probe: (credential, node) => halves.point.probe(useCtx, credential, node),
       inspect: async (credential) => (halves.point.inspect ? halves.point.inspect(useCtx, credential) : undefined),
       extensions: (credential, grant) => halves.point.extensions?.(useCtx, credential, grant) ?? [],
+      targetEnvironment: () => halves.useTarget.adapter.hookEnvironment?.(halves.useTarget.connection) ?? {},
     },
   };
   return { task, useCtx, grantCtx };
@@ -373,7 +388,13 @@ export function halfContexts(
 /** Every check a scenario can produce: the engine's own (privilege-width only with limits), then each half's. */
 export function declaredChecks(scenario: Scenario, source: GrantSource, point: PointOfUse): string[] {
   return [
-    ...new Set([...LIFECYCLE_CHECKS, ...(scenario.limits ? ['privilege-width'] : []), ...source.checks(scenario.grant.params), ...point.checks(scenario.use.params)]),
+    ...new Set([
+      ...LIFECYCLE_CHECKS,
+      ...(scenario.limits ? ['privilege-width'] : []),
+      ...(source.brokered ? brokerChecks(scenario.end.mode) : []),
+      ...source.checks(scenario.grant.params),
+      ...point.checks(scenario.use.params),
+    ]),
   ];
 }
 
@@ -400,10 +421,13 @@ async function endGrant(
     // privilege must not outlive the window, whatever the target promised.
     const windowEnd = Date.parse(grant.issuedAt) + ctx.task.windowSeconds * 1000;
     const stated = grant.expiresAt === null ? Number.POSITIVE_INFINITY : Date.parse(grant.expiresAt);
-    const endedAt = Math.min(windowEnd, stated);
+    // A broker's own stated expiry is a promise too: the credential must be dead by the earliest of them.
+    const promised = grant.claims?.expiresAt ? Date.parse(grant.claims.expiresAt) : Number.POSITIVE_INFINITY;
+    const endedAt = Math.min(windowEnd, stated, promised);
     const graceMs = scenario.end.graceSeconds * 1000;
     ctx.evidence.record('waiting for the target to expire the grant', {
       statedExpiry: grant.expiresAt,
+      ...(grant.claims ? { brokerStatedExpiry: grant.claims.expiresAt } : {}),
       approvalWindowEnds: new Date(windowEnd).toISOString(),
       judgedAt: new Date(endedAt).toISOString(),
       graceSeconds: scenario.end.graceSeconds,

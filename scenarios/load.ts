@@ -55,8 +55,14 @@ export async function toScenario(raw: unknown, source: string): Promise<Scenario
     const grantSource = ownEntry(grantAdapter.grantSources, grant.source) ?? fail(`grant.source: "${grant.source}" is not a grant source of adapter ${grantAdapter.name} (known: ${Object.keys(grantAdapter.grantSources).join(', ') || 'none'})`);
     const pointOfUse = ownEntry(useAdapter.pointsOfUse, use.point) ?? fail(`use.point: "${use.point}" is not a point of use of adapter ${useAdapter.name} (known: ${Object.keys(useAdapter.pointsOfUse).join(', ') || 'none'})`);
     assertFit(`${grantAdapter.name}/${grant.source}`, grantSource, `${useAdapter.name}/${use.point}`, pointOfUse, fail);
+    const grantParams = parseHalf(grantSource, grant.params, 'grant.params', fail);
+    // A source whose params say what it hands out (a broker) must hand out what the point of use accepts.
+    const issued = grantSource.issuedFor?.(grantParams) ?? grantSource.issues;
+    if (issued.length > 0 && !issued.some((type) => pointOfUse.accepts.includes(type))) {
+      fail(`grant.params: ${grantAdapter.name}/${grant.source} is set to hand out ${issued.join(', ')}, which the point of use ${useAdapter.name}/${use.point} does not accept (it accepts ${pointOfUse.accepts.join(', ')})`);
+    }
     halves = {
-      grant: { adapter: grantAdapter, name: grant.source, half: grantSource, params: parseHalf(grantSource, grant.params, 'grant.params', fail) },
+      grant: { adapter: grantAdapter, name: grant.source, half: grantSource, params: grantParams },
       use: { adapter: useAdapter, name: use.point, half: pointOfUse, params: parseHalf(pointOfUse, use.params, 'use.params', fail) },
     };
   }

@@ -64,6 +64,12 @@ describe('jitc list', () => {
     expect(readFileSync(join(PROJECT_ROOT, 'docs', 'checks.md'), 'utf8'), 'regenerate with ./bin/jitc list --checks > docs/checks.md').toBe(jitc(['list', '--checks']).stdout);
   });
 
+  test('docs/broker-answer.schema.json is what `jitc list --broker-schema` prints', () => {
+    expect(readFileSync(join(PROJECT_ROOT, 'docs', 'broker-answer.schema.json'), 'utf8'), 'regenerate with ./bin/jitc list --broker-schema > docs/broker-answer.schema.json').toBe(
+      jitc(['list', '--broker-schema']).stdout,
+    );
+  });
+
   test('every check lists the built-in scenarios that produce it, and its remediation', () => {
     const checks = JSON.parse(jitc(['list', '--checks', '--json']).stdout) as { id: string; remediation: string; scenarios: string[]; lifecycle: boolean }[];
     const targeted = checks.find((c) => c.id === 'revocation-targeted')?.scenarios;

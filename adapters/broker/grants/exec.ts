@@ -1,0 +1,64 @@
+/**
+ * `exec`: the user's broker driven through commands — `request`, `end`, optional `renew` and
+ * `status` — under the contract of docs/brokers.md. A command that cannot be found is refused
+ * when the scenario is loaded, not half-way through a run.
+ */
+import { accessSync, constants } from 'node:fs';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { seconds } from '../../../scenarios/durations.ts';
+import { brokeredSource, brokerParams } from '../brokered.ts';
+import { execHooks } from '../exec-hooks.ts';
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A program as a shell would find it: a path (from the directory jitc runs in), or a name on PATH. */
+export function findsCommand(command: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (command.includes('/')) return executable(isAbsolute(command) ? command : resolve(command));
+  return (env.PATH ?? '').split(delimiter).some((dir) => dir !== '' && executable(join(dir, command)));
+}
+
+const argv = z
+  .array(z.string().min(1).max(4096))
+  .min(1)
+  .max(64)
+  .superRefine((words, ctx) => {
+    const [command] = words;
+    if (command !== undefined && !findsCommand(command)) {
+      ctx.addIssue({ code: 'custom', message: `command not found or not executable: ${command} (a path is taken from the directory jitc runs in, a name from PATH)` });
+    }
+  });
+
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
+
+const params = brokerParams.extend({
+  request: argv,
+  end: argv,
+  renew: argv.optional(),
+  status: argv.optional(),
+  timeoutSeconds: seconds.refine((s) => s > 0 && s <= 600, 'between 0 and 600 seconds').default(30),
+  /** Variables of jitc's own environment the hooks may see; nothing else of it reaches them. */
+  passEnv: z.array(envName).max(64).default([]),
+  /** Hand the hooks the point of use's target in its usual variables (the embedded local targets). */
+  targetEnv: z.boolean().default(false),
+});
+type ExecParams = z.infer<typeof params>;
+
+export const execSource = brokeredSource<ExecParams>({
+  title: "The user's broker, driven through commands (request, end, renew, status)",
+  params,
+  renews: (p) => p.renew !== undefined,
+  hooks: (ctx) =>
+    execHooks(
+      ctx.params,
+      { passEnv: ctx.params.passEnv, target: ctx.params.targetEnv ? ctx.pointOfUse.targetEnvironment() : {}, own: process.env },
+      ctx.signal,
+    ),
+});

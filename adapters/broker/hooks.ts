@@ -1,0 +1,48 @@
+/**
+ * The one exchange jitc has with a user's broker, whatever carries it (a command, an HTTP API):
+ * ask for a grant, end it, ask to renew it without approval, ask its state. docs/brokers.md is
+ * the contract a broker is written to.
+ */
+import type { CredentialKind, EndAnswer, RenewAnswer, RequestAnswer, StatusAnswer } from './answers.ts';
+
+/** What jitc asks the broker for: the exec hook's environment and stdin, the HTTP request body. */
+export interface HookRequest {
+  taskId: string;
+  runId: string;
+  /** Everything the broker creates for the task is named with it, so `jitc cleanup` can sweep it. */
+  prefix: string;
+  windowSeconds: number;
+  /** Empty for a renewal: no new approval was given. */
+  approver: string;
+  scope: string[];
+  resource: string;
+  terms: Record<string, string>;
+  /** The requester's public identity (accessor, DN, access key id), when the point of use made one. */
+  requester: string | null;
+  credentialType: CredentialKind;
+}
+
+/** How the broker and jitc name one grant after it was issued. */
+export interface GrantIds {
+  requestId: string;
+  /** The credential's public id: accessor, access key id, DN. */
+  credentialId: string;
+}
+
+export interface BrokerHooks {
+  /** "exec ./bin/access-bot", "http https://access.example/api": for evidence. */
+  describe: string;
+  request(request: HookRequest): Promise<RequestAnswer>;
+  end(request: HookRequest, ids: GrantIds): Promise<EndAnswer>;
+  /** Absent: the broker offers no renewal to test. */
+  renew?(request: HookRequest, ids: GrantIds, seconds: number): Promise<RenewAnswer>;
+  status?(request: HookRequest, ids: GrantIds): Promise<StatusAnswer>;
+}
+
+/**
+ * A hook that did not answer as the contract says: it timed out, exited non-zero, printed no JSON,
+ * or its answer failed validation. The message says what was wrong and never quotes the answer.
+ */
+export class HookFailure extends Error {
+  override name = 'HookFailure';
+}

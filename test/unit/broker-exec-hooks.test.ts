@@ -1,0 +1,134 @@
+/**
+ * The exec hook contract, against real child processes: a hook sees only the allowlisted
+ * environment (never jitc's own VAULT_TOKEN unless the scenario names it); a timeout, a non-zero
+ * exit, a non-JSON or out-of-contract answer is a HookFailure that describes what was wrong
+ * without quoting what the hook printed; a command that does not exist is refused at load.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { rmSync } from 'node:fs';
+import { execHooks, runCommand } from '../../adapters/broker/exec-hooks.ts';
+import { execSource } from '../../adapters/broker/grants/exec.ts';
+import { hookEnvironment, termVariable } from '../../adapters/broker/hook-env.ts';
+import { HookFailure, type HookRequest } from '../../adapters/broker/hooks.ts';
+import { answerJsonSchema } from '../../adapters/broker/answers.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'jitc-hook-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A hook script written for one test. */
+function script(name: string, body: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  return file;
+}
+
+const request: HookRequest = {
+  taskId: 'run-1/scenario',
+  runId: 'run-1',
+  prefix: 'jitc-run-1-scenario',
+  windowSeconds: 30,
+  approver: 'change-approval',
+  scope: ['read the task secret'],
+  resource: 'read secret secret/data/x',
+  terms: { 'vault.policy': 'jitc-run-1-scenario-read' },
+  requester: 'accessor-of-requester',
+  credentialType: 'vault-token',
+};
+
+const never = new AbortController().signal;
+const SECRET = 'hvs.this-is-jitc-own-admin-token';
+const own: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: '/home/x', VAULT_TOKEN: SECRET, AWS_SECRET_ACCESS_KEY: SECRET, MY_BROKER_URL: 'https://access.example' };
+
+describe('the environment a hook runs with', () => {
+  test('only the basics, the task and what the scenario names: never jitc own secrets', () => {
+    const env = hookEnvironment('request', request, undefined, { passEnv: ['MY_BROKER_URL'], target: {}, own });
+    expect(env.VAULT_TOKEN).toBeUndefined();
+    expect(env.AWS_SECRET_ACCESS_KEY).toBeUndefined();
+    expect(Object.values(env)).not.toContain(SECRET);
+    expect(env).toMatchObject({ PATH: process.env.PATH, HOME: '/home/x', MY_BROKER_URL: 'https://access.example', JITC_HOOK: 'request', JITC_TASK_ID: 'run-1/scenario', JITC_WINDOW_SECONDS: '30' });
+    expect(env[termVariable('vault.policy')]).toBe('jitc-run-1-scenario-read');
+    expect(JSON.parse(env.JITC_SCOPE!)).toEqual(['read the task secret']);
+  });
+
+  test('a variable the scenario names is handed on, and one it names that is not set is a clear failure', () => {
+    expect(hookEnvironment('request', request, undefined, { passEnv: ['VAULT_TOKEN'], target: {}, own }).VAULT_TOKEN).toBe(SECRET);
+    expect(() => hookEnvironment('request', request, undefined, { passEnv: ['NOT_SET_ANYWHERE'], target: {}, own })).toThrow(/passEnv names NOT_SET_ANYWHERE, which is not set/);
+  });
+
+  test('nothing handed on can shadow the task variables', () => {
+    const env = hookEnvironment('end', request, { requestId: 'r-1', credentialId: 'acc-1' }, { passEnv: [], target: { JITC_TASK_ID: 'forged' }, own });
+    expect(env.JITC_TASK_ID).toBe('run-1/scenario');
+    expect(env).toMatchObject({ JITC_REQUEST_ID: 'r-1', JITC_CREDENTIAL_ID: 'acc-1' });
+  });
+
+  test('a real hook process sees exactly that environment', async () => {
+    const dump = script('dump-env.sh', 'env');
+    const out = await runCommand('status', [dump], { env: hookEnvironment('status', request, undefined, { passEnv: [], target: {}, own }), stdin: '', timeoutMs: 5000, signal: never });
+    expect(out).not.toContain(SECRET);
+    expect(out).toContain('JITC_HOOK=status');
+  });
+});
+
+describe('a hook that does not answer as the contract says is a failure that quotes nothing', () => {
+  const hooks = (argv: string[], timeoutSeconds = 5) => execHooks({ request: argv, end: argv, timeoutSeconds }, { passEnv: [], target: {}, own }, never);
+  const leaked = 'sup3r-secret-nobody-registered';
+
+  test('a non-zero exit names the code, and its stderr is counted, not kept', async () => {
+    const failing = script('exit3.sh', `echo '{"token":"${leaked}"}'; echo "${leaked}" >&2; exit 3`);
+    const error = await hooks([failing]).request(request).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HookFailure);
+    expect(String(error)).toMatch(/exited with code 3 after \d+ ms; its \d+ bytes of stderr are not recorded/);
+    expect(String(error)).not.toContain(leaked);
+  });
+
+  test('a timeout kills the hook and everything it started', async () => {
+    const slow = script('slow.sh', `sleep 30 & sleep 30; echo '{}'`);
+    const started = Date.now();
+    const error = await hooks([slow], 1).request(request).catch((e: unknown) => e);
+    expect(String(error)).toMatch(/timed out after 1 s and was killed/);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  test('text that is not JSON, or JSON outside the contract, is refused without quoting it', async () => {
+    const prose = script('prose.sh', `echo "here is your token ${leaked}"`);
+    const notJson = await hooks([prose]).request(request).catch((e: unknown) => e);
+    expect(String(notJson)).toMatch(/answered something that is not JSON \(\d+ bytes\)/);
+    expect(String(notJson)).not.toContain(leaked);
+    const wrong = script('wrong.sh', `echo '{"requestId":"r","approver":null,"approvedAt":null,"expiresAt":null,"credential":{"type":"vault-token","token":"${leaked}"}}'`);
+    const outside = await hooks([wrong]).request(request).catch((e: unknown) => e);
+    expect(String(outside)).toMatch(/answered outside the contract: credential.accessor: expected string/);
+    expect(String(outside)).not.toContain(leaked);
+  });
+
+  test('more than 64 KiB is not an answer', async () => {
+    const flood = script('flood.sh', 'head -c 200000 /dev/zero | tr "\\0" a');
+    expect(String(await hooks([flood]).request(request).catch((e: unknown) => e))).toMatch(/printed more than 64 KiB/);
+  });
+
+  test('a conformant answer is parsed, and the request arrives on stdin as JSON', async () => {
+    const echo = script('echo.sh', `task=$(cat | sed -n 's/.*"taskId":"\\([^"]*\\)".*/\\1/p'); printf '{"requestId":"%s","approver":"bot","approvedAt":"2026-12-01T10:00:00Z","expiresAt":null}' "$task"`);
+    const answer = await hooks([echo]).request(request);
+    expect(answer).toEqual({ requestId: 'run-1/scenario', approver: 'bot', approvedAt: '2026-12-01T10:00:00Z', expiresAt: null });
+  });
+});
+
+describe('a scenario naming hooks is checked at load', () => {
+  test('a command that does not exist is refused, saying where commands are looked for', () => {
+    const parsed = execSource.params.safeParse({ credential: 'vault-token', request: ['./no/such/broker', 'request'], end: ['true'] });
+    expect(parsed.success).toBe(false);
+    expect(JSON.stringify(parsed.error?.issues)).toMatch(/command not found or not executable: .\/no\/such\/broker/);
+  });
+
+  test('a command on PATH is found', () => {
+    expect(execSource.params.safeParse({ credential: 'requester', request: ['sh', '-c', 'true'], end: ['true'] }).success).toBe(true);
+  });
+});
+
+test('the published JSON Schema holds every answer', () => {
+  const schema = answerJsonSchema() as { $defs: Record<string, { required?: string[] }> };
+  expect(Object.keys(schema.$defs)).toEqual(['request', 'end', 'renew', 'status']);
+  expect(schema.$defs.request?.required).toEqual(expect.arrayContaining(['requestId', 'approver', 'approvedAt', 'expiresAt']));
+});
