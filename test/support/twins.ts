@@ -18,6 +18,10 @@ const variantSchema = z.strictObject({
   /** The broken setup, in words: what a reader of the test report sees. */
   broken: z.string().min(5),
   params: z.record(z.string(), z.unknown()).default({}),
+  /** For a scenario that names its halves apart: what to change in the grant source's params. */
+  grant: z.strictObject({ params: z.record(z.string(), z.unknown()) }).optional(),
+  /** A different end (a defect that only shows at a revocation): replaces the built-in's. */
+  end: z.record(z.string(), z.unknown()).optional(),
   expect: z.strictObject({ failedChecks: z.array(z.string()).min(1) }),
 });
 
@@ -49,11 +53,15 @@ export async function loadVariants(adapter: string, kind: VariantKind): Promise<
       throw new Error(`${file}: a mutant's file name must be a scenario id of its own (lower-case, dashes, not a built-in id, not ending in -twin)`);
     }
     const original = readYaml(join(BUILTIN_DIR, adapter, `${variant.twinOf}.yaml`)) as Record<string, unknown>;
+    const grant = original.grant as { params?: Record<string, unknown> } | undefined;
+    if (variant.grant && !grant) throw new Error(`${file}: grant.params: ${variant.twinOf} names a native pair; change its params instead`);
+    if (grant && Object.keys(variant.params).length > 0) throw new Error(`${file}: params: ${variant.twinOf} names its halves apart; change grant.params instead`);
     const raw = {
       ...original,
       id,
       title: `${String(original.title)} — broken: ${variant.broken}`,
-      params: { ...(original.params as Record<string, unknown> | undefined), ...variant.params },
+      ...(grant ? { grant: { ...grant, params: { ...grant.params, ...variant.grant?.params } } } : { params: { ...(original.params as Record<string, unknown> | undefined), ...variant.params } }),
+      ...(variant.end ? { end: variant.end } : {}),
     };
     variants.push({ scenario: await toScenario(raw, file), of: variant.twinOf, name, kind, broken: variant.broken, failedChecks: variant.expect.failedChecks });
   }
