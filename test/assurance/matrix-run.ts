@@ -8,7 +8,7 @@
 import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
 import type { CleanupReport } from '../../adapters/contract.ts';
-import { adapterNames, getAdapter } from '../../adapters/registry.ts';
+import { adapterNames } from '../../adapters/registry.ts';
 import { loadWaivers, type Waiver } from '../../reports/waivers.ts';
 import { runScenario } from '../../scenarios/engine.ts';
 import { loadBuiltinScenarios } from '../../scenarios/load.ts';
@@ -16,11 +16,10 @@ import type { ScenarioResult } from '../../scenarios/result.ts';
 import type { Scenario } from '../../scenarios/schema.ts';
 import { SecretRegistry } from '../../scenarios/secrets.ts';
 import type { Verdict } from '../../scenarios/verdict.ts';
-import { bringUp } from '../../adapters/bring-up.ts';
 import { testRunId } from '../support/run-id.ts';
 import { loadVariants } from '../support/twins.ts';
 import { PROJECT_ROOT } from '../../scenarios/input.ts';
-import { targetsOf } from '../support/bound.ts';
+import { startScenarioTargets } from '../support/scenario-targets.ts';
 
 // Every adapter in the registry: a new adapter joins the matrix without a list to edit.
 export const ADAPTERS: readonly string[] = adapterNames();
@@ -145,32 +144,24 @@ export function judgeRow(setup: MatrixSetup, result: ScenarioResult): MatrixRow 
 }
 
 /**
- * Start the adapter's real local target, run every setup concurrently, judge each, sweep by the run
- * id for anything the harness left, and stop the target — always.
+ * Start the adapter's real local target (and that of any other half its setups name: a broker),
+ * run every setup concurrently, judge each, sweep by the run id for anything the harness left, and
+ * stop the targets — always.
  */
 export async function runOnLocalTarget(adapterName: string, setups: readonly MatrixSetup[]): Promise<AdapterRun> {
-  const adapter = await getAdapter(adapterName);
   const runId = testRunId();
   const started = Date.now();
-  const [target] = await bringUp([adapter], { runId, projectRoot: PROJECT_ROOT, mode: 'local', config: {}, log: () => undefined });
-  if (!target) throw new Error(`${adapterName}: no target started`);
+  const up = await startScenarioTargets(adapterName, setups.map((s) => s.scenario), runId);
   try {
-    const client = await adapter.connect(target.connection);
-    try {
-      const secrets = new SecretRegistry();
-      const signal = new AbortController().signal;
-      setMaxListeners(0, signal);
-      const results = await Promise.all(
-        setups.map((setup) => runScenario(setup.scenario, { runId, targets: targetsOf({ adapter, client, connection: target.connection }), signal, secrets })),
-      );
-      const rows = setups.map((setup, i) => judgeRow(setup, results[i]!));
-      const leftovers = await adapter.cleanup(client, runId);
-      return { adapter: adapterName, runId, facts: target.connection.facts, rows, results, secrets, leftovers, wallMs: Date.now() - started };
-    } finally {
-      await adapter.disconnect?.(client);
-    }
+    const secrets = new SecretRegistry();
+    const signal = new AbortController().signal;
+    setMaxListeners(0, signal);
+    const results = await Promise.all(setups.map((setup) => runScenario(setup.scenario, { runId, targets: up.targets, signal, secrets })));
+    const rows = setups.map((setup, i) => judgeRow(setup, results[i]!));
+    const leftovers = await up.own.adapter.cleanup(up.own.client, runId);
+    return { adapter: adapterName, runId, facts: up.own.connection.facts, rows, results, secrets, leftovers, wallMs: Date.now() - started };
   } finally {
-    await target.stop();
+    await up.stop();
   }
 }
 

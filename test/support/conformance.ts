@@ -6,18 +6,15 @@
 import { setMaxListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Adapter, StartedTarget } from '../../adapters/contract.ts';
-import { getAdapter } from '../../adapters/registry.ts';
 import { runScenario } from '../../scenarios/engine.ts';
 import { loadBuiltinScenarios } from '../../scenarios/load.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import type { Scenario } from '../../scenarios/schema.ts';
 import { SecretRegistry } from '../../scenarios/secrets.ts';
 import type { Verdict } from '../../scenarios/verdict.ts';
-import { bringUp } from '../../adapters/bring-up.ts';
 import { testRunId } from './run-id.ts';
 import { loadTwins, type Twin } from './twins.ts';
-import { PROJECT_ROOT } from '../../scenarios/input.ts';
-import { targetsOf } from './bound.ts';
+import { type ScenarioTargets, startScenarioTargets } from './scenario-targets.ts';
 
 export interface Expectation {
   verdict: Verdict;
@@ -33,6 +30,8 @@ export interface ConformanceOptions {
 export interface ConformanceRun {
   adapter: Adapter;
   target: StartedTarget;
+  /** Every target the scenarios needed, stopped together. */
+  up: ScenarioTargets;
   runId: string;
   secrets: SecretRegistry;
   results: Map<string, ScenarioResult>;
@@ -51,24 +50,18 @@ export function describeConformance(adapterName: string, options: ConformanceOpt
     const twins = await loadTwins(adapterName);
 
     beforeAll(async () => {
-      const adapter = await getAdapter(adapterName);
       const runId = testRunId();
-      const [target] = await bringUp([adapter], { runId, projectRoot: PROJECT_ROOT, mode: 'local', config: {}, log: () => undefined });
-      if (!target) throw new Error('no target');
-      const client = await adapter.connect(target.connection);
+      const all: Scenario[] = [...scenarios, ...twins.map((t) => t.scenario)];
+      const up = await startScenarioTargets(adapterName, all, runId);
       const secrets = new SecretRegistry();
       const signal = new AbortController().signal;
       setMaxListeners(0, signal);
-      const all: Scenario[] = [...scenarios, ...twins.map((t) => t.scenario)];
-      const results = await Promise.all(
-        all.map((scenario) => runScenario(scenario, { runId, targets: targetsOf({ adapter, client, connection: target.connection }), signal, secrets })),
-      );
-      run = { adapter, target, runId, secrets, results: new Map(results.map((r) => [r.id, r])) };
-      await adapter.disconnect?.(client);
+      const results = await Promise.all(all.map((scenario) => runScenario(scenario, { runId, targets: up.targets, signal, secrets })));
+      run = { adapter: up.own.adapter, target: up.own.target, up, runId, secrets, results: new Map(results.map((r) => [r.id, r])) };
     }, 240_000);
 
     afterAll(async () => {
-      await run?.target.stop();
+      await run?.up.stop();
     }, 60_000);
 
     for (const scenario of scenarios) {
