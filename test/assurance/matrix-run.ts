@@ -6,12 +6,15 @@
  * both reach a verdict the same way.
  */
 import { setMaxListeners } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { expect } from 'vitest';
 import { join } from 'node:path';
 import type { CleanupReport } from '../../adapters/contract.ts';
 import { adapterNames } from '../../adapters/registry.ts';
 import { loadWaivers, type Waiver } from '../../reports/waivers.ts';
 import { runScenario } from '../../scenarios/engine.ts';
-import { loadBuiltinScenarios } from '../../scenarios/load.ts';
+import { BUILTIN_DIR, loadBuiltinScenarios } from '../../scenarios/load.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import type { Scenario } from '../../scenarios/schema.ts';
 import { SecretRegistry } from '../../scenarios/secrets.ts';
@@ -20,9 +23,12 @@ import { testRunId } from '../support/run-id.ts';
 import { loadVariants } from '../support/twins.ts';
 import { PROJECT_ROOT } from '../../scenarios/input.ts';
 import { startScenarioTargets } from '../support/scenario-targets.ts';
+import { HTTP_BROKER_CASES, httpBrokerScenario, startHttpBrokerCase } from '../support/http-broker-cases.ts';
+import type { BoundTarget } from '../../scenarios/engine.ts';
 
-// Every adapter in the registry: a new adapter joins the matrix without a list to edit.
-export const ADAPTERS: readonly string[] = adapterNames();
+// Every adapter in the registry with scenarios of its own (a broker has none: its scenarios run in
+// the suites of their points of use): a new adapter joins the matrix without a list to edit.
+export const ADAPTERS: readonly string[] = adapterNames().filter((name) => existsSync(join(BUILTIN_DIR, name)));
 
 /** The local targets' documented gaps: the waivers shipped for them, the project's one statement of those gaps. */
 export const LOCAL_GAPS_FILE = join(PROJECT_ROOT, 'waivers', 'local.yaml');
@@ -49,6 +55,13 @@ export interface MatrixSetup {
   mustFail: string[];
   /** A conformant setup the local target is documented to fail. */
   knownGap?: KnownGap;
+  /** What a broken broker keeps on the target, swept apart from the harness's own leftovers. */
+  keeps?: string;
+  /**
+   * Something the setup needs running beside the targets (a reference HTTP broker), started once
+   * they are up; its scenario replaces {@link scenario}, which only names the setup until then.
+   */
+  prepare?: (targets: Readonly<Record<string, BoundTarget>>) => Promise<{ scenario: Scenario; stop(): Promise<void> }>;
 }
 
 /**
@@ -82,6 +95,8 @@ export interface AdapterRun {
   secrets: SecretRegistry;
   /** What a sweep by the run id still found after every teardown: must be nothing. */
   leftovers: CleanupReport;
+  /** What the sweep of the broken brokers' own run id found: what they kept, removed by jitc cleanup. */
+  keptByBrokers: CleanupReport;
   wallMs: number;
 }
 
@@ -107,7 +122,7 @@ export async function loadSetups(adapter: string, kinds: readonly SetupKind[]): 
   for (const kind of ['twin', 'mutant'] as const) {
     if (!kinds.includes(kind)) continue;
     for (const v of await loadVariants(adapter, kind === 'twin' ? 'twins' : 'mutants')) {
-      setups.push({ kind, adapter, scenario: v.scenario, of: v.of, broken: v.broken, mustFail: v.failedChecks });
+      setups.push({ kind, adapter, scenario: v.scenario, of: v.of, broken: v.broken, mustFail: v.failedChecks, ...(v.keeps ? { keeps: v.keeps } : {}) });
     }
   }
   return setups;
@@ -150,24 +165,59 @@ export function judgeRow(setup: MatrixSetup, result: ScenarioResult): MatrixRow 
  */
 export async function runOnLocalTarget(adapterName: string, setups: readonly MatrixSetup[]): Promise<AdapterRun> {
   const runId = testRunId();
+  // A broken broker's kept grant carries the run id it was given: a run id of its own keeps the harness's sweep honest.
+  const brokersRunId = testRunId();
   const started = Date.now();
   const up = await startScenarioTargets(adapterName, setups.map((s) => s.scenario), runId);
   try {
     const secrets = new SecretRegistry();
     const signal = new AbortController().signal;
     setMaxListeners(0, signal);
-    const results = await Promise.all(setups.map((setup) => runScenario(setup.scenario, { runId, targets: up.targets, signal, secrets })));
+    const prepared = await Promise.all(setups.map((setup) => setup.prepare?.(up.targets)));
+    const results = await Promise.all(
+      setups.map((setup, i) => runScenario(prepared[i]?.scenario ?? setup.scenario, { runId: setup.keeps ? brokersRunId : runId, targets: up.targets, signal, secrets })),
+    ).finally(() => Promise.allSettled(prepared.map((p) => p?.stop())));
     const rows = setups.map((setup, i) => judgeRow(setup, results[i]!));
     const leftovers = await up.own.adapter.cleanup(up.own.client, runId);
-    return { adapter: adapterName, runId, facts: up.own.connection.facts, rows, results, secrets, leftovers, wallMs: Date.now() - started };
+    const keptByBrokers = await up.own.adapter.cleanup(up.own.client, brokersRunId);
+    return { adapter: adapterName, runId, facts: up.own.connection.facts, rows, results, secrets, leftovers, keptByBrokers, wallMs: Date.now() - started };
   } finally {
     await up.stop();
   }
 }
 
+/**
+ * The reference HTTP broker (examples/brokers/http): its example scenario conformant, and once per
+ * defect as a mutant, each with a broker of its own started beside the Vault target.
+ */
+async function httpBrokerSetups(kinds: readonly SetupKind[]): Promise<MatrixSetup[]> {
+  const setups: MatrixSetup[] = [];
+  for (const c of HTTP_BROKER_CASES) {
+    const kind: SetupKind = c.defect ? 'mutant' : 'conformant';
+    if (!kinds.includes(kind)) continue;
+    const prepare: MatrixSetup['prepare'] = (targets) => {
+      const vault = targets.vault?.connection ?? expect.unreachable('the HTTP broker grants on a Vault target');
+      return startHttpBrokerCase(c, { address: vault.address, token: vault.settings.token ?? '' });
+    };
+    setups.push({
+      kind,
+      adapter: 'vault',
+      scenario: await httpBrokerScenario(c, 'http://127.0.0.1:1/'),
+      of: 'examples/brokers/http',
+      mustFail: c.mustFail,
+      prepare,
+      ...(c.defect ? { broken: `the reference HTTP broker started with the defect ${c.defect}` } : {}),
+      ...(c.defect === 'forgets-to-end' || c.defect === 'says-revoked' ? { keeps: 'the token the broker never revoked, swept by the run id' } : {}),
+    });
+  }
+  return setups;
+}
+
 /** Every adapter at once: each has its own target, so their waits overlap too. */
 export async function runMatrix(kinds: readonly SetupKind[], adapters: readonly string[] = ADAPTERS): Promise<AdapterRun[]> {
-  const loaded = await Promise.all(adapters.map((a) => loadSetups(a, kinds)));
+  const loaded = await Promise.all(adapters.map(async (a) => [...(await loadSetups(a, kinds)), ...(a === 'vault' ? await httpBrokerSetups(kinds) : [])]));
+  // The reference HTTP broker takes its bearer token from the variable its example scenario names.
+  process.env.JITC_BROKER_TOKEN ??= randomBytes(24).toString('base64url');
   return Promise.all(adapters.map((a, i) => runOnLocalTarget(a, loaded[i]!)));
 }
 

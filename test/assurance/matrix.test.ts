@@ -99,6 +99,7 @@ describe('the document', () => {
       results: [],
       secrets: new SecretRegistry(),
       leftovers: { removed: [], failed: [] },
+      keptByBrokers: { removed: [], failed: [] },
       wallMs: 12_000,
     };
     const t = totals([run]);

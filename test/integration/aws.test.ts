@@ -14,6 +14,11 @@ const conformance = describeConformance('aws', {
       failedChecks: ['reuse-denied', 'credential-invalidated'],
       because: 'moto does not check the expiry of assumed-role keys',
     },
+    'broker-exec-role': {
+      verdict: 'fail',
+      failedChecks: ['reuse-denied', 'broker-expiry-honoured'],
+      because: "moto does not check the expiry of the reference broker's assumed-role session either",
+    },
     'sts-revoke-active-sessions': {
       verdict: 'fail',
       failedChecks: ['revocation-targeted'],

@@ -22,6 +22,11 @@ const variantSchema = z.strictObject({
   grant: z.strictObject({ params: z.record(z.string(), z.unknown()) }).optional(),
   /** A different end (a defect that only shows at a revocation): replaces the built-in's. */
   end: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * What a broken broker keeps on the target after the run, in words: a grant it never ended is not
+   * the harness's own, so it is swept apart, and the sweep must find it (`jitc cleanup`).
+   */
+  keeps: z.string().min(5).optional(),
   expect: z.strictObject({ failedChecks: z.array(z.string()).min(1) }),
 });
 
@@ -36,6 +41,7 @@ export interface Twin {
   kind: VariantKind;
   broken: string;
   failedChecks: string[];
+  keeps?: string;
 }
 
 export async function loadVariants(adapter: string, kind: VariantKind): Promise<Twin[]> {
@@ -63,7 +69,15 @@ export async function loadVariants(adapter: string, kind: VariantKind): Promise<
       ...(grant ? { grant: { ...grant, params: { ...grant.params, ...variant.grant?.params } } } : { params: { ...(original.params as Record<string, unknown> | undefined), ...variant.params } }),
       ...(variant.end ? { end: variant.end } : {}),
     };
-    variants.push({ scenario: await toScenario(raw, file), of: variant.twinOf, name, kind, broken: variant.broken, failedChecks: variant.expect.failedChecks });
+    variants.push({
+      scenario: await toScenario(raw, file),
+      of: variant.twinOf,
+      name,
+      kind,
+      broken: variant.broken,
+      failedChecks: variant.expect.failedChecks,
+      ...(variant.keeps ? { keeps: variant.keeps } : {}),
+    });
   }
   return variants;
 }
