@@ -5,7 +5,8 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { TARGET_MODES } from '../adapters/contract.ts';
 import { cleanupCommand } from './cleanup.ts';
-import { MAX_CONCURRENCY } from './config.ts';
+import { DEFAULT_POLICY, MAX_CONCURRENCY } from './config.ts';
+import { discoverCommand, type DiscoverFlags } from './discover.ts';
 import { listCommand } from './list.ts';
 import { mergeCommand } from './merge.ts';
 import { reportCommand } from './report.ts';
@@ -59,6 +60,24 @@ function program(setExit: (code: number) => void): Command {
     .action(async (opts: RunFlags & { every?: string }) => setExit(opts.every ? await runEvery(opts.every, opts) : await runCommand(opts)));
 
   cli
+    .command('discover')
+    .description("read the targets' existing roles (never changing them): write a scenario per role and the static findings")
+    .addOption(new Option('--target <mode>', 'how to reach the targets').choices(['local', 'external']))
+    .option('--config <file>', 'config file (YAML): target settings, and policy: { maxWindowSeconds, maxWaitSeconds }')
+    .option('--suite <name...>', 'only these adapters (repeatable or comma-separated; default: every adapter that can discover)', collect)
+    .requiredOption('--out <dir>', 'directory for the scenario files, opt-in/, findings.json and findings.md (new, empty, or written by jitc discover before)')
+    .addHelpText(
+      'after',
+      `
+The config's policy: section sets the bounds roles are judged by:
+  maxWindowSeconds  longest approval window a role may let a grant live (default ${DEFAULT_POLICY.maxWindowSeconds})
+  maxWaitSeconds    longest a generated scenario waits for an expiry; longer ones go to opt-in/ (default ${DEFAULT_POLICY.maxWaitSeconds})
+Run what it wrote with: jitc run --scenario-file DIR/*.yaml (opt-in/ on purpose, file by file).
+Exit codes: 0 no static finding fails, 1 one fails, 2 bad input.`,
+    )
+    .action(async (opts: DiscoverFlags) => setExit(await discoverCommand(opts)));
+
+  cli
     .command('merge')
     .description('combine the output directories of sharded runs into one report')
     .argument('<dir...>', 'output directories of `jitc run --shard`')
@@ -92,7 +111,7 @@ function program(setExit: (code: number) => void): Command {
     .description('list the scenarios: what each proves, its grant source and point of use, its checks and controls')
     .option('--suite <name...>', 'only these suites', collect)
     .option('--checks', 'list the checks instead: meaning, controls, remediation, the scenarios that produce each (Markdown, or JSON with --json)')
-    .option('--broker-schema', "print the JSON Schema of a broker hook's answers (docs/brokers.md)")
+    .option('--broker-schema', "print the JSON Schema of a broker hook's answers (README, 'Testing your own broker')")
     .option('--json', 'print as JSON')
     .action(async (opts) => setExit(await listCommand(opts)));
 

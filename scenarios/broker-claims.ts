@@ -1,7 +1,7 @@
 /**
  * A user's broker says things about its grants — who approved and when, when the grant expires,
  * that it ended it. None of that is a verdict: here each claim is compared with what the target
- * stated and did, by the same rules for every broker (docs/brokers.md, "What jitc checks").
+ * stated and did, by the same rules for every broker (README.md, "What jitc checks of a broker").
  */
 import { BROKER_CHECKS, type BrokerClaims, type EndMode, type GrantRecord } from '../adapters/contract.ts';
 import type { Evidence } from './evidence.ts';

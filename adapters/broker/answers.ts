@@ -1,7 +1,7 @@
 /**
  * What a user's broker answers, over either hook (exec or HTTP): validated with zod at the edge,
  * and published as JSON Schema (docs/broker-answer.schema.json) so a broker's authors can check
- * their answers without jitc. docs/brokers.md explains every field.
+ * their answers without jitc. the README's "Testing your own broker" explains every field.
  */
 import { z } from 'zod';
 import type { Credential, CredentialType } from '../contract.ts';
@@ -79,7 +79,7 @@ export function answerJsonSchema(): Record<string, unknown> {
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     title: 'jitc broker hook answers',
-    description: 'What a broker prints (exec) or returns (HTTP) for each hook; see docs/brokers.md.',
+    description: 'What a broker prints (exec) or returns (HTTP) for each hook; see the README, "Testing your own broker".',
     $defs: Object.fromEntries(
       Object.entries(ANSWERS).map(([name, schema]) => {
         // One dialect for the whole document: the parts do not repeat it.

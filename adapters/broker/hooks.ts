@@ -1,6 +1,6 @@
 /**
  * The one exchange jitc has with a user's broker, whatever carries it (a command, an HTTP API):
- * ask for a grant, end it, ask to renew it without approval, ask its state. docs/brokers.md is
+ * ask for a grant, end it, ask to renew it without approval, ask its state. the README's "Testing your own broker" is
  * the contract a broker is written to.
  */
 import type { CredentialKind, EndAnswer, RenewAnswer, RequestAnswer, StatusAnswer } from './answers.ts';

@@ -3,7 +3,7 @@
  * to an access-request API. It has no point of use — the credential it hands out is judged where it
  * is used (a Vault secret, an S3 object, a directory entry) — and nothing of its own to sweep: what
  * it created on a target carries the run prefix it was given, and that target's cleanup removes it.
- * docs/brokers.md is the contract.
+ * the README's "Testing your own broker" is the contract.
  */
 import type { Adapter } from '../contract.ts';
 import type { BrokerClient } from './brokered.ts';

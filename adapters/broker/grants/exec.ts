@@ -1,6 +1,6 @@
 /**
  * `exec`: the user's broker driven through commands — `request`, `end`, optional `renew` and
- * `status` — under the contract of docs/brokers.md. A command that cannot be found is refused
+ * `status` — under the contract of the README's "Testing your own broker". A command that cannot be found is refused
  * when the scenario is loaded, not half-way through a run.
  */
 import { accessSync, constants } from 'node:fs';

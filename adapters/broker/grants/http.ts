@@ -1,6 +1,6 @@
 /**
  * `http`: the user's broker as an access-request API — submit, poll the approval with a deadline,
- * fetch the credential, end, renew — under the contract of docs/brokers.md. Its credentials
+ * fetch the credential, end, renew — under the contract of the README's "Testing your own broker". Its credentials
  * (bearer token, client certificate) are named by environment variable, never written in the file.
  */
 import { z } from 'zod';

@@ -1,5 +1,5 @@
 /**
- * A reference exec broker for AWS task sessions (docs/brokers.md, "The exec contract"):
+ * A reference exec broker for AWS task sessions (README.md, "The exec contract"):
  *
  *   node --import tsx examples/brokers/aws-role/broker.ts request|end|renew|status [defect]
  *

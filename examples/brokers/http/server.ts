@@ -1,5 +1,5 @@
 /**
- * A reference access-request API for the HTTP contract (docs/brokers.md, "The HTTP contract"),
+ * A reference access-request API for the HTTP contract (README.md, "The HTTP contract"),
  * granting Vault/OpenBao tokens. Node's own http module, no framework:
  *
  *   POST /requests                 submit; answers { requestId, state: "pending" }
@@ -49,7 +49,7 @@ export interface StartedHttpBroker {
   stop(): Promise<void>;
 }
 
-/** The fields of the request body this broker uses (docs/brokers.md lists them all). */
+/** The fields of the request body this broker uses (README.md, "The HTTP contract", lists them all). */
 interface Submitted {
   taskId: string;
   runId: string;

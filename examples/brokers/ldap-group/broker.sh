@@ -1,5 +1,5 @@
 #!/bin/sh
-# A reference exec broker for time-bound LDAP group membership (docs/brokers.md, "The exec contract").
+# A reference exec broker for time-bound LDAP group membership (README.md, "The exec contract").
 #
 #   broker.sh request|end|renew|status [defect]
 #

@@ -1,5 +1,5 @@
 #!/bin/sh
-# A reference exec broker for Vault/OpenBao token grants (docs/brokers.md, "The exec contract").
+# A reference exec broker for Vault/OpenBao token grants (README.md, "The exec contract").
 #
 #   broker.sh request|end|renew|status [defect]
 #
