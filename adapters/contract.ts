@@ -182,10 +182,10 @@ export interface BrokerClaims {
   ended?: { ended: boolean; at: string; detail: string };
 }
 
-/** The checks the engine makes of a brokered grant's claims, by end mode (see docs/brokers.md). */
+/** The checks the engine makes of a brokered grant's claims, by end mode (README.md, "What jitc checks of a broker"). */
 export const BROKER_CHECKS = {
-  always: ['broker-expiry-within-window', 'approval-chain-recorded'],
-  expire: ['broker-expiry-honoured'],
+  always: ['broker-expiry-within-window', 'broker-expiry-honoured', 'approval-chain-recorded'],
+  expire: [],
   revoke: ['broker-end-honoured'],
   consumed: [],
 } as const;
@@ -481,7 +481,12 @@ export interface Discovery {
   /** Scenario files to write, as plain data the scenario loader accepts; `id` names the file. */
   scenarios: { id: string; scenario: Record<string, unknown>; optIn?: boolean }[];
   findings: StaticFinding[];
+  /** What the user should know about the reading: where it could not see, what it left to fill in. */
+  notes?: string[];
 }
+
+/** What discovery writes where it cannot know a value (a secret path, a requester): a scenario holding it must not load. */
+export const CHANGE_ME = 'CHANGE-ME';
 
 /** A configuration finding that needs no wait: a role whose max TTL exceeds the bound, a role anyone may assume. */
 export interface StaticFinding {

@@ -4,12 +4,25 @@
  * from environment variables it names, and a key that looks like it holds a secret is refused.
  */
 import { z } from 'zod';
-import { TARGET_MODES, type TargetMode } from '../adapters/contract.ts';
+import { TARGET_MODES, type DiscoveryPolicy, type TargetMode } from '../adapters/contract.ts';
 import { adapterNames, loadAdapters } from '../adapters/registry.ts';
 import { InputError, describeIssue, displayPath, readYaml } from '../scenarios/input.ts';
 
 /** The most scenarios run at once per suite: the one bound for --concurrency and the config's `concurrency:`. */
 export const MAX_CONCURRENCY = 64;
+
+/**
+ * The organisation's bounds `jitc discover` judges existing roles by, when the config states none:
+ * an approval window of one hour, and five minutes a generated scenario may wait for an expiry.
+ */
+export const DEFAULT_POLICY: DiscoveryPolicy = { maxWindowSeconds: 3600, maxWaitSeconds: 300 };
+
+const policySchema = z.strictObject({
+  /** Longest approval window the organisation allows: a role letting a grant live longer fails `role-within-window`. */
+  maxWindowSeconds: z.number().int().min(1).default(DEFAULT_POLICY.maxWindowSeconds),
+  /** Longest a generated scenario may wait for its grant to expire; longer ones are written opt-in. */
+  maxWaitSeconds: z.number().int().min(1).default(DEFAULT_POLICY.maxWaitSeconds),
+});
 
 const configSchema = z
   .object({
@@ -23,6 +36,8 @@ const configSchema = z
     history: z.string().min(1).optional(),
     /** Gate policy: failures matching any rule fail the run; see reports/gate.ts. */
     gate: z.strictObject({ failOn: z.array(z.string().min(1)).min(1) }).optional(),
+    /** The bounds `jitc discover` judges existing roles by; see cli/discover.ts. */
+    policy: policySchema.optional(),
   })
   // Per-adapter sections (one key per adapter name) are validated by the adapters' own schemas (loadRunConfig).
   .catchall(z.record(z.string(), z.unknown()));

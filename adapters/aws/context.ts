@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { seconds } from '../../scenarios/durations.ts';
-import type { GrantContext, ScenarioContext } from '../contract.ts';
+import type { GrantContext, PointOfUseProbe, ScenarioContext } from '../contract.ts';
 import type { AwsClient } from './client.ts';
 
 /** Parameters every AWS half accepts. */
@@ -24,3 +24,10 @@ export type AwsContext<P extends PropagationParams = PropagationParams> = Scenar
 
 /** A grant source's context: it reaches the point of use only through `ctx.pointOfUse` and `ctx.resource`. */
 export type AwsGrantContext<P extends PropagationParams = PropagationParams> = GrantContext<P, AwsClient>;
+
+/**
+ * Where a holder's extension attempts run (extension/): a half's context — a grant source's, or the
+ * point of use's own for keys a user's broker issued — and the privileged action at the point of
+ * use, with which whatever the holder minted is probed.
+ */
+export type AwsHolderContext = AwsContext & { pointOfUse: Pick<PointOfUseProbe, 'probe'> };

@@ -70,9 +70,9 @@ export async function policiesMatching(iam: IAMClient, match: NameMatch): Promis
   return policies.filter((p) => p.PolicyName !== undefined && p.Arn !== undefined && match(p.PolicyName)).map((p) => ({ name: p.PolicyName!, arn: p.Arn! }));
 }
 
-export async function accessKeys(iam: IAMClient, user: string): Promise<{ id: string; status: string }[]> {
+export async function accessKeys(iam: IAMClient, user: string): Promise<{ id: string; status: string; createdAt?: string }[]> {
   const keys = await collect(paginateListAccessKeys({ client: iam }, { UserName: user }), (p) => p.AccessKeyMetadata);
-  return keys.map((k) => ({ id: k.AccessKeyId ?? '', status: k.Status ?? 'unknown' }));
+  return keys.map((k) => ({ id: k.AccessKeyId ?? '', status: k.Status ?? 'unknown', ...(k.CreateDate ? { createdAt: k.CreateDate.toISOString() } : {}) }));
 }
 
 /** Does the user have a console password? NoSuchEntity is IAM's "none". */

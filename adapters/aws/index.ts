@@ -37,7 +37,14 @@ const awsAdapter: Adapter<AwsClient> = {
   },
   cleanup: cleanupAws,
   leftovers: awsLeftovers,
+  discover: async (client, policy) => (await import('./discover.ts')).discoverAws(client, policy),
   longWait: { scenario: 'sts-assume-role-expiry', ttlParam: 'durationSeconds' },
+  // An external account's keys come from the default chain, never from here: a hook names them in passEnv.
+  hookEnvironment: ({ settings: s }) => ({
+    AWS_REGION: s.region ?? '',
+    ...(s.endpoint ? { AWS_ENDPOINT_URL: s.endpoint } : {}),
+    ...(s.accessKeyId && s.secretAccessKey ? { AWS_ACCESS_KEY_ID: s.accessKeyId, AWS_SECRET_ACCESS_KEY: s.secretAccessKey } : {}),
+  }),
 };
 
 export default awsAdapter;

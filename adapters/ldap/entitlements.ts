@@ -12,7 +12,7 @@
  */
 import type { Client } from 'ldapts';
 import { carriesPrefix, escapeFilterValue, type LdapClient, values } from './client.ts';
-import { LinkTtlControl, parseLinkValue } from './link-ttl.ts';
+import { LinkTtlControl, type LinkValue, parseLinkValue } from './link-ttl.ts';
 import { describeLdapError } from './probes.ts';
 
 /** Bases holding scenario entries (the unaudited subtree is its own database, so it is searched apart). */
@@ -42,8 +42,8 @@ export async function prefixedEntries(client: LdapClient, prefix: string): Promi
 
 const MAX_DEPTH = 8;
 
-/** `member` values of a group, or null when `dn` is not a group (or not there). */
-async function membersOf(client: LdapClient, dn: string): Promise<string[] | null> {
+/** `member` values of a group (with the TTL an expiring link states), or null when `dn` is not a group (or not there). */
+async function membersOf(client: LdapClient, dn: string): Promise<LinkValue[] | null> {
   const ad = client.settings.flavour === 'active-directory';
   try {
     const result = await client.admin.use((c: Client) =>
@@ -51,7 +51,7 @@ async function membersOf(client: LdapClient, dn: string): Promise<string[] | nul
     );
     const entry = result.searchEntries[0];
     if (!entry) return null;
-    return values(entry, 'member').map((v) => parseLinkValue(v).dn);
+    return values(entry, 'member').map(parseLinkValue);
   } catch (error) {
     const answer = describeLdapError(error);
     if (answer.kind === 'result' && (answer.code === 32 || answer.code === 34)) return null;
@@ -61,9 +61,17 @@ async function membersOf(client: LdapClient, dn: string): Promise<string[] | nul
 
 /** Every member chain from `root`, depth-first, cycles cut. */
 export async function memberPaths(client: LdapClient, root: string): Promise<string[][]> {
-  const paths: string[][] = [];
-  const cache = new Map<string, Promise<string[] | null>>();
-  const lookup = (dn: string): Promise<string[] | null> => {
+  return (await memberLinkPaths(client, root)).map((chain) => chain.map((link) => link.dn));
+}
+
+/**
+ * Every member chain from `root` as its links: each element after the root carries the TTL its
+ * member value states (an Active Directory expiring link), null for a plain value.
+ */
+export async function memberLinkPaths(client: LdapClient, root: string): Promise<LinkValue[][]> {
+  const paths: LinkValue[][] = [];
+  const cache = new Map<string, Promise<LinkValue[] | null>>();
+  const lookup = (dn: string): Promise<LinkValue[] | null> => {
     const key = dn.toLowerCase();
     let hit = cache.get(key);
     if (!hit) {
@@ -72,26 +80,31 @@ export async function memberPaths(client: LdapClient, root: string): Promise<str
     }
     return hit;
   };
-  const walk = async (chain: string[]): Promise<void> => {
-    const head = chain[chain.length - 1] as string;
-    const members = await lookup(head);
+  const walk = async (chain: LinkValue[]): Promise<void> => {
+    const head = chain[chain.length - 1] as LinkValue;
+    const members = await lookup(head.dn);
     if (!members || chain.length > MAX_DEPTH) return;
     for (const member of members) {
-      if (member.toLowerCase() === client.layout.emptyMember.toLowerCase()) continue;
-      if (chain.some((dn) => dn.toLowerCase() === member.toLowerCase())) continue;
+      if (member.dn.toLowerCase() === client.layout.emptyMember.toLowerCase()) continue;
+      if (chain.some((link) => link.dn.toLowerCase() === member.dn.toLowerCase())) continue;
       const next = [...chain, member];
       paths.push(next);
       await walk(next);
     }
   };
-  await walk([root]);
+  await walk([{ dn: root, ttlSeconds: null }]);
   return paths;
 }
 
-/** Paths into `grantGroup` that involve something carrying the prefix, as `path` entitlements. */
-export async function pathEntitlements(client: LdapClient, grantGroup: string, prefix: string): Promise<string[]> {
+/**
+ * Paths into `grantGroup` that involve something carrying the prefix, and (for an existing
+ * requester, which carries no prefix) every path ending at `reaching`, as `path` entitlements.
+ */
+export async function pathEntitlements(client: LdapClient, grantGroup: string, prefix: string, reaching?: string): Promise<string[]> {
   const paths = await memberPaths(client, grantGroup);
-  return paths.filter((chain) => chain.slice(1).some((dn) => carriesPrefix(dn, prefix))).map((chain) => `path ${chain.join(' <- ')}`);
+  const ours = (chain: string[]): boolean =>
+    chain.slice(1).some((dn) => carriesPrefix(dn, prefix)) || (reaching !== undefined && chain[chain.length - 1]?.toLowerCase() === reaching.toLowerCase());
+  return paths.filter(ours).map((chain) => `path ${chain.join(' <- ')}`);
 }
 
 /** Entries carrying the prefix, but for those in `except` (another half's), as `entry` entitlements. */

@@ -40,6 +40,8 @@ export interface BindGrant {
    * where a plain member value of its own is a grant without end; none where the account itself is the grant.
    */
   grantGroups?: string[];
+  /** Told of a member value the holder managed to write, for a half that must remove it (its holder is not one of its own entries). */
+  onWritten?: (group: string, member: string) => void;
 }
 
 /** What the holder asks for: a day, far past any short window and the most slapd's dds allows by default. */
@@ -141,6 +143,7 @@ function membershipAttempt(client: LdapClient, grant: BindGrant, group: string):
     attempt: () =>
       asHolder(client, grant.holder, group, async (session) => {
         await session.modify(group, new Change({ operation: 'add', modification: new Attribute({ type: 'member', values: [grant.holder.dn] }) }));
+        grant.onWritten?.(group, grant.holder.dn);
         // A plain member value carries no TTL: nothing but a removal ends it.
         return { detail: `the directory added ${grant.holder.dn} as a member, with no end`, reachesUntil: null };
       }),
@@ -154,4 +157,39 @@ export function bindExtensions(client: LdapClient, grant: BindGrant): ExtensionA
     ...grant.dynamicGroups.map((group) => refreshAttempt(client, grant, group, 'the grant group')),
     ...[...new Set(grant.grantGroups ?? [])].map((group) => membershipAttempt(client, grant, group)),
   ];
+}
+
+/** What the holder's bind could stretch, known only once the directory has been read. */
+export type BindReach = Pick<BindGrant, 'ownEntryDynamic' | 'dynamicGroups' | 'grantGroups'>;
+
+/**
+ * One attempt for a bind a point of use was handed by a user's broker, whose paths to the privilege
+ * are read from the directory only when the attempt runs (`reach`): every refresh and membership
+ * write of {@link bindExtensions} for those paths, tried in turn. It extended when any of them did
+ * (reaching as far as the furthest), is `unknown` when any answer could not be read, and `refused`
+ * only when the directory refused every one.
+ */
+export function handedBindExtension(client: LdapClient, holder: Holder, windowEndsAt: number, reach: () => Promise<BindReach>, onWritten: BindGrant['onWritten']): ExtensionAttempt {
+  return {
+    name: 'outlast the grant with its own bind: refresh each dynamic entry on its path past the window (RFC 2589), write itself into each group on its path',
+    async attempt(moment) {
+      let found: BindReach;
+      try {
+        found = await reach();
+      } catch (error) {
+        return { outcome: 'unknown', at: new Date().toISOString(), detail: `its paths to the privilege could not be read: ${describeLdapError(error).text}` };
+      }
+      const attempts = bindExtensions(client, { holder, windowEndsAt, ...found, ...(onWritten ? { onWritten } : {}) });
+      const results: (ExtensionResult & { name: string })[] = [];
+      for (const a of attempts) results.push({ ...(await a.attempt(moment)), name: a.name });
+      const extended = results.filter((r) => r.outcome === 'extended');
+      const outcome: ExtensionResult['outcome'] = extended.length > 0 ? 'extended' : results.some((r) => r.outcome === 'unknown') || results.length === 0 ? 'unknown' : 'refused';
+      const detail = results.length === 0 ? 'nothing on its path to try' : results.map((r) => `${r.name}: ${r.outcome} (${r.detail})`).join('; ');
+      const at = results.map((r) => r.at).sort().at(-1) ?? new Date().toISOString();
+      if (outcome !== 'extended') return { outcome, at, detail };
+      const reaches = extended.map((r) => r.reachesUntil ?? null);
+      const reachesUntil = reaches.includes(null) ? null : (reaches as string[]).reduce((a, b) => (Date.parse(b) > Date.parse(a) ? b : a));
+      return { outcome, at, detail, reachesUntil };
+    },
+  };
 }

@@ -37,7 +37,18 @@ const ldapAdapter: Adapter<LdapClient> = {
   },
   cleanup: cleanupLdap,
   leftovers: ldapLeftovers,
+  discover: async (client, policy) => (await import('./discover.ts')).discoverLdap(client, policy),
   longWait: { scenario: 'dynamic-account-ttl', ttlParam: 'ttlSeconds' },
+  // The layout as well: a broker needs to know where groups and accounts live.
+  hookEnvironment: ({ settings: s }) => ({
+    LDAP_URL: s.url ?? '',
+    LDAP_BIND_DN: s.bindDn ?? '',
+    LDAP_BIND_PASSWORD: s.password ?? '',
+    LDAP_BASE_DN: s.baseDn ?? '',
+    LDAP_GROUPS_DN: s.groupsDn ?? '',
+    LDAP_ACCOUNTS_DN: s.accountsDn ?? '',
+    LDAP_GRANT_GROUP_DN: s.grantGroupDn ?? '',
+  }),
 };
 
 export default ldapAdapter;

@@ -9,8 +9,16 @@ import type { ProbeResult, ReuseHandle } from '../contract.ts';
 import type { LdapContext, Identity } from './fixtures.ts';
 import { bindAndRead, classifyLdapError, readProtected, type ReadTarget, whoAmI } from './probes.ts';
 
+const PROTECTED = 'protectedTarget';
+
+/** The entry and attribute whose read is the privileged action: the layout's, unless the point of use named an existing one. */
 export function protectedTarget(ctx: LdapContext): ReadTarget {
-  return { dn: ctx.client.layout.resourceDn, attribute: ctx.client.layout.resourceAttribute };
+  return (ctx.state.get(PROTECTED) as ReadTarget | undefined) ?? { dn: ctx.client.layout.resourceDn, attribute: ctx.client.layout.resourceAttribute };
+}
+
+/** Name an existing entry and attribute as the privileged read, for every probe made with this context. */
+export function setProtectedTarget(ctx: LdapContext, target: ReadTarget): void {
+  ctx.state.set(PROTECTED, target);
 }
 
 /** Probe: bind a NEW connection as `identity` (to the target, or to the node `node`) and read the protected attribute. */
@@ -79,7 +87,7 @@ export async function keepSessionOpen(ctx: LdapContext, session: Client, boundAs
   // rightly: only an identity that was itself the grant must lose what any identity may read.
   if (!options.identityIsTheGrant) return handles;
 
-  const dn = ctx.client.layout.resourceDn;
+  const { dn } = protectedTarget(ctx);
   const anonymous = ctx.client.open();
   const baseline = await readEntry(anonymous, dn, true).finally(() => anonymous.unbind().catch(() => undefined));
   if (baseline.outcome !== 'denied') {

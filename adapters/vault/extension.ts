@@ -1,7 +1,8 @@
 /**
  * How the holder of a Vault token may try to stretch its own grant, whoever issued the token (the
  * token broker, an AppRole login, the token unwrapped from a wrapped response or a plain one handed
- * over instead). Every attempt is made with the held token itself, never the admin's:
+ * over instead, or a user's broker, whose token the point of use hands here). Every attempt is made
+ * with the held token itself, never the admin's:
  *
  * - renew-self, asking for an increment far past the approval window;
  * - a child token (auth/token/create) with a TTL far past the window;
@@ -20,14 +21,23 @@ import {
   type ExtensionResult,
   type GrantContext,
   type GrantRecord,
+  type PointOfUseProbe,
   type ReuseHandle,
+  type ScenarioContext,
 } from '../contract.ts';
 import { effectivePolicies, lookupAccessor, type TokenInfo, type VaultClient } from './client.ts';
 import { GONE, readExtensionRefusal, readRefusal, saysGone } from './probes.ts';
 import { tokenMeta, trackAccessor, type VaultToken } from './tokens.ts';
 
-/** What an attempt needs: the grant source's context, whose point of use probes what the holder minted. */
+/** A grant source's context on Vault. */
 export type VaultGrantContext<P = unknown> = GrantContext<P, VaultClient>;
+
+/**
+ * What an attempt needs: a half's context (a grant source's, or the point of use's own for a
+ * credential a user's broker issued), and the privileged action at the point of use, with which
+ * whatever the holder minted is probed.
+ */
+export type VaultHolderContext = ScenarioContext<unknown, VaultClient> & { pointOfUse: Pick<PointOfUseProbe, 'probe'> };
 
 /** A Vault token as its holder holds it. Batch tokens have no accessor (''). */
 export interface HeldToken {
@@ -47,7 +57,7 @@ const MINTED = 'mintedAccessors';
  * inside the window moves the expiry the target states for it, as any renewal does, so the end is
  * judged from where the target now says it is (never past the window: the engine bounds it there).
  */
-export function vaultTokenExtensions(ctx: VaultGrantContext, held: HeldToken, grant?: GrantRecord): ExtensionAttempt[] {
+export function vaultTokenExtensions(ctx: VaultHolderContext, held: HeldToken, grant?: GrantRecord): ExtensionAttempt[] {
   const ask = extensionSeconds(ctx.task.windowSeconds);
   return [
     {
@@ -66,7 +76,7 @@ export function vaultTokenExtensions(ctx: VaultGrantContext, held: HeldToken, gr
   ];
 }
 
-async function renewSelf(ctx: VaultGrantContext, held: HeldToken, ask: number): Promise<ExtensionResult> {
+async function renewSelf(ctx: VaultHolderContext, held: HeldToken, ask: number): Promise<ExtensionResult> {
   let granted: number;
   let warnings: string[];
   try {
@@ -86,7 +96,7 @@ async function renewSelf(ctx: VaultGrantContext, held: HeldToken, ask: number): 
   return { outcome: 'extended', at, detail: `${said}; ${describeReach(reach.until)}`, reachesUntil: reach.until };
 }
 
-async function mint(ctx: VaultGrantContext, held: HeldToken, ask: number, path: 'auth/token/create' | 'auth/token/create-orphan', moment: ExtensionMoment): Promise<ExtensionResult> {
+async function mint(ctx: VaultHolderContext, held: HeldToken, ask: number, path: 'auth/token/create' | 'auth/token/create-orphan', moment: ExtensionMoment): Promise<ExtensionResult> {
   let minted: VaultToken;
   try {
     const answer = await ctx.client.api.send<{ auth: { client_token: string; accessor: string } }>('POST', path, {
@@ -122,7 +132,7 @@ async function mint(ctx: VaultGrantContext, held: HeldToken, ask: number, path: 
 }
 
 /** Until when Vault says a token's privilege reaches: null when it states no end (no expiry, or periodic without a cap). */
-async function statedReach(ctx: VaultGrantContext, token: HeldToken): Promise<{ until: string | null; info: TokenInfo } | { unread: string }> {
+async function statedReach(ctx: ScenarioContext<unknown, VaultClient>, token: HeldToken): Promise<{ until: string | null; info: TokenInfo } | { unread: string }> {
   let info: TokenInfo;
   try {
     info =
@@ -157,7 +167,7 @@ function declined(error: unknown): ExtensionResult {
  * `besidePolicy`: leave out the tokens carrying this policy (directly or through their identity),
  * which the point of use already lists under the same name as holding its resource.
  */
-export async function mintedEntitlements(ctx: VaultGrantContext, besidePolicy?: string): Promise<string[]> {
+export async function mintedEntitlements(ctx: ScenarioContext<unknown, VaultClient>, besidePolicy?: string): Promise<string[]> {
   const found: string[] = [];
   for (const accessor of (ctx.state.get(MINTED) as string[] | undefined) ?? []) {
     try {

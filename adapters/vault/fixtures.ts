@@ -12,16 +12,35 @@ import type { VaultClient } from './client.ts';
 import { probe } from './probes.ts';
 import { revokeTracked, tokenMeta, trackAccessor, type VaultToken } from './tokens.ts';
 
-/** The point of use's parameters: broken setups of the resource and the requester, for non-conformant twins. */
-export const fixtureParams = z.strictObject({
-  /** Broken setup: the `default` policy every token carries grants the secret (standing privilege). */
-  defaultPolicyReadsSecret: z.boolean().default(false),
-  /**
-   * Broken setup: the requester's own token already carries the scenario's read policy — standing
-   * privilege by a second path, beside the grant, that no change to `default` would show.
-   */
-  requesterHoldsReadPolicy: z.boolean().default(false),
-});
+/**
+ * The point of use's parameters: broken setups of the resource and the requester, for
+ * non-conformant twins; or an existing secret of the user's, which nothing is created beside.
+ */
+export const fixtureParams = z
+  .strictObject({
+    /** Broken setup: the `default` policy every token carries grants the secret (standing privilege). */
+    defaultPolicyReadsSecret: z.boolean().default(false),
+    /**
+     * Broken setup: the requester's own token already carries the scenario's read policy — standing
+     * privilege by a second path, beside the grant, that no change to `default` would show.
+     */
+    requesterHoldsReadPolicy: z.boolean().default(false),
+    /** An existing KV v2 secret the task reads (existing-secret.ts): no fixture is created. */
+    existing: z
+      .strictObject({
+        /** The secret's KV v2 data path: `secret/data/app/db`. */
+        secretPath: z.string().regex(/^[^/\s]+(\/[^/\s]+)*\/data\/[^\s]+$/, 'a KV v2 data path such as secret/data/app/db'),
+        /** The variable holding the requester's own token, for the standing probe; absent: that probe is inconclusive. */
+        requesterTokenEnv: z.string().min(1).optional(),
+      })
+      .optional(),
+  })
+  .superRefine((p, issue) => {
+    if (!p.existing) return;
+    for (const key of ['defaultPolicyReadsSecret', 'requesterHoldsReadPolicy'] as const) {
+      if (p[key]) issue.addIssue({ code: 'custom', path: [key], message: 'not with existing: a broken setup changes the target, and nothing is created beside an existing secret' });
+    }
+  });
 export type FixtureParams = z.infer<typeof fixtureParams>;
 
 export type VaultContext<P = FixtureParams> = ScenarioContext<P, VaultClient>;
@@ -87,9 +106,12 @@ export async function restoreDefaultPolicy(api: VaultApi, prefixPattern: string)
   return true;
 }
 
-/** The privileged action: read the scenario's secret with a token, on a new connection (to `node` when given). */
+/** The secret the task reads: the user's existing one, or the scenario's own. */
+export const taskSecretPath = (ctx: VaultContext): string => ctx.params.existing?.secretPath ?? secretPath(ctx);
+
+/** The privileged action: read the task's secret with a token, on a new connection (to `node` when given). */
 export function readSecret(ctx: VaultContext, token: string, node?: string): Promise<ProbeResult> {
-  return probe(() => ctx.client.api.send('GET', secretPath(ctx), { token, ...(node ? { node } : {}) }));
+  return probe(() => ctx.client.api.send('GET', taskSecretPath(ctx), { token, ...(node ? { node } : {}) }));
 }
 
 export async function removeFixtures(ctx: VaultContext): Promise<string[]> {

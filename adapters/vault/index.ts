@@ -35,7 +35,10 @@ const vaultAdapter: Adapter<VaultClient> = {
   },
   cleanup: cleanupVault,
   leftovers: vaultLeftovers,
+  discover: async (client, policy) => (await import('./discover.ts')).discoverVault(client, policy),
   longWait: { scenario: 'token-ttl-expiry', ttlParam: 'ttlSeconds' },
+  // Both spellings: the `vault` and `bao` CLIs each read their own.
+  hookEnvironment: ({ address, settings }) => ({ VAULT_ADDR: address, BAO_ADDR: address, VAULT_TOKEN: settings.token ?? '', BAO_TOKEN: settings.token ?? '' }),
 };
 
 export default vaultAdapter;

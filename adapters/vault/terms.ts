@@ -12,9 +12,14 @@ export const TERMS = {
   secretPath: 'vault.secret-path',
 } as const;
 
-/** A term of the resource; its absence is a wiring error, not a target's answer. */
+/**
+ * A term of the resource; its absence is a wiring error, not a target's answer. An empty one is
+ * what a point of use over an existing secret offers for the policy: a grant must then name an
+ * existing role, whose own policies read it.
+ */
 export function term(ctx: GrantContext<unknown, unknown>, name: string): string {
   const value = ctx.resource.terms[name];
-  if (value === undefined || value === '') throw new Error(`the point of use ${ctx.pointOfUse.name} offers no term ${name}`);
+  if (value === '') throw new Error(`the point of use ${ctx.pointOfUse.name} names an existing resource and offers no ${name} to grant by: name an existing role for the grant (role:)`);
+  if (value === undefined) throw new Error(`the point of use ${ctx.pointOfUse.name} offers no term ${name}`);
   return value;
 }

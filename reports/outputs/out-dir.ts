@@ -198,7 +198,7 @@ export interface OutputDirOptions {
   /** How the user named the directory, for messages: `--out`, `config.yaml: out`. */
   where: string;
   runId: string;
-  command: 'run' | 'merge' | 'report';
+  command: 'run' | 'merge' | 'report' | 'discover';
   log: (line: string) => void;
   /** `jitc report` rebuilds a sealed run in place: the directory must hold one. */
   mustHoldRun?: boolean;

@@ -9,7 +9,7 @@ import { loadCatalogue } from '../../scenarios/catalogue.ts';
 import type { Summary } from './summary.ts';
 
 /** For a table cell: pipes would split it, newlines end it, angle brackets would be read as HTML. */
-const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+export const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 /** For text inside HTML tags (the <summary> line), where Markdown does not apply. */
 const html = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 

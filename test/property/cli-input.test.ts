@@ -36,7 +36,7 @@ interface CliCase {
 
 const word = fc.stringMatching(/^[a-z][a-z0-9-]{2,12}$/);
 const OPTIONS = ['suite', 'scenario', 'scenario-file', 'target', 'config', 'out', 'concurrency', 'waivers', 'no-waivers', 'html', 'fail-on', 'shard', 'metrics', 'every', 'history', 'sign-key', 'help'];
-const COMMANDS = ['run', 'merge', 'history', 'verify', 'list', 'targets', 'report', 'cleanup', 'help'];
+const COMMANDS = ['run', 'merge', 'history', 'verify', 'list', 'targets', 'report', 'cleanup', 'discover', 'help'];
 const catalogue = loadCatalogue();
 
 /** A file's problem as the CLI prints it: `jitc: <file>: <field>`. */

@@ -171,7 +171,7 @@ export const malformedScenario: fc.Arbitrary<Malformed> = fc.oneof(
 
 // ---------------------------------------------------------------- config files
 
-const CONFIG_KEYS = ['target', 'out', 'suites', 'scenarios', 'concurrency', 'waivers', 'history', 'gate'];
+const CONFIG_KEYS = ['target', 'out', 'suites', 'scenarios', 'concurrency', 'waivers', 'history', 'gate', 'policy'];
 
 /** A valid config with any of its optional fields. */
 const validConfig: fc.Arbitrary<Record<string, Json>> = fc.record(

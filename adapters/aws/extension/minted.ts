@@ -6,7 +6,7 @@
  * no such memory, IAM itself lists them on the user (iam-read.ts).
  */
 import type { ReuseHandle } from '../../contract.ts';
-import type { AwsGrantContext } from '../context.ts';
+import type { AwsHolderContext } from '../context.ts';
 import type { AwsKeys } from '../credentials.ts';
 
 export interface MintedSession {
@@ -18,12 +18,12 @@ export interface MintedSession {
 
 const STATE_KEY = 'aws:minted-sessions';
 
-export function mintedSessions(ctx: AwsGrantContext): MintedSession[] {
+export function mintedSessions(ctx: AwsHolderContext): MintedSession[] {
   return (ctx.state.get(STATE_KEY) as MintedSession[] | undefined) ?? [];
 }
 
 /** Remember a minted session for the residue reading. */
-export function rememberSession(ctx: AwsGrantContext, session: MintedSession): void {
+export function rememberSession(ctx: AwsHolderContext, session: MintedSession): void {
   ctx.state.set(STATE_KEY, [...mintedSessions(ctx), session]);
 }
 
@@ -32,7 +32,7 @@ export function rememberSession(ctx: AwsGrantContext, session: MintedSession): v
  * may do the task's action holds nothing of the grant; one whose answer cannot be read is listed
  * with the doubt, never dropped.
  */
-export async function mintedSessionEntitlements(ctx: AwsGrantContext): Promise<string[]> {
+export async function mintedSessionEntitlements(ctx: AwsHolderContext): Promise<string[]> {
   const out: string[] = [];
   for (const session of mintedSessions(ctx)) {
     const reach = await ctx.pointOfUse.probe(session.credential);
@@ -43,6 +43,6 @@ export async function mintedSessionEntitlements(ctx: AwsGrantContext): Promise<s
 }
 
 /** The handle the engine probes after the end for a minted credential: the task's action with it, at the point of use. */
-export function mintedHandle(ctx: AwsGrantContext, name: string, credential: AwsKeys): ReuseHandle {
+export function mintedHandle(ctx: AwsHolderContext, name: string, credential: AwsKeys): ReuseHandle {
   return { name, check: 'derived-credentials-denied', probe: (node) => ctx.pointOfUse.probe(credential, node) };
 }

@@ -9,7 +9,7 @@
  */
 import { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import type { ExtensionAttempt, ExtensionResult } from '../../contract.ts';
-import type { AwsGrantContext } from '../context.ts';
+import type { AwsHolderContext } from '../context.ts';
 import { type AwsKeys, bornKeys } from '../credentials.ts';
 import { sessionName } from '../names.ts';
 import { askedSeconds, minted, notMinted } from './attempt.ts';
@@ -20,7 +20,7 @@ const CHAINED_MIN = 900;
 const CHAINED_MAX = 3600;
 
 export interface RoleSessionHolder {
-  ctx: AwsGrantContext;
+  ctx: AwsHolderContext;
   roleName: string;
   roleArn: string;
   /** The session the holder was given. */

@@ -17,7 +17,7 @@ import { CreateAccessKeyCommand, CreateLoginProfileCommand, GetLoginProfileComma
 import { GetCallerIdentityCommand, GetFederationTokenCommand, GetSessionTokenCommand, type Credentials as StsCredentials } from '@aws-sdk/client-sts';
 import type { ExtensionAttempt, ExtensionMoment, ExtensionResult, ProbeResult } from '../../contract.ts';
 import type { SecretRegistry } from '../../../scenarios/secrets.ts';
-import type { AwsContext, AwsGrantContext } from '../context.ts';
+import type { AwsContext, AwsHolderContext } from '../context.ts';
 import { type AwsKeys, bornKeys } from '../credentials.ts';
 import { probe } from '../probes.ts';
 import { awaitAuthenticates } from '../propagation.ts';
@@ -29,14 +29,22 @@ const USER_SESSION_MIN = 900;
 const USER_SESSION_MAX = 129_600;
 
 export interface UserKeyHolder {
-  ctx: AwsGrantContext;
+  ctx: AwsHolderContext;
   /** The IAM user the key belongs to. */
   user: string;
   /** The key the holder was given (read when the attempt runs). */
   credentials: () => AwsKeys;
   /** When the approval window ends, ms since the epoch. */
   windowEndsAt: number;
+  /**
+   * Told of every key or console password the holder made on its user, for a half that must remove
+   * them itself (a point of use, for keys a user's broker issued); a grant source removes the user.
+   */
+  onMinted?: (made: MadeOnUser) => void;
 }
+
+/** What the holder made on its own user that IAM keeps until someone removes it. */
+export type MadeOnUser = { user: string; accessKeyId: string } | { user: string; loginProfile: true };
 
 type Sts = ReturnType<AwsContext['client']['as']>;
 
@@ -137,6 +145,7 @@ export function userKeyExtensions(h: UserKeyHolder): ExtensionAttempt[] {
         } catch (error) {
           return notMinted(error, 'CreateAccessKey for itself');
         }
+        h.onMinted?.({ user: h.user, accessKeyId: key.accessKeyId });
         return minted(ctx, moment, {
           what: `CreateAccessKey for itself issued key ${key.accessKeyId} on ${h.user}`,
           credentialEnd: null,
@@ -164,6 +173,7 @@ export function userKeyExtensions(h: UserKeyHolder): ExtensionAttempt[] {
         } catch (error) {
           return notMinted(error, `CreateLoginProfile for ${h.user}`);
         }
+        h.onMinted?.({ user: h.user, loginProfile: true });
         return minted(ctx, moment, {
           what: `CreateLoginProfile gave ${h.user} a console password`,
           credentialEnd: null,

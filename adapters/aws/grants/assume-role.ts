@@ -5,8 +5,13 @@
  * path (the requester assuming the role with its own key). The session must die at its
  * `Expiration`, or at task end when the broker revokes it the AWS way (a deny on sessions issued
  * before now) or removes the role's permission policy.
+ *
+ * With `roleArn:` the scenario names a role of the user's own configuration: the broker assumes
+ * it as it is, and its MaxSessionDuration and trust are read and judged (role-findings.ts:
+ * `role-within-window`, `role-trust-narrow`), never changed. Revoking a session of it would need a
+ * policy written onto the role, so such a scenario ends by expiry only.
  */
-import { DeleteRolePolicyCommand, CreateRoleCommand, PutRolePolicyCommand, PutUserPolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
+import { DeleteRolePolicyCommand, CreateRoleCommand, GetRoleCommand, PutRolePolicyCommand, PutUserPolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
@@ -16,44 +21,58 @@ import type { AwsClient } from '../client.ts';
 import { type AwsGrantContext, propagationParams } from '../context.ts';
 import { type AwsKeys, bornKeys, keysOf, registerBrokerSecrets } from '../credentials.ts';
 import { roleSessionExtensions } from '../extension/role-session.ts';
-import { scopeOf } from '../iam-read.ts';
+import { confirmUnchanged, useExisting } from '../existing.ts';
+import { mintedSessionEntitlements } from '../extension/minted.ts';
+import { attachedPolicies, inlinePolicies, type InlinePolicy, scopeOf } from '../iam-read.ts';
 import { iamName, sessionName, tagsFor } from '../names.ts';
-import { assumeDocument, grantDocument, iamDate, revokeOlderSessionsDocument, trustDocument, unboundedEntries } from '../policies.ts';
+import { assumeDocument, grantDocument, iamDate, parseDocument, type PolicyDocument, revokeOlderSessionsDocument, trustDocument, unboundedEntries } from '../policies.ts';
 import { describeAwsError, failureText, probe } from '../probes.ts';
+import { judgeSessionDuration, judgeTrust } from '../role-findings.ts';
 import { eventually } from '../propagation.ts';
 import { OBJECT_ARN, REQUESTER_ARN, REQUESTER_USER, taskResourceOf, term } from '../terms.ts';
 import { awsAction } from './actions.ts';
 import { removeSourceObjects, sourceEntitlements } from './owned.ts';
 
-const params = propagationParams.extend({
-  /**
-   * DurationSeconds asked of AssumeRole. AWS accepts 900 s up to the role's maximum session
-   * duration; moto accepts any value, which lets the embedded target test expiry in seconds.
-   */
-  durationSeconds: seconds.refine((s) => Number.isInteger(s) && s >= 1, 'whole seconds, at least 1'),
-  /** Actions the role's permission policy grants on the task object (bucket actions on its bucket). */
-  grantActions: z.array(awsAction).min(1).default(['s3:GetObject']),
-  /** Broken setup: the role also trusts the requester, which may assume it whenever it likes. */
-  identityTrusted: z.boolean().default(false),
-  /**
-   * Broken setup: the role trusts any principal (`"AWS": "*"`) and the requester holds
-   * sts:AssumeRole on `*`, a common wildcard: standing access through a trust policy that never
-   * names the requester. (A trust in the account root, `arn:…:iam::<account>:root`, is the same
-   * finding on AWS, but moto matches trust principals literally and would not show it.)
-   */
-  trustAnyPrincipal: z.boolean().default(false),
-  /**
-   * How the broker ends the session at task end (end mode `revoke`): AWS's "revoke active sessions"
-   * (deny to sessions issued before now), removing the role's permission policy, or (broken) nothing.
-   */
-  revokeBy: z.enum(['revoke-older-sessions', 'remove-role-policy', 'nothing']).default('revoke-older-sessions'),
-  /**
-   * Broken setup: the role trusts itself and allows sts:AssumeRole on itself, so its session can
-   * chain to a fresh session with a fresh Expiration. The trust names the role's ARN and the task
-   * session's ARN: AWS takes either; moto matches principals literally and needs the second.
-   */
-  selfChaining: z.boolean().default(false),
-});
+const params = propagationParams
+  .extend({
+    /** An existing role of the user's configuration, assumed as it is: nothing is created or changed on it. */
+    roleArn: z.string().regex(/^arn:[^:]+:iam::\d{12}:role\/.+$/, 'an IAM role ARN such as arn:aws:iam::123456789012:role/app-reader').optional(),
+    /**
+     * DurationSeconds asked of AssumeRole. AWS accepts 900 s up to the role's maximum session
+     * duration; moto accepts any value, which lets the embedded target test expiry in seconds.
+     */
+    durationSeconds: seconds.refine((s) => Number.isInteger(s) && s >= 1, 'whole seconds, at least 1'),
+    /** Actions the role's permission policy grants on the task object (bucket actions on its bucket); default s3:GetObject. */
+    grantActions: z.array(awsAction).min(1).optional(),
+    /** Broken setup: the role also trusts the requester, which may assume it whenever it likes. */
+    identityTrusted: z.boolean().default(false),
+    /**
+     * Broken setup: the role trusts any principal (`"AWS": "*"`) and the requester holds
+     * sts:AssumeRole on `*`, a common wildcard: standing access through a trust policy that never
+     * names the requester. (A trust in the account root, `arn:…:iam::<account>:root`, is the same
+     * finding on AWS, but moto matches trust principals literally and would not show it.)
+     */
+    trustAnyPrincipal: z.boolean().default(false),
+    /**
+     * How the broker ends the session at task end (end mode `revoke`): AWS's "revoke active sessions"
+     * (deny to sessions issued before now), removing the role's permission policy, or (broken) nothing.
+     */
+    revokeBy: z.enum(['revoke-older-sessions', 'remove-role-policy', 'nothing']).optional(),
+    /**
+     * Broken setup: the role trusts itself and allows sts:AssumeRole on itself, so its session can
+     * chain to a fresh session with a fresh Expiration. The trust names the role's ARN and the task
+     * session's ARN: AWS takes either; moto matches principals literally and needs the second.
+     */
+    selfChaining: z.boolean().default(false),
+  })
+  .superRefine((p, issue) => {
+    if (p.roleArn === undefined) return;
+    // Each of these writes onto the role (or onto the requester): an existing role is only ever read.
+    const given = { grantActions: p.grantActions !== undefined, identityTrusted: p.identityTrusted, trustAnyPrincipal: p.trustAnyPrincipal, selfChaining: p.selfChaining, revokeBy: p.revokeBy !== undefined };
+    for (const [key, set] of Object.entries(given)) {
+      if (set) issue.addIssue({ code: 'custom', path: [key], message: 'not with roleArn: an existing role is assumed and judged as it is, never changed' });
+    }
+  });
 type Params = z.infer<typeof params>;
 type Ctx = AwsGrantContext<Params>;
 
@@ -63,10 +82,39 @@ interface Session {
   expiration: number;
 }
 
-const roleName = (ctx: Ctx): string => iamName(ctx, 'role');
+const roleName = (ctx: Ctx): string => (ctx.params.roleArn === undefined ? iamName(ctx, 'role') : (ctx.params.roleArn.split('/').at(-1) ?? ''));
+const revokeBy = (ctx: Ctx): NonNullable<Params['revokeBy']> => ctx.params.revokeBy ?? 'revoke-older-sessions';
+const grantActions = (ctx: Ctx): string[] => ctx.params.grantActions ?? ['s3:GetObject'];
 const grantPolicy = (ctx: Ctx): string => iamName(ctx, 'grant');
 const roleArn = (ctx: Ctx): string => ctx.state.get('roleArn') as string;
 const session = (ctx: Ctx): Session => ctx.state.get('session') as Session;
+
+/** An existing role as IAM holds it: ARN, MaxSessionDuration, trust, inline and attached policies. */
+async function readRole(ctx: Ctx, name: string): Promise<{ arn: string; maxSessionDuration: number | undefined; trust: PolicyDocument; inline: InlinePolicy[]; attached: string[] }> {
+  const { iam } = ctx.client;
+  const role = (await iam.send(new GetRoleCommand({ RoleName: name }))).Role;
+  return {
+    arn: role?.Arn ?? '',
+    maxSessionDuration: role?.MaxSessionDuration,
+    trust: parseDocument(role?.AssumeRolePolicyDocument ?? '{}'),
+    inline: await inlinePolicies(iam, { role: name }),
+    attached: (await attachedPolicies(iam, { role: name })).map((a) => a.arn).sort(),
+  };
+}
+
+/** Read the existing role, report what it lets a session become and who it trusts, and remember it for teardown. */
+async function judgeExistingRole(ctx: Ctx, arn: string): Promise<void> {
+  let role: Awaited<ReturnType<typeof readRole>>;
+  try {
+    role = await useExisting(ctx, `role ${arn}`, () => readRole(ctx, roleName(ctx)));
+  } catch (error) {
+    throw new Error(`the existing role ${arn} could not be read with the admin credential: ${failureText(describeAwsError(error))}`);
+  }
+  if (role.arn !== arn) throw new Error(`roleArn ${arn} names role ${roleName(ctx)}, whose ARN is ${role.arn}: give the role's own ARN, path included`);
+  ctx.state.set('roleArn', role.arn);
+  ctx.report(judgeSessionDuration(role.arn, role.maxSessionDuration, ctx.task.windowSeconds));
+  ctx.report(judgeTrust(role.arn, role.trust));
+}
 
 /** AssumeRole with a credential; the session's secret parts are registered the moment they arrive. */
 async function assume(ctx: Ctx, sts: AwsClient['sts'], purpose: string): Promise<Session> {
@@ -205,7 +253,8 @@ export const assumeRoleSource: GrantSource<Params, AwsClient> = {
     'derived-credentials-denied',
     // Reported on its own whenever the role grants wildcards, limits or not.
     'privilege-width',
-    ...(p.revokeBy === 'revoke-older-sessions' ? ['revocation-targeted'] : []),
+    ...(p.roleArn === undefined && (p.revokeBy ?? 'revoke-older-sessions') === 'revoke-older-sessions' ? ['revocation-targeted'] : []),
+    ...(p.roleArn === undefined ? [] : ['role-within-window', 'role-trust-narrow']),
   ],
   remediation: {
     'zero-standing-privilege':
@@ -218,10 +267,13 @@ export const assumeRoleSource: GrantSource<Params, AwsClient> = {
     'no-residue': "Remove the role's permission at task end, so no session chained from it still reaches the resource.",
     'privilege-width': "Grant the role only the actions the task needs on the task's object: no wildcards, no other actions or resources.",
     'revocation-targeted': 'Revoke with a target that evaluates aws:TokenIssueTime, so the deny ends older sessions and leaves new grants working.',
+    'role-within-window': "Set the role's MaxSessionDuration no longer than the approval window (AWS allows no less than 3600 s: give such roles windows of an hour or more).",
+    'role-trust-narrow': "Name only the broker's own principal in the role's trust policy: no \"*\", no account root or account id, no service or federated principal that reaches it without a grant.",
   },
 
   async setup(ctx) {
     await registerBrokerSecrets(ctx);
+    if (ctx.params.roleArn !== undefined) return judgeExistingRole(ctx, ctx.params.roleArn);
     const { iam } = ctx.client;
     // "*" stands alone: it already includes the broker, and a list holding it reads differently to some evaluators.
     const trusted = ctx.params.trustAnyPrincipal ? ['*'] : [ctx.client.brokerArn, ...(ctx.params.identityTrusted ? [term(ctx.resource, REQUESTER_ARN)] : [])];
@@ -242,7 +294,7 @@ export const assumeRoleSource: GrantSource<Params, AwsClient> = {
       new PutRolePolicyCommand({
         RoleName: roleName(ctx),
         PolicyName: grantPolicy(ctx),
-        PolicyDocument: JSON.stringify(grantDocument(ctx.params.grantActions, taskResourceOf(ctx.resource))),
+        PolicyDocument: JSON.stringify(grantDocument(grantActions(ctx), taskResourceOf(ctx.resource))),
       }),
     );
     if (ctx.params.identityTrusted || ctx.params.trustAnyPrincipal) {
@@ -259,11 +311,12 @@ export const assumeRoleSource: GrantSource<Params, AwsClient> = {
           : 'broken setup: the role trusts the task identity, which may assume it at will',
       );
     }
-    ctx.evidence.record('task role created', { role: roleArn(ctx), trusts: trusted, grants: ctx.params.grantActions });
+    ctx.evidence.record('task role created', { role: roleArn(ctx), trusts: trusted, grants: grantActions(ctx) });
     if (ctx.params.selfChaining) await allowSelfChaining(ctx);
   },
 
-  entitlements: (ctx) => sourceEntitlements(ctx),
+  // An existing role holds only the user's own: what the holder minted with its session is all the source issued beside it.
+  entitlements: (ctx) => (ctx.params.roleArn === undefined ? sourceEntitlements(ctx) : mintedSessionEntitlements(ctx)),
 
   // The requester's own key at the point of use is the point of use's standing probe; this is the role's path.
   probeStanding: (ctx) => requesterAssumes(ctx),
@@ -285,7 +338,7 @@ export const assumeRoleSource: GrantSource<Params, AwsClient> = {
       ttlRequestedSeconds: ctx.params.durationSeconds,
       ttlGrantedSeconds: Math.round((issued.expiration - issuedAt) / 1000),
       scopeGranted: scope,
-      attributes: { role: roleArn(ctx), sessionArn: issued.arn, accessKeyId: issued.credentials.accessKeyId, revokeBy: ctx.params.revokeBy },
+      attributes: { role: roleArn(ctx), sessionArn: issued.arn, accessKeyId: issued.credentials.accessKeyId, ...(ctx.params.roleArn === undefined ? { revokeBy: revokeBy(ctx) } : { existingRole: true }) },
       handles: [{ name: 'assumed-role session', check: 'reuse-denied', probe: (node) => ctx.pointOfUse.probe(issued.credentials, node) }],
       extensions: roleSessionExtensions({ ctx, roleName: roleName(ctx), roleArn: roleArn(ctx), credentials: issued.credentials, windowEndsAt: issuedAt + ctx.task.windowSeconds * 1000 }),
     };
@@ -311,7 +364,12 @@ export const assumeRoleSource: GrantSource<Params, AwsClient> = {
       return;
     }
     if (mode !== 'revoke') return;
-    switch (ctx.params.revokeBy) {
+    if (ctx.params.roleArn !== undefined) {
+      throw new Error(
+        `the existing role ${ctx.params.roleArn} cannot end a session without a policy written onto it, and an existing role is never changed: run this scenario with end.mode: expire`,
+      );
+    }
+    switch (revokeBy(ctx)) {
       case 'revoke-older-sessions': {
         const before = await revokeOlderSessions(ctx);
         ctx.evidence.record('active sessions revoked: role denies everything to sessions issued before the revocation', { before: iamDate(before) });
@@ -330,6 +388,11 @@ export const assumeRoleSource: GrantSource<Params, AwsClient> = {
   async teardown(ctx) {
     // The control probes at the point of use, which is torn down after this source: it must finish first.
     await (ctx.state.get('control') as Promise<void> | undefined);
+    if (ctx.params.roleArn !== undefined) {
+      // Nothing was created: the role is read once more to record that it is as it was.
+      await confirmUnchanged(ctx);
+      return [];
+    }
     // The broken trust setups wrote their sts:AssumeRole permission onto the requester.
     return removeSourceObjects(ctx, [iamName(ctx, 'identity-assume')]);
   },

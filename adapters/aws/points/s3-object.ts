@@ -6,25 +6,42 @@
  * and the requester's name and ARN as terms, and the requester's key as the resource's
  * credential; they never see this file's state. Everything is named with the scenario's stem,
  * tagged with the run, and removed again by teardown.
+ *
+ * With `existing:` the object and the requester are the user's own and nothing is created
+ * (existing-object.ts); what reaches the object is read from the requester by name.
+ *
+ * About keys it did not see issued (a user's broker issued them) the point asks IAM (key-facts.ts:
+ * a long-term key states no expiry; a session is stated nothing about), and lets their holder try
+ * what any holder of such keys may (extension/handed-keys.ts); what the holder made here is
+ * removed again at teardown.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { type BucketLocationConstraint, CreateBucketCommand, GetObjectCommand, PutBucketTaggingCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { CreateAccessKeyCommand, CreateUserCommand } from '@aws-sdk/client-iam';
+import { CreateAccessKeyCommand, CreateUserCommand, DeleteAccessKeyCommand, DeleteLoginProfileCommand } from '@aws-sdk/client-iam';
 import type { z } from 'zod';
 import type { Credential, PointOfUse, ProbeResult } from '../../contract.ts';
 import { removeBucket } from '../buckets.ts';
 import type { AwsClient } from '../client.ts';
-import { type AwsContext, propagationParams } from '../context.ts';
+import { type AwsContext, type AwsHolderContext, propagationParams } from '../context.ts';
 import { type AwsKeys, bornKeys, keysOf, registerBrokerSecrets } from '../credentials.ts';
+import { confirmUnchanged } from '../existing.ts';
+import { digest, existingObjectParams, type ExistingRequester, noRequester, objectOf, requesterFromEnv, type TaskObject, useExistingObject } from '../existing-object.ts';
+import { handedKeysExtensions } from '../extension/handed-keys.ts';
+import { mintedSessionEntitlements } from '../extension/minted.ts';
+import type { MadeOnUser } from '../extension/user-key.ts';
 import { userEntitlements } from '../iam-read.ts';
 import { removeIam } from '../iam-remove.ts';
+import { keyFacts } from '../key-facts.ts';
 import { bucketName, iamName, tagsFor } from '../names.ts';
 import { objectArn } from '../policies.ts';
-import { probe } from '../probes.ts';
+import { describeAwsError, failureText, probe } from '../probes.ts';
 import { awaitAuthenticates, untilAllowed } from '../propagation.ts';
 import { OBJECT_ARN, REQUESTER_ARN, REQUESTER_USER } from '../terms.ts';
 
-const params = propagationParams;
+const params = propagationParams.extend({
+  /** An existing object of the user's, read by the task: nothing is created (existing-object.ts). */
+  existing: existingObjectParams.optional(),
+});
 type Params = z.infer<typeof params>;
 type Ctx = AwsContext<Params>;
 
@@ -36,12 +53,17 @@ interface Requester {
   credential: AwsKeys;
 }
 
-const digest = (text: string): string => createHash('sha256').update(text).digest('hex');
+const OBJECT = 'object';
+const MADE = 'madeOnUsers';
 
-function requester(ctx: Ctx): Requester {
-  const found = ctx.state.get('requester') as Requester | undefined;
-  if (!found) throw new Error('the task identity was not created');
-  return found;
+function requester(ctx: Ctx): Requester | undefined {
+  return ctx.state.get('requester') as Requester | undefined;
+}
+
+function taskObject(ctx: Ctx): TaskObject {
+  const object = ctx.state.get(OBJECT) as TaskObject | undefined;
+  if (!object) throw new Error('the task object was not set up');
+  return object;
 }
 
 /**
@@ -53,18 +75,65 @@ async function readObject(ctx: Ctx, credential: Credential, node?: string): Prom
   const keys = keysOf(credential);
   // Not a credential S3 takes: nothing was asked of the target, so nothing is known.
   if (!keys) return { outcome: 'unknown', at: new Date().toISOString(), detail: `a ${credential.type} credential cannot read an S3 object` };
-  const bucket = bucketName(ctx);
+  const { bucket, key } = taskObject(ctx);
   const c = ctx.client.as(keys, node);
   try {
     return await probe(async () => {
-      const answer = await c.s3.send(new GetObjectCommand({ Bucket: bucket, Key: OBJECT_KEY }));
+      const answer = await c.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       const body = (await answer.Body?.transformToString()) ?? '';
       if (digest(body) !== ctx.state.get('objectDigest')) throw Object.assign(new Error('object content differs from what was written'), { name: 'UnexpectedContent', $metadata: { httpStatusCode: 200 } });
-      return `GetObject s3://${bucket}/${OBJECT_KEY}: HTTP 200, content as written`;
+      return `GetObject s3://${bucket}/${key}: HTTP 200, content as ${ctx.params.existing ? 'read before the grant' : 'written'}`;
     });
   } finally {
     c.destroy();
   }
+}
+
+/** The point's own context as a holder's extension attempts need it: what they mint is probed here. */
+function holderContext(ctx: Ctx): AwsHolderContext {
+  return { ...ctx, pointOfUse: { probe: (credential, node) => readObject(ctx, credential, node) } };
+}
+
+/** Remove the keys and console passwords holders made here with keys a broker handed over. */
+async function removeMade(ctx: Ctx): Promise<{ removed: string[]; failed: string[] }> {
+  const removed: string[] = [];
+  const failed: string[] = [];
+  for (const made of (ctx.state.get(MADE) as MadeOnUser[] | undefined) ?? []) {
+    const what = 'accessKeyId' in made ? `access key ${made.accessKeyId} of ${made.user}` : `console password of ${made.user}`;
+    try {
+      if ('accessKeyId' in made) await ctx.client.iam.send(new DeleteAccessKeyCommand({ UserName: made.user, AccessKeyId: made.accessKeyId }));
+      else await ctx.client.iam.send(new DeleteLoginProfileCommand({ UserName: made.user }));
+      removed.push(what);
+    } catch (error) {
+      const failure = describeAwsError(error);
+      if (failure.code !== 'NoSuchEntity') failed.push(`${what}: ${failureText(failure)}`);
+    }
+  }
+  return { removed, failed };
+}
+
+async function setUpOwn(ctx: Ctx): Promise<Requester> {
+  const { s3, iam, region } = ctx.client;
+  const bucket = bucketName(ctx);
+  await s3.send(new CreateBucketCommand({ Bucket: bucket, ...(region !== 'us-east-1' ? { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } } : {}) }));
+  await s3.send(new PutBucketTaggingCommand({ Bucket: bucket, Tagging: { TagSet: tagsFor(ctx) } }));
+  const content = `jitc task object ${randomBytes(16).toString('hex')}`;
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: OBJECT_KEY, Body: content }));
+  ctx.state.set(OBJECT, { bucket, key: OBJECT_KEY });
+  ctx.state.set('objectDigest', digest(content));
+  ctx.evidence.record('task object created', { bucket, key: OBJECT_KEY });
+
+  const userName = iamName(ctx, 'identity');
+  const user = await iam.send(new CreateUserCommand({ UserName: userName, Tags: tagsFor(ctx) }));
+  const key = await iam.send(new CreateAccessKeyCommand({ UserName: userName }));
+  const accessKeyId = key.AccessKey?.AccessKeyId;
+  const secretAccessKey = key.AccessKey?.SecretAccessKey;
+  if (!accessKeyId || !secretAccessKey) throw new Error(`no access key returned for ${userName}`);
+  const created: Requester = { userName, arn: user.User?.Arn ?? '', credential: bornKeys(ctx.secrets, { accessKeyId, secretAccessKey }) };
+  ctx.state.set('requester', created);
+  await awaitAuthenticates(ctx, created.credential, `the identity's own key ${accessKeyId}`);
+  ctx.evidence.record('task identity created: an IAM user with its own access key and no permission', { user: userName, arn: created.arn, accessKeyId });
+  return created;
 }
 
 export const s3ObjectPoint: PointOfUse<Params, AwsClient> = {
@@ -82,39 +151,42 @@ export const s3ObjectPoint: PointOfUse<Params, AwsClient> = {
 
   async setup(ctx) {
     await registerBrokerSecrets(ctx);
-    const { s3, iam, region } = ctx.client;
-    const bucket = bucketName(ctx);
-    await s3.send(new CreateBucketCommand({ Bucket: bucket, ...(region !== 'us-east-1' ? { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } } : {}) }));
-    await s3.send(new PutBucketTaggingCommand({ Bucket: bucket, Tagging: { TagSet: tagsFor(ctx) } }));
-    const content = `jitc task object ${randomBytes(16).toString('hex')}`;
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: OBJECT_KEY, Body: content }));
-    ctx.state.set('objectDigest', digest(content));
-    ctx.evidence.record('task object created', { bucket, key: OBJECT_KEY });
-
-    const userName = iamName(ctx, 'identity');
-    const user = await iam.send(new CreateUserCommand({ UserName: userName, Tags: tagsFor(ctx) }));
-    const key = await iam.send(new CreateAccessKeyCommand({ UserName: userName }));
-    const accessKeyId = key.AccessKey?.AccessKeyId;
-    const secretAccessKey = key.AccessKey?.SecretAccessKey;
-    if (!accessKeyId || !secretAccessKey) throw new Error(`no access key returned for ${userName}`);
-    const created: Requester = { userName, arn: user.User?.Arn ?? '', credential: bornKeys(ctx.secrets, { accessKeyId, secretAccessKey }) };
-    ctx.state.set('requester', created);
-    await awaitAuthenticates(ctx, created.credential, `the identity's own key ${accessKeyId}`);
-    ctx.evidence.record('task identity created: an IAM user with its own access key and no permission', { user: userName, arn: created.arn, accessKeyId });
-
-    const arn = objectArn({ partition: ctx.client.partition, bucket, key: OBJECT_KEY });
+    const existing = ctx.params.existing;
+    if (existing) {
+      ctx.state.set(OBJECT, objectOf(existing.objectArn));
+      ctx.state.set('objectDigest', await useExistingObject(ctx, existing));
+      const found: ExistingRequester | undefined = existing.requesterKeysEnv ? await requesterFromEnv(ctx, existing.requesterKeysEnv) : undefined;
+      if (found?.userName) ctx.state.set('requester', { userName: found.userName, arn: found.arn, credential: found.credential } satisfies Requester);
+      if (found) ctx.evidence.record('requester identity: the existing keys the scenario names', { arn: found.arn, accessKeyId: found.credential.accessKeyId });
+      ctx.state.set('existingRequester', found);
+      return {
+        description: `read ${existing.objectArn}${found ? ` as ${found.arn || found.credential.accessKeyId}` : ''}`,
+        terms: { [OBJECT_ARN]: existing.objectArn, [REQUESTER_USER]: found?.userName ?? '', [REQUESTER_ARN]: found?.arn ?? '' },
+        ...(found ? { requester: found.credential } : {}),
+      };
+    }
+    const created = await setUpOwn(ctx);
+    const { bucket, key } = taskObject(ctx);
     return {
-      description: `read s3://${bucket}/${OBJECT_KEY} as ${userName}`,
-      terms: { [OBJECT_ARN]: arn, [REQUESTER_USER]: userName, [REQUESTER_ARN]: created.arn },
+      description: `read s3://${bucket}/${key} as ${created.userName}`,
+      terms: { [OBJECT_ARN]: objectArn({ partition: ctx.client.partition, bucket, key }), [REQUESTER_USER]: created.userName, [REQUESTER_ARN]: created.arn },
       requester: created.credential,
     };
   },
 
-  // The identity is read by its name: its keys, password, policies and memberships are what reach the object.
-  entitlements: async (ctx) => (await userEntitlements(ctx.client.iam, requester(ctx).userName)).sort(),
+  // The identity is read by its name: its keys, password, policies and memberships are what reach the
+  // object; and whatever a holder of handed-over keys minted here while it still reaches it.
+  async entitlements(ctx) {
+    const who = requester(ctx);
+    const own = who ? await userEntitlements(ctx.client.iam, who.userName) : [];
+    return [...own, ...(await mintedSessionEntitlements(holderContext(ctx)))].sort();
+  },
 
   async probeStanding(ctx) {
-    const own = await readObject(ctx, requester(ctx).credential);
+    const existing = ctx.params.existing;
+    const keys = existing ? (ctx.state.get('existingRequester') as ExistingRequester | undefined)?.credential : requester(ctx)?.credential;
+    if (!keys) return existing ? noRequester(existing) : { outcome: 'unknown', at: new Date().toISOString(), detail: 'the task identity was not created' };
+    const own = await readObject(ctx, keys);
     return { ...own, detail: `own key: ${own.detail}` };
   },
 
@@ -123,11 +195,30 @@ export const s3ObjectPoint: PointOfUse<Params, AwsClient> = {
   use: (ctx, credential) =>
     untilAllowed(ctx, `first use of the ${keysOf(credential)?.sessionToken ? 'session' : 'key'}`, () => readObject(ctx, credential)),
 
+  async inspect(ctx, credential) {
+    const keys = keysOf(credential);
+    return keys ? keyFacts(ctx.client.iam, keys) : undefined;
+  },
+
+  extensions(ctx, credential, grant) {
+    const keys = keysOf(credential);
+    if (!keys) return [];
+    const windowEndsAt = Date.parse(grant.issuedAt) + ctx.task.windowSeconds * 1000;
+    return handedKeysExtensions(holderContext(ctx), keys, windowEndsAt, (made) => ctx.state.set(MADE, [...((ctx.state.get(MADE) as MadeOnUser[] | undefined) ?? []), made]));
+  },
+
   async teardown(ctx) {
+    const made = await removeMade(ctx);
+    if (ctx.params.existing) {
+      await confirmUnchanged(ctx);
+      if (made.failed.length > 0) throw new Error(`teardown left: ${made.failed.join('; ')} (removed: ${made.removed.join(', ')})`);
+      return made.removed;
+    }
     const userName = iamName(ctx, 'identity');
     const iamReport = await removeIam(ctx.client.iam, (name) => name === userName);
-    const removed = [...iamReport.removed, ...(await removeBucket(ctx.client.s3, bucketName(ctx)))];
-    if (iamReport.failed.length > 0) throw new Error(`teardown left: ${iamReport.failed.join('; ')} (removed: ${removed.join(', ')})`);
+    const removed = [...made.removed, ...iamReport.removed, ...(await removeBucket(ctx.client.s3, bucketName(ctx)))];
+    const failed = [...made.failed, ...iamReport.failed];
+    if (failed.length > 0) throw new Error(`teardown left: ${failed.join('; ')} (removed: ${removed.join(', ')})`);
     return removed;
   },
 };

@@ -15,12 +15,21 @@
  *
  * The requester's own bind outlives the grant, so what it may try is to keep the membership:
  * refresh its dynamic grant group, or write itself into the grant group (extension.ts).
+ *
+ * With `group:` the membership lands in an existing group of the user's instead of the point of
+ * use's grant group (one the ACL reaches, a group nested in it): the membership is created as
+ * above and removed at the end, and the group is otherwise never changed — its classes and members
+ * are read before and after (existing.ts). Member values of an identity that carries no scenario
+ * prefix (an existing requester) are removed again at teardown if they are still there.
  */
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
 import { credentialOf, type Grant, type GrantSource } from '../../contract.ts';
 import { auditScenario, expectAudit } from '../audit.ts';
-import { addMember, type LdapClient, removeMember, values } from '../client.ts';
+import { addMember, carriesPrefix, type LdapClient, removeMember, values } from '../client.ts';
+import { groupSettings } from '../existing-entry.ts';
+import { confirmUnchanged, useExisting } from '../existing.ts';
+import { describeLdapError } from '../probes.ts';
 import { entryEntitlements } from '../entitlements.ts';
 import { bindExtensions } from '../extension.ts';
 import {
@@ -44,6 +53,8 @@ const pathName = z.enum(['direct', 'nested']);
 type PathName = z.infer<typeof pathName>;
 
 const params = brokerParams.extend({
+  /** An existing group the membership lands in, instead of the point of use's grant group; never otherwise changed. */
+  group: z.string().min(3).optional(),
   /** Lifetime of each membership as the directory enforces it (native only). */
   ttlSeconds: seconds,
   /** `native`: time-bound by the directory (dynamic grant group, or AD link TTL); `static` (broken): a plain member value. */
@@ -77,7 +88,7 @@ function requester(ctx: Ctx): Identity {
 }
 
 function grantGroupOf(ctx: Ctx): string {
-  return termOf(ctx, GRANT_GROUP_TERM);
+  return ctx.params.group ?? termOf(ctx, GRANT_GROUP_TERM);
 }
 
 function teamDn(ctx: Ctx): string {
@@ -142,6 +153,31 @@ async function revokePath(ctx: Ctx, grant: PathGrant, who: Identity): Promise<vo
   expectAudit(ctx, { stage: 'removal', type: 'modify', dn: grant.target, mod: `member:- ${who.dn}`, by: 'the broker' });
 }
 
+/** Member values the holder wrote with its own bind (group, member). */
+const WRITTEN = 'writtenByHolder';
+
+/** Remove the requester's own member values this source granted (or its holder wrote), where they are still there. */
+async function removeRequesterValues(ctx: Ctx): Promise<string[]> {
+  const who = ctx.resource.requester && credentialOf(ctx.resource.requester, 'ldap-bind');
+  if (!who || carriesPrefix(who.dn, ctx.prefix)) return [];
+  const values: [string, string][] = [
+    ...grants(ctx).filter((g) => g.via !== 'dynamic-group').map((g): [string, string] => [g.target, who.dn]),
+    ...((ctx.state.get(WRITTEN) as [string, string][] | undefined) ?? []),
+  ];
+  const removed: string[] = [];
+  for (const [group, member] of values) {
+    try {
+      await removeMember(ctx.client, group, member);
+      removed.push(`member ${member} of ${group}`);
+    } catch (error) {
+      const answer = describeLdapError(error);
+      // noSuchAttribute (16) or noSuchObject (32): already gone (revoked, expired).
+      if (answer.kind !== 'result' || (answer.code !== 16 && answer.code !== 32)) throw error;
+    }
+  }
+  return removed;
+}
+
 function chainOf(ctx: Ctx, grant: PathGrant, who: Identity): string {
   const chain = [grantGroupOf(ctx)];
   if (grant.path === 'nested') chain.push(grant.target);
@@ -170,6 +206,14 @@ export const groupMembershipSource: GrantSource<Params, LdapClient> = {
   async setup(ctx) {
     markStart(ctx);
     requester(ctx);
+    const existing = ctx.params.group;
+    if (existing) {
+      try {
+        await useExisting(ctx, `group ${existing}`, () => groupSettings(ctx.client, existing));
+      } catch (error) {
+        throw new Error(`the existing group ${existing} could not be read: ${describeLdapError(error).text}`);
+      }
+    }
     if (ctx.params.paths.includes('nested')) {
       const team = teamDn(ctx);
       const grantGroup = grantGroupOf(ctx);
@@ -212,6 +256,7 @@ export const groupMembershipSource: GrantSource<Params, LdapClient> = {
         ownEntryDynamic: false,
         dynamicGroups: made.flatMap((g) => (g.grantGroup ? [g.grantGroup] : [])),
         grantGroups: [grantGroupOf(ctx), ...made.map((g) => g.target)],
+        onWritten: (group, member) => ctx.state.set(WRITTEN, [...((ctx.state.get(WRITTEN) as [string, string][] | undefined) ?? []), [group, member]]),
       }),
     };
   },
@@ -236,7 +281,12 @@ export const groupMembershipSource: GrantSource<Params, LdapClient> = {
 
   async teardown(ctx) {
     await auditScenario(ctx, ctx.params.audit, ctx.params.auditWaitSeconds);
+    // Member values naming the requester itself (a static path, a holder's own write): a requester
+    // carrying no prefix (an existing one) is found by no prefix sweep.
+    const removed = await removeRequesterValues(ctx);
     // Its groups and every membership it granted; the requester's entry is left to the point of use.
-    return removeScenario(ctx, requesterEntries(ctx));
+    removed.push(...(await removeScenario(ctx, requesterEntries(ctx))));
+    if (ctx.params.group) await confirmUnchanged(ctx);
+    return removed;
   },
 };

@@ -13,28 +13,48 @@
  * Broken setups for twins and mutants, both about the requester: it is a standing member of the
  * grant group, or it lives where an ACL rule grants the read by location (a DN rule), a second
  * path to the privilege that no revocation of a membership ends.
+ *
+ * With `existing:` the entry, the grant group and the requester are the user's own and nothing is
+ * created (existing-entry.ts).
+ *
+ * About a bind it did not see issued (a user's broker issued it) the point reads what makes that DN
+ * reach the entry, and until when (reach.ts), and lets its holder try to outlast it with its own
+ * bind (extension.ts); a member value a holder wrote is removed again at teardown.
  */
 import { z } from 'zod';
 import { credentialOf, type Credential, type CredentialType, type PointOfUse, type ProbeResult, type Resource } from '../../contract.ts';
 import { addMember, type LdapClient } from '../client.ts';
 import { pathEntitlements } from '../entitlements.ts';
+import { confirmUnchanged } from '../existing.ts';
+import { existingEntryParams, existingRequester, noRequester, rememberWritten, removeWritten, setUpExistingEntry } from '../existing-entry.ts';
+import { handedBindExtension } from '../extension.ts';
 import { addAccount, type Identity, type LdapContext, named, newIdentity, removeScenario, sameDn } from '../fixtures.ts';
 import { readProtected } from '../probes.ts';
+import { reachFacts, readReach } from '../reach.ts';
 import { keepSessionOpen, newConnectionRead, openSession, protectedTarget } from '../sessions.ts';
 import { ATTRIBUTE_TERM, ENTRY_TERM, GRANT_GROUP_TERM } from '../terms.ts';
 
-const params = z.strictObject({
-  /** Keep a connection bound during the task open across the end of the grant, and probe it. */
-  keepSessionOpen: z.boolean().default(false),
-  /** Broken setup: the requester already sits in the grant group before any grant. */
-  standingMembership: z.boolean().default(false),
-  /**
-   * Where the requester lives: `accounts` (conformant), or `dn-granted` (broken): the subtree the
-   * ACL also grants by location (a DN rule), a second path to the privilege beside the membership
-   * that no revocation of the membership ends.
-   */
-  requesterIn: z.enum(['accounts', 'dn-granted']).default('accounts'),
-});
+const params = z
+  .strictObject({
+    /** Keep a connection bound during the task open across the end of the grant, and probe it. */
+    keepSessionOpen: z.boolean().default(false),
+    /** Broken setup: the requester already sits in the grant group before any grant. */
+    standingMembership: z.boolean().default(false),
+    /**
+     * Where the requester lives: `accounts` (conformant), or `dn-granted` (broken): the subtree the
+     * ACL also grants by location (a DN rule), a second path to the privilege beside the membership
+     * that no revocation of the membership ends.
+     */
+    requesterIn: z.enum(['accounts', 'dn-granted']).default('accounts'),
+    /** The user's own entry, grant group and requester (existing-entry.ts): nothing is created. */
+    existing: existingEntryParams.optional(),
+  })
+  .superRefine((p, issue) => {
+    if (!p.existing) return;
+    if (p.standingMembership) issue.addIssue({ code: 'custom', path: ['standingMembership'], message: 'not with existing: a broken setup changes the directory, and nothing is created beside existing objects' });
+    if (p.requesterIn !== 'accounts') issue.addIssue({ code: 'custom', path: ['requesterIn'], message: 'not with existing: the requester is existing.requesterDn' });
+    if (p.existing.requesterPasswordEnv && !p.existing.requesterDn) issue.addIssue({ code: 'custom', path: ['existing', 'requesterPasswordEnv'], message: 'names the password of existing.requesterDn: give requesterDn too' });
+  });
 type Params = z.infer<typeof params>;
 type Ctx = LdapContext<Params>;
 
@@ -52,6 +72,13 @@ function requester(ctx: Ctx): Identity {
   if (!identity) throw new Error('no requester: setup did not run');
   return identity;
 }
+
+/** The DN a kept-open session's identity is compared with: the requester the point made, or the existing one named. */
+function requesterDn(ctx: Ctx): string | undefined {
+  return ctx.params.existing ? ctx.params.existing.requesterDn : requester(ctx).dn;
+}
+
+const grantGroupOf = (ctx: Ctx): string => ctx.params.existing?.grantGroupDn ?? ctx.client.layout.grantGroupDn;
 
 /** A credential this point cannot use proves nothing about the resource: unknown, never denied. */
 function unusable(credential: Credential): ProbeResult {
@@ -74,6 +101,7 @@ export const entryPoint: PointOfUse<Params, LdapClient> = {
   },
 
   async setup(ctx): Promise<Resource> {
+    if (ctx.params.existing) return setUpExistingEntry(ctx, ctx.params.existing);
     const { layout } = ctx.client;
     const who = newIdentity(ctx, named(ctx, 'requester', requesterBase(ctx)));
     await addAccount(ctx, who.dn, who.password, { dynamic: false });
@@ -91,10 +119,15 @@ export const entryPoint: PointOfUse<Params, LdapClient> = {
     };
   },
 
-  // What reaches the entry: every member chain into the grant group through something the scenario made.
-  entitlements: (ctx) => pathEntitlements(ctx.client, ctx.client.layout.grantGroupDn, ctx.prefix),
+  // What reaches the entry: every member chain into the grant group through something the scenario
+  // made (and, for an existing requester, every chain that ends at it).
+  entitlements: (ctx) => pathEntitlements(ctx.client, grantGroupOf(ctx), ctx.prefix, ctx.params.existing?.requesterDn),
 
-  probeStanding: (ctx) => newConnectionRead(ctx, requester(ctx)),
+  async probeStanding(ctx) {
+    if (!ctx.params.existing) return newConnectionRead(ctx, requester(ctx));
+    const own = existingRequester(ctx);
+    return own ? newConnectionRead(ctx, own) : noRequester(ctx.params.existing);
+  },
 
   async probe(ctx, credential, node) {
     const bind = credentialOf(credential, 'ldap-bind');
@@ -110,14 +143,39 @@ export const entryPoint: PointOfUse<Params, LdapClient> = {
     const used = await readProtected(session, protectedTarget(ctx), (v) => ctx.secrets.add(v));
     if (ctx.params.keepSessionOpen && used.outcome === 'allowed') {
       // A bind other than the requester's is an identity the grant created: it is the grant.
-      const sessions = await keepSessionOpen(ctx, session, bind.dn, { identityIsTheGrant: !sameDn(bind.dn, requester(ctx).dn) });
+      const own = requesterDn(ctx);
+      const sessions = await keepSessionOpen(ctx, session, bind.dn, { identityIsTheGrant: own === undefined || !sameDn(bind.dn, own) });
       return { ...used, sessions };
     }
     await session.unbind().catch(() => undefined);
     return used;
   },
 
+  async inspect(ctx, credential) {
+    const bind = credentialOf(credential, 'ldap-bind');
+    if (!bind) return undefined;
+    const reach = await readReach(ctx.client, grantGroupOf(ctx), bind.dn);
+    const facts = reachFacts(reach);
+    if (!facts) ctx.evidence.record(`no membership path from ${bind.dn} into ${reach.grantGroup}: the directory states nothing about its privilege`, { dn: bind.dn, grantGroup: reach.grantGroup });
+    return facts;
+  },
+
+  extensions(ctx, credential, grant) {
+    const bind = credentialOf(credential, 'ldap-bind');
+    if (!bind) return [];
+    const reach = async (): Promise<{ ownEntryDynamic: boolean; dynamicGroups: string[]; grantGroups: string[] }> => {
+      const found = await readReach(ctx.client, grantGroupOf(ctx), bind.dn);
+      return { ownEntryDynamic: found.own !== null, dynamicGroups: found.dynamicEntries, grantGroups: found.groups };
+    };
+    const windowEndsAt = Date.parse(grant.issuedAt) + ctx.task.windowSeconds * 1000;
+    return [handedBindExtension(ctx.client, bind, windowEndsAt, reach, (group, member) => rememberWritten(ctx, group, member))];
+  },
+
   // Runs after the grant source's teardown: what carries the prefix now is the requester and any
   // membership still naming it (a standing one); a source whose teardown failed leaves more, swept too.
-  teardown: (ctx) => removeScenario(ctx),
+  async teardown(ctx) {
+    const removed = [...(await removeWritten(ctx)), ...(await removeScenario(ctx))];
+    if (ctx.params.existing) await confirmUnchanged(ctx);
+    return removed;
+  },
 };

@@ -5,40 +5,63 @@
  * it, and let the holder stretch it no further than the window (extension.ts). Reuse of the token
  * and of its child is tried at the point of use; whether Vault still knows the accessor is asked
  * of Vault itself.
+ *
+ * With `role:` the scenario names a token role of the user's own configuration: the broker creates
+ * the token with `auth/token/create/<role>`, asking only a TTL (the window unless ttlSeconds says
+ * otherwise) and leaving policies, caps and period to the role, which is read, judged
+ * (role-findings.ts: `role-within-window`, `role-trust-narrow`) and never changed. Nothing but the
+ * token is created.
  */
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
 import { bornCredential, type Grant, type GrantSource, type ReuseHandle } from '../../contract.ts';
 import { grantedCapabilities, lookupAccessor, type VaultClient } from '../client.ts';
 import { mintedEntitlements, vaultTokenExtensions, type VaultGrantContext } from '../extension.ts';
+import { confirmUnchanged, mountMaxTtl, readObject, useExisting } from '../existing.ts';
 import { GONE, probe } from '../probes.ts';
+import { judgeTokenRole } from '../role-findings.ts';
 import { TERMS, term } from '../terms.ts';
 import { revokeTracked, tokenMeta, trackAccessor, type VaultToken } from '../tokens.ts';
 
-const params = z.strictObject({
-  /** TTL the broker asks for; null asks none (the mount default applies). */
-  ttlSeconds: seconds.nullable(),
-  /**
-   * Upper bound no renewal can pass. Absent: the approval window, as a broker must cap a renewable
-   * token; null (broken) sets none, so the holder renews up to the mount's max TTL (768 h by default).
-   */
-  explicitMaxTtlSeconds: seconds.nullable().optional(),
-  /** A periodic token renews forever: the classic way to make a "temporary" token permanent. */
-  periodSeconds: seconds.optional(),
-  /**
-   * Broken setup: the grant also lets its holder create tokens — children (auth/token/create) or
-   * orphans (auth/token/create-orphan) — which the task does not need.
-   */
-  holderMayCreate: z.array(z.enum(['child', 'orphan'])).default([]),
-  /** A child token the task makes with its JIT token, as a subprocess would. */
-  child: z.strictObject({ orphan: z.boolean().default(false), ttlSeconds: seconds }).optional(),
-  /**
-   * How the broker ends the grant at task end: revoke the token (and its children), or — broken —
-   * `orphan`: revoke-orphan, which ends the token but turns its children into orphans that live on
-   * to their own TTL (a broker that picked the wrong endpoint), or `nothing`.
-   */
-  revokeAtEnd: z.enum(['token', 'orphan', 'nothing']).default('token'),
-});
+const params = z
+  .strictObject({
+    /**
+     * An existing token role of the user's configuration: the token is created with it, and the
+     * role's own settings decide its policies and caps. Nothing else is created or changed.
+     */
+    role: z.string().min(1).optional(),
+    /** TTL the broker asks for; null asks none (the mount default applies). With `role`, absent asks the approval window. */
+    ttlSeconds: seconds.nullable().optional(),
+    /**
+     * Upper bound no renewal can pass. Absent: the approval window, as a broker must cap a renewable
+     * token; null (broken) sets none, so the holder renews up to the mount's max TTL (768 h by default).
+     */
+    explicitMaxTtlSeconds: seconds.nullable().optional(),
+    /** A periodic token renews forever: the classic way to make a "temporary" token permanent. */
+    periodSeconds: seconds.optional(),
+    /**
+     * Broken setup: the grant also lets its holder create tokens — children (auth/token/create) or
+     * orphans (auth/token/create-orphan) — which the task does not need.
+     */
+    holderMayCreate: z.array(z.enum(['child', 'orphan'])).default([]),
+    /** A child token the task makes with its JIT token, as a subprocess would. */
+    child: z.strictObject({ orphan: z.boolean().default(false), ttlSeconds: seconds }).optional(),
+    /**
+     * How the broker ends the grant at task end: revoke the token (and its children), or — broken —
+     * `orphan`: revoke-orphan, which ends the token but turns its children into orphans that live on
+     * to their own TTL (a broker that picked the wrong endpoint), or `nothing`.
+     */
+    revokeAtEnd: z.enum(['token', 'orphan', 'nothing']).default('token'),
+  })
+  .superRefine((p, issue) => {
+    if (p.role === undefined && p.ttlSeconds === undefined) issue.addIssue({ code: 'custom', path: ['ttlSeconds'], message: 'required unless role names an existing token role' });
+    if (p.role === undefined) return;
+    // The role decides the token's policies and caps; a policy of the broker's own would change the target.
+    const given = { explicitMaxTtlSeconds: p.explicitMaxTtlSeconds !== undefined, periodSeconds: p.periodSeconds !== undefined, child: p.child !== undefined, holderMayCreate: p.holderMayCreate.length > 0 };
+    for (const [key, set] of Object.entries(given)) {
+      if (set) issue.addIssue({ code: 'custom', path: [key], message: 'not with role: an existing token role is judged by its own settings, and nothing but the token is created' });
+    }
+  });
 type TokenParams = z.infer<typeof params>;
 type Ctx = VaultGrantContext<TokenParams>;
 
@@ -52,12 +75,39 @@ function issued(ctx: Ctx): VaultToken {
   return ctx.state.get(JIT) as VaultToken;
 }
 
+const rolePath = (role: string): string => `auth/token/roles/${role}`;
+
+/** Read the existing role and its mount's max TTL, report what they let a token become, and remember the role for teardown. */
+async function judgeRole(ctx: Ctx, role: string): Promise<void> {
+  const api = ctx.client.api;
+  const settings = await useExisting(ctx, `token role ${role}`, () => readObject(api, rolePath(role), `token role ${role}`));
+  for (const finding of judgeTokenRole(role, settings, await mountMaxTtl(api, 'token'), ctx.task.windowSeconds)) ctx.report(finding);
+}
+
+/** The token request: the broker's own policies and caps, or, with an existing role, only a TTL. */
+function createCall(ctx: Ctx): { path: string; body: Record<string, unknown>; ttl: number | null; cap: number | null } {
+  const p = ctx.params;
+  const meta = { ...tokenMeta(ctx), jitc_task: ctx.task.id, jitc_approver: ctx.task.approver };
+  if (p.role !== undefined) {
+    const ttl = p.ttlSeconds === undefined ? ctx.task.windowSeconds : p.ttlSeconds;
+    return { path: `auth/token/create/${p.role}`, body: { display_name: ctx.prefix, meta, ...(ttl === null ? {} : { ttl: `${ttl}s` }) }, ttl, cap: null };
+  }
+  const extra = ctx.state.get(HOLDER_POLICY) as string | undefined;
+  const body: Record<string, unknown> = { policies: [term(ctx, TERMS.policy), ...(extra ? [extra] : [])], display_name: ctx.prefix, meta, renewable: true };
+  const ttl = p.ttlSeconds ?? null;
+  if (ttl !== null) body.ttl = `${ttl}s`;
+  const cap = p.explicitMaxTtlSeconds === undefined ? ctx.task.windowSeconds : p.explicitMaxTtlSeconds;
+  if (cap !== null) body.explicit_max_ttl = `${cap}s`;
+  if (p.periodSeconds !== undefined) body.period = `${p.periodSeconds}s`;
+  return { path: 'auth/token/create', body, ttl, cap };
+}
+
 export const tokenSource: GrantSource<TokenParams, VaultClient> = {
   title: 'Token with a TTL created by the broker',
   params,
   issues: ['vault-token'],
   needs: [TERMS.policy],
-  checks: () => ['reuse-denied', 'credential-invalidated', 'derived-credentials-denied', 'holder-cannot-extend'],
+  checks: (p) => ['reuse-denied', 'credential-invalidated', 'derived-credentials-denied', 'holder-cannot-extend', ...(p.role === undefined ? [] : ['role-within-window', 'role-trust-narrow'])],
   remediation: {
     'ttl-bounded': 'Create the task\'s token with ttl and explicit_max_ttl no longer than the approval window, and without a period',
     'reuse-denied': 'Revoke the token (auth/token/revoke-accessor) when the task ends, and give it a TTL that ends with the approval window',
@@ -65,9 +115,12 @@ export const tokenSource: GrantSource<TokenParams, VaultClient> = {
     'derived-credentials-denied': 'End the grant with auth/token/revoke or revoke-accessor, never revoke-orphan, and keep auth/token/create-orphan out of its policies, so every child dies with its parent',
     'holder-cannot-extend': 'Set explicit_max_ttl on the token to the approval window, give it no period, and keep auth/token/create and create-orphan out of its policies',
     'no-residue': 'Revoke the task\'s token, with its children, when the task ends',
+    'role-within-window': 'Set token_explicit_max_ttl on the token role to the approval window and give it no token_period, so no token of the role outlives the window',
+    'role-trust-narrow': 'Bind the token role to the broker: token_bound_cidrs naming its addresses, no "*" in allowed_entity_aliases, and auth/token/create/<role> in the broker\'s policy only',
   },
 
   async setup(ctx) {
+    if (ctx.params.role !== undefined) return judgeRole(ctx, ctx.params.role);
     const may = new Set(ctx.params.holderMayCreate);
     if (ctx.params.child) may.add(ctx.params.child.orphan ? 'orphan' : 'child');
     if (may.size === 0) return;
@@ -80,23 +133,14 @@ export const tokenSource: GrantSource<TokenParams, VaultClient> = {
     }
   },
 
-  // The JIT token and its children carry the read policy: the point of use lists them.
-  entitlements: (ctx) => mintedEntitlements(ctx, term(ctx, TERMS.policy)),
+  // The JIT token and its children carry the read policy: the point of use lists them. A role's
+  // token is listed by the point of use it was handed to; what its holder minted only here.
+  entitlements: (ctx) => (ctx.params.role === undefined ? mintedEntitlements(ctx, term(ctx, TERMS.policy)) : mintedEntitlements(ctx)),
 
   async request(ctx) {
     const p = ctx.params;
-    const extra = ctx.state.get(HOLDER_POLICY) as string | undefined;
-    const body: Record<string, unknown> = {
-      policies: [term(ctx, TERMS.policy), ...(extra ? [extra] : [])],
-      display_name: ctx.prefix,
-      meta: { ...tokenMeta(ctx), jitc_task: ctx.task.id, jitc_approver: ctx.task.approver },
-      renewable: true,
-    };
-    if (p.ttlSeconds !== null) body.ttl = `${p.ttlSeconds}s`;
-    const cap = p.explicitMaxTtlSeconds === undefined ? ctx.task.windowSeconds : p.explicitMaxTtlSeconds;
-    if (cap !== null) body.explicit_max_ttl = `${cap}s`;
-    if (p.periodSeconds !== undefined) body.period = `${p.periodSeconds}s`;
-    const answer = await ctx.client.api.call<{ auth: { client_token: string; accessor: string } }>('POST', 'auth/token/create', body);
+    const { path, body, ttl, cap } = createCall(ctx);
+    const answer = await ctx.client.api.call<{ auth: { client_token: string; accessor: string } }>('POST', path, body);
     const jit = bornCredential(ctx.secrets, { type: 'vault-token', token: answer.auth.client_token, accessor: answer.auth.accessor });
     trackAccessor(ctx, jit.accessor);
     ctx.state.set(JIT, jit);
@@ -113,7 +157,7 @@ export const tokenSource: GrantSource<TokenParams, VaultClient> = {
       credentialId: `accessor ${jit.accessor}`,
       issuedAt: info.issue_time,
       expiresAt: info.expire_time,
-      ttlRequestedSeconds: p.ttlSeconds,
+      ttlRequestedSeconds: ttl,
       ttlGrantedSeconds: info.expire_time === null ? null : info.creation_ttl,
       scopeGranted: await grantedCapabilities(ctx.client.api, info.policies),
       attributes: {
@@ -122,6 +166,7 @@ export const tokenSource: GrantSource<TokenParams, VaultClient> = {
         explicitMaxTtlAsked: cap,
         periodSeconds: info.period ?? 0,
         policies: info.policies.join(','),
+        ...(p.role === undefined ? {} : { role: p.role }),
       },
       handles,
       extensions: [],
@@ -151,6 +196,7 @@ export const tokenSource: GrantSource<TokenParams, VaultClient> = {
 
   async teardown(ctx) {
     const removed = await revokeTracked(ctx);
+    await confirmUnchanged(ctx);
     const extra = ctx.state.get(HOLDER_POLICY) as string | undefined;
     if (extra) {
       await ctx.client.api.call('DELETE', `sys/policies/acl/${extra}`);

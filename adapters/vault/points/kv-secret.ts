@@ -4,11 +4,23 @@
  * action is reading the secret, with any Vault token, on a new connection each time (to a named
  * node when the scenario polls replicas). What reaches the resource, for residue, is every live
  * token carrying the read policy, directly or through its identity.
+ *
+ * With `existing:` the secret is the user's own and nothing is created (existing-secret.ts): the
+ * requester's token comes from the environment, and what reaches the resource is read from the
+ * tokens the point was handed, never by listing every token.
+ *
+ * About a token it did not see issued (a user's broker issued it) the point asks Vault with the
+ * token itself (lookup-self, token-facts.ts), and lets its holder try to stretch it as any Vault
+ * token's holder would (extension.ts).
  */
 import type { Credential, PointOfUse, ProbeResult } from '../../contract.ts';
+import { readRefusal } from '../probes.ts';
 import { tokensHolding, type VaultClient } from '../client.ts';
+import { existingEntitlements, existingRequester, noRequester, rememberHanded, setUpExistingSecret, tearDownExistingSecret } from '../existing-secret.ts';
+import { vaultTokenExtensions } from '../extension.ts';
 import { createFixtures, type FixtureParams, fixtureParams, policyName, readSecret, removeFixtures, requesterOf, secretPath, type VaultContext } from '../fixtures.ts';
 import { TERMS } from '../terms.ts';
+import { tokenFacts } from '../token-facts.ts';
 
 /** Read the secret with `credential`; a credential that is no Vault token is not a denial, it is unknown. */
 function readWith(ctx: VaultContext, credential: Credential, node?: string): Promise<ProbeResult> {
@@ -32,6 +44,7 @@ export const kvSecretPoint: PointOfUse<FixtureParams, VaultClient> = {
   },
 
   async setup(ctx) {
+    if (ctx.params.existing) return setUpExistingSecret(ctx);
     const requester = await createFixtures(ctx);
     return {
       description: `read secret ${secretPath(ctx)}`,
@@ -40,14 +53,39 @@ export const kvSecretPoint: PointOfUse<FixtureParams, VaultClient> = {
     };
   },
 
-  entitlements: (ctx) => tokensHolding(ctx.client.api, policyName(ctx)),
+  entitlements: (ctx) => (ctx.params.existing ? existingEntitlements(ctx) : tokensHolding(ctx.client.api, policyName(ctx))),
 
-  probeStanding: (ctx) => readSecret(ctx, requesterOf(ctx).token),
+  async probeStanding(ctx) {
+    if (!ctx.params.existing) return readSecret(ctx, requesterOf(ctx).token);
+    const requester = existingRequester(ctx);
+    return requester ? readSecret(ctx, requester.token) : noRequester(ctx);
+  },
 
   probe: (ctx, credential, node) => readWith(ctx, credential, node),
 
   // The task's use is the privileged action itself; nothing is held open across the end.
-  use: (ctx, credential) => readWith(ctx, credential),
+  use(ctx, credential) {
+    if (credential.type === 'vault-token') rememberHanded(ctx, credential);
+    return readWith(ctx, credential);
+  },
 
-  teardown: (ctx) => removeFixtures(ctx),
+  async inspect(ctx, credential) {
+    if (credential.type !== 'vault-token') return undefined;
+    let answer: unknown;
+    try {
+      // The token asks about itself, on a connection of its own: no admin token beside it.
+      answer = await ctx.client.api.send('GET', 'auth/token/lookup-self', { token: credential.token });
+    } catch (error) {
+      throw new Error(`lookup-self with the token (accessor ${credential.accessor || 'none'}) did not answer with the token's data: ${readRefusal(error).detail}`);
+    }
+    return tokenFacts(answer, credential.accessor);
+  },
+
+  extensions(ctx, credential, grant) {
+    if (credential.type !== 'vault-token') return [];
+    // What the holder mints is probed here, at this point of use, like the grant itself.
+    return vaultTokenExtensions({ ...ctx, pointOfUse: { probe: (minted, node) => readWith(ctx, minted, node) } }, credential, grant);
+  },
+
+  teardown: (ctx) => (ctx.params.existing ? tearDownExistingSecret(ctx) : removeFixtures(ctx)),
 };
