@@ -369,6 +369,11 @@ interface Half<P> {
    */
   checks(params: P): readonly string[];
   /**
+   * How a scenario with these params may end, when not every way works (an existing role that is
+   * never changed cannot be revoked): refused at load otherwise. Absent: every end mode.
+   */
+  endModes?(params: P): readonly EndMode[];
+  /**
    * What to change on the target when one of its checks fails, in this target's own terms
    * ("set token_max_ttl on the role to the approval window"); the catalogue holds the generic text.
    */

@@ -67,6 +67,10 @@ export async function toScenario(raw: unknown, source: string): Promise<Scenario
     };
   }
   assertDeclaredChecksKnown(halves);
+  for (const [field, { adapter, name, half, params }] of [['grant', halves.grant], ['use', halves.use]] as const) {
+    const modes = half.endModes?.(params);
+    if (modes && !modes.includes(data.end.mode)) fail(`end.mode: ${adapter.name}/${name} with these ${field}.params can only end by ${modes.join(' or ')}, not ${data.end.mode}`);
+  }
   const { mechanism: _m, params: _p, grant: _g, use: _u, ...rest } = data;
   return {
     ...rest,

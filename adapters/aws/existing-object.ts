@@ -9,10 +9,11 @@ import { createHash } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { z } from 'zod';
+import { envName } from '../param-fields.ts';
 import type { ProbeResult } from '../contract.ts';
 import type { AwsContext } from './context.ts';
 import { type AwsKeys, bornKeys } from './credentials.ts';
-import { useExisting } from './existing.ts';
+import { useExisting } from '../existing-objects.ts';
 import { describeAwsError, failureText } from './probes.ts';
 
 /** The point's `existing:` params. */
@@ -20,7 +21,7 @@ export const existingObjectParams = z.strictObject({
   /** The object the task reads: `arn:aws:s3:::bucket/key`. */
   objectArn: z.string().regex(/^arn:[^:]+:s3:::[^/]+\/.+$/, 'an S3 object ARN such as arn:aws:s3:::bucket/key'),
   /** The variables holding the requester's own access key, for the standing probe; absent: that probe is inconclusive. */
-  requesterKeysEnv: z.strictObject({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) }).optional(),
+  requesterKeysEnv: z.strictObject({ accessKeyId: envName, secretAccessKey: envName }).optional(),
 });
 export type ExistingObject = z.infer<typeof existingObjectParams>;
 

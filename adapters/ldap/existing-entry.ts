@@ -10,23 +10,24 @@ import { Attribute, Change } from 'ldapts';
 import { z } from 'zod';
 import { bornCredential, type ProbeResult, type Resource } from '../contract.ts';
 import { type LdapClient, values } from './client.ts';
-import { useExisting } from './existing.ts';
+import { useExisting } from '../existing-objects.ts';
 import type { Identity, LdapContext } from './fixtures.ts';
 import { describeLdapError } from './probes.ts';
 import { setProtectedTarget } from './sessions.ts';
 import { ATTRIBUTE_TERM, ENTRY_TERM, GRANT_GROUP_TERM } from './terms.ts';
+import { distinguishedName, envName } from '../param-fields.ts';
 
 export const existingEntryParams = z.strictObject({
   /** The entry whose attribute the task reads. */
-  entryDn: z.string().min(3),
+  entryDn: distinguishedName,
   /** The protected attribute of that entry. */
   attribute: z.string().min(1),
   /** The group the directory's ACL grants the read through (nested groups included). */
-  grantGroupDn: z.string().min(3),
+  grantGroupDn: distinguishedName,
   /** The requester's own account, to which a membership is granted. */
-  requesterDn: z.string().min(3).optional(),
+  requesterDn: distinguishedName.optional(),
   /** The variable holding the requester's password; absent: no requester credential, and the standing probe is inconclusive. */
-  requesterPasswordEnv: z.string().min(1).optional(),
+  requesterPasswordEnv: envName.optional(),
 });
 export type ExistingEntry = z.infer<typeof existingEntryParams>;
 

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from 'ldapts';
 import { z } from 'zod';
+import { envName } from '../param-fields.ts';
 import { SecretRegistry } from '../../scenarios/secrets.ts';
 import { parseSection } from '../config-section.ts';
 import { type ProvisionOptions, type StartedTarget, type TargetConnection, type TargetProvisioning } from '../contract.ts';
@@ -90,7 +91,7 @@ const externalConfig = z.strictObject({
   /** The broker's bind DN; default: $LDAPBINDDN. */
   bindDn: z.string().min(3).optional(),
   /** Name of the environment variable holding the bind password; the password never sits in a file. */
-  passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').default('LDAP_BIND_PASSWORD'),
+  passwordEnv: envName.default('LDAP_BIND_PASSWORD'),
   /** Bind with SASL instead of a simple bind (EXTERNAL uses the TLS client certificate). */
   saslMechanism: z.enum(['EXTERNAL', 'PLAIN', 'DIGEST-MD5', 'SCRAM-SHA-1']).optional(),
   startTls: z.boolean().default(false),

@@ -8,7 +8,8 @@
 import type { ProbeResult, Resource } from '../contract.ts';
 import { bornCredential } from '../contract.ts';
 import { lookupAccessor } from './client.ts';
-import { confirmUnchanged, readObject, useExisting } from './existing.ts';
+import { confirmUnchanged, useExisting } from '../existing-objects.ts';
+import { readObject } from './existing.ts';
 import { mintedEntitlements } from './extension.ts';
 import type { VaultContext } from './fixtures.ts';
 import { GONE, readRefusal, saysGone } from './probes.ts';

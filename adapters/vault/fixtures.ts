@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { envName } from '../param-fields.ts';
 import { bornCredential, type ProbeResult, type ScenarioContext } from '../contract.ts';
 import type { VaultApi } from './api.ts';
 import type { VaultClient } from './client.ts';
@@ -31,7 +32,7 @@ export const fixtureParams = z
         /** The secret's KV v2 data path: `secret/data/app/db`. */
         secretPath: z.string().regex(/^[^/\s]+(\/[^/\s]+)*\/data\/[^\s]+$/, 'a KV v2 data path such as secret/data/app/db'),
         /** The variable holding the requester's own token, for the standing probe; absent: that probe is inconclusive. */
-        requesterTokenEnv: z.string().min(1).optional(),
+        requesterTokenEnv: envName.optional(),
       })
       .optional(),
   })

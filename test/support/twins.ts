@@ -27,6 +27,8 @@ const variantSchema = z.strictObject({
    * the harness's own, so it is swept apart, and the sweep must find it (`jitc cleanup`).
    */
   keeps: z.string().min(5).optional(),
+  /** A different approval window: a revocation defect must be seen before the grant would expire by itself. */
+  task: z.strictObject({ windowSeconds: z.number().positive() }).optional(),
   expect: z.strictObject({ failedChecks: z.array(z.string()).min(1) }),
 });
 
@@ -68,6 +70,7 @@ export async function loadVariants(adapter: string, kind: VariantKind): Promise<
       title: `${String(original.title)} — broken: ${variant.broken}`,
       ...(grant ? { grant: { ...grant, params: { ...grant.params, ...variant.grant?.params } } } : { params: { ...(original.params as Record<string, unknown> | undefined), ...variant.params } }),
       ...(variant.end ? { end: variant.end } : {}),
+      ...(variant.task ? { task: { ...(original.task as Record<string, unknown>), ...variant.task } } : {}),
     };
     variants.push({
       scenario: await toScenario(raw, file),

@@ -10,28 +10,18 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { ownEntry } from '../../adapters/contract.ts';
 import { loadAdapters } from '../../adapters/registry.ts';
-import { PROJECT_ROOT, readYaml } from '../../scenarios/input.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
+import { loadExampleScenarios } from '../support/examples.ts';
 import { BUILTIN_DIR, loadBuiltinScenarios } from '../../scenarios/load.ts';
 import { loadVariants } from '../support/twins.ts';
 
 const at = (...parts: string[]): string => join(PROJECT_ROOT, ...parts);
 const yamlIds = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -'.yaml'.length)) : []);
 
-/**
- * Scenario files shipped as examples (a broker whose API must be running, which no built-in can
- * start), read as they are: which grant source each names.
- */
-function exampleScenarios(dir: string): { grant?: { adapter?: string; source?: string } }[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .filter((f) => f.endsWith('.yaml'))
-    .map((f) => readYaml(join(dir, f)) as { grant?: { adapter?: string; source?: string } });
-}
-
 async function missingPieces(): Promise<string[]> {
   const adapters = await loadAdapters();
   const builtin = await loadBuiltinScenarios();
-  const examples = exampleScenarios(at('examples'));
+  const examples = await loadExampleScenarios();
   const missing: string[] = [];
   for (const [name, adapter] of adapters) {
     const points = Object.keys(adapter.pointsOfUse);
@@ -42,7 +32,7 @@ async function missingPieces(): Promise<string[]> {
       if (!ownEntry(adapter.pointsOfUse, pointOfUse)) missing.push(`${name}: pair ${pair} names point of use ${pointOfUse}, which it does not have`);
     }
     for (const source of sources) {
-      const used = builtin.some((s) => s.grant.adapter === name && s.grant.name === source) || examples.some((e) => e.grant?.adapter === name && e.grant.source === source);
+      const used = builtin.some((s) => s.grant.adapter === name && s.grant.name === source) || examples.some((e) => e.grant.adapter === name && e.grant.name === source);
       if (!used) missing.push(`${name}: grant source ${source} is used by no built-in scenario and no example under examples/`);
     }
     if (points.length === 0) continue;

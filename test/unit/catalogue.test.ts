@@ -10,17 +10,19 @@ import { declaredChecks as declared } from '../../scenarios/engine.ts';
 import { loadBuiltinScenarios } from '../../scenarios/load.ts';
 import type { Scenario } from '../../scenarios/schema.ts';
 import { loadVariants } from '../support/twins.ts';
+import { loadExampleScenarios } from '../support/examples.ts';
 import { parse } from 'yaml';
 import { CATALOGUE_PATH, checkDefinition, loadCatalogue, SEVERITIES } from '../../scenarios/catalogue.ts';
 
 /**
  * Every check the project can produce, from the declarations themselves: the engine's lifecycle
  * checks, privilege-width, and what each scenario's two halves declare for its params — built-in
- * scenarios, their twins and the assurance mutants, so every param setting that adds a check is seen.
+ * scenarios, the examples, their twins and the assurance mutants, so every param setting that adds a
+ * check is seen.
  */
 async function declaredChecks(): Promise<Map<string, string[]>> {
   const adapters = await loadAdapters();
-  const scenarios: Scenario[] = await loadBuiltinScenarios();
+  const scenarios: Scenario[] = [...(await loadBuiltinScenarios()), ...(await loadExampleScenarios())];
   for (const adapter of adapters.keys()) for (const kind of ['twins', 'mutants'] as const) scenarios.push(...(await loadVariants(adapter, kind)).map((v) => v.scenario));
   const found = new Map<string, string[]>([...LIFECYCLE_CHECKS, 'privilege-width'].map((id) => [id, ['the engine']]));
   for (const s of scenarios) {

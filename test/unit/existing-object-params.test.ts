@@ -101,3 +101,10 @@ describe('anything that would change an existing object is refused at load, nami
     expect(await refusal(file('ldap', { source: 'group-membership', params: { ttlSeconds: 60 } }, use))).toMatch(/requesterPasswordEnv: names the password of existing\.requesterDn/);
   });
 });
+
+describe('an end the existing object cannot give is refused at load', () => {
+  test('an existing IAM role ends only by expiry: revoking its sessions would write a policy onto it', async () => {
+    const raw = { ...file('aws', { source: 'assume-role', params: { roleArn: 'arn:aws:iam::123456789012:role/app-reader', durationSeconds: 900 } }, awsUse), end: { mode: 'revoke' } };
+    expect(await refusal(raw)).toMatch(/existing\.yaml: end\.mode: aws\/assume-role with these grant\.params can only end by expire, not revoke/);
+  });
+});

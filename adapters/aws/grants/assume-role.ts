@@ -21,7 +21,7 @@ import type { AwsClient } from '../client.ts';
 import { type AwsGrantContext, propagationParams } from '../context.ts';
 import { type AwsKeys, bornKeys, keysOf, registerBrokerSecrets } from '../credentials.ts';
 import { roleSessionExtensions } from '../extension/role-session.ts';
-import { confirmUnchanged, useExisting } from '../existing.ts';
+import { confirmUnchanged, useExisting } from '../../existing-objects.ts';
 import { mintedSessionEntitlements } from '../extension/minted.ts';
 import { attachedPolicies, inlinePolicies, type InlinePolicy, scopeOf } from '../iam-read.ts';
 import { iamName, sessionName, tagsFor } from '../names.ts';
@@ -245,6 +245,8 @@ export const assumeRoleSource: GrantSource<Params, AwsClient> = {
   issues: ['aws-keys'],
   // The requester's name and ARN are read only by the broken setups that trust it (identityTrusted, trustAnyPrincipal).
   needs: [OBJECT_ARN],
+  // Ending a session of an existing role early would need a policy written onto the role, which is never changed.
+  endModes: (p) => (p.roleArn === undefined ? ['expire', 'revoke'] : ['expire']),
   checks: (p) => [
     'reuse-denied',
     // Added in expire mode: the session as a credential (GetCallerIdentity).
@@ -364,11 +366,6 @@ export const assumeRoleSource: GrantSource<Params, AwsClient> = {
       return;
     }
     if (mode !== 'revoke') return;
-    if (ctx.params.roleArn !== undefined) {
-      throw new Error(
-        `the existing role ${ctx.params.roleArn} cannot end a session without a policy written onto it, and an existing role is never changed: run this scenario with end.mode: expire`,
-      );
-    }
     switch (revokeBy(ctx)) {
       case 'revoke-older-sessions': {
         const before = await revokeOlderSessions(ctx);

@@ -24,7 +24,7 @@ import { removeBucket } from '../buckets.ts';
 import type { AwsClient } from '../client.ts';
 import { type AwsContext, type AwsHolderContext, propagationParams } from '../context.ts';
 import { type AwsKeys, bornKeys, keysOf, registerBrokerSecrets } from '../credentials.ts';
-import { confirmUnchanged } from '../existing.ts';
+import { confirmUnchanged } from '../../existing-objects.ts';
 import { digest, existingObjectParams, type ExistingRequester, noRequester, objectOf, requesterFromEnv, type TaskObject, useExistingObject } from '../existing-object.ts';
 import { handedKeysExtensions } from '../extension/handed-keys.ts';
 import { mintedSessionEntitlements } from '../extension/minted.ts';

@@ -6,6 +6,7 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { envName } from '../../param-fields.ts';
 import { seconds } from '../../../scenarios/durations.ts';
 import { brokeredSource, brokerParams } from '../brokered.ts';
 import { execHooks } from '../exec-hooks.ts';
@@ -36,7 +37,6 @@ const argv = z
     }
   });
 
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
 
 const params = brokerParams.extend({
   request: argv,

@@ -4,11 +4,11 @@
  * (bearer token, client certificate) are named by environment variable, never written in the file.
  */
 import { z } from 'zod';
+import { envName } from '../../param-fields.ts';
 import { seconds } from '../../../scenarios/durations.ts';
 import { brokeredSource, brokerParams } from '../brokered.ts';
 import { httpHooks } from '../http-hooks.ts';
 
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
 
 const params = brokerParams.extend({
   url: z.url({ protocol: /^https?$/ }),

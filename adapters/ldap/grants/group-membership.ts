@@ -28,7 +28,7 @@ import { credentialOf, type Grant, type GrantSource } from '../../contract.ts';
 import { auditScenario, expectAudit } from '../audit.ts';
 import { addMember, carriesPrefix, type LdapClient, removeMember, values } from '../client.ts';
 import { groupSettings } from '../existing-entry.ts';
-import { confirmUnchanged, useExisting } from '../existing.ts';
+import { confirmUnchanged, useExisting } from '../../existing-objects.ts';
 import { describeLdapError } from '../probes.ts';
 import { entryEntitlements } from '../entitlements.ts';
 import { bindExtensions } from '../extension.ts';

@@ -25,7 +25,7 @@ import { z } from 'zod';
 import { credentialOf, type Credential, type CredentialType, type PointOfUse, type ProbeResult, type Resource } from '../../contract.ts';
 import { addMember, type LdapClient } from '../client.ts';
 import { pathEntitlements } from '../entitlements.ts';
-import { confirmUnchanged } from '../existing.ts';
+import { confirmUnchanged } from '../../existing-objects.ts';
 import { existingEntryParams, existingRequester, noRequester, rememberWritten, removeWritten, setUpExistingEntry } from '../existing-entry.ts';
 import { handedBindExtension } from '../extension.ts';
 import { addAccount, type Identity, type LdapContext, named, newIdentity, removeScenario, sameDn } from '../fixtures.ts';

@@ -21,7 +21,8 @@ import { bornCredential, type Grant, type GrantSource } from '../../contract.ts'
 import { describeVaultError } from '../api.ts';
 import { grantedCapabilities, type VaultClient } from '../client.ts';
 import { mintedEntitlements, vaultTokenExtensions, type VaultGrantContext } from '../extension.ts';
-import { confirmUnchanged, mountMaxTtl, readObject, useExisting } from '../existing.ts';
+import { confirmUnchanged, useExisting } from '../../existing-objects.ts';
+import { mountMaxTtl, readObject } from '../existing.ts';
 import { GONE, probe, readRefusal } from '../probes.ts';
 import { judgeAppRole } from '../role-findings.ts';
 import { TERMS, term } from '../terms.ts';

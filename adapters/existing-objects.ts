@@ -1,10 +1,10 @@
 /**
- * Objects of the user's own configuration a scenario names instead of fixtures
- * (a protected entry, a group): read before the grant and recorded as evidence, read again at teardown
- * to record that they were left as they were. jitc never writes them; the only thing it creates
- * beside them is the grant.
+ * Objects of the user's own configuration a scenario names instead of fixtures (a token role, an
+ * AppRole, an IAM role, an S3 object, a group): read before the grant and recorded as evidence,
+ * read again at teardown to record that they were left as they were. jitc never writes them; the
+ * only thing it creates beside them is the grant. Every adapter's existing-object mode uses these.
  */
-import type { ScenarioContext } from '../contract.ts';
+import type { ScenarioContext } from './contract.ts';
 
 interface Remembered {
   what: string;
