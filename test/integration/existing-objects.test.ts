@@ -264,29 +264,18 @@ const awsUse = (): ScenarioSpec['use'] => ({
   params: { existing: { objectArn: user.objectArn, requesterKeysEnv: { accessKeyId: ENV.awsKeyId, secretAccessKey: ENV.awsSecret } } },
 });
 
+/** An existing IAM role assumed as it is: it can only end by expiry. */
+function awsRoleSpec(id: string, roleArn: string): ScenarioSpec {
+  return { id, adapter: 'aws', grant: { source: 'assume-role', params: { roleArn, durationSeconds: 3 } }, use: awsUse(), windowSeconds: AWS_WINDOW, end: { mode: 'expire', graceSeconds: 1 }, deadlineSeconds: 4 };
+}
+
 function specs(): ScenarioSpec[] {
   return [
     { id: 'existing-token-role', adapter: 'vault', grant: { source: 'token', params: { role: 'app-ci' } }, use: vaultUse(), windowSeconds: VAULT_WINDOW, end: { mode: 'revoke' }, deadlineSeconds: 3 },
     { id: 'existing-token-role-long', adapter: 'vault', grant: { source: 'token', params: { role: 'app-ci-long' } }, use: vaultUse(), windowSeconds: VAULT_WINDOW, end: { mode: 'revoke' }, deadlineSeconds: 3 },
     { id: 'existing-approle', adapter: 'vault', grant: { source: 'approle-secret-id', params: { role: 'app-worker' } }, use: vaultUse(), windowSeconds: VAULT_WINDOW, end: { mode: 'revoke' }, deadlineSeconds: 3 },
-    {
-      id: 'existing-role-narrow',
-      adapter: 'aws',
-      grant: { source: 'assume-role', params: { roleArn: user.narrowRoleArn, durationSeconds: 3 } },
-      use: awsUse(),
-      windowSeconds: AWS_WINDOW,
-      end: { mode: 'expire', graceSeconds: 1 },
-      deadlineSeconds: 4,
-    },
-    {
-      id: 'existing-role-open',
-      adapter: 'aws',
-      grant: { source: 'assume-role', params: { roleArn: user.openRoleArn, durationSeconds: 3 } },
-      use: awsUse(),
-      windowSeconds: AWS_WINDOW,
-      end: { mode: 'expire', graceSeconds: 1 },
-      deadlineSeconds: 4,
-    },
+    awsRoleSpec('existing-role-narrow', user.narrowRoleArn),
+    awsRoleSpec('existing-role-open', user.openRoleArn),
     {
       id: 'existing-group',
       adapter: 'ldap',
