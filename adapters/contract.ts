@@ -300,6 +300,8 @@ export interface ScenarioContext<P, C> {
   /** Findings beyond the engine's checks; the engine folds them into the verdict. */
   report(finding: Finding): void;
   signal: AbortSignal;
+  /** The scenario file's directory: relative paths in its params are taken from there, and commands run there. */
+  dir: string;
 }
 
 /** The point of use as a grant source sees it: the privileged action, tried with any credential. */
@@ -373,6 +375,12 @@ interface Half<P> {
    * never changed cannot be revoked): refused at load otherwise. Absent: every end mode.
    */
   endModes?(params: P): readonly EndMode[];
+  /**
+   * What is wrong with these params outside the file, which no schema can see (a command that is
+   * not there), as `key: problem` lines; paths are taken from `dir`, the scenario file's directory.
+   * Refused at load, before anything runs.
+   */
+  problems?(params: P, dir: string): readonly string[];
   /**
    * What to change on the target when one of its checks fails, in this target's own terms
    * ("set token_max_ttl on the role to the approval window"); the catalogue holds the generic text.

@@ -1,14 +1,17 @@
 /**
  * `jitc list --checks`: the check catalogue as the declarations make it — each check's meaning,
  * controls and general remediation from scenarios/controls.yaml, the built-in scenarios that can
- * produce it (as their two halves declare for their params), and the remediation each half states
+ * produce it (as their two halves declare for their params), the example files that can (checks about
+ * the user's own roles and brokers need the user's objects), and the remediation each half states
  * in its own target's terms, as Markdown (docs/checks.md, which a test keeps current) or JSON.
  */
 import { LIFECYCLE_CHECKS, ownEntry } from '../adapters/contract.ts';
 import { loadAdapters } from '../adapters/registry.ts';
 import { loadCatalogue } from '../scenarios/catalogue.ts';
 import { declaredChecks } from '../scenarios/engine.ts';
-import { loadBuiltinScenarios } from '../scenarios/load.ts';
+import { displayPath } from '../scenarios/input.ts';
+import { loadBuiltinScenarios, loadExampleScenarios } from '../scenarios/load.ts';
+import type { Scenario } from '../scenarios/schema.ts';
 
 export interface CheckRecord {
   id: string;
@@ -21,6 +24,8 @@ export interface CheckRecord {
   lifecycle: boolean;
   /** Built-in scenarios that can produce it, as `adapter/id`. */
   scenarios: string[];
+  /** Example scenario files under examples/ that can produce it, by path from the project root. */
+  examples: string[];
   /** What a half says to change on its own target, by `adapter/half`. */
   targetRemediation: Record<string, string>;
 }
@@ -32,13 +37,16 @@ export async function checkRecords(): Promise<CheckRecord[]> {
   const records = new Map<string, CheckRecord>(
     [...catalogue.checks.values()].map((c) => [
       c.id,
-      { id: c.id, title: c.title, severity: c.severity, meaning: c.meaning.replace(/\s+/g, ' ').trim(), controls: c.controls, remediation: c.remediation, lifecycle: (LIFECYCLE_CHECKS as readonly string[]).includes(c.id), scenarios: [], targetRemediation: {} },
+      { id: c.id, title: c.title, severity: c.severity, meaning: c.meaning.replace(/\s+/g, ' ').trim(), controls: c.controls, remediation: c.remediation, lifecycle: (LIFECYCLE_CHECKS as readonly string[]).includes(c.id), scenarios: [], examples: [], targetRemediation: {} },
     ]),
   );
-  for (const s of scenarios) {
-    const source = ownEntry(adapters.get(s.grant.adapter)!.grantSources, s.grant.name)!;
-    const point = ownEntry(adapters.get(s.use.adapter)!.pointsOfUse, s.use.name)!;
-    for (const id of declaredChecks(s, source, point)) records.get(id)?.scenarios.push(`${s.adapter}/${s.id}`);
+  const produced = (s: Scenario): string[] => declaredChecks(s, ownEntry(adapters.get(s.grant.adapter)!.grantSources, s.grant.name)!, ownEntry(adapters.get(s.use.adapter)!.pointsOfUse, s.use.name)!);
+  for (const s of scenarios) for (const id of produced(s)) records.get(id)?.scenarios.push(`${s.adapter}/${s.id}`);
+  for (const s of await loadExampleScenarios()) {
+    for (const id of produced(s)) {
+      const record = records.get(id);
+      if (record && !record.examples.includes(displayPath(s.source))) record.examples.push(displayPath(s.source));
+    }
   }
   for (const adapter of adapters.values()) {
     const halves = [...Object.entries(adapter.grantSources), ...Object.entries(adapter.pointsOfUse)];
@@ -75,6 +83,7 @@ export function renderChecksMarkdown(records: readonly CheckRecord[]): string {
       lines.push('');
     }
     lines.push(`**Produced by:** ${r.lifecycle ? 'the engine, for every scenario' : r.scenarios.length > 0 ? r.scenarios.map((s) => `\`${s}\``).join(', ') : 'no built-in scenario'}`, '');
+    if (r.examples.length > 0) lines.push(`**Examples for your own targets:** ${r.examples.map((f) => `[\`${f}\`](../${f})`).join(', ')}`, '');
   }
   return `${lines.join('\n')}`;
 }

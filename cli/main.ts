@@ -162,7 +162,9 @@ async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
-      process.stderr.write(`jitc: ${error.message.replace(/^error: /, '')}\n`);
+      // Commander puts its "Did you mean" on a line of its own; the contract is one line per refusal.
+      const message = error.message.replace(/^error: /, '').replace(/\s*\n\s*\((Did you mean [^)]*)\)/, (_, hint: string) => ` (${hint.replace(/^D/, 'd')})`);
+      process.stderr.write(`jitc: ${message.trim()}\n`);
       return 2;
     }
     const prefix = error instanceof InputError ? '' : 'error: ';

@@ -351,7 +351,7 @@ export interface SharedContext {
  * set from the point of use's setup.
  */
 export function halfContexts(
-  scenario: Pick<Scenario, 'id' | 'task' | 'grant' | 'use'>,
+  scenario: Pick<Scenario, 'id' | 'task' | 'grant' | 'use' | 'dir'>,
   halves: { point: PointOfUse; pointName: string; useTarget: BoundTarget; grantTarget: BoundTarget },
   shared: SharedContext,
 ): { task: TaskSpec; useCtx: ScenarioContext<unknown, unknown>; grantCtx: GrantContext<unknown, unknown> } {
@@ -369,6 +369,7 @@ export function halfContexts(
     state: new Map(),
     report: shared.report,
     signal: shared.signal,
+    dir: scenario.dir,
   });
   const useCtx = contextFor(halves.useTarget, scenario.use.params);
   const grantCtx: GrantContext<unknown, unknown> = {

@@ -4,7 +4,7 @@
  * and not half-way through a run; halves that do not fit together are refused here too.
  */
 import { readdirSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { type Adapter, type GrantSource, ownEntry, type PointOfUse } from '../adapters/contract.ts';
 import { getAdapter } from '../adapters/registry.ts';
 import { loadCatalogue } from './catalogue.ts';
@@ -12,10 +12,13 @@ import { scenarioFileSchema, type Scenario } from './schema.ts';
 import { describeIssue, displayPath, InputError, PROJECT_ROOT, readYaml } from './input.ts';
 
 export const BUILTIN_DIR = join(PROJECT_ROOT, 'scenarios', 'builtin');
+/** Scenario files shipped for the user's own targets (a broker's API, existing roles and groups): never run by default. */
+export const EXAMPLES_DIR = join(PROJECT_ROOT, 'examples');
 
 /** Validate a raw scenario object (from a file or a twin merge) into a Scenario. */
 export async function toScenario(raw: unknown, source: string): Promise<Scenario> {
   const where = displayPath(source);
+  const dir = dirname(resolve(source));
   const file = scenarioFileSchema.safeParse(raw);
   if (!file.success) throw new InputError(`${where}: ${describeIssue(file.error)}`);
   const data = file.data;
@@ -47,7 +50,9 @@ export async function toScenario(raw: unknown, source: string): Promise<Scenario
       use: { adapter: useAdapter, name: pair.pointOfUse, half: pointOfUse, params: parseHalf(pointOfUse, pick(params, pointOfUse.params.shape), 'params', fail) },
     };
   } else {
-    if (!data.grant || !data.use) fail('mechanism: name a native pair (mechanism) or both halves (grant and use)');
+    if (!data.grant && !data.use) fail('mechanism: name a native pair (mechanism) or both halves (grant and use)');
+    if (!data.use) fail('use: required beside grant: the point of use where the credential is exercised and observed');
+    if (!data.grant) fail('grant: required beside use: the grant source the credential comes from');
     if (data.params !== undefined) fail('params: belongs to a native pair (mechanism); with grant and use, give grant.params and use.params');
     const grant = data.grant!;
     const use = data.use!;
@@ -70,6 +75,8 @@ export async function toScenario(raw: unknown, source: string): Promise<Scenario
   for (const [field, { adapter, name, half, params }] of [['grant', halves.grant], ['use', halves.use]] as const) {
     const modes = half.endModes?.(params);
     if (modes && !modes.includes(data.end.mode)) fail(`end.mode: ${adapter.name}/${name} with these ${field}.params can only end by ${modes.join(' or ')}, not ${data.end.mode}`);
+    const [problem] = half.problems?.(params, dir) ?? [];
+    if (problem !== undefined) fail(`${halves.pair ? '' : `${field}.`}params.${problem}`);
   }
   const { mechanism: _m, params: _p, grant: _g, use: _u, ...rest } = data;
   return {
@@ -78,6 +85,7 @@ export async function toScenario(raw: unknown, source: string): Promise<Scenario
     grant: { adapter: halves.grant.adapter.name, name: halves.grant.name, params: halves.grant.params },
     use: { adapter: halves.use.adapter.name, name: halves.use.name, params: halves.use.params },
     source: where,
+    dir,
   };
 }
 
@@ -137,6 +145,13 @@ export function inSuites(scenario: Scenario, suites: readonly string[]): boolean
 }
 
 /** Every built-in scenario of the given adapters (all adapters when the list is empty), sorted by id. */
+/** The example scenario files, loaded as a user would load them. */
+export async function loadExampleScenarios(): Promise<Scenario[]> {
+  if (!existsSync(EXAMPLES_DIR)) return [];
+  const files = readdirSync(EXAMPLES_DIR, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.yaml')).sort();
+  return Promise.all(files.map((f) => loadScenarioFile(join(EXAMPLES_DIR, f))));
+}
+
 export async function loadBuiltinScenarios(adapters: readonly string[] = []): Promise<Scenario[]> {
   if (!existsSync(BUILTIN_DIR)) return [];
   const folders = readdirSync(BUILTIN_DIR).filter((f) => adapters.length === 0 || adapters.includes(f));

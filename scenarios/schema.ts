@@ -84,4 +84,6 @@ export interface Scenario extends Omit<ScenarioFile, 'params' | 'mechanism' | 'g
   grant: HalfRef;
   use: HalfRef;
   source: string;
+  /** The file's directory, absolute: relative paths in its params are taken from there. */
+  dir: string;
 }

@@ -181,6 +181,8 @@ export interface BrokeredDefinition<P extends BrokerParams> {
   hooks(ctx: BrokerContext<P>): BrokerHooks;
   /** Whether these params give the broker a renewal to test. */
   renews(params: P): boolean;
+  /** What is wrong with these params outside the file (see Half.problems). */
+  problems?(params: P, dir: string): readonly string[];
 }
 
 export function brokeredSource<P extends BrokerParams>(definition: BrokeredDefinition<P>): GrantSource<P, BrokerClient> {
@@ -192,6 +194,7 @@ export function brokeredSource<P extends BrokerParams>(definition: BrokeredDefin
     // Whatever the point of use offers is handed to the broker: it knows which terms it grants by.
     needs: [],
     brokered: true,
+    ...(definition.problems ? { problems: definition.problems } : {}),
     checks: (params) => ['reuse-denied', 'holder-cannot-extend', ...(params.secondTask ? ['unique-credential'] : []), ...(definition.renews(params) ? ['renewal-needs-approval'] : [])],
     remediation: {
       'reuse-denied': "Make the broker's end step revoke the credential on the target itself, and give every grant a lifetime that ends with the approval window",

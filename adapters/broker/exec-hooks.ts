@@ -1,10 +1,11 @@
 /**
- * The exec contract: each hook is a command the scenario names, run without a shell in jitc's
- * working directory, with the allowlisted environment (hook-env.ts) and the request as JSON on
+ * The exec contract: each hook is a command the scenario names, run without a shell in the
+ * scenario file's directory (a relative path in its command line is taken from there), with the allowlisted environment (hook-env.ts) and the request as JSON on
  * stdin. It must exit 0 and print one JSON object. Its stdout is parsed and then dropped; its
  * stderr is never read into anything but a byte count: either may hold secrets nobody registered.
  */
 import { spawn } from 'node:child_process';
+import { isAbsolute, resolve as resolvePath } from 'node:path';
 import type { z } from 'zod';
 import { ANSWERS, describeRefusal, type HookName } from './answers.ts';
 import { type EnvironmentSources, hookEnvironment } from './hook-env.ts';
@@ -22,6 +23,8 @@ export interface ExecHookSpec {
 }
 
 interface RunOptions {
+  /** The directory the hook runs in. */
+  cwd: string;
   env: Record<string, string>;
   stdin: string;
   timeoutMs: number;
@@ -36,7 +39,9 @@ export function runCommand(hook: HookName, argv: readonly string[], options: Run
   return new Promise((resolve, reject) => {
     const started = Date.now();
     // Its own process group: a timeout or Ctrl-C ends the hook and everything it started.
-    const child = spawn(command, args, { env: options.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    // A path is the scenario directory's, said explicitly rather than left to how exec resolves it after chdir.
+    const program = command.includes('/') && !isAbsolute(command) ? resolvePath(options.cwd, command) : command;
+    const child = spawn(program, args, { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const chunks: Buffer[] = [];
     let size = 0;
     let stderrBytes = 0;
@@ -92,12 +97,12 @@ export function parseAnswer<N extends HookName>(hook: N, label: string, text: st
 }
 
 /** The four hooks of one scenario, as commands. */
-export function execHooks(spec: ExecHookSpec, sources: EnvironmentSources, signal: AbortSignal): BrokerHooks {
+export function execHooks(spec: ExecHookSpec, sources: EnvironmentSources, signal: AbortSignal, cwd: string): BrokerHooks {
   const timeoutMs = spec.timeoutSeconds * 1000;
   const call = async <N extends HookName>(hook: N, argv: readonly string[], request: HookRequest, ids?: GrantIds, renewSeconds?: number): Promise<z.infer<(typeof ANSWERS)[N]>> => {
     const env = hookEnvironment(hook, request, ids, sources, renewSeconds);
     const stdin = JSON.stringify({ hook, ...request, ...(ids ?? {}), ...(renewSeconds === undefined ? {} : { renewSeconds }) });
-    const out = await runCommand(hook, argv, { env, stdin, timeoutMs, signal });
+    const out = await runCommand(hook, argv, { cwd, env, stdin, timeoutMs, signal });
     return parseAnswer(hook, `${hook} hook (${argv[0]})`, out);
   };
   const { renew, status } = spec;

@@ -70,14 +70,15 @@ describe('jitc list', () => {
     );
   });
 
-  test('every check lists the built-in scenarios that produce it, and its remediation', () => {
-    const checks = JSON.parse(jitc(['list', '--checks', '--json']).stdout) as { id: string; remediation: string; scenarios: string[]; lifecycle: boolean }[];
+  test("every check lists the built-in scenarios (or, for the user's own objects, the examples) that produce it, and its remediation", () => {
+    const checks = JSON.parse(jitc(['list', '--checks', '--json']).stdout) as { id: string; remediation: string; scenarios: string[]; examples: string[]; lifecycle: boolean }[];
     const targeted = checks.find((c) => c.id === 'revocation-targeted')?.scenarios;
     expect(targeted).toContain('aws/sts-revoke-active-sessions');
     expect(targeted).not.toContain('aws/iam-temporary-access-key');
+    expect(checks.find((c) => c.id === 'role-within-window')?.examples).toContain('examples/existing/vault-token-role.yaml');
     for (const c of checks) {
       expect(c.remediation.length, c.id).toBeGreaterThan(20);
-      expect(c.lifecycle || c.scenarios.length > 0, `${c.id} is produced by no built-in scenario`).toBe(true);
+      expect(c.lifecycle || c.scenarios.length > 0 || c.examples.length > 0, `${c.id} is produced by no built-in scenario and no example`).toBe(true);
     }
   });
 

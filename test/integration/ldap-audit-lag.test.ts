@@ -43,6 +43,7 @@ function context(on: LdapClient, name: string): AuditRun {
     task: { windowSeconds: 30, approver: 'test', needs: ['read'], id: `${runId}/${name}` },
     evidence: new Evidence(new SecretRegistry()),
     secrets: new SecretRegistry(),
+    dir: process.cwd(),
     state: new Map(),
     report: (finding) => findings.push(finding),
     signal: new AbortController().signal,

@@ -116,6 +116,7 @@ function scenario(id: string, ttlSeconds: number | null, end: Scenario['end'] = 
     end,
     reuse: { deadlineSeconds: 2 },
     source: 'test/integration/split-halves.test.ts',
+    dir: process.cwd(),
   };
 }
 

@@ -118,14 +118,18 @@ export const BUILTIN_SCENARIOS: Record<string, Json>[] = readdirSync(BUILTIN_DIR
 );
 
 const ADAPTERS = ['vault', 'aws', 'ldap'];
-const SCENARIO_KEYS = ['id', 'title', 'proves', 'adapter', 'mechanism', 'severity', 'params', 'task', 'end', 'reuse', 'limits'];
+const SCENARIO_KEYS = ['id', 'title', 'proves', 'adapter', 'mechanism', 'severity', 'params', 'task', 'end', 'reuse', 'limits', 'grant', 'use'];
 
 function scenarioMutations(doc: Record<string, Json>): fc.Arbitrary<Mutation> {
-  const params = (doc.params ?? {}) as Record<string, Json>;
+  // A scenario names either a native mechanism with its params, or its two halves apart (grant: and use:).
+  const split = doc.grant !== undefined;
+  const paramsPath = split ? ['grant', 'params'] : ['params'];
+  const params = ((split ? (doc.grant as Record<string, Json>).params : doc.params) ?? {}) as Record<string, Json>;
   const paramKeys = Object.keys(params);
   const endMode = (doc.end as Record<string, Json>).mode;
+  const shapeKeys = split ? ['grant', 'use'] : ['mechanism'];
   const options: fc.Arbitrary<Mutation>[] = [
-    fc.constantFrom('id', 'title', 'proves', 'adapter', 'mechanism', 'severity', 'task', 'end', 'reuse').map((k) => at([k], 'required, removed')(undefined)),
+    fc.constantFrom('id', 'title', 'proves', 'adapter', ...shapeKeys, 'severity', 'task', 'end', 'reuse').map((k) => at([k], 'required, removed')(undefined)),
     fc.constantFrom(['task', 'windowSeconds'], ['task', 'needs'], ['end', 'mode'], ['reuse', 'deadlineSeconds']).map((p) => at(p, 'required, removed')(undefined)),
     wrongType('string').map(at(['id'], 'not a string')),
     stringNot((s) => /^[a-z0-9][a-z0-9-]{1,62}$/.test(s)).map(at(['id'], 'not an id')),
@@ -134,7 +138,7 @@ function scenarioMutations(doc: Record<string, Json>): fc.Arbitrary<Mutation> {
     stringNot((s) => (SEVERITIES as readonly string[]).includes(s)).map(at(['severity'], 'not a severity')),
     wrongType('string').map(at(['severity'], 'not a string')),
     stringNot((s) => ADAPTERS.includes(s), fc.string({ minLength: 1, maxLength: 12 })).map(at(['adapter'], 'not an adapter')),
-    fc.string({ minLength: 1, maxLength: 12 }).filter((s) => !['token', 'approle', 'wrapping', 'assume-role', 'access-key', 'policy-binding', 'dynamic-account', 'group-membership'].includes(s)).map(at(['mechanism'], 'not a mechanism of the adapter')),
+    ...(split ? [] : [fc.string({ minLength: 1, maxLength: 12 }).filter((s) => !['token', 'approle', 'wrapping', 'assume-role', 'access-key', 'policy-binding', 'dynamic-account', 'group-membership'].includes(s)).map(at(['mechanism'], 'not a mechanism of the adapter'))]),
     wrongType('object').map(at(['task'], 'not a mapping')),
     fc.oneof(fc.constant(0), fc.integer({ min: -10_000, max: -1 }), notDuration).map(at(['task', 'windowSeconds'], 'not a positive duration')),
     fc.constant<Json>([]).map(at(['task', 'needs'], 'empty list')),
@@ -145,7 +149,7 @@ function scenarioMutations(doc: Record<string, Json>): fc.Arbitrary<Mutation> {
     fc.double({ max: 0.999, noNaN: true, noDefaultInfinity: true, min: -1e6 }).map(at(['limits', 'maxPrivilegeWidth'], 'below 1')),
     unknownKey(SCENARIO_KEYS).chain((k) => wrongType().map(at([k], 'unknown key'))),
     fc.tuple(fc.constantFrom('task', 'reuse', 'end'), word).filter(([, k]) => !['windowSeconds', 'approver', 'needs', 'deadlineSeconds', 'mode', 'graceSeconds'].includes(k)).chain(([parent, k]) => wrongType().map(at([parent, k], 'unknown key'))),
-    unknownKey(paramKeys).chain((k) => wrongType().map(at(['params', k], 'unknown parameter of the mechanism'))),
+    unknownKey(paramKeys).chain((k) => wrongType().map(at([...paramsPath, k], 'unknown parameter of the mechanism'))),
   ];
   if (endMode === 'expire') options.push(fc.integer({ min: -10_000, max: -1 }).map(at(['end', 'graceSeconds'], 'negative')));
   else options.push(fc.integer({ min: 0, max: 10 }).map(at(['end', 'graceSeconds'], 'a grace where nothing expires')));
@@ -155,7 +159,7 @@ function scenarioMutations(doc: Record<string, Json>): fc.Arbitrary<Mutation> {
         const kind = kindOf(params[k]);
         // Durations also take strings such as "3s", and some are nullable (null asks for no TTL, a twin's broken setup).
         const wrong = kind === 'number' ? wrongType('number', 'string', 'null') : wrongType(kind, 'null');
-        return wrong.map(at(['params', k], `not a ${kind}`));
+        return wrong.map(at([...paramsPath, k], `not a ${kind}`));
       }),
     );
   }

@@ -287,6 +287,7 @@ export function fakeScenario(overrides: Partial<Scenario> = {}): Scenario {
     end: { mode: 'revoke' },
     reuse: { deadlineSeconds: 0.3 },
     source: 'test/support/fake-adapter.ts',
+    dir: process.cwd(),
     ...overrides,
   };
 }

@@ -8,6 +8,7 @@ import { type Adapter, type GrantContext, type GrantSource, ownEntry, type Point
 import { halfContexts } from '../../scenarios/engine.ts';
 import { Evidence } from '../../scenarios/evidence.ts';
 import { pick } from '../../scenarios/load.ts';
+import { PROJECT_ROOT } from '../../scenarios/input.ts';
 import { SecretRegistry } from '../../scenarios/secrets.ts';
 
 export interface PairContexts<C> {
@@ -39,6 +40,7 @@ export function pairContexts<C>(adapter: Adapter<C>, pairName: string, client: C
   const secrets = new SecretRegistry();
   const scenario = {
     id: options.scenarioId,
+    dir: PROJECT_ROOT,
     task: options.task,
     grant: { adapter: adapter.name, name: pair.source, params: source.params.parse(pick(options.params, source.params.shape)) },
     use: { adapter: adapter.name, name: pair.pointOfUse, params: point.params.parse(pick(options.params, point.params.shape)) },

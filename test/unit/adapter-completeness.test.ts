@@ -11,8 +11,7 @@ import { describe, expect, test } from 'vitest';
 import { ownEntry } from '../../adapters/contract.ts';
 import { loadAdapters } from '../../adapters/registry.ts';
 import { PROJECT_ROOT } from '../../scenarios/input.ts';
-import { loadExampleScenarios } from '../support/examples.ts';
-import { BUILTIN_DIR, loadBuiltinScenarios } from '../../scenarios/load.ts';
+import { BUILTIN_DIR, loadBuiltinScenarios, loadExampleScenarios } from '../../scenarios/load.ts';
 import { loadVariants } from '../support/twins.ts';
 
 const at = (...parts: string[]): string => join(PROJECT_ROOT, ...parts);

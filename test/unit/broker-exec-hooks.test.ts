@@ -2,15 +2,17 @@
  * The exec hook contract, against real child processes: a hook sees only the allowlisted
  * environment (never jitc's own VAULT_TOKEN unless the scenario names it); a timeout, a non-zero
  * exit, a non-JSON or out-of-contract answer is a HookFailure that describes what was wrong
- * without quoting what the hook printed; a command that does not exist is refused at load.
+ * without quoting what the hook printed; a hook runs in the scenario file's directory, where a
+ * relative command is looked for, and one that does not exist is refused at load.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { stringify } from 'yaml';
 import { afterAll, describe, expect, test } from 'vitest';
 import { rmSync } from 'node:fs';
 import { execHooks, runCommand } from '../../adapters/broker/exec-hooks.ts';
-import { execSource } from '../../adapters/broker/grants/exec.ts';
+import { loadScenarioFile } from '../../scenarios/load.ts';
 import { hookEnvironment, termVariable } from '../../adapters/broker/hook-env.ts';
 import { HookFailure, type HookRequest } from '../../adapters/broker/hooks.ts';
 import { answerJsonSchema } from '../../adapters/broker/answers.ts';
@@ -66,14 +68,14 @@ describe('the environment a hook runs with', () => {
 
   test('a real hook process sees exactly that environment', async () => {
     const dump = script('dump-env.sh', 'env');
-    const out = await runCommand('status', [dump], { env: hookEnvironment('status', request, undefined, { passEnv: [], target: {}, own }), stdin: '', timeoutMs: 5000, signal: never });
+    const out = await runCommand('status', [dump], { env: hookEnvironment('status', request, undefined, { passEnv: [], target: {}, own }), stdin: '', timeoutMs: 5000, signal: never, cwd: dir });
     expect(out).not.toContain(SECRET);
     expect(out).toContain('JITC_HOOK=status');
   });
 });
 
 describe('a hook that does not answer as the contract says is a failure that quotes nothing', () => {
-  const hooks = (argv: string[], timeoutSeconds = 5) => execHooks({ request: argv, end: argv, timeoutSeconds }, { passEnv: [], target: {}, own }, never);
+  const hooks = (argv: string[], timeoutSeconds = 5) => execHooks({ request: argv, end: argv, timeoutSeconds }, { passEnv: [], target: {}, own }, never, dir);
   const leaked = 'sup3r-secret-nobody-registered';
 
   test('a non-zero exit names the code, and its stderr is counted, not kept', async () => {
@@ -115,15 +117,44 @@ describe('a hook that does not answer as the contract says is a failure that quo
   });
 });
 
-describe('a scenario naming hooks is checked at load', () => {
-  test('a command that does not exist is refused, saying where commands are looked for', () => {
-    const parsed = execSource.params.safeParse({ credential: 'vault-token', request: ['./no/such/broker', 'request'], end: ['true'] });
-    expect(parsed.success).toBe(false);
-    expect(JSON.stringify(parsed.error?.issues)).toMatch(/command not found or not executable: .\/no\/such\/broker/);
+describe('a scenario naming hooks: commands are found from its own directory', () => {
+  /** A broker scenario file in its own directory, naming `command` as its request hook. */
+  function scenarioFile(command: string): string {
+    const home = mkdtempSync(join(dir, 'scenario-'));
+    writeFileSync(join(home, 'broker.sh'), '#!/bin/sh\npwd\n', { mode: 0o755 });
+    const file = join(home, 'brokered.yaml');
+    writeFileSync(
+      file,
+      stringify({
+        id: 'brokered',
+        title: 'A brokered token',
+        proves: 'a relative hook command is the scenario directory one',
+        adapter: 'vault',
+        severity: 'high',
+        grant: { adapter: 'broker', source: 'exec', params: { credential: 'vault-token', request: [command, 'request'], end: ['true'] } },
+        use: { point: 'kv-secret' },
+        task: { windowSeconds: 30, needs: ['read the task secret'] },
+        end: { mode: 'revoke' },
+        reuse: { deadlineSeconds: 3 },
+      }),
+    );
+    return file;
+  }
+
+  test('a relative command next to the scenario file loads, whatever directory jitc runs in, and runs there', async () => {
+    const file = scenarioFile('./broker.sh');
+    const scenario = await loadScenarioFile(file);
+    expect(scenario.dir).toBe(dirname(file));
+    expect(process.cwd()).not.toBe(scenario.dir);
+    expect((await runCommand('status', ['./broker.sh'], { env: { PATH: process.env.PATH ?? '' }, stdin: '', timeoutMs: 5000, signal: never, cwd: scenario.dir })).trim()).toBe(realpathSync(scenario.dir));
   });
 
-  test('a command on PATH is found', () => {
-    expect(execSource.params.safeParse({ credential: 'requester', request: ['sh', '-c', 'true'], end: ['true'] }).success).toBe(true);
+  test('a command that does not exist is refused, naming the field and where commands are looked for', async () => {
+    await expect(loadScenarioFile(scenarioFile('./no/such/broker'))).rejects.toThrow(/brokered\.yaml: grant\.params\.request\.0: command not found or not executable: \.\/no\/such\/broker \(a path is taken from the scenario file's directory/);
+  });
+
+  test('a command on PATH is found', async () => {
+    await expect(loadScenarioFile(scenarioFile('sh'))).resolves.toMatchObject({ id: 'brokered' });
   });
 });
 

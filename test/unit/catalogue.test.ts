@@ -7,10 +7,9 @@ import { describe, expect, test } from 'vitest';
 import { LIFECYCLE_CHECKS, ownEntry } from '../../adapters/contract.ts';
 import { loadAdapters } from '../../adapters/registry.ts';
 import { declaredChecks as declared } from '../../scenarios/engine.ts';
-import { loadBuiltinScenarios } from '../../scenarios/load.ts';
+import { loadBuiltinScenarios, loadExampleScenarios } from '../../scenarios/load.ts';
 import type { Scenario } from '../../scenarios/schema.ts';
 import { loadVariants } from '../support/twins.ts';
-import { loadExampleScenarios } from '../support/examples.ts';
 import { parse } from 'yaml';
 import { CATALOGUE_PATH, checkDefinition, loadCatalogue, SEVERITIES } from '../../scenarios/catalogue.ts';
 

@@ -1,7 +1,8 @@
 /**
  * `exec`: the user's broker driven through commands — `request`, `end`, optional `renew` and
- * `status` — under the contract of the README's "Testing your own broker". A command that cannot be found is refused
- * when the scenario is loaded, not half-way through a run.
+ * `status` — under the contract of the README's "Testing your own broker". The commands run in the
+ * scenario file's directory; one that cannot be found is refused when the scenario is loaded, not
+ * half-way through a run.
  */
 import { accessSync, constants } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
@@ -20,23 +21,14 @@ function executable(path: string): boolean {
   }
 }
 
-/** A program as a shell would find it: a path (from the directory jitc runs in), or a name on PATH. */
-export function findsCommand(command: string, env: NodeJS.ProcessEnv = process.env): boolean {
-  if (command.includes('/')) return executable(isAbsolute(command) ? command : resolve(command));
-  return (env.PATH ?? '').split(delimiter).some((dir) => dir !== '' && executable(join(dir, command)));
+/** A program as a shell would find it: a path (from `dir`), or a name on PATH. */
+export function findsCommand(command: string, dir: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (command.includes('/')) return executable(isAbsolute(command) ? command : resolve(dir, command));
+  return (env.PATH ?? '').split(delimiter).some((path) => path !== '' && executable(join(path, command)));
 }
 
-const argv = z
-  .array(z.string().min(1).max(4096))
-  .min(1)
-  .max(64)
-  .superRefine((words, ctx) => {
-    const [command] = words;
-    if (command !== undefined && !findsCommand(command)) {
-      ctx.addIssue({ code: 'custom', message: `command not found or not executable: ${command} (a path is taken from the directory jitc runs in, a name from PATH)` });
-    }
-  });
-
+const argv = z.array(z.string().min(1).max(4096)).min(1).max(64);
+const HOOK_KEYS = ['request', 'end', 'renew', 'status'] as const;
 
 const params = brokerParams.extend({
   request: argv,
@@ -55,10 +47,16 @@ export const execSource = brokeredSource<ExecParams>({
   title: "The user's broker, driven through commands (request, end, renew, status)",
   params,
   renews: (p) => p.renew !== undefined,
+  problems: (p, dir) =>
+    HOOK_KEYS.flatMap((key) => {
+      const command = p[key]?.[0];
+      return command === undefined || findsCommand(command, dir) ? [] : [`${key}.0: command not found or not executable: ${command} (a path is taken from the scenario file's directory, a name from PATH)`];
+    }),
   hooks: (ctx) =>
     execHooks(
       ctx.params,
       { passEnv: ctx.params.passEnv, target: ctx.params.targetEnv ? ctx.pointOfUse.targetEnvironment() : {}, own: process.env },
       ctx.signal,
+      ctx.dir,
     ),
 });

@@ -11,7 +11,8 @@
 # renew    refuses: a longer grant needs a new approval, and the tokens are not renewable anyway.
 # status   looks the accessor up.
 #
-# The CLI is $BAO_BIN when set, else `bao` or `vault` on PATH, else jitc's own local install.
+# The CLI is $BAO_BIN when set, else `bao` or `vault` on PATH, else jitc's own local install
+# (found from this script's own place in the project, wherever the hook runs).
 # It reads the address and the broker's token from BAO_ADDR/BAO_TOKEN (VAULT_ADDR/VAULT_TOKEN
 # for `vault`). No token is ever put on a command line, where every user of the machine sees it
 # (ps): the new token is read back through the environment of the one call that needs it.
@@ -27,7 +28,7 @@ defect=${2:-}
 if [ -n "${BAO_BIN:-}" ]; then cli=$BAO_BIN
 elif command -v bao >/dev/null 2>&1; then cli=bao
 elif command -v vault >/dev/null 2>&1; then cli=vault
-elif [ -x ./.targets/venv/bin/bao ]; then cli=./.targets/venv/bin/bao
+elif [ -x "$(dirname "$0")/../../../.targets/venv/bin/bao" ]; then cli="$(dirname "$0")/../../../.targets/venv/bin/bao"
 else echo "broker.sh: neither bao nor vault found (set BAO_BIN)" >&2; exit 1
 fi
 
