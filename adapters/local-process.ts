@@ -102,14 +102,23 @@ exit 0
 /** Servers this process started and has not stopped yet, ready or still starting. */
 const live = new Set<LocalServer>();
 
-/** Stop every server this process started (ready or still starting): what a second Ctrl-C does. */
+/** Set once the servers are being stopped: a start that comes later would outlive the snapshot below. */
+let closing = false;
+
+/**
+ * Stop every server this process started (ready or still starting), and refuse any later start:
+ * what a Ctrl-C during start does. Without the refusal, a target whose start began after the
+ * stop would be left to its watchdog, which stops it only after this process has exited.
+ */
 export async function stopLocalServers(): Promise<void> {
+  closing = true;
   await Promise.allSettled([...live].map((server) => server.stop()));
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
+  if (closing) throw new Error(`${options.name} was not started: the local servers are being stopped`);
   mkdirSync(options.workDir, { recursive: true });
   const logFile = join(options.workDir, `${options.name}.log`);
   const stateDir = runStateDir(options.projectRoot, options.runId);
