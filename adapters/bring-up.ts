@@ -79,10 +79,13 @@ export async function ensureInstalled(adapters: Adapter[], projectRoot: string, 
 
 /** Start (local, container) or connect (external) one target per adapter, in parallel. */
 export async function bringUp(adapters: Adapter[], options: TargetOptions): Promise<StartedTarget[]> {
-  const mode = options.mode;
-  if (mode === 'local') await ensureInstalled(adapters, options.projectRoot, options.log, options.signal);
+  // An adapter without a container of its own (PostgreSQL, sshd) runs its local target beside the containers.
+  const modeOf = (adapter: Adapter): TargetMode => (options.mode === 'container' && !adapter.targets.container ? 'local' : options.mode);
+  for (const adapter of adapters) if (modeOf(adapter) !== options.mode) options.log(`${adapter.name}: no container target; using its local target`);
+  const local = adapters.filter((adapter) => modeOf(adapter) === 'local');
+  if (local.length > 0) await ensureInstalled(local, options.projectRoot, options.log, options.signal);
   options.signal?.throwIfAborted();
-  const settled = await Promise.allSettled(adapters.map((adapter) => bringUpOne(adapter, mode, options)));
+  const settled = await Promise.allSettled(adapters.map((adapter) => bringUpOne(adapter, modeOf(adapter), options)));
   const started = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failure) {

@@ -69,6 +69,12 @@ export interface LocalRequirements {
   pip?: string[];
   /** Debian packages installed with apt when missing. */
   apt?: string[];
+  /**
+   * The system service a Debian package brings, by package (`slapd: 'slapd'`): the install forbids
+   * it to start and disables it afterwards, so the system's own daemon never listens. The harness
+   * runs its own server from its own configuration.
+   */
+  services?: Record<string, string>;
   /** Executables that must answer after install, relative to the venv bin dir or absolute. */
   commands: string[];
 }
@@ -210,6 +216,8 @@ export type Credential =
   | { type: 'ldap-bind'; dn: string; password: string }
   | { type: 'db-login'; user: string; password: string }
   | { type: 'ssh-certificate'; principal: string; certificate: string; privateKey: string }
+  /** An X.509 client certificate: `certificate` is PEM, the leaf first, then the chain the client presents. */
+  | { type: 'tls-client-certificate'; subject: string; serial: string; certificate: string; privateKey: string }
   | { type: 'bearer-token'; token: string };
 export type CredentialType = Credential['type'];
 export type CredentialOf<T extends CredentialType> = Extract<Credential, { type: T }>;
@@ -221,6 +229,7 @@ const SECRET_FIELDS: { [T in CredentialType]: readonly (keyof CredentialOf<T>)[]
   'ldap-bind': ['password'],
   'db-login': ['password'],
   'ssh-certificate': ['privateKey'],
+  'tls-client-certificate': ['privateKey'],
   'bearer-token': ['token'],
 };
 
@@ -246,6 +255,8 @@ export function publicId(credential: Credential): string {
       return credential.user;
     case 'ssh-certificate':
       return credential.principal;
+    case 'tls-client-certificate':
+      return credential.serial;
     case 'bearer-token':
       return fingerprint(credential.token);
   }

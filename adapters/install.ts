@@ -2,13 +2,16 @@
  * `jitc targets install`: the local targets' software, installed into the project idempotently.
  * Python packages go into a project venv (.targets/venv) at pinned versions; Debian packages are
  * installed with apt when missing and the harness may (root), otherwise the exact command is given.
+ * A package's own system service (slapd, ssh, postgresql) is forbidden to start while it installs
+ * (Debian's policy-rc.d) and disabled afterwards: the harness runs its own servers on 127.0.0.1,
+ * never the system's daemons on every interface.
  *
  * Each install step runs in its own process group with its output in `.targets/install.log`, not
  * in a pipe: a Ctrl-C in the terminal never reaches it, and it finishes even if jitc exits
  * meanwhile — an apt-get or dpkg stopped half-way leaves the system's packages broken.
  */
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
 import { type LocalRequirements } from './contract.ts';
@@ -91,11 +94,12 @@ export async function installRequirements(
 ): Promise<void> {
   const pip = [...new Set(requirements.flatMap((r) => r.pip ?? []))].sort();
   const apt = [...new Set(requirements.flatMap((r) => r.apt ?? []))].sort();
+  const services: Record<string, string> = Object.assign({}, ...requirements.map((r) => r.services ?? {}));
   const next = (): void => {
     if (signal?.aborted) throw new InstallInterrupted(`install interrupted by ${String(signal.reason)}`);
   };
   if (pip.length > 0) await installPip(projectRoot, pip, log, next);
-  if (apt.length > 0) await installApt(projectRoot, apt, log, next);
+  if (apt.length > 0) await installApt(projectRoot, apt, services, log, next);
   const missing = requirements.flatMap((r) => missingCommands(projectRoot, r));
   if (missing.length > 0) throw new InputError(`install finished but these are still missing: ${missing.join(', ')}`);
 }
@@ -151,7 +155,7 @@ async function isDebInstalled(name: string): Promise<boolean> {
   }
 }
 
-async function installApt(projectRoot: string, packages: string[], log: (line: string) => void, next: () => void): Promise<void> {
+async function installApt(projectRoot: string, packages: string[], services: Record<string, string>, log: (line: string) => void, next: () => void): Promise<void> {
   const missing: string[] = [];
   for (const p of packages) if (!(await isDebInstalled(p))) missing.push(p);
   if (missing.length === 0) {
@@ -164,12 +168,58 @@ async function installApt(projectRoot: string, packages: string[], log: (line: s
   }
   next();
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const daemons = missing.flatMap((p) => (services[p] ? [services[p]] : []));
+  await withServiceStartsForbidden(daemons, async () => {
+    try {
+      await runStep(projectRoot, 'apt-get', ['update', '-qq'], () => log(`installing Debian packages ${missing.join(' ')} with apt-get (their services kept stopped)`), env);
+      next();
+      await runStep(projectRoot, 'apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], () => undefined, env);
+    } catch (error) {
+      if (error instanceof InstallInterrupted) throw error;
+      throw new InputError(`apt-get could not install ${missing.join(' ')}: ${(error as Error).message}`);
+    }
+  });
+  for (const daemon of daemons) log(await disableService(daemon));
+}
+
+/** Debian's hook that maintainer scripts ask before starting a service; exit 101 forbids. */
+const POLICY_RC_D = '/usr/sbin/policy-rc.d';
+const OUR_POLICY = '#!/bin/sh\n# Written by jitc while it installs local targets: no service may start. Removed when the install ends.\nexit 101\n';
+
+/**
+ * Run an install with the packages' services forbidden to start: a package such as slapd or
+ * openssh-server would otherwise start the system's own daemon, listening on every interface.
+ * A policy-rc.d that is not jitc's is never replaced: it must forbid the starts itself, or the
+ * install is refused with what to do.
+ */
+export async function withServiceStartsForbidden(daemons: string[], install: () => Promise<void>, hook = POLICY_RC_D): Promise<void> {
+  if (existsSync(hook) && readFileSync(hook, 'utf8') !== OUR_POLICY) {
+    for (const daemon of daemons) {
+      const code = await new Promise<number | null>((resolve) => execFile(hook, [daemon, 'start'], (error) => resolve(error ? (typeof error.code === 'number' ? error.code : null) : 0)));
+      if (code !== 101) {
+        throw new InputError(`${hook} lets ${daemon} start (it answers ${code ?? 'nothing'}, not 101): installing it would start the system's own daemon; make it forbid service starts while the local targets install, then retry`);
+      }
+    }
+    return install();
+  }
+  // Ours, or left by an install of ours that was killed: written again, removed after.
+  writeFileSync(hook, OUR_POLICY);
+  // A mode given to writeFileSync applies to a new file only: one left behind keeps its own.
+  chmodSync(hook, 0o755);
   try {
-    await runStep(projectRoot, 'apt-get', ['update', '-qq'], () => log(`installing Debian packages ${missing.join(' ')} with apt-get`), env);
-    next();
-    await runStep(projectRoot, 'apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], () => undefined, env);
+    await install();
+  } finally {
+    if (existsSync(hook) && readFileSync(hook, 'utf8') === OUR_POLICY) rmSync(hook);
+  }
+}
+
+/** Keep a service the install just brought from starting at boot; says what it did. Only for packages jitc itself installed. */
+async function disableService(daemon: string): Promise<string> {
+  const [command, args] = existsSync('/run/systemd/system') ? ['systemctl', ['disable', '--quiet', daemon]] : ['update-rc.d', [daemon, 'disable']];
+  try {
+    await run(command, args);
+    return `the system's ${daemon} service is disabled (${command} ${args.join(' ')}): jitc runs its own server`;
   } catch (error) {
-    if (error instanceof InstallInterrupted) throw error;
-    throw new InputError(`apt-get could not install ${missing.join(' ')}: ${(error as Error).message}`);
+    return `could not disable the system's ${daemon} service (${command} ${args.join(' ')}: ${(error as Error).message.split('\n')[0]}); it was not started`;
   }
 }

@@ -41,6 +41,8 @@ export interface PidRecord {
   ownerStart?: string;
   /** Process id of the watchdog that stops the server when the jitc process ends (absent for `targets up`). */
   watchdog?: number;
+  /** The signal that asks the server to stop, when not TERM ({@link LocalServerOptions.stopSignal}). */
+  stopSignal?: 'INT';
 }
 
 export function runStateDir(projectRoot: string, runId?: string): string {
@@ -64,6 +66,11 @@ export interface LocalServerOptions {
   /** Resolves true once the server answers. */
   ready: () => Promise<boolean>;
   readyTimeoutMs?: number;
+  /**
+   * The signal that asks the server to stop (TERM unless said): PostgreSQL takes TERM as a smart
+   * shutdown that waits for every open session, which a scenario may be holding on purpose.
+   */
+  stopSignal?: 'TERM' | 'INT';
 }
 
 /** The run id under which `jitc targets up` starts servers meant to outlive it. */
@@ -73,22 +80,22 @@ export const UP_RUN_ID = 'up';
  * The watchdog each server runs under: a tiny shell that starts the server as its own child,
  * reports the server's pid on fd 3, then reads its stdin — a pipe whose only write end jitc holds.
  * The read ends when jitc closes it (stop) or when jitc dies in any way, SIGKILL included: then it
- * stops the server by the pid it started (TERM, KILL after 5 s), reaps it, and removes the
+ * stops the server by the pid it started (TERM or the server's own stop signal, KILL after 5 s), reaps it, and removes the
  * server's work directory and pid record. Until it reaps the server the pid cannot be reused, so
  * it never signals another process. It stays jitc's own user, so it can stop a server that drops
  * to another user. A server started this way must stay in the foreground (slapd `-d 0`): a
  * daemon that forks away would leave the watchdog holding only its launcher's pid.
  * The server ignores SIGINT (a background job of a non-interactive shell): it is stopped by TERM.
  */
-const WATCHDOG = `work=$1 record=$2
-shift 2
+const WATCHDOG = `work=$1 record=$2 stop=$3
+shift 3
 "$@" </dev/null 3>&- &
 server=$!
 echo "$server" >&3
 exec 3>&-
 alive() { { read -r s < "/proc/$server/stat"; } 2>/dev/null || return 1; s=\${s##*) }; [ "\${s%% *}" != Z ]; }
 while read -r _; do :; done
-kill -TERM "$server" 2>/dev/null
+kill -"$stop" "$server" 2>/dev/null
 n=0
 while [ "$n" -lt 50 ] && alive; do sleep 0.1; n=$((n + 1)); done
 if alive; then kill -KILL "$server" 2>/dev/null; fi
@@ -128,7 +135,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   const tied = options.runId !== UP_RUN_ID;
   const log = openSync(logFile, 'a');
   const child = tied
-    ? spawn('/bin/sh', ['-c', WATCHDOG, 'jitc-watchdog', options.workDir, pidFile, options.command, ...options.args], {
+    ? spawn('/bin/sh', ['-c', WATCHDOG, 'jitc-watchdog', options.workDir, pidFile, options.stopSignal ?? 'TERM', options.command, ...options.args], {
         cwd: options.workDir,
         env: options.env ?? process.env,
         stdio: ['pipe', log, log, 'pipe'],
@@ -152,7 +159,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
         child.stdin?.destroy();
         if (!childDone()) await Promise.race([exit, sleep(10_000)]);
       } else if (running()) {
-        child.kill('SIGTERM');
+        child.kill(`SIG${options.stopSignal ?? 'TERM'}`);
         for (let i = 0; i < 50 && running(); i++) await sleep(100);
       }
       // The watchdog gone or stuck, the server still there: stop it by its own pid.
@@ -205,6 +212,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     processStart: processStart(pid),
     ownerStart: processStart(process.pid),
     ...(tied && child.pid !== undefined ? { watchdog: child.pid } : {}),
+    ...(options.stopSignal === 'INT' ? { stopSignal: 'INT' as const } : {}),
   };
   writeRecord(stateDir, pidFile, record);
 
@@ -313,7 +321,7 @@ export async function stopLeftoverServers(projectRoot: string, runId?: string): 
         continue;
       }
       if (isOurProcess(record)) {
-        process.kill(record.pid, 'SIGTERM');
+        process.kill(record.pid, `SIG${record.stopSignal ?? 'TERM'}`);
         for (let i = 0; i < 50 && isOurProcess(record); i++) await new Promise((r) => setTimeout(r, 100));
         if (isOurProcess(record)) process.kill(record.pid, 'SIGKILL');
         stopped.push(`${record.name} pid ${record.pid} (run ${record.runId})`);

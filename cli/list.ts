@@ -7,7 +7,7 @@ import { ownEntry } from '../adapters/contract.ts';
 import { loadAdapters } from '../adapters/registry.ts';
 import { declaredChecks } from '../scenarios/engine.ts';
 import { loadCatalogue } from '../scenarios/catalogue.ts';
-import { inSuites, loadBuiltinScenarios } from '../scenarios/load.ts';
+import { inSuites, loadBuiltinScenarios, suitedAdapters } from '../scenarios/load.ts';
 import { checkRecords, renderChecksMarkdown } from './checks-doc.ts';
 import { answerJsonSchema } from '../adapters/broker/answers.ts';
 
@@ -22,7 +22,7 @@ export async function listCommand(opts: { suite?: string[]; json?: boolean; chec
     return 0;
   }
   const adapters = await loadAdapters();
-  const scenarios = (await loadBuiltinScenarios()).filter((s) => !opts.suite || inSuites(s, opts.suite));
+  const scenarios = (await loadBuiltinScenarios()).filter((s) => !opts.suite || inSuites(s, opts.suite, suitedAdapters(adapters.values())));
   const catalogue = loadCatalogue();
   const records = scenarios.map((s) => {
     // Loading the scenario resolved both halves, so they exist.

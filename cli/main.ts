@@ -41,7 +41,7 @@ function program(setExit: (code: number) => void): Command {
   cli
     .command('run')
     .description('run suites of scenarios against their targets and write the reports')
-    .option('--suite <name...>', 'suites to run: a name selects every scenario either half of which comes from that adapter (repeatable or comma-separated; default: all)', collect)
+    .option('--suite <name...>', 'suites to run: a suite is the scenarios of its point of use; a broker\'s name selects the scenarios it grants (repeatable or comma-separated; default: all)', collect)
     .option('--scenario <id...>', 'only these scenario ids, built-in or from --scenario-file', collect)
     .option('--scenario-file <file...>', "run these scenario files (same format as scenarios/builtin); on their own, without --suite or --scenario, only they run, in the suites of their points of use", collect)
     .addOption(targetOption)

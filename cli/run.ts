@@ -19,7 +19,7 @@ import { OutputDir } from '../reports/outputs/out-dir.ts';
 import { planDigest } from '../reports/outputs/shards.ts';
 import { closingLine, renderTable } from '../reports/writers/terminal.ts';
 import { loadWaivers, type Waiver } from '../reports/waivers.ts';
-import { inSuites, loadBuiltinScenarios, loadScenarioFile } from '../scenarios/load.ts';
+import { inSuites, loadBuiltinScenarios, loadScenarioFile, suitedAdapters } from '../scenarios/load.ts';
 import { resultSkeleton, type ScenarioResult } from '../scenarios/result.ts';
 import type { Scenario } from '../scenarios/schema.ts';
 import { post, runChannel, type RunMessage } from '../suites/channel.ts';
@@ -98,7 +98,6 @@ async function plan(flags: RunFlags, log: (l: string) => void): Promise<Plan> {
   const all = [...(await loadAdapters()).values()];
   const allNames = all.map((a) => a.name).join(', ');
   const asked = flags.suite ?? config.suites;
-  // A suite name matches either half: a suite also runs a scenario of another suite whose grant it issues.
   for (const name of asked ?? []) {
     if (!all.some((a) => a.name === name)) throw new InputError(`--suite: unknown suite "${name}" (known: ${allNames})`);
   }
@@ -110,7 +109,7 @@ async function plan(flags: RunFlags, log: (l: string) => void): Promise<Plan> {
   // scenarios join them when suites or scenario ids are asked for.
   const builtinSuites = asked ?? (extra.length > 0 && wanted.length === 0 ? [] : all.map((a) => a.name));
   const everyBuiltin = await loadBuiltinScenarios();
-  const builtin = everyBuiltin.filter((s) => inSuites(s, builtinSuites));
+  const builtin = everyBuiltin.filter((s) => inSuites(s, builtinSuites, suitedAdapters(all)));
   for (const s of extra) {
     // Checked against every built-in of the file's suite, in the run or not: the suite tells them apart by id.
     if (everyBuiltin.some((b) => b.adapter === s.adapter && b.id === s.id)) throw new InputError(`${s.source}: id: "${s.id}" is already a built-in scenario of ${s.adapter}`);

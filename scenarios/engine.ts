@@ -455,6 +455,8 @@ async function endGrant(
 interface ExtensionOutcome extends ExtensionResult {
   name: string;
   moment: ExtensionMoment;
+  /** The grant's end as the target stated it when the attempt began (inside the window): a refusal after it proves nothing. */
+  grantEndedAt?: string | null;
 }
 
 /**
@@ -464,13 +466,14 @@ interface ExtensionOutcome extends ExtensionResult {
 async function tryExtensions(ctx: ScenarioContext<unknown, unknown>, grant: GrantRecord, moment: ExtensionMoment, handles: ReuseHandle[]): Promise<ExtensionOutcome[]> {
   const outcomes: ExtensionOutcome[] = [];
   for (const extension of grant.extensions) {
+    const grantEndedAt = grant.expiresAt;
     let result: ExtensionResult;
     try {
       result = await extension.attempt(moment);
     } catch (error) {
       result = { outcome: 'unknown', at: new Date().toISOString(), detail: errorText(error) };
     }
-    outcomes.push({ ...result, name: extension.name, moment });
+    outcomes.push({ ...result, name: extension.name, moment, ...(moment === 'inside-window' ? { grantEndedAt } : {}) });
     handles.push(...(result.minted ?? []));
     ctx.evidence.record(
       `holder tried to extend its own grant ${moment === 'inside-window' ? 'inside the window' : 'after the end'}: ${extension.name}: ${result.outcome}`,
@@ -491,7 +494,14 @@ function judgeExtensions(outcomes: ExtensionOutcome[], grant: GrantRecord, task:
   const parts = outcomes.map((o): { verdict: CheckVerdict; detail: string } => {
     const label = `${o.name} (${o.moment})`;
     if (o.outcome === 'unknown') return { verdict: 'inconclusive', detail: `${label}: could not tell whether it worked (${o.detail})` };
-    if (o.outcome === 'refused') return { verdict: 'pass', detail: `${label}: refused (${o.detail})` };
+    if (o.outcome === 'refused') {
+      // Refused once the grant had already ended (the harness came late): the refusal may be the end's, not the target's rule.
+      const ended = Math.min(windowEnd, o.grantEndedAt ? Date.parse(o.grantEndedAt) : Number.POSITIVE_INFINITY);
+      if (o.moment === 'inside-window' && Date.parse(o.at) >= ended) {
+        return { verdict: 'inconclusive', detail: `${label}: the harness lagged: the attempt was answered at ${o.at}, once the grant had already ended, so its refusal proves nothing; the target is not blamed (${o.detail})` };
+      }
+      return { verdict: 'pass', detail: `${label}: refused (${o.detail})` };
+    }
     if (o.moment === 'after-end') return { verdict: 'fail', detail: `${label}: the holder brought its grant back after the task ended (${o.detail})` };
     const reach = o.reachesUntil === undefined || o.reachesUntil === null ? Number.POSITIVE_INFINITY : Date.parse(o.reachesUntil);
     if (reach > windowEnd + TTL_ROUNDING_SECONDS * 1000) {

@@ -16,6 +16,7 @@ export const credentialSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('ldap-bind'), dn: text, password: text }),
   z.strictObject({ type: z.literal('db-login'), user: text, password: text }),
   z.strictObject({ type: z.literal('ssh-certificate'), principal: text, certificate: z.string().min(1).max(16384), privateKey: z.string().min(1).max(16384) }),
+  z.strictObject({ type: z.literal('tls-client-certificate'), subject: text, serial: text, certificate: z.string().min(1).max(16384), privateKey: z.string().min(1).max(16384) }),
   z.strictObject({ type: z.literal('bearer-token'), token: z.string().min(1).max(16384) }),
 ]);
 
@@ -24,7 +25,7 @@ const _sameTypes: z.infer<typeof credentialSchema> extends Credential ? (Credent
 void _sameTypes;
 
 /** Every credential type, and `requester`: the grant is a privilege added to the requester's own identity. */
-export const CREDENTIAL_KINDS = ['vault-token', 'aws-keys', 'ldap-bind', 'db-login', 'ssh-certificate', 'bearer-token', 'requester'] as const satisfies readonly (CredentialType | 'requester')[];
+export const CREDENTIAL_KINDS = ['vault-token', 'aws-keys', 'ldap-bind', 'db-login', 'ssh-certificate', 'tls-client-certificate', 'bearer-token', 'requester'] as const satisfies readonly (CredentialType | 'requester')[];
 export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];
 
 /** Free text a broker adds: recorded, so capped (and redacted like everything else). */

@@ -62,7 +62,7 @@ interface RenewalSeen {
   failure?: string;
 }
 
-const ALL_TYPES: readonly CredentialType[] = ['vault-token', 'aws-keys', 'ldap-bind', 'db-login', 'ssh-certificate', 'bearer-token'];
+const ALL_TYPES: readonly CredentialType[] = ['vault-token', 'aws-keys', 'ldap-bind', 'db-login', 'ssh-certificate', 'tls-client-certificate', 'bearer-token'];
 
 function hooksOf<P extends BrokerParams>(ctx: BrokerContext<P>): BrokerHooks {
   const hooks = ctx.state.get(HOOKS) as BrokerHooks | undefined;

@@ -192,7 +192,7 @@ function checkTlsFiles(tls: { caFile?: string | undefined; certFile?: string | u
 export const ldapTargets: TargetProvisioning = {
   configSection: externalConfig,
   local: {
-    requirements: { apt: ['slapd', 'ldap-utils'], commands: [SLAPD, SLAPADD] },
+    requirements: { apt: ['slapd', 'ldap-utils'], services: { slapd: 'slapd' }, commands: [SLAPD, SLAPADD] },
     async start(options: ProvisionOptions): Promise<StartedTarget> {
       const layout = localLayout();
       const port = await freePort();

@@ -38,6 +38,12 @@ export async function cleanupVault(client: VaultClient, runId: string | undefine
     await attempt(`policy ${name}`, () => api.call('DELETE', `sys/policies/acl/${name}`));
   }
 
+  // A mount of the run's (a database or ssh engine): unmounting revokes its leases, running their revocation.
+  const mounts = await api.call<{ data: Record<string, unknown> }>('GET', 'sys/mounts');
+  for (const path of Object.keys(mounts.data).filter((m) => m.startsWith(prefix))) {
+    await attempt(`mount ${path.replace(/\/$/, '')}`, () => api.call('DELETE', `sys/mounts/${path}`));
+  }
+
   const pattern = runId ? `${escapeRegExp(prefix)}[a-z0-9-]+` : 'jitc-[A-Za-z0-9-]+';
   if (await restoreDefaultPolicy(api, pattern)) report.removed.push('jitc blocks in the default policy');
 

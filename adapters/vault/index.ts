@@ -9,6 +9,9 @@ import { cleanupVault } from './cleanup.ts';
 import { vaultLeftovers } from './leftovers.ts';
 import { connectVault, type VaultClient } from './client.ts';
 import { approleSource } from './grants/approle.ts';
+import { databaseSource } from './grants/database.ts';
+import { pkiCertificateSource } from './grants/pki-certificate.ts';
+import { sshCertificateSource } from './grants/ssh-certificate.ts';
 import { tokenSource } from './grants/token.ts';
 import { wrappingSource } from './grants/wrapping.ts';
 import { kvSecretPoint } from './points/kv-secret.ts';
@@ -24,6 +27,9 @@ const vaultAdapter: Adapter<VaultClient> = {
     token: tokenSource,
     'approle-secret-id': approleSource,
     'wrapped-response': wrappingSource,
+    database: databaseSource,
+    'ssh-certificate': sshCertificateSource,
+    'pki-certificate': pkiCertificateSource,
   },
   pointsOfUse: {
     'kv-secret': kvSecretPoint,

@@ -1,6 +1,6 @@
 /**
  * What a run left on a Vault/OpenBao, read from the target itself: tokens carrying the run (by
- * metadata, policy or display name), policies, KV secrets, AppRole roles and default-policy blocks
+ * metadata, policy or display name), secrets engine mounts, policies, KV secrets, AppRole roles and default-policy blocks
  * whose names contain `jitc-<runId>-`. Deliberately wider than the cleanup sweep's own matching, and
  * worded as the sweep words its removals, so a sweep that misses something shows.
  */
@@ -28,6 +28,8 @@ export async function vaultLeftovers(client: VaultClient, runId: string): Promis
       found.push(`token ${t.accessor} (${t.display_name})`);
     }
   }
+  const mounts = await api.call<{ data: Record<string, unknown> }>('GET', 'sys/mounts');
+  for (const path of Object.keys(mounts.data)) if (path.includes(prefix)) found.push(`mount ${path.replace(/\/$/, '')}`);
   for (const name of await listOrNone(api, 'sys/policies/acl')) if (name.includes(prefix)) found.push(`policy ${name}`);
   const defaultPolicy = await api.call<{ data: { policy: string } }>('GET', 'sys/policies/acl/default');
   if (defaultPolicy.data.policy.includes(prefix)) found.push('jitc blocks in the default policy');

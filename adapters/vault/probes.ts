@@ -6,7 +6,7 @@
  *   "1 error occurred:\n\t* permission denied");
  * - HTTP 400 whose body is Vault's JSON error document with an item saying the credential is gone,
  *   from the endpoint family the probe names ({@link GONE}): an invalid accessor, an invalid or
- *   expired secret_id, a wrapping token that is not valid.
+ *   expired secret_id, a wrapping token that is not valid, a lease Vault no longer holds.
  *
  * Everything else is `unknown`: a 403 with an HTML page, an empty body or any other body (a proxy,
  * WAF or gateway said no; Vault was never asked), a 403 whose Vault error is not "permission
@@ -26,6 +26,7 @@ export const GONE = {
   accessor: /^(invalid accessor|(token|accessor).*(not found|does not exist))$/i,
   secretId: /^(invalid (role or )?secret id|secret id.*(not found|expired|invalid)|failed to validate credentials.*)$/i,
   wrapping: /^(wrapping token is not valid or does not exist|invalid wrapping token)$/i,
+  lease: /^invalid lease$/i,
 } as const;
 
 /** The 400 answers with which Vault declines to renew a token or to mint one with it. */

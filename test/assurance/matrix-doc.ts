@@ -3,7 +3,7 @@
  * setups failing beyond the local targets' documented gaps), the targets and their versions, then
  * every setup with its verdict and failed checks. Pure: the run happens elsewhere.
  */
-import type { AdapterRun, MatrixRow, Outcome, SetupKind } from './matrix-run.ts';
+import { ADAPTERS_AT_ONCE, type AdapterRun, type MatrixRow, type Outcome, type SetupKind } from './matrix-run.ts';
 
 export interface MatrixTotals {
   mutants: number;
@@ -78,7 +78,7 @@ export function renderAssurance(runs: readonly AdapterRun[], options: DocOptions
     '',
     `Generated ${options.generatedAt.toISOString().replace(/\.\d+Z$/, 'Z')} by \`${options.command}\` ` +
       '([`test/assurance/matrix.mts`](../test/assurance/matrix.mts)) against the embedded local targets, ' +
-      `in ${seconds(options.wallMs)} on ${runs.length} targets at once. Written by the script: run it again rather than editing this file.`,
+      `in ${seconds(options.wallMs)} on ${runs.length} targets, ${ADAPTERS_AT_ONCE} at a time. Written by the script: run it again rather than editing this file.`,
     '',
     'Every row is one target setup taken through jitc\'s whole lifecycle (baseline, grant, use, end, reuse, residue, ' +
       'teardown) against a real server. A **broken** setup — each built-in scenario\'s twin ' +

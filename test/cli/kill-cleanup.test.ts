@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { isOurProcess, runStateDir, type PidRecord } from '../../adapters/local-process.ts';
 import { jitcAsync } from '../support/cli.ts';
-import { writeLongWaitScenarios, type LongWaitScenario } from '../support/long-waits.ts';
+import { EXTERNAL, LOCAL_SERVERS, writeLongWaitScenarios, type LongWaitScenario } from '../support/long-waits.ts';
 import { startOwnTargets, type OwnTargets } from '../support/own-targets.ts';
 import { leftoversOf } from '../support/residue.ts';
 import { runIdIn, serversOfRun } from '../support/run-servers.ts';
@@ -35,13 +35,15 @@ afterAll(async () => {
   await own?.stop();
 });
 
-/** Start a run, wait until every adapter's long scenario waits for its expiry, and SIGKILL it. */
-async function killMidRun(name: string, args: string[], env: NodeJS.ProcessEnv = {}, beforeKill?: (runId: string) => Promise<void>): Promise<string> {
+
+/** Start a run, wait until each adapter's long scenario (of `only`, when given) waits for its expiry, and SIGKILL it. */
+async function killMidRun(name: string, args: string[], env: NodeJS.ProcessEnv = {}, beforeKill?: (runId: string) => Promise<void>, only?: string[]): Promise<string> {
+  const waits = only ? long.filter((s) => only.includes(s.adapter)) : long;
   // One long wait per adapter beside the scenarios asked for (files and built-ins alike are selected by --scenario).
   const scenario = args.indexOf('--scenario');
-  if (scenario >= 0) args = args.map((a, i) => (i === scenario + 1 ? [a, ...long.map((s) => s.id)].join(',') : a));
-  const run = jitcAsync(['run', ...args, ...long.flatMap((s) => ['--scenario-file', s.file]), '--out', join(scratch, name), '--history', join(scratch, 'history.sqlite')], env);
-  for (const scenario of long) await expect.poll(run.output, { timeout: 120_000, interval: 100 }).toMatch(scenario.waitingLine);
+  if (scenario >= 0) args = args.map((a, i) => (i === scenario + 1 ? [a, ...waits.map((s) => s.id)].join(',') : a));
+  const run = jitcAsync(['run', ...args, ...waits.flatMap((s) => ['--scenario-file', s.file]), '--out', join(scratch, name), '--history', join(scratch, 'history.sqlite')], env);
+  for (const scenario of waits) await expect.poll(run.output, { timeout: 120_000, interval: 100 }).toMatch(scenario.waitingLine);
   const runId = runIdIn(run.output());
   if (!runId) throw new Error(`no run id in: ${run.output()}`);
   await beforeKill?.(runId);
@@ -52,7 +54,7 @@ async function killMidRun(name: string, args: string[], env: NodeJS.ProcessEnv =
 }
 
 describe('jitc run killed with SIGKILL', () => {
-  test('its local servers (bao, moto_server, slapd) die with it within seconds, leaving no pid record or work directory; cleanup finds nothing', async () => {
+  test('its local servers (bao, moto_server, postgres, slapd, sshd) die with it within seconds, leaving no pid record or work directory; cleanup finds nothing', async () => {
     let servers: PidRecord[] = [];
     const runId = await killMidRun('local', ['--scenario', 'zero-standing-privilege'], {}, async (live) => {
       // While the run is alive its servers are in use, not left over: cleanup leaves them alone.
@@ -62,7 +64,7 @@ describe('jitc run killed with SIGKILL', () => {
       expect(early.stdout.trim().split('\n').slice(0, -1).sort()).toEqual(servers.map((s) => `left running: server ${s.name} pid ${s.pid} (run ${live}, whose jitc process ${s.owner} is still running)`).sort());
       for (const server of servers) expect(isOurProcess(server), `${server.name} pid ${server.pid}`).toBe(true);
     });
-    expect(servers.map((s) => s.name).sort()).toEqual(['bao', 'moto_server', 'slapd']);
+    expect(servers.map((s) => s.name).sort()).toEqual(LOCAL_SERVERS);
     const killedAt = Date.now();
     await expect.poll(() => servers.filter((s) => isOurProcess(s)).map((s) => s.name), { timeout: 10_000, interval: 50 }).toEqual([]);
     expect(Date.now() - killedAt).toBeLessThan(10_000);
@@ -82,7 +84,7 @@ describe('jitc run killed with SIGKILL', () => {
       // The watchdogs first: nothing is left to stop the servers when jitc dies.
       for (const server of servers) process.kill(server.watchdog!, 'SIGKILL');
     });
-    expect(servers.map((s) => s.name).sort()).toEqual(['bao', 'moto_server', 'slapd']);
+    expect(servers.map((s) => s.name).sort()).toEqual(LOCAL_SERVERS);
     // They outlive the kill without their watchdogs. (This file runs alone, see vitest.config.ts: a
     // jitc run of another file would sweep them first.)
     await new Promise((r) => setTimeout(r, 1000));
@@ -101,14 +103,14 @@ describe('jitc run killed with SIGKILL', () => {
 
   test('removes every object the killed run left on external Vault, AWS and directory targets, and they list none afterwards', async () => {
     // All built-in scenarios beside the long waits: the kill lands on objects in every stage of their lives.
-    const runId = await killMidRun('external', ['--suite', 'vault,aws,ldap', '--target', 'external', '--config', own.configFile], own.env);
+    const runId = await killMidRun('external', ['--suite', EXTERNAL.join(','), '--target', 'external', '--config', own.configFile], own.env, undefined, EXTERNAL);
     expect(serversOfRun(runId)).toEqual([]);
     const residue = (): Promise<Record<string, string[]>> => leftoversOf(own.connections, runId);
     const left = await residue();
     // The kill left something on every target, or this test would prove nothing about the sweep.
     for (const [adapter, items] of Object.entries(left)) expect(items.filter((i) => i.includes(`jitc-${runId}-long-`)).length, `${adapter} residue after the kill`).toBeGreaterThan(0);
 
-    const sweep = await jitcAsync(['cleanup', '--run', runId, '--target', 'external', '--config', own.configFile], own.env).done;
+    const sweep = await jitcAsync(['cleanup', '--run', runId, '--target', 'external', '--suite', EXTERNAL.join(','), '--config', own.configFile], own.env).done;
     expect(sweep.code, sweep.stdout + sweep.stderr).toBe(0);
     expect(sweep.stdout).not.toMatch(/could not remove/);
     const removed = sweep.stdout.trim().split('\n');
@@ -124,7 +126,7 @@ describe('jitc run killed with SIGKILL', () => {
     expect(removed.at(-1)).toMatch(/^\d+ items handled$/);
 
     expect(await residue()).toEqual({ vault: [], aws: [], ldap: [] });
-    const again = await jitcAsync(['cleanup', '--run', runId, '--target', 'external', '--config', own.configFile], own.env).done;
+    const again = await jitcAsync(['cleanup', '--run', runId, '--target', 'external', '--suite', EXTERNAL.join(','), '--config', own.configFile], own.env).done;
     expect(again.code).toBe(0);
     expect(again.stdout.trim()).toBe(`nothing left by run ${runId}`);
   }, 180_000);

@@ -103,7 +103,7 @@ describe('a full run of every suite on the local targets, with the HTML report',
 
   test('runs every suite to a result and lists, per result, the fingerprints of the secrets it held back', () => {
     expect(run.result.code, run.result.stdout + run.result.stderr).toBe(0);
-    expect(new Set(run.results.map((r) => r.adapter))).toEqual(new Set(['vault', 'aws', 'ldap']));
+    expect(new Set(run.results.map((r) => r.adapter))).toEqual(new Set(['vault', 'aws', 'ldap', 'postgres', 'ssh']));
     expect(run.results.length).toBeGreaterThanOrEqual(20);
     // At least the target's admin credential and one credential the scenario issued or used.
     for (const r of run.results) expect(r.secretFingerprints.length, `${r.adapter}/${r.id}`).toBeGreaterThanOrEqual(2);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { isOurProcess } from '../../adapters/local-process.ts';
 import type { Summary } from '../../reports/writers/summary.ts';
 import { jitcAsync, type CliResult } from '../support/cli.ts';
-import { writeLongWaitScenarios, type LongWaitScenario } from '../support/long-waits.ts';
+import { EXTERNAL, LOCAL_SERVERS, writeLongWaitScenarios, type LongWaitScenario } from '../support/long-waits.ts';
 import { startOwnTargets, type OwnTargets } from '../support/own-targets.ts';
 import { leftoversOf } from '../support/residue.ts';
 import { runIdIn, serversOfRun } from '../support/run-servers.ts';
@@ -40,11 +40,13 @@ interface Interrupted {
   servers: ReturnType<typeof serversOfRun>;
 }
 
-/** Start a run, wait until every adapter's long scenario is waiting for its expiry, then signal it (`times` times, each once jitc has answered). */
-async function interrupt(signal: NodeJS.Signals, name: string, args: string[], env: NodeJS.ProcessEnv = {}, times = 1): Promise<Interrupted> {
+const externalWaits = (): LongWaitScenario[] => long.filter((s) => EXTERNAL.includes(s.adapter));
+
+/** Start a run, wait until each long scenario given is waiting for its expiry, then signal it (`times` times, each once jitc has answered). */
+async function interrupt(signal: NodeJS.Signals, name: string, args: string[], waits: LongWaitScenario[], env: NodeJS.ProcessEnv = {}, times = 1): Promise<Interrupted> {
   const out = join(scratch, name);
-  const run = jitcAsync(['run', ...args, ...long.flatMap((s) => ['--scenario-file', s.file]), '--out', out, '--history', join(scratch, 'history.sqlite')], env);
-  for (const scenario of long) await expect.poll(run.output, { timeout: 120_000, interval: 100 }).toMatch(scenario.waitingLine);
+  const run = jitcAsync(['run', ...args, ...waits.flatMap((s) => ['--scenario-file', s.file]), '--out', out, '--history', join(scratch, 'history.sqlite')], env);
+  for (const scenario of waits) await expect.poll(run.output, { timeout: 120_000, interval: 100 }).toMatch(scenario.waitingLine);
   const runId = runIdIn(run.output());
   if (!runId) throw new Error(`no run id in: ${run.output()}`);
   const servers = serversOfRun(runId);
@@ -59,15 +61,16 @@ async function interrupt(signal: NodeJS.Signals, name: string, args: string[], e
 }
 
 /** The built-in zero-standing-privilege scenarios (vault, ldap) and one long wait per adapter. */
+
 const localSelection = (): string[] => ['--scenario', ['zero-standing-privilege', ...long.map((s) => s.id)].join(',')];
 
 /** What every interrupted run must show, whatever its targets. */
-function expectTornDown({ result, summary }: Interrupted, signal: NodeJS.Signals): void {
+function expectTornDown({ result, summary }: Interrupted, signal: NodeJS.Signals, waits: LongWaitScenario[]): void {
   expect(result.code, result.stdout + result.stderr).toBe(2);
   expect(result.stdout).toMatch(new RegExp(`interrupted by ${signal}: targets stopped, created objects removed`));
   expect(result.stderr).toMatch(new RegExp(`${signal}: ending the scenarios`));
   expect(summary.doubtful).toBe(true);
-  for (const scenario of long) {
+  for (const scenario of waits) {
     const s = summary.scenarios.find((r) => r.adapter === scenario.adapter && r.id === scenario.id);
     expect(s, `${scenario.adapter}/${scenario.id} in summary.json`).toBeDefined();
     // Interrupted in its wait: nothing was proven, and what it created was removed, without error.
@@ -79,10 +82,10 @@ function expectTornDown({ result, summary }: Interrupted, signal: NodeJS.Signals
 
 describe.each(['SIGINT', 'SIGTERM'] as const)('%s while every adapter waits for an expiry', (signal) => {
   test('on its own local targets: created objects torn down, every server it started stopped, nothing left to clean up', async () => {
-    const run = await interrupt(signal, `local-${signal}`, localSelection());
-    expectTornDown(run, signal);
+    const run = await interrupt(signal, `local-${signal}`, localSelection(), long);
+    expectTornDown(run, signal, long);
     // One server per adapter, started by this run, recorded by pid — and all of them gone now.
-    expect(run.servers.map((s) => s.name).sort()).toEqual(['bao', 'moto_server', 'slapd']);
+    expect(run.servers.map((s) => s.name).sort()).toEqual(LOCAL_SERVERS);
     for (const server of run.servers) {
       expect(isOurProcess(server), `${server.name} pid ${server.pid}`).toBe(false);
       expect(existsSync(server.workDir), server.workDir).toBe(false);
@@ -95,20 +98,20 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('%s while every adapter waits for 
 
   test('on external targets that outlive the run: nothing of the run is left on Vault, AWS or the directory', async () => {
     // Every built-in scenario runs beside the long waits, so the signal also lands mid-setup, mid-use and mid-teardown.
-    const run = await interrupt(signal, `external-${signal}`, ['--suite', 'vault,aws,ldap', '--target', 'external', '--config', own.configFile], own.env);
-    expectTornDown(run, signal);
+    const run = await interrupt(signal, `external-${signal}`, ['--suite', EXTERNAL.join(','), '--target', 'external', '--config', own.configFile], externalWaits(), own.env);
+    expectTornDown(run, signal, externalWaits());
     expect(run.servers).toEqual([]);
     expect(await leftoversOf(own.connections, run.runId)).toEqual({ vault: [], aws: [], ldap: [] });
-    const sweep = await jitcAsync(['cleanup', '--run', run.runId, '--target', 'external', '--config', own.configFile], own.env).done;
+    const sweep = await jitcAsync(['cleanup', '--run', run.runId, '--target', 'external', '--suite', EXTERNAL.join(','), '--config', own.configFile], own.env).done;
     expect(sweep.code, sweep.stdout + sweep.stderr).toBe(0);
     expect(sweep.stdout.trim()).toBe(`nothing left by run ${run.runId}`);
   }, 180_000);
 
   test('pressed twice on its own local targets: jitc stops every server it started at once, and exits 2', async () => {
-    const run = await interrupt(signal, `local-twice-${signal}`, localSelection(), {}, 2);
+    const run = await interrupt(signal, `local-twice-${signal}`, localSelection(), long, {}, 2);
     expect(run.result.code, run.result.stdout + run.result.stderr).toBe(2);
     expect(run.result.stderr).toMatch(new RegExp(`${signal} again: stopping the targets now`));
-    expect(run.servers.map((s) => s.name).sort()).toEqual(['bao', 'moto_server', 'slapd']);
+    expect(run.servers.map((s) => s.name).sort()).toEqual(LOCAL_SERVERS);
     for (const server of run.servers) {
       expect(isOurProcess(server), `${server.name} pid ${server.pid}`).toBe(false);
       expect(existsSync(server.workDir), server.workDir).toBe(false);

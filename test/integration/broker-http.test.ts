@@ -4,7 +4,7 @@
  * auto-approval rule still holds it pending, fetches the token and hands it to the `kv-secret`
  * point of use, which alone judges it. Conformant, the broker passes; started with each defect it
  * is reported fail on the check that defect breaks. Defects that only show at a revocation run in
- * revoke mode with a 30-second window; the others wait for a 3-second window to expire.
+ * revoke mode with a 30-second window; the others wait for a 5-second window to expire.
  */
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';

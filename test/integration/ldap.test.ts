@@ -3,61 +3,20 @@
  * and proof that the harness's slapd is its own: own configuration in a temporary directory,
  * 127.0.0.1 only, and the system's LDAP configuration (/etc/ldap) left exactly as it was.
  */
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Adapter, StartedTarget } from '../../adapters/contract.ts';
 import { addMember, type LdapClient } from '../../adapters/ldap/client.ts';
 import { getAdapter } from '../../adapters/registry.ts';
 import { bringUp } from '../../adapters/bring-up.ts';
+import { fileTree, systemDaemons } from '../support/system-state.ts';
 import { describeConformance } from '../support/conformance.ts';
 import { testRunId } from '../support/run-id.ts';
 import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
-/** Every file under /etc/ldap with its content hash, mode and mtime: any change shows. */
-function systemLdapConfig(): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: string): void => {
-    if (!existsSync(dir)) return;
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      const stat = statSync(path);
-      if (entry.isDirectory()) {
-        out[path] = `dir ${stat.mode.toString(8)} ${stat.mtimeMs}`;
-        walk(path);
-      } else if (entry.isFile()) {
-        out[path] = `${createHash('sha256').update(readFileSync(path)).digest('hex')} ${stat.mode.toString(8)} ${stat.mtimeMs}`;
-      }
-    }
-  };
-  walk('/etc/ldap');
-  return out;
-}
-
-/**
- * slapd processes that are not a jitc instance (those run from a jitc temp dir): the system's own.
- * Other test files start jitc slapds concurrently, so only the system's count must not change.
- */
-function slapdPids(): number[] {
-  try {
-    return execFileSync('pgrep', ['-x', 'slapd'], { encoding: 'utf8' })
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map(Number)
-      .filter((pid) => {
-        try {
-          return !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('/jitc-ldap-');
-        } catch {
-          return false; // gone meanwhile
-        }
-      });
-  } catch {
-    return []; // pgrep exits 1 when nothing matches
-  }
-}
+/** slapd processes that are not a jitc instance (those run from a jitc temp dir): the system's own. */
+const slapdPids = (): number[] => systemDaemons('slapd', (cmdline) => cmdline.includes('/jitc-ldap-'));
+const systemLdapConfig = (): Record<string, string> => fileTree('/etc/ldap');
 
 const systemConfigBefore = systemLdapConfig();
 const slapdBefore = slapdPids();

@@ -2,11 +2,11 @@
  * The mutant matrix: for every adapter, broken target setups beyond each scenario's twin
  * (test/mutants/<adapter>/), run against the adapter's real local target. jitc must report every
  * one `fail`, naming the checks its file lists: a mutant reported anything else is a setup that
- * keeps privilege and that the harness would have passed. The three targets run at once, and so do
- * the mutants on each.
+ * keeps privilege and that the harness would have passed. One target runs at a time, and
+ * the mutants on it all at once.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ADAPTERS, type AdapterRun, leakedSecrets, loadSetups, type MatrixSetup, runOnLocalTarget } from '../assurance/matrix-run.ts';
+import { ADAPTERS, type AdapterRun, leakedSecrets, loadSetups, type MatrixSetup, runAdapters } from '../assurance/matrix-run.ts';
 
 /** Each adapter's matrix must hold at least this many mutants beyond its twins. */
 const MIN_MUTANTS = 5;
@@ -23,9 +23,9 @@ function run(adapter: string): AdapterRun {
 }
 
 beforeAll(async () => {
-  const settled = await Promise.allSettled(ADAPTERS.map((adapter) => runOnLocalTarget(adapter, setups.get(adapter) ?? [])));
+  const settled = await runAdapters(ADAPTERS, (adapter) => setups.get(adapter) ?? []);
   ADAPTERS.forEach((adapter, i) => runs.set(adapter, settled[i]!));
-}, 240_000);
+}, 480_000);
 
 afterAll(() => {
   for (const [adapter, settled] of runs) {

@@ -23,17 +23,17 @@ export interface HttpBrokerCase {
   mustFail: string[];
 }
 
-/** Defects that only show at a revocation run in revoke mode with a 30-second window; the others wait for a 3-second window to expire. */
+/** Defects that only show at a revocation run in revoke mode with a 30-second window; the others wait for a 5-second window to expire. */
 export const HTTP_BROKER_CASES: readonly HttpBrokerCase[] = [
   { id: 'http-broker-revoke', end: REVOKE, windowSeconds: 30, mustFail: [] },
-  { id: 'http-broker-expire', end: EXPIRE, windowSeconds: 3, mustFail: [] },
+  { id: 'http-broker-expire', end: EXPIRE, windowSeconds: 5, mustFail: [] },
   { id: 'http-broker-forgets-to-end', defect: 'forgets-to-end', end: REVOKE, windowSeconds: 30, mustFail: ['reuse-denied', 'broker-end-honoured'] },
   { id: 'http-broker-says-revoked', defect: 'says-revoked', end: REVOKE, windowSeconds: 30, mustFail: ['broker-end-honoured', 'reuse-denied'] },
-  { id: 'http-broker-grants-longer', defect: 'grants-longer', end: EXPIRE, windowSeconds: 3, mustFail: ['broker-expiry-within-window', 'ttl-bounded'] },
-  { id: 'http-broker-durable', defect: 'durable', end: EXPIRE, windowSeconds: 3, mustFail: ['ttl-bounded', 'broker-expiry-within-window', 'reuse-denied'] },
-  { id: 'http-broker-renews-without-approval', defect: 'renews-without-approval', end: EXPIRE, windowSeconds: 3, mustFail: ['renewal-needs-approval'] },
-  { id: 'http-broker-same-credential', defect: 'same-credential', end: EXPIRE, windowSeconds: 3, mustFail: ['unique-credential'] },
-  { id: 'http-broker-understated-expiry', defect: 'understated-expiry', end: EXPIRE, windowSeconds: 3, mustFail: ['broker-expiry-honoured'] },
+  { id: 'http-broker-grants-longer', defect: 'grants-longer', end: EXPIRE, windowSeconds: 5, mustFail: ['broker-expiry-within-window', 'ttl-bounded'] },
+  { id: 'http-broker-durable', defect: 'durable', end: EXPIRE, windowSeconds: 5, mustFail: ['ttl-bounded', 'broker-expiry-within-window', 'reuse-denied'] },
+  { id: 'http-broker-renews-without-approval', defect: 'renews-without-approval', end: EXPIRE, windowSeconds: 5, mustFail: ['renewal-needs-approval'] },
+  { id: 'http-broker-same-credential', defect: 'same-credential', end: EXPIRE, windowSeconds: 5, mustFail: ['unique-credential'] },
+  { id: 'http-broker-understated-expiry', defect: 'understated-expiry', end: EXPIRE, windowSeconds: 5, mustFail: ['broker-expiry-honoured'] },
 ];
 
 /** The example scenario for one case, pointed at a running broker. */

@@ -10,6 +10,12 @@ import { parse, stringify } from 'yaml';
 import { loadAdapters } from '../../adapters/registry.ts';
 import { BUILTIN_DIR } from '../../scenarios/load.ts';
 
+/** The servers a local run of every adapter starts, one each, by the names their pid records carry. */
+export const LOCAL_SERVERS = ['bao', 'moto_server', 'postgres', 'slapd', 'sshd'];
+
+/** The adapters whose external targets test/support/own-targets.ts starts: only their long waits run in external mode. */
+export const EXTERNAL = ['vault', 'aws', 'ldap'];
+
 export interface LongWaitScenario {
   adapter: string;
   id: string;
@@ -26,13 +32,17 @@ export async function writeLongWaitScenarios(dir: string, seconds: number): Prom
     const scenario = parse(readFileSync(join(BUILTIN_DIR, adapter, `${builtin}.yaml`), 'utf8')) as {
       id: string;
       title: string;
-      params: Record<string, unknown>;
+      params?: Record<string, unknown>;
+      /** A scenario that names its halves apart holds the grant's lifetime in its grant source's params. */
+      grant?: { params: Record<string, unknown> };
       task: Record<string, unknown>;
     };
     const id = `long-${builtin}`;
     scenario.id = id;
     scenario.title = `${scenario.title} (${seconds} s)`;
-    scenario.params[ttlParam] = seconds;
+    const params = scenario.grant?.params ?? scenario.params;
+    if (!params) throw new Error(`${adapter}/${builtin}: no params hold ${ttlParam}`);
+    params[ttlParam] = seconds;
     scenario.task.windowSeconds = seconds;
     const file = join(dir, `${adapter}-${id}.yaml`);
     writeFileSync(file, stringify(scenario));

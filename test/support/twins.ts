@@ -20,6 +20,8 @@ const variantSchema = z.strictObject({
   params: z.record(z.string(), z.unknown()).default({}),
   /** For a scenario that names its halves apart: what to change in the grant source's params. */
   grant: z.strictObject({ params: z.record(z.string(), z.unknown()) }).optional(),
+  /** For a scenario that names its halves apart: what to change in the point of use's params (a weaker server profile). */
+  use: z.strictObject({ params: z.record(z.string(), z.unknown()) }).optional(),
   /** A different end (a defect that only shows at a revocation): replaces the built-in's. */
   end: z.record(z.string(), z.unknown()).optional(),
   /**
@@ -62,6 +64,8 @@ export async function loadVariants(adapter: string, kind: VariantKind): Promise<
     }
     const original = readYaml(join(BUILTIN_DIR, adapter, `${variant.twinOf}.yaml`)) as Record<string, unknown>;
     const grant = original.grant as { params?: Record<string, unknown> } | undefined;
+    const use = original.use as { params?: Record<string, unknown> } | undefined;
+    if (variant.use && !use) throw new Error(`${file}: use.params: ${variant.twinOf} names a native pair; change its params instead`);
     if (variant.grant && !grant) throw new Error(`${file}: grant.params: ${variant.twinOf} names a native pair; change its params instead`);
     if (grant && Object.keys(variant.params).length > 0) throw new Error(`${file}: params: ${variant.twinOf} names its halves apart; change grant.params instead`);
     const raw = {
@@ -69,6 +73,7 @@ export async function loadVariants(adapter: string, kind: VariantKind): Promise<
       id,
       title: `${String(original.title)} — broken: ${variant.broken}`,
       ...(grant ? { grant: { ...grant, params: { ...grant.params, ...variant.grant?.params } } } : { params: { ...(original.params as Record<string, unknown> | undefined), ...variant.params } }),
+      ...(use && variant.use ? { use: { ...use, params: { ...use.params, ...variant.use.params } } } : {}),
       ...(variant.end ? { end: variant.end } : {}),
       ...(variant.task ? { task: { ...(original.task as Record<string, unknown>), ...variant.task } } : {}),
     };

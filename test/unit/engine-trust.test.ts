@@ -71,6 +71,19 @@ describe.concurrent('the holder tries to extend its own grant', () => {
     expect(check(result, 'holder-cannot-extend').detail).toMatch(/^assume the role again \(after-end\): the holder brought its grant back after the task ended/);
   });
 
+  test('a refusal that comes once the window is over proves nothing: inconclusive, blaming the harness, never a pass', async () => {
+    // The harness came late (a loaded machine): the grant had ended before the holder's attempt was answered.
+    const late: ExtensionAttempt = {
+      name: 'renew-self by 24 h',
+      attempt: async (moment) => ({ outcome: 'refused', detail: 'HTTP 403 permission denied', at: moment === 'inside-window' ? inMs(60_000) : new Date().toISOString() }),
+    };
+    const result = await run({ extensions: () => [late] });
+    const c = check(result, 'holder-cannot-extend');
+    expect(c.verdict).toBe('inconclusive');
+    expect(c.detail).toMatch(/^renew-self by 24 h \(inside-window\): the harness lagged: .* the target is not blamed/);
+    expect(result.verdict).not.toBe('pass');
+  });
+
   test('an unreadable answer is inconclusive, and an attempt that throws is unknown, never refused', async () => {
     const throwing: ExtensionAttempt = { name: 'child token', attempt: async () => { throw new Error('socket hang up'); } };
     const result = await run({ extensions: () => [throwing] });

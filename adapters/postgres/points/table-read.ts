@@ -1,0 +1,135 @@
+/**
+ * `table-read`: the database's point of use. The privileged action is reading one table, which
+ * only members of its grant role (a NOLOGIN role holding USAGE on the schema and SELECT on the
+ * table) may do. A grant — from OpenBao's database engine, or any broker — hands over a login that
+ * is a member of that role; here the login is tried on a new connection every time, and the
+ * connection the task opens is held across the end, because PostgreSQL never ends a session when
+ * its role loses the membership or is dropped (sessions.ts).
+ *
+ * About a login it did not see issued, the point reads what the database states: the role's VALID
+ * UNTIL, which bounds password logins only — sessions already open outlive it.
+ */
+import { z } from 'zod';
+import { credentialOf, type Credential, type CredentialType, type PointOfUse, type ProbeResult } from '../../contract.ts';
+import type { PgClient } from '../client.ts';
+import { tableEntitlements } from '../entitlements.ts';
+import { applicationName, createFixtures, fixturesOf, type PgContext, removeFixtures, trackedSessions } from '../fixtures.ts';
+import { loginAndRead, pgErrorText } from '../probes.ts';
+import { closeSession, holdSession, openSession, readOnSession } from '../sessions.ts';
+import { DATABASE_TERM, GRANT_ROLE_TERM, TABLE_TERM } from '../terms.ts';
+
+const params = z.strictObject({});
+type Params = z.infer<typeof params>;
+type Ctx = PgContext<Params>;
+
+const ACCEPTS: readonly CredentialType[] = ['db-login'];
+
+/** A credential this point cannot use proves nothing about the table: unknown, never denied. */
+function unusable(credential: Credential): ProbeResult {
+  return { outcome: 'unknown', at: new Date().toISOString(), detail: `postgres/table-read cannot use a ${credential.type} credential (it accepts ${ACCEPTS.join(', ')})` };
+}
+
+/** Log in as `user` on a new connection (to `node` when given), read the table, close. */
+function newConnectionRead(ctx: Ctx, user: string, password: string, node?: string): Promise<ProbeResult> {
+  const options = { applicationName: applicationName(ctx), ...(node ? { node } : {}) };
+  return loginAndRead(ctx.client.login(user, password, options), user, fixturesOf(ctx).table);
+}
+
+interface RoleFacts {
+  rolvaliduntil: Date | number | null;
+  rolcanlogin: boolean;
+  rolconnlimit: number;
+  member: boolean;
+  now: Date;
+}
+
+export const tableReadPoint: PointOfUse<Params, PgClient> = {
+  title: 'Read a table a grant role may read, with a database login',
+  params,
+  accepts: ACCEPTS,
+  offers: [GRANT_ROLE_TERM, TABLE_TERM, DATABASE_TERM],
+
+  // Every use holds its session across the end.
+  checks: () => ['session-ended-with-task'],
+
+  remediation: {
+    'zero-standing-privilege':
+      'Take the requester out of the grant role (REVOKE "<grant role>" FROM "<requester>", and out of every role that is a member of it), and revoke any SELECT on the table or USAGE on its schema granted to the requester or PUBLIC: only a grant may make a login a member of the grant role',
+    'no-residue':
+      "Drop every login the grant created when the task ends (DROP ROLE), revoke the grant role from any login that kept it, and end the sessions opened with it (pg_terminate_backend): a session left running is still connected to the table's database",
+    'session-ended-with-task':
+      "End a login's sessions when its grant ends: PostgreSQL never ends a session whose role lost its membership, passed its VALID UNTIL or was dropped. Revoke with ALTER ROLE \"<login>\" NOLOGIN; SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '<login>'; DROP ROLE \"<login>\" (for OpenBao's database engine: the role's revocation_statements)",
+  },
+
+  async setup(ctx) {
+    const fixtures = await createFixtures(ctx);
+    const database = ctx.client.settings.database;
+    return {
+      description: `read table ${fixtures.table} in database ${database}`,
+      terms: { [GRANT_ROLE_TERM]: fixtures.grantRole, [TABLE_TERM]: fixtures.table, [DATABASE_TERM]: database },
+      requester: fixtures.requester,
+    };
+  },
+
+  entitlements: (ctx) => tableEntitlements(ctx.client, fixturesOf(ctx), trackedSessions(ctx)),
+
+  async probeStanding(ctx) {
+    const { requester } = fixturesOf(ctx);
+    return newConnectionRead(ctx, requester.user, requester.password);
+  },
+
+  async probe(ctx, credential, node) {
+    const login = credentialOf(credential, 'db-login');
+    return login ? newConnectionRead(ctx, login.user, login.password, node) : unusable(credential);
+  },
+
+  async use(ctx, credential) {
+    const login = credentialOf(credential, 'db-login');
+    if (!login) return unusable(credential);
+    const opened = await openSession(ctx, login);
+    if ('refused' in opened) return opened.refused;
+    const { session } = opened;
+    const table = fixturesOf(ctx).table;
+    const used = await readOnSession(session, table);
+    if (used.outcome !== 'allowed') {
+      await closeSession(session).catch(() => undefined);
+      return used;
+    }
+    return { ...used, sessions: [holdSession(ctx, session, table)] };
+  },
+
+  async inspect(ctx, credential) {
+    const login = credentialOf(credential, 'db-login');
+    if (!login) return undefined;
+    const { grantRole } = fixturesOf(ctx);
+    let found: RoleFacts | undefined;
+    try {
+      found = (
+        await ctx.client.admin.query<RoleFacts>(
+          `SELECT rolvaliduntil, rolcanlogin, rolconnlimit, pg_has_role(oid, $2, 'MEMBER') AS member, now() AS now FROM pg_roles WHERE rolname = $1`,
+          [login.user, grantRole],
+        )
+      ).rows[0];
+    } catch (error) {
+      throw new Error(`reading pg_roles for ${login.user}: ${pgErrorText(error)}`);
+    }
+    if (!found) {
+      ctx.evidence.record(`the database holds no role ${login.user}: it states nothing about the login`, { user: login.user });
+      return undefined;
+    }
+    // node-postgres reads 'infinity' as Infinity: no end, as much as NULL is.
+    const until = found.rolvaliduntil instanceof Date ? found.rolvaliduntil : null;
+    const ttlSeconds = until === null ? null : Math.round((until.getTime() - found.now.getTime()) / 1000);
+    return {
+      expiresAt: until === null ? null : until.toISOString(),
+      ttlSeconds,
+      attributes: { user: login.user, canLogin: found.rolcanlogin, connectionLimit: found.rolconnlimit, memberOfGrantRole: found.member },
+      detail:
+        until === null
+          ? `role ${login.user} has no VALID UNTIL: the database states no end for its password`
+          : `role ${login.user} is VALID UNTIL ${until.toISOString()} (${ttlSeconds} s after the database's clock now), which bounds password logins only: sessions already open outlive it`,
+    };
+  },
+
+  teardown: (ctx) => removeFixtures(ctx),
+};

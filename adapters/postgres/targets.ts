@@ -1,0 +1,108 @@
+/**
+ * Reaching a PostgreSQL database.
+ * - `local`: the harness's own cluster (cluster.ts): initdb in the run's work directory, the server
+ *   on 127.0.0.1 and a free port, SCRAM password logins, and certificate logins over TLS for the
+ *   members of one group, against a root CA and CRLs of the target's own (tls.ts); a database
+ *   `jitc` for the scenarios.
+ * - `external`: any PostgreSQL from the config file and libpq's variables (external.ts).
+ * No `container` mode: bring-up says so in one line when it is asked for one.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { ProvisionOptions, StartedTarget, TargetConnection, TargetProvisioning } from '../contract.ts';
+import { freePort, startLocalServer } from '../local-process.ts';
+import { clientConfig, type PgSettings, quoteIdent } from './client.ts';
+import { ADMIN_USER, asServerUser, CERT_LOGIN_GROUP, clusterEnv, INITDB, initCluster, ownedDir, POSTGRES, serverArgs, serverUser } from './cluster.ts';
+import { connectExternal, externalConfig } from './external.ts';
+import { makeLocalTls, OPENSSL, tlsServerArgs } from './tls.ts';
+
+/** The database the scenarios' tables live in, on the local cluster. */
+export const LOCAL_DATABASE = 'jitc';
+
+/** Run `action` on a new admin connection to `settings`, closed after. */
+async function asAdmin<T>(settings: PgSettings, action: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client(clientConfig(settings, settings.user, settings.password));
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return await action(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Ready: the admin logs in and the server answers a statement. */
+function answers(settings: PgSettings): Promise<boolean> {
+  return asAdmin(settings, async (client) => (await client.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one === 1);
+}
+
+function connection(settings: PgSettings, version: string): TargetConnection {
+  return {
+    adapter: 'postgres',
+    mode: 'local',
+    address: `postgresql://${settings.host}:${settings.port}/${settings.database}`,
+    settings: { ...settings },
+    secretSettings: ['password'],
+    facts: {
+      product: 'PostgreSQL',
+      version,
+      mode: 'local cluster, own data directory in a temporary directory',
+      authentication: `scram-sha-256 over TCP from 127.0.0.1 only; client certificates (cert, over TLS) for members of ${CERT_LOGIN_GROUP}, against the target's own root CA and CRL directory`,
+    },
+  };
+}
+
+export const postgresTargets: TargetProvisioning = {
+  configSection: externalConfig,
+  local: {
+    requirements: { apt: ['postgresql-15', 'openssl'], services: { 'postgresql-15': 'postgresql' }, commands: [POSTGRES, INITDB, OPENSSL] },
+    async start(options: ProvisionOptions): Promise<StartedTarget> {
+      const root = options.workDir;
+      const data = join(root, 'data');
+      const user = await serverUser();
+      ownedDir(root, user);
+      ownedDir(join(root, 'socket'), user);
+      const password = randomBytes(18).toString('base64url');
+      await initCluster(root, data, password, user);
+      const tls = await makeLocalTls(root, user);
+      const port = await freePort();
+      const admin: PgSettings = { host: '127.0.0.1', port: String(port), database: 'postgres', user: ADMIN_USER, password, sslmode: 'disable' };
+      const server = await startLocalServer({
+        name: 'postgres',
+        ...asServerUser(user, POSTGRES, [...serverArgs(root, data, port), ...tlsServerArgs(tls)]),
+        env: clusterEnv(root),
+        workDir: root,
+        projectRoot: options.projectRoot,
+        runId: options.runId,
+        ready: () => answers(admin),
+        // A fast shutdown: TERM would wait for every session, and a scenario may hold one on purpose.
+        stopSignal: 'INT',
+      });
+      let version: string;
+      try {
+        version = await asAdmin(admin, async (client) => {
+          await client.query(`CREATE DATABASE ${quoteIdent(LOCAL_DATABASE)}`);
+          // pg_hba.conf names the group; its members are made per scenario, by certificate-login points.
+          await client.query(`CREATE ROLE ${quoteIdent(CERT_LOGIN_GROUP)} NOLOGIN`);
+          const answer = await client.query<{ server_version: string }>('SHOW server_version');
+          return answer.rows[0]?.server_version.split(' ')[0] ?? 'unknown';
+        });
+      } catch (error) {
+        await server.stop();
+        throw new Error(`the local PostgreSQL started but could not be prepared: ${(error as Error).message}`);
+      }
+      options.log(`postgres: PostgreSQL ${version} on 127.0.0.1:${port} (pid ${server.pid})`);
+      const settings: PgSettings = {
+        ...admin,
+        database: LOCAL_DATABASE,
+        caCertFile: tls.caCertFile,
+        caKeyFile: tls.caKeyFile,
+        crlDir: tls.crlDir,
+        certLoginGroup: CERT_LOGIN_GROUP,
+      };
+      return { connection: connection(settings, version), pid: server.pid, stop: server.stop };
+    },
+  },
+  external: { connect: connectExternal },
+};
