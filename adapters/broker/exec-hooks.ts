@@ -9,7 +9,7 @@ import { isAbsolute, resolve as resolvePath } from 'node:path';
 import type { z } from 'zod';
 import { ANSWERS, describeRefusal, type HookName } from './answers.ts';
 import { type EnvironmentSources, hookEnvironment } from './hook-env.ts';
-import { type BrokerHooks, type GrantIds, HookFailure, type HookRequest } from './hooks.ts';
+import { type BrokerHooks, type GrantIds, HookFailure, type HookRequest, interruptFor } from './hooks.ts';
 
 /** Past this, an answer is not the small JSON object the contract asks for. */
 export const MAX_ANSWER_BYTES = 64 * 1024;
@@ -36,6 +36,7 @@ export function runCommand(hook: HookName, argv: readonly string[], options: Run
   const [command, ...args] = argv;
   const label = `${hook} hook (${command})`;
   if (!command) return Promise.reject(new HookFailure(`${label}: no command`));
+  if (options.signal.aborted) return Promise.reject(new HookFailure(`${label} not run: the run was interrupted`));
   return new Promise((resolve, reject) => {
     const started = Date.now();
     // Its own process group: a timeout or Ctrl-C ends the hook and everything it started.
@@ -100,9 +101,10 @@ export function parseAnswer<N extends HookName>(hook: N, label: string, text: st
 export function execHooks(spec: ExecHookSpec, sources: EnvironmentSources, signal: AbortSignal, cwd: string): BrokerHooks {
   const timeoutMs = spec.timeoutSeconds * 1000;
   const call = async <N extends HookName>(hook: N, argv: readonly string[], request: HookRequest, ids?: GrantIds, renewSeconds?: number): Promise<z.infer<(typeof ANSWERS)[N]>> => {
+    const interrupt = interruptFor(hook, signal);
     const env = hookEnvironment(hook, request, ids, sources, renewSeconds);
     const stdin = JSON.stringify({ hook, ...request, ...(ids ?? {}), ...(renewSeconds === undefined ? {} : { renewSeconds }) });
-    const out = await runCommand(hook, argv, { cwd, env, stdin, timeoutMs, signal });
+    const out = await runCommand(hook, argv, { cwd, env, stdin, timeoutMs, signal: interrupt });
     return parseAnswer(hook, `${hook} hook (${argv[0]})`, out);
   };
   const { renew, status } = spec;

@@ -3,7 +3,7 @@
  * ask for a grant, end it, ask to renew it without approval, ask its state. the README's "Testing your own broker" is
  * the contract a broker is written to.
  */
-import type { CredentialKind, EndAnswer, RenewAnswer, RequestAnswer, StatusAnswer } from './answers.ts';
+import type { CredentialKind, EndAnswer, HookName, RenewAnswer, RequestAnswer, StatusAnswer } from './answers.ts';
 
 /** What jitc asks the broker for: the exec hook's environment and stdin, the HTTP request body. */
 export interface HookRequest {
@@ -45,4 +45,19 @@ export interface BrokerHooks {
  */
 export class HookFailure extends Error {
   override name = 'HookFailure';
+}
+
+/** A signal that never fires: what a hook an interrupt must not stop is given. */
+const UNINTERRUPTED = new AbortController().signal;
+
+/**
+ * What an interrupt may stop of one hook. A request under way runs to its answer (its timeout
+ * still bounds it): the broker may already have granted, and only the answer lets teardown end
+ * that grant. An end runs in teardown, after the interrupt, by design. A renewal or status query
+ * holds nothing jitc must undo, so an interrupt stops it at once. A request not yet started is
+ * never started once the run is interrupted.
+ */
+export function interruptFor(hook: HookName, signal: AbortSignal): AbortSignal {
+  if (hook === 'request' && signal.aborted) throw new HookFailure('the request was not sent: the run was interrupted');
+  return hook === 'request' || hook === 'end' ? UNINTERRUPTED : signal;
 }

@@ -11,7 +11,7 @@ import type { z } from 'zod';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ANSWERS, describeRefusal, type HookName, submittedSchema, statusAnswerSchema } from './answers.ts';
 import { MAX_ANSWER_BYTES } from './exec-hooks.ts';
-import { type BrokerHooks, type GrantIds, HookFailure, type HookRequest } from './hooks.ts';
+import { type BrokerHooks, type GrantIds, HookFailure, type HookRequest, interruptFor } from './hooks.ts';
 
 export type HttpAuth = { bearerEnv: string } | { certEnv: string; keyEnv: string; caEnv?: string | undefined };
 
@@ -111,24 +111,35 @@ export function httpHooks(spec: HttpHookSpec, own: NodeJS.ProcessEnv, signal: Ab
   const base = spec.url.endsWith('/') ? spec.url : `${spec.url}/`;
   const at = (path: string): URL => new URL(path, base);
   const answer = async <N extends HookName>(hook: N, method: 'GET' | 'POST', path: string, body?: unknown): Promise<z.infer<(typeof ANSWERS)[N]>> =>
-    validated(ANSWERS[hook], `${method} /${path}`, await call(method, at(path), body, t, timeoutMs, signal)) as z.infer<(typeof ANSWERS)[N]>;
+    validated(ANSWERS[hook], `${method} /${path}`, await call(method, at(path), body, t, timeoutMs, interruptFor(hook, signal))) as z.infer<(typeof ANSWERS)[N]>;
   const requestPath = (ids: GrantIds): string => `requests/${encodeURIComponent(ids.requestId)}`;
+  /** A request jitc stops waiting for is ended, so an approval that comes later grants nothing nobody ends. */
+  const withdraw = async (requestId: string, why: string): Promise<never> => {
+    const ended = await answer('end', 'POST', `${requestPath({ requestId, credentialId: '' })}/end`, {}).then(
+      (a) => (a.ended ? 'jitc ended it' : 'jitc asked the broker to end it, and it answered that it did not'),
+      (error: unknown) => `jitc could not end it (${error instanceof Error ? error.message : String(error)})`,
+    );
+    throw new HookFailure(`request ${requestId} ${why}; ${ended}`);
+  };
 
   return {
     describe: `http ${spec.url}`,
     async request(request: HookRequest) {
-      const submitted = validated(submittedSchema, 'POST /requests', await call('POST', at('requests'), request, t, timeoutMs, signal));
+      const uninterrupted = interruptFor('request', signal);
+      const submitted = validated(submittedSchema, 'POST /requests', await call('POST', at('requests'), request, t, timeoutMs, uninterrupted));
       const path = `requests/${encodeURIComponent(submitted.requestId)}`;
       // The approval is the broker's (its auto-approval rules, or the test approver the scenario names); jitc only waits for it, with a deadline.
       const deadline = Date.now() + spec.approvalTimeoutSeconds * 1000;
       let state = submitted.state;
       while (state === 'pending') {
-        if (Date.now() >= deadline) throw new HookFailure(`request ${submitted.requestId} was not approved within ${spec.approvalTimeoutSeconds} s`);
-        await sleep(POLL_MS, undefined, { signal });
-        state = validated(statusAnswerSchema, `GET /${path}`, await call('GET', at(path), undefined, t, timeoutMs, signal)).state;
+        if (Date.now() >= deadline) return withdraw(submitted.requestId, `was not approved within ${spec.approvalTimeoutSeconds} s`);
+        await sleep(POLL_MS, undefined, { signal }).catch(() => undefined);
+        if (signal.aborted) return withdraw(submitted.requestId, 'was awaiting approval when the run was interrupted');
+        state = validated(statusAnswerSchema, `GET /${path}`, await call('GET', at(path), undefined, t, timeoutMs, uninterrupted)).state;
       }
       if (state !== 'approved' && state !== 'active') throw new HookFailure(`request ${submitted.requestId} ended ${state} instead of approved`);
-      const issued = await answer('request', 'GET', `${path}/credential`);
+      // Approved: the credential exists on the broker's side, so it is fetched even after an interrupt, for teardown to end.
+      const issued = validated(ANSWERS.request, `GET /${path}/credential`, await call('GET', at(`${path}/credential`), undefined, t, timeoutMs, uninterrupted));
       if (issued.requestId !== submitted.requestId) throw new HookFailure(`GET /${path}/credential answered for request ${issued.requestId}, not ${submitted.requestId}`);
       return issued;
     },
