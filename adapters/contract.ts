@@ -75,15 +75,42 @@ export interface LocalRequirements {
    * runs its own server from its own configuration.
    */
   services?: Record<string, string>;
+  /**
+   * Programs no package ships, built at a pinned version from the Go module proxy
+   * (`go install <package>`, the package given with its `@version`) and placed at `binary`, a path
+   * under `.targets/`: a plugin a local server loads.
+   */
+  go?: GoBuild[];
   /** Executables that must answer after install, relative to the venv bin dir or absolute. */
   commands: string[];
+}
+
+export interface GoBuild {
+  /** `example.org/x/cmd/y@v1.2.3`: always with its version, so every machine builds the same program. */
+  package: string;
+  /** Where the program is placed, relative to `.targets/`. */
+  binary: string;
 }
 
 export interface TargetProvisioning {
   local?: { requirements: LocalRequirements; start(options: ProvisionOptions): Promise<StartedTarget> };
   container?: { start(options: ProvisionOptions): Promise<StartedTarget> };
-  /** Build a connection from the environment or the config file; throws {@link InputError} if incomplete. */
-  external?: { connect(options: ProvisionOptions): Promise<TargetConnection> };
+  external?: {
+    /** Build a connection from the environment or the config file; throws {@link InputError} if incomplete. */
+    connect(options: ProvisionOptions): Promise<TargetConnection>;
+    /**
+     * Whether the user names such a target at all, judged from what `connect` reads (the
+     * adapter's section of the config file in `options.config`, empty when the file has none, and
+     * the environment variables that say where the target is) without reaching it. A command that
+     * sweeps every external target passes over one nobody named, and still refuses one that is
+     * named but that `connect` cannot use: a half-given setting is a mistake, not an absence.
+     * Absent: the adapter has no target of its own to name (the broker, whose hooks act on the
+     * target of its point of use), so it is never missing and never counts as a target either.
+     */
+    configured?(options: ProvisionOptions): boolean;
+    /** How a user names one, for the line saying nobody did: "set VAULT_ADDR (or BAO_ADDR), or vault.address in the config file". */
+    howToConfigure?: string;
+  };
   /** The adapter's section of the config file (`vault:`…): checked whole in every target mode, before anything starts. */
   configSection?: z.ZodType<unknown>;
 }

@@ -11,10 +11,10 @@
  * meanwhile — an apt-get or dpkg stopped half-way leaves the system's packages broken.
  */
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, join } from 'node:path';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
-import { type LocalRequirements } from './contract.ts';
+import { type GoBuild, type LocalRequirements } from './contract.ts';
 import { InputError } from '../scenarios/input.ts';
 
 const run = promisify(execFile);
@@ -81,8 +81,14 @@ export function resolveCommand(projectRoot: string, command: string): string {
   return isAbsolute(command) ? command : join(venvDir(projectRoot), 'bin', command);
 }
 
+/** Where a program built with Go is placed. */
+export function builtProgram(projectRoot: string, binary: string): string {
+  return join(projectRoot, '.targets', binary);
+}
+
 export function missingCommands(projectRoot: string, requirements: LocalRequirements): string[] {
-  return requirements.commands.map((c) => resolveCommand(projectRoot, c)).filter((c) => !existsSync(c));
+  const built = (requirements.go ?? []).map((g) => builtProgram(projectRoot, g.binary));
+  return [...requirements.commands.map((c) => resolveCommand(projectRoot, c)), ...built].filter((c) => !existsSync(c));
 }
 
 export async function installRequirements(
@@ -100,6 +106,8 @@ export async function installRequirements(
   };
   if (pip.length > 0) await installPip(projectRoot, pip, log, next);
   if (apt.length > 0) await installApt(projectRoot, apt, services, log, next);
+  const builds = requirements.flatMap((r) => r.go ?? []);
+  if (builds.length > 0) await installGo(projectRoot, builds, log, next);
   const missing = requirements.flatMap((r) => missingCommands(projectRoot, r));
   if (missing.length > 0) throw new InputError(`install finished but these are still missing: ${missing.join(', ')}`);
 }
@@ -132,6 +140,51 @@ async function installPip(projectRoot: string, pins: string[], log: (line: strin
     throw new InputError(`pip could not install ${pins.join(' ')}: ${(error as Error).message}`);
   }
   writeFileSync(marker, wanted);
+}
+
+/**
+ * Build each program with the machine's Go, its module cache and build cache kept under
+ * `.targets/go` (made writable, so removing `.targets` needs no `go clean`). A program already
+ * built from the same package and version is kept.
+ */
+async function installGo(projectRoot: string, builds: GoBuild[], log: (line: string) => void, next: () => void): Promise<void> {
+  const root = join(projectRoot, '.targets', 'go');
+  const stated = (b: GoBuild): string => join(root, 'built', b.binary.replaceAll('/', '_'));
+  const todo = builds.filter((b) => !existsSync(builtProgram(projectRoot, b.binary)) || !existsSync(stated(b)) || readFileSync(stated(b), 'utf8') !== b.package);
+  if (todo.length === 0) {
+    log(`go programs already built: ${builds.map((b) => b.binary).join(' ')}`);
+    return;
+  }
+  const go = await findGo(todo);
+  const env = { ...process.env, GOPATH: root, GOCACHE: join(root, 'cache'), GOBIN: join(root, 'bin'), GOFLAGS: '-modcacherw' };
+  for (const build of todo) {
+    next();
+    try {
+      await runStep(projectRoot, go, ['install', build.package], () => log(`building ${build.package} with Go into .targets/${build.binary} (a minute or two the first time)`), env);
+    } catch (error) {
+      if (error instanceof InstallInterrupted) throw error;
+      throw new InputError(`go could not build ${build.package}: ${(error as Error).message}`);
+    }
+    const program = builtProgram(projectRoot, build.binary);
+    mkdirSync(dirname(program), { recursive: true });
+    copyFileSync(join(root, 'bin', basename(build.package.split('@')[0]!)), program);
+    chmodSync(program, 0o755);
+    mkdirSync(dirname(stated(build)), { recursive: true });
+    writeFileSync(stated(build), build.package);
+  }
+}
+
+/** The machine's Go: on PATH, or where its official archive installs it. */
+async function findGo(builds: GoBuild[]): Promise<string> {
+  for (const candidate of ['go', '/usr/local/go/bin/go']) {
+    try {
+      await run(candidate, ['version']);
+      return candidate;
+    } catch {
+      // try the next place
+    }
+  }
+  throw new InputError(`Go 1.21 or later is needed to build ${builds.map((b) => b.package).join(', ')} for the local targets (it fetches the Go release the program asks for from the module proxy); install it (https://go.dev/doc/install), then retry`);
 }
 
 async function findPython(): Promise<string> {

