@@ -1,5 +1,6 @@
 /**
- * An OpenBao dev server started by a test itself, with a file audit device that logs raw values.
+ * An OpenBao dev server started by a test itself, with a file audit device that logs raw values
+ * (and, as the local target, the ldap secrets engine's plugin from the project's plugin directory).
  * Its audit log is the target's own record of every token, secret_id and wrapping token it issued:
  * the independent list of secrets that must not appear in jitc's output.
  */
@@ -7,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveCommand } from '../../adapters/install.ts';
+import { builtProgram, resolveCommand } from '../../adapters/install.ts';
+import { OPENBAO_PLUGINS_DIR } from '../../adapters/vault/targets.ts';
 import { freePort, startLocalServer } from '../../adapters/local-process.ts';
 import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
@@ -21,8 +23,8 @@ export interface AuditedBao {
   issuedSecrets(): string[];
 }
 
-/** Keys under which Vault carries secret values: tokens (wrapping ones included) and secret_ids. */
-const SECRET_KEYS = new Set(['client_token', 'secret_id', 'token']);
+/** Keys under which Vault carries secret values: tokens (wrapping ones included), secret_ids, and the passwords its engines issue. */
+const SECRET_KEYS = new Set(['client_token', 'secret_id', 'token', 'password']);
 
 function collect(value: unknown, into: Set<string>, key = ''): void {
   if (typeof value === 'string') {
@@ -44,7 +46,7 @@ export async function startAuditedBao(): Promise<AuditedBao> {
   const server = await startLocalServer({
     name: 'bao-audited',
     command: resolveCommand(PROJECT_ROOT, 'bao'),
-    args: ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token', `-config=${config}`, '-log-level=warn'],
+    args: ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token', `-config=${config}`, `-dev-plugin-dir=${builtProgram(PROJECT_ROOT, OPENBAO_PLUGINS_DIR)}`, '-log-level=warn'],
     env: { PATH: process.env.PATH, HOME: workDir, BAO_DEV_ROOT_TOKEN_ID: rootToken },
     workDir,
     projectRoot: PROJECT_ROOT,

@@ -6,39 +6,21 @@
  * relative command is looked for, and one that does not exist is refused at load.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, test } from 'vitest';
 import { execHooks, runCommand } from '../../adapters/broker/exec-hooks.ts';
 import { loadScenarioFile } from '../../scenarios/load.ts';
 import { hookEnvironment, termVariable } from '../../adapters/broker/hook-env.ts';
-import { HookFailure, type HookRequest } from '../../adapters/broker/hooks.ts';
+import { HookFailure } from '../../adapters/broker/hooks.ts';
 import { answerJsonSchema } from '../../adapters/broker/answers.ts';
+import { HOOK_REQUEST, hookScripts } from '../support/hook-scripts.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'jitc-hook-test-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A hook script written for one test. */
-function script(name: string, body: string): string {
-  const file = join(dir, name);
-  writeFileSync(file, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
-  return file;
-}
-
-const request: HookRequest = {
-  taskId: 'run-1/scenario',
-  runId: 'run-1',
-  prefix: 'jitc-run-1-scenario',
-  windowSeconds: 30,
-  approver: 'change-approval',
-  scope: ['read the task secret'],
-  resource: 'read secret secret/data/x',
-  terms: { 'vault.policy': 'jitc-run-1-scenario-read' },
-  requester: 'accessor-of-requester',
-  credentialType: 'vault-token',
-};
+const scripts = hookScripts();
+const { dir, script } = scripts;
+afterAll(() => scripts.remove());
+const request = HOOK_REQUEST;
 
 const never = new AbortController().signal;
 // jitc's own admin credential, as the process holds it: made here, so no token-shaped text sits in the file.

@@ -5,37 +5,20 @@
  * a request still awaiting approval when the run is interrupted, or past its approval deadline, is
  * ended so that a later approval grants nothing nobody ends.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { execHooks } from '../../adapters/broker/exec-hooks.ts';
-import { HookFailure, type HookRequest } from '../../adapters/broker/hooks.ts';
+import { HookFailure } from '../../adapters/broker/hooks.ts';
 import { httpHooks } from '../../adapters/broker/http-hooks.ts';
+import { HOOK_REQUEST, hookScripts } from '../support/hook-scripts.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'jitc-hook-interrupt-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function script(name: string, body: string): string {
-  const file = join(dir, name);
-  writeFileSync(file, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
-  return file;
-}
-
-const request: HookRequest = {
-  taskId: 'run-1/scenario',
-  runId: 'run-1',
-  prefix: 'jitc-run-1-scenario',
-  windowSeconds: 30,
-  approver: 'change-approval',
-  scope: ['read the task secret'],
-  resource: 'read secret secret/data/x',
-  terms: {},
-  requester: null,
-  credentialType: 'vault-token',
-};
+const scripts = hookScripts();
+const { dir, script } = scripts;
+afterAll(() => scripts.remove());
+const request = HOOK_REQUEST;
 const ids = { requestId: 'r-1', credentialId: 'acc-1' };
 const ANSWER = '{"requestId":"r-1","approver":"bot","approvedAt":"2026-12-01T10:00:00Z","expiresAt":null}';
 
