@@ -2,15 +2,21 @@
  * `jitc cleanup`: what a killed run left. Servers it started are stopped by their recorded pid;
  * objects it created on targets that outlive a run (targets left up, external targets) are found
  * by run id on the target itself and removed. Says what it removed, or that nothing was left.
+ *
+ * External targets are those the user names (each adapter's `external.configured`): without
+ * `--suite` every named one is swept and each unnamed one is passed over with a line saying so;
+ * with `--suite` every adapter asked for must be named. Every external connection is made, and so
+ * every credential checked, before anything is stopped or removed: a target that is named but
+ * refuses jitc is one line of bad input, and nothing is half done.
  */
-import type { Adapter, TargetConnection } from '../adapters/contract.ts';
+import type { Adapter, ProvisionOptions, TargetConnection } from '../adapters/contract.ts';
 import { loadAdapters } from '../adapters/registry.ts';
 import { stopLeftoverServers } from '../adapters/local-process.ts';
 import { upTarget, UP_RUN_ID } from '../adapters/bring-up.ts';
-import { adapterSections, loadRunConfig } from './config.ts';
+import { adapterSections, loadRunConfig, type Config } from './config.ts';
 import { readdirSync, existsSync } from 'node:fs';
 import { runStateDir } from '../adapters/local-process.ts';
-import { PROJECT_ROOT } from '../scenarios/input.ts';
+import { displayPath, errorText, InputError, PROJECT_ROOT } from '../scenarios/input.ts';
 
 interface CleanupFlags {
   run?: string;
@@ -19,15 +25,78 @@ interface CleanupFlags {
   suite?: string[];
 }
 
+/** An external target whose connection `connect` built and checked. */
+interface Reached {
+  adapter: Adapter;
+  connection: TargetConnection;
+}
+
+function externalOptions(adapter: Adapter, config: Config, flags: CleanupFlags): ProvisionOptions {
+  return {
+    runId: flags.run ?? 'cleanup',
+    projectRoot: PROJECT_ROOT,
+    workDir: PROJECT_ROOT,
+    config: adapterSections(config, [adapter.name])[adapter.name] ?? {},
+    ...(flags.config ? { configFile: flags.config } : {}),
+    log: (l) => process.stderr.write(`${l}\n`),
+  };
+}
+
+function howToConfigure(adapter: Adapter): string {
+  return adapter.targets.external?.howToConfigure ?? `name it in a ${adapter.name}: section of the config file`;
+}
+
+/**
+ * The external targets to sweep, each connected. Throws {@link InputError} (one line) when one
+ * asked for is not named, when none is named at all, or when a named one cannot be used; returns
+ * the lines saying which were passed over, to print once the sweep goes ahead.
+ */
+async function reachExternal(adapters: Adapter[], config: Config, flags: CleanupFlags): Promise<{ reached: Reached[]; passedOver: string[] }> {
+  const withExternal = adapters.filter((a) => a.targets.external);
+  if (flags.suite) {
+    const without = adapters.filter((a) => !a.targets.external);
+    if (without.length > 0) throw new InputError(`--suite: ${without.map((a) => a.name).join(', ')} has no external target mode`);
+  }
+  // Undefined: the adapter has no target of its own to name (the broker).
+  const named = new Map(withExternal.map((a) => [a, a.targets.external?.configured?.(externalOptions(a, config, flags))]));
+  const unnamed = withExternal.filter((a) => named.get(a) === false);
+  if (flags.suite && unnamed.length > 0) {
+    throw new InputError(`--target external: ${unnamed.map((a) => `${a.name}: no external target configured (${howToConfigure(a)})`).join('; ')}`);
+  }
+  if (!flags.suite && !withExternal.some((a) => named.get(a) === true)) {
+    const where = flags.config ? `neither ${displayPath(flags.config)} nor the environment names one` : 'no --config file given and the environment names none';
+    throw new InputError(`--target external: no external target configured: ${where} (${unnamed.map((a) => `${a.name}: ${howToConfigure(a)}`).join('; ')})`);
+  }
+  const toSweep = withExternal.filter((a) => named.get(a) !== false);
+  // All at once, and all settled before any answer counts: no connection is left half made.
+  const answers = await Promise.allSettled(toSweep.map((a) => a.targets.external!.connect(externalOptions(a, config, flags))));
+  const refusals = answers.flatMap((answer) => (answer.status === 'rejected' ? [answer.reason as unknown] : []));
+  if (refusals.length > 0) {
+    const text = refusals.map((r) => errorText(r)).join('; ');
+    // Bad input only when every refusal says so; anything else is jitc's own error, said as such.
+    throw refusals.every((r) => r instanceof InputError) ? new InputError(text) : new Error(text);
+  }
+  return {
+    reached: answers.flatMap((answer, i) => (answer.status === 'fulfilled' ? [{ adapter: toSweep[i]!, connection: answer.value }] : [])),
+    passedOver: unnamed.map((a) => `${a.name}: not swept: no external target configured (${howToConfigure(a)})`),
+  };
+}
+
 export async function cleanupCommand(flags: CleanupFlags): Promise<number> {
   if (flags.run !== undefined && !/^[a-z0-9]{3,16}$/.test(flags.run)) {
     process.stderr.write(`jitc: --run: "${flags.run}" is not a run id (as printed by jitc run)\n`);
     return 2;
   }
   const config = await loadRunConfig(flags.config);
-  const adapters = [...(await loadAdapters()).values()].filter((a) => !flags.suite || flags.suite.includes(a.name));
+  const all = await loadAdapters();
+  const unknown = (flags.suite ?? []).filter((name) => !all.has(name));
+  if (unknown.length > 0) throw new InputError(`--suite: unknown adapter "${unknown[0]}" (known: ${[...all.keys()].join(', ')})`);
+  const adapters = [...all.values()].filter((a) => !flags.suite || flags.suite.includes(a.name));
+  const external = flags.target === 'external' ? await reachExternal(adapters, config, flags) : { reached: [], passedOver: [] };
+  for (const line of external.passedOver) process.stderr.write(`${line}\n`);
   const lines: string[] = [];
   let failed = 0;
+  let unfinished = 0;
 
   // Servers of killed runs (never those left up on purpose by `targets up`).
   const runs = flags.run ? [flags.run] : existsSync(runStateDir(PROJECT_ROOT)) ? readdirSync(runStateDir(PROJECT_ROOT)).filter((r) => r !== UP_RUN_ID) : [];
@@ -38,33 +107,31 @@ export async function cleanupCommand(flags: CleanupFlags): Promise<number> {
   }
 
   const sweep = async (adapter: Adapter, connection: TargetConnection, where: string): Promise<void> => {
-    const client = await adapter.connect(connection);
     try {
-      const report = await adapter.cleanup(client, flags.run);
-      for (const item of report.removed) lines.push(`removed from ${where}: ${item}`);
-      for (const item of report.failed) lines.push(`could not remove from ${where}: ${item}`);
-      failed += report.failed.length;
-    } finally {
-      await adapter.disconnect?.(client);
+      const client = await adapter.connect(connection);
+      try {
+        const report = await adapter.cleanup(client, flags.run);
+        for (const item of report.removed) lines.push(`removed from ${where}: ${item}`);
+        for (const item of report.failed) lines.push(`could not remove from ${where}: ${item}`);
+        failed += report.failed.length;
+      } finally {
+        await adapter.disconnect?.(client);
+      }
+    } catch (error) {
+      // What this sweep removed before it broke is unknown to it; the other targets are still swept.
+      lines.push(`could not finish sweeping ${where}: ${errorText(error)}`);
+      unfinished += 1;
     }
   };
 
   for (const adapter of adapters) {
     const up = upTarget(adapter.name);
     if (up) await sweep(adapter, up.connection, `${adapter.name} target left up (${up.connection.address})`);
-    if (flags.target === 'external' && adapter.targets.external) {
-      const connection = await adapter.targets.external.connect({
-        runId: flags.run ?? 'cleanup',
-        projectRoot: PROJECT_ROOT,
-        workDir: PROJECT_ROOT,
-        config: adapterSections(config, [adapter.name])[adapter.name] ?? {},
-        ...(flags.config ? { configFile: flags.config } : {}),
-        log: (l) => process.stderr.write(`${l}\n`),
-      });
-      await sweep(adapter, connection, `${adapter.name} at ${connection.address}`);
-    }
+    const reached = external.reached.find((r) => r.adapter === adapter);
+    if (reached) await sweep(adapter, reached.connection, `${adapter.name} at ${reached.connection.address}`);
   }
   for (const line of lines) process.stdout.write(`${line}\n`);
   process.stdout.write(lines.length === 0 ? `nothing left${flags.run ? ` by run ${flags.run}` : ''}\n` : `${lines.length} items handled\n`);
-  return failed > 0 ? 1 : 0;
+  // A sweep that broke off leaves the target's state unknown: not a failure to remove, inconclusive.
+  return unfinished > 0 ? 2 : failed > 0 ? 1 : 0;
 }

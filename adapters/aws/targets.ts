@@ -78,9 +78,16 @@ export const awsTargets: TargetProvisioning = {
   },
 
   external: {
+    /**
+     * The region names the account's endpoint, and jitc asks for it. Credentials alone do not
+     * count: the SDK chain finds a profile or an instance role on many machines that never meant
+     * jitc to touch an account. A variable set empty is unset, as in a shell.
+     */
+    configured: (options) => Object.keys(options.config).length > 0 || Boolean(process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION),
+    howToConfigure: 'set AWS_REGION or AWS_DEFAULT_REGION, or aws.region in the config file',
     async connect(options: ProvisionOptions): Promise<TargetConnection> {
       const cfg = parseSection(externalConfig, 'aws', options);
-      const region = cfg.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+      const region = cfg.region ?? (process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION);
       if (!region) throw new InputError('external aws target: set AWS_REGION (or aws.region in the config file)');
       const endpoint = cfg.endpoint;
       // No credentials given: the SDK default chain (environment, shared profile/AWS_PROFILE, SSO, web identity, IMDS).

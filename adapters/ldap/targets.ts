@@ -272,6 +272,13 @@ export const ldapTargets: TargetProvisioning = {
   },
 
   external: {
+    /**
+     * Only the config file names a directory for jitc: its grant group and protected entry are
+     * nowhere else. LDAPURI alone does not count: the OpenLDAP tools' everyday variable, it is set
+     * on machines that never meant jitc to write to that directory.
+     */
+    configured: (options) => Object.keys(options.config).length > 0,
+    howToConfigure: 'name it in an ldap: section of the config file, with its grantGroupDn and resourceDn',
     async connect(options: ProvisionOptions): Promise<TargetConnection> {
       const cfg = parseSection(externalConfig, 'ldap', options);
       const url = cfg.url ?? process.env.LDAPURI;

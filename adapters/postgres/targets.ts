@@ -104,5 +104,10 @@ export const postgresTargets: TargetProvisioning = {
       return { connection: connection(settings, version), pid: server.pid, stop: server.stop };
     },
   },
-  external: { connect: connectExternal },
+  external: {
+    /** The host names the server, as for libpq; a login or password alone points nowhere. A variable set empty is unset. */
+    configured: (options) => Object.keys(options.config).length > 0 || Boolean(process.env.PGHOST),
+    howToConfigure: 'set PGHOST, or postgres.host in the config file',
+    connect: connectExternal,
+  },
 };

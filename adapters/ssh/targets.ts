@@ -220,6 +220,9 @@ export const sshTargets: TargetProvisioning = {
   },
 
   external: {
+    /** No environment variable names an sshd and its pinned host key: only the config file does. */
+    configured: (options) => Object.keys(options.config).length > 0,
+    howToConfigure: 'name it in an ssh: section of the config file, with its host, user and knownHosts',
     async connect(options: ProvisionOptions): Promise<TargetConnection> {
       const cfg = parseSection(externalConfig, 'ssh', options);
       let text = cfg.knownHosts ?? '';

@@ -112,7 +112,7 @@ export const vaultTargets: TargetProvisioning = {
   },
 
   external: {
-    // The address names the target; a token alone points nowhere. A variable set empty is unset, as in a shell.
+    /** The address names the target; a token alone points nowhere. A variable set empty is unset, as in a shell. */
     configured: (options) => Object.keys(options.config).length > 0 || Boolean(process.env.VAULT_ADDR || process.env.BAO_ADDR),
     howToConfigure: 'set VAULT_ADDR or BAO_ADDR, or vault.address in the config file',
     async connect(options: ProvisionOptions): Promise<TargetConnection> {
