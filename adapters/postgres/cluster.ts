@@ -33,10 +33,12 @@ export const CERT_LOGIN_GROUP = 'jitc_cert_login';
  * Certificate logins over TLS for members of {@link CERT_LOGIN_GROUP}, password logins (SCRAM)
  * for everyone else, over TCP from 127.0.0.1, and nothing else: no trust line, no peer or socket
  * logins, so every login the harness judges is judged by its certificate or its password. A
- * member of the group without TLS falls through to the password line, and has no password.
+ * member of the group is refused any other way in: a certificate holder that sets itself a
+ * password (any role may) must not log in with it, where no CRL would ever end it.
  */
 export const PG_HBA = `# jitc's own cluster: certificate logins over TLS for ${CERT_LOGIN_GROUP}, SCRAM password logins otherwise, over TCP from 127.0.0.1 only.
 hostssl all +${CERT_LOGIN_GROUP} 127.0.0.1/32 cert
+host all +${CERT_LOGIN_GROUP} 127.0.0.1/32 reject
 host all all 127.0.0.1/32 scram-sha-256
 `;
 

@@ -186,7 +186,7 @@ const CLOSE_WAIT_MS = 1000;
  * socket close (the TLS socket took it over): `end()` would wait forever for an event that never
  * comes. Any other close is waited for at most {@link CLOSE_WAIT_MS}.
  */
-async function closeClient(client: pg.Client): Promise<void> {
+export async function closeClient(client: pg.Client): Promise<void> {
   const ending = client.end().catch(() => undefined);
   if (client.connection.stream.destroyed) return;
   let timer: NodeJS.Timeout | undefined;

@@ -89,6 +89,7 @@ describe("the local PostgreSQL's TLS is its own", () => {
     ]);
     expect(await sql('SELECT type, user_name, address, auth_method FROM pg_hba_file_rules ORDER BY line_number')).toEqual([
       { type: 'hostssl', user_name: ['+jitc_cert_login'], address: '127.0.0.1', auth_method: 'cert' },
+      { type: 'host', user_name: ['+jitc_cert_login'], address: '127.0.0.1', auth_method: 'reject' },
       { type: 'host', user_name: ['all'], address: '127.0.0.1', auth_method: 'scram-sha-256' },
     ]);
     expect(await sql("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'jitc_cert_login'")).toEqual([{ rolcanlogin: false }]);
@@ -117,7 +118,7 @@ describe('a certificate from the pki engine at the database', () => {
     expect(standing.outcome).toBe('denied');
     expect(standing.detail.split('; ')).toEqual([
       expect.stringMatching(/^ERROR 42501 insufficient_privilege: permission denied for schema /),
-      `FATAL 28P01 invalid_password: password authentication failed for user "${user}"`,
+      expect.stringMatching(new RegExp(`^FATAL 28000 invalid_authorization_specification: pg_hba.conf rejects connection for host "127.0.0.1", user "${user}", database "[^"]+", no encryption$`)),
       "TLS alert unknown_ca (48) from the server: it does not trust the certificate's issuer, or holds no CRL for a CA on its chain",
     ]);
     // The engine's role issues for that one CN and nothing else.

@@ -114,6 +114,7 @@ describe("the harness's PostgreSQL is its own", () => {
     );
     expect(rules).toEqual([
       { type: 'hostssl', database: ['all'], user_name: ['+jitc_cert_login'], address: '127.0.0.1', auth_method: 'cert' },
+      { type: 'host', database: ['all'], user_name: ['+jitc_cert_login'], address: '127.0.0.1', auth_method: 'reject' },
       { type: 'host', database: ['all'], user_name: ['all'], address: '127.0.0.1', auth_method: 'scram-sha-256' },
     ]);
     // The admin's password went through a file that initdb read and jitc removed at once.
@@ -220,7 +221,7 @@ describe('table-read judges a login by what the server answers', () => {
       expect(stillRunning.outcome).toBe('allowed');
       expect(stillRunning.detail).toMatch(
         new RegExp(
-          `^the table read is refused \\(ERROR 42501 insufficient_privilege: permission denied for schema ${ctx.prefix}\\), yet the session still runs statements: backend pid ${pid} still answers though current_user fails \\(ERROR 42704 undefined_object: invalid role OID: \\d+\\): the session of a dropped role, left running; pg_stat_activity shows pid ${pid} with usename NULL \\(its role, oid \\d+, no longer exists\\), state idle$`,
+          `^the table read is refused \\(ERROR 42501 insufficient_privilege: permission denied for schema ${ctx.prefix}\\), yet the session still runs statements: backend pid ${pid} still answers though current_user fails \\(ERROR 42704 undefined_object: invalid role OID: \\d+\\): the session of a dropped role, left running; pg_stat_activity shows pid ${pid} with usename NULL \\(its role, oid \\d+, no longer exists\\), state (idle|active)$`,
         ),
       );
       expect(await point.entitlements(ctx)).toEqual([`session pid ${pid} opened during use is still connected (its role was dropped)`]);

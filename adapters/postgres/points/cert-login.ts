@@ -16,6 +16,11 @@
  * after its revocation whatever the CRL says: what is judged here is whether the certificate still
  * opens one.
  *
+ * The holder of a certificate may try to outlast it (extension.ts): any role may set its own
+ * password, and a certificate role with one logs in without a certificate wherever pg_hba.conf
+ * lets it fall through to a password line. Whether such a password still opens the table is part
+ * of what reaches it (residue); it goes with the role at teardown.
+ *
  * Needs a target whose TLS jitc set up (the local one): its root CA, CRL directory and
  * certificate-login group are in the connection's settings.
  */
@@ -28,6 +33,7 @@ import { certUserName, commonName, createCertRole, distributionPoints, leafOf, r
 import type { PgClient, PgSettings } from '../client.ts';
 import { type CrlRefresher, startCrlRefresher } from '../crl.ts';
 import { tableEntitlements } from '../entitlements.ts';
+import { certificateExtensions, holderPasswordPaths, type PasswordRead } from '../extension.ts';
 import { applicationName, createFixtures, fixturesOf, type PgContext, removeFixtures } from '../fixtures.ts';
 import { loginAndRead, readCertificateFailure } from '../probes.ts';
 import { CERT_USER_TERM, DATABASE_TERM, GRANT_ROLE_TERM, TABLE_TERM } from '../terms.ts';
@@ -114,6 +120,12 @@ function certificateRead(ctx: Ctx, tls: { certificate: string; privateKey: strin
   return loginAndRead(ctx.client.certificateLogin(user, { ...tls, serverCa }, options), user, fixturesOf(ctx).table, readCertificateFailure, how);
 }
 
+/** A password login as `user` on a new connection (to `node` when given), reading the table: the path a certificate role must not have. */
+function passwordRead(ctx: Ctx): PasswordRead {
+  return (login, node) =>
+    loginAndRead(ctx.client.login(login.user, login.password, { applicationName: applicationName(ctx), ...(node ? { node } : {}) }), login.user, fixturesOf(ctx).table, undefined, ' with a password, without a certificate');
+}
+
 /** Describe the certificate for a probe's detail: serial and subject, never its key. */
 function describeCertificate(certificate: string): string {
   try {
@@ -146,6 +158,8 @@ export const certLoginPoint: PointOfUse<Params, PgClient> = {
   remediation: {
     'reuse-denied':
       "Revoke the certificate at its CA when the task ends, and have PostgreSQL read that CA's CRL fresh: fetch it from the CA's CRL distribution point into ssl_crl_dir (as <issuer hash>.r0) at least as often as the revocation deadline; a CRL deployed once never learns of a revocation",
+    'holder-cannot-extend':
+      "Admit certificate roles by certificate only: right after the hostssl … +<group> … cert line in pg_hba.conf, a host all +<group> … reject line for the same addresses, so a password the holder of a certificate sets on its own role (ALTER ROLE CURRENT_USER PASSWORD, which any role may run) opens no login; no CRL ends a password",
     'zero-standing-privilege':
       "Admit the certificate role by certificate only (hostssl … cert in pg_hba.conf), trust only the CA that issues task certificates (ssl_ca_file), and give the role no password and no membership outside the grant",
   },
@@ -172,8 +186,11 @@ export const certLoginPoint: PointOfUse<Params, PgClient> = {
   },
 
   // The certificate role is a member of the grant role from setup on (a certificate is what it
-  // lacks), so it is in the baseline too; anything else reaching the table is residue.
-  entitlements: (ctx) => tableEntitlements(ctx.client, fixturesOf(ctx), []),
+  // lacks), so it is in the baseline too; anything else reaching the table is residue, a password
+  // its holder set on it included.
+  async entitlements(ctx) {
+    return [...(await tableEntitlements(ctx.client, fixturesOf(ctx), [])), ...(await holderPasswordPaths(ctx, passwordRead(ctx)))].sort();
+  },
 
   async probeStanding(ctx) {
     const { requester } = fixturesOf(ctx);
@@ -181,7 +198,7 @@ export const certLoginPoint: PointOfUse<Params, PgClient> = {
     const selfSigned = await selfSignedCertificate(user);
     ctx.secrets.add(selfSigned.privateKey);
     const asRequester = loginAndRead(ctx.client.login(requester.user, requester.password, { applicationName: applicationName(ctx) }), requester.user, fixturesOf(ctx).table);
-    // The certificate role without a certificate: over plain TCP the password line is all there is.
+    // The certificate role without a certificate, over plain TCP: pg_hba.conf must turn it away.
     const withoutCertificate = loginAndRead(ctx.client.login(user, 'no-password-works', { applicationName: applicationName(ctx) }), user, fixturesOf(ctx).table, undefined, ' without a certificate');
     const withSelfSigned = certificateRead(ctx, selfSigned, ` with a self-signed certificate for CN ${user}`);
     return anyPathAllowed(await Promise.all([asRequester, withoutCertificate, withSelfSigned]));
@@ -206,6 +223,28 @@ export const certLoginPoint: PointOfUse<Params, PgClient> = {
     };
   },
 
+  extensions(ctx, credential) {
+    const cert = credentialOf(credential, 'tls-client-certificate');
+    if (!cert) return [];
+    const user = certUser(ctx);
+    return certificateExtensions(
+      ctx,
+      {
+        user,
+        how: describeCertificate(cert.certificate).trim(),
+        async open() {
+          // As every use and probe: the database refuses a revoked certificate only once the CRL it holds says so.
+          await keepCrl(ctx, cert.certificate);
+          const { serverCa } = certTarget(ctx.client.settings);
+          return ctx.client.certificateLogin(user, { certificate: cert.certificate, privateKey: cert.privateKey, serverCa }, { applicationName: applicationName(ctx) });
+        },
+        readLoginFailure: readCertificateFailure,
+      },
+      passwordRead(ctx),
+    );
+  },
+
+  // The password the holder may have set goes with the certificate role.
   async teardown(ctx) {
     const removed: string[] = [];
     for (const started of refreshers(ctx).values()) {

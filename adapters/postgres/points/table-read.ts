@@ -7,12 +7,16 @@
  * its role loses the membership or is dropped (sessions.ts).
  *
  * About a login it did not see issued, the point reads what the database states: the role's VALID
- * UNTIL, which bounds password logins only — sessions already open outlive it.
+ * UNTIL, which bounds password logins only — sessions already open outlive it. Its holder may try
+ * to outlast the grant with the login itself (extension.ts): move its own VALID UNTIL, make the
+ * requester a member of the grant role, create a login of its own; a login it created is removed
+ * again at teardown.
  */
 import { z } from 'zod';
 import { credentialOf, type Credential, type CredentialType, type PointOfUse, type ProbeResult } from '../../contract.ts';
 import type { PgClient } from '../client.ts';
 import { tableEntitlements } from '../entitlements.ts';
+import { loginExtensions, removeHolderLogins } from '../extension.ts';
 import { applicationName, createFixtures, fixturesOf, type PgContext, removeFixtures, trackedSessions } from '../fixtures.ts';
 import { loginAndRead, pgErrorText } from '../probes.ts';
 import { closeSession, holdSession, openSession, readOnSession } from '../sessions.ts';
@@ -57,6 +61,8 @@ export const tableReadPoint: PointOfUse<Params, PgClient> = {
       'Take the requester out of the grant role (REVOKE "<grant role>" FROM "<requester>", and out of every role that is a member of it), and revoke any SELECT on the table or USAGE on its schema granted to the requester or PUBLIC: only a grant may make a login a member of the grant role',
     'no-residue':
       "Drop every login the grant created when the task ends (DROP ROLE), revoke the grant role from any login that kept it, and end the sessions opened with it (pg_terminate_backend): a session left running is still connected to the table's database",
+    'holder-cannot-extend':
+      'Give the logins a grant creates no CREATEROLE and no ADMIN OPTION on the grant role (CREATE ROLE "<login>" LOGIN … VALID UNTIL …; GRANT "<grant role>" TO "<login>", without WITH ADMIN OPTION): with either, the login can move its own VALID UNTIL, make another login a member of the grant role, or create a login of its own that no revocation of the grant drops',
     'session-ended-with-task':
       "End a login's sessions when its grant ends: PostgreSQL never ends a session whose role lost its membership, passed its VALID UNTIL or was dropped. Revoke with ALTER ROLE \"<login>\" NOLOGIN; SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '<login>'; DROP ROLE \"<login>\" (for OpenBao's database engine: the role's revocation_statements)",
   },
@@ -131,5 +137,24 @@ export const tableReadPoint: PointOfUse<Params, PgClient> = {
     };
   },
 
-  teardown: (ctx) => removeFixtures(ctx),
+  extensions(ctx, credential, grant) {
+    const login = credentialOf(credential, 'db-login');
+    return login ? loginExtensions(ctx, login, grant, (l, node) => newConnectionRead(ctx, l.user, l.password, node)) : [];
+  },
+
+  // Runs after the grant source's teardown. The fixtures first: removing them ends this scenario's
+  // sessions, those of a login the holder created included.
+  async teardown(ctx) {
+    const removed: string[] = [];
+    const failed: string[] = [];
+    for (const remove of [removeFixtures, removeHolderLogins]) {
+      try {
+        removed.push(...(await remove(ctx)));
+      } catch (error) {
+        failed.push(error instanceof Error ? error.message : String(error));
+      }
+    }
+    if (failed.length > 0) throw new Error(failed.join('; '));
+    return removed;
+  },
 };

@@ -48,6 +48,12 @@ const params = z.strictObject({
   leaseHolder: z.enum(['task-token', 'broker']).default('broker'),
   /** How the broker ends the grant at task end: revoke the lease, revoke the task's token (cascade), or (broken) nothing. */
   revokeAtEnd: z.enum(['lease', 'task-token', 'nothing']).default('lease'),
+  /**
+   * Broken setup: what the creation statements give the login beyond its membership: CREATEROLE
+   * (it may move its own VALID UNTIL, create logins and grant any role) or ADMIN OPTION on the grant
+   * role (it may make any login a member).
+   */
+  loginRights: z.enum(['none', 'createrole', 'admin-option']).default('none'),
 });
 type DatabaseParams = z.infer<typeof params>;
 type Ctx = VaultGrantContext<DatabaseParams>;
@@ -84,9 +90,11 @@ function databaseTarget(ctx: Ctx): { url: string; username: string; password: st
   return { url: `postgresql://{{username}}:{{password}}@${host}:${port}/${encodeURIComponent(database)}?sslmode=${sslmode}`, username, password };
 }
 
-function creationStatements(grantRole: string): string[] {
+function creationStatements(grantRole: string, rights: DatabaseParams['loginRights']): string[] {
   const quoted = `"${grantRole.replaceAll('"', '""')}"`;
-  return [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`, `GRANT ${quoted} TO "{{name}}";`];
+  const createRole = rights === 'createrole' ? ' CREATEROLE' : '';
+  const adminOption = rights === 'admin-option' ? ' WITH ADMIN OPTION' : '';
+  return [`CREATE ROLE "{{name}}" WITH LOGIN${createRole} PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`, `GRANT ${quoted} TO "{{name}}"${adminOption};`];
 }
 
 interface LeaseInfo {
@@ -179,7 +187,8 @@ export const databaseSource: GrantSource<DatabaseParams, VaultClient> = {
   params,
   issues: ['db-login'],
   needs: [GRANT_ROLE],
-  checks: (p) => ['reuse-denied', 'credential-invalidated', ...(p.leaseHolder === 'task-token' ? ['holder-cannot-extend'] : [])],
+  // The point of use's own attempts are tried with every login, the lease's renewal where the task holds it.
+  checks: () => ['reuse-denied', 'credential-invalidated', 'holder-cannot-extend'],
   remediation: {
     'ttl-bounded': "Give the engine's role a default_ttl and a max_ttl no longer than the approval window",
     'reuse-denied': "Revoke the task's lease when the task ends (sys/leases/revoke), and give the role revocation statements that drop the login",
@@ -209,7 +218,7 @@ export const databaseSource: GrantSource<DatabaseParams, VaultClient> = {
     const maxTtl = p.maxTtlSeconds === undefined ? ctx.task.windowSeconds : p.maxTtlSeconds;
     await api.call('POST', `${mount}/roles/${ROLE}`, {
       db_name: CONNECTION,
-      creation_statements: creationStatements(ctx.resource.terms[GRANT_ROLE] ?? ''),
+      creation_statements: creationStatements(ctx.resource.terms[GRANT_ROLE] ?? '', p.loginRights),
       ...(p.revocation === 'end-sessions' ? { revocation_statements: END_SESSIONS } : {}),
       default_ttl: p.ttlSeconds,
       ...(maxTtl === null ? {} : { max_ttl: maxTtl }),
@@ -221,6 +230,7 @@ export const databaseSource: GrantSource<DatabaseParams, VaultClient> = {
       maxTtlSeconds: maxTtl,
       revocationStatements: p.revocation === 'end-sessions' ? END_SESSIONS : "OpenBao's defaults (revoke the grants, drop the role)",
     });
+    if (p.loginRights !== 'none') ctx.evidence.record(`broken setup: the creation statements give the login ${p.loginRights === 'createrole' ? 'CREATEROLE' : 'ADMIN OPTION on the grant role'}`);
     if (p.revocation === 'default') ctx.evidence.record("the role keeps OpenBao's default revocation statements: they do not end the login's open sessions");
     if (taskHoldsToken(p)) await createTaskPolicy(ctx);
   },
@@ -268,7 +278,8 @@ export const databaseSource: GrantSource<DatabaseParams, VaultClient> = {
       extensions: [],
       credential: login,
     };
-    if (held) grant.extensions = [leaseRenewal(ctx, answer.lease_id, held, grant)];
+    // The holder stretches its login at the database too (its own VALID UNTIL, a login of its own), as the point of use tries it.
+    grant.extensions = [...(held ? [leaseRenewal(ctx, answer.lease_id, held, grant)] : []), ...ctx.pointOfUse.extensions(login, grant)];
     await recordValidUntil(ctx, login, lease);
     return grant;
   },

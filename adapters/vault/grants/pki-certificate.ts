@@ -129,7 +129,7 @@ export const pkiCertificateSource: GrantSource<PkiParams, VaultClient> = {
   params,
   issues: ['tls-client-certificate'],
   needs: [CERT_USER_TERM],
-  checks: () => ['reuse-denied', 'credential-invalidated'],
+  checks: () => ['reuse-denied', 'credential-invalidated', 'holder-cannot-extend'],
   remediation: {
     'ttl-bounded': 'Set max_ttl on the pki role to the approval window (and its ttl no longer), so no certificate it issues outlives the task',
     'credential-invalidated': "Revoke the task's certificate at the CA when the task ends (<mount>/revoke with its serial number)",
@@ -258,10 +258,10 @@ export const pkiCertificateSource: GrantSource<PkiParams, VaultClient> = {
         { name: 'client certificate (a new TLS login with it)', check: 'reuse-denied', probe: (node) => ctx.pointOfUse.probe(credential, node) },
         { name: 'certificate looked up at the CA', check: 'credential-invalidated', probe: statusAtCa(ctx, data.serial_number) },
       ],
-      // Its holder has no way to stretch it: only a Vault token may issue, and the holder holds none.
       extensions: [],
       credential,
     };
+    grant.extensions = ctx.pointOfUse.extensions(credential, grant);
     return grant;
   },
 
