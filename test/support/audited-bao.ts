@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { builtProgram, resolveCommand } from '../../adapters/install.ts';
-import { OPENBAO_PLUGINS_DIR } from '../../adapters/vault/targets.ts';
+import { resolveCommand } from '../../adapters/install.ts';
+import { pluginDirectory } from '../../adapters/vault/targets.ts';
 import { freePort, startLocalServer } from '../../adapters/local-process.ts';
 import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
@@ -46,7 +46,7 @@ export async function startAuditedBao(): Promise<AuditedBao> {
   const server = await startLocalServer({
     name: 'bao-audited',
     command: resolveCommand(PROJECT_ROOT, 'bao'),
-    args: ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token', `-config=${config}`, `-dev-plugin-dir=${builtProgram(PROJECT_ROOT, OPENBAO_PLUGINS_DIR)}`, '-log-level=warn'],
+    args: ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token', `-config=${config}`, `-dev-plugin-dir=${pluginDirectory(PROJECT_ROOT)}`, '-log-level=warn'],
     env: { PATH: process.env.PATH, HOME: workDir, BAO_DEV_ROOT_TOKEN_ID: rootToken },
     workDir,
     projectRoot: PROJECT_ROOT,
