@@ -6,11 +6,14 @@
  * password never turns into a run of inconclusive scenarios; a failure is one line of bad input
  * naming the variable, never its value.
  */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { z } from 'zod';
 import { parseSection } from '../config-section.ts';
 import type { ProvisionOptions, TargetConnection } from '../contract.ts';
 import { envName } from '../param-fields.ts';
+import { pemBlocks } from './certificates.ts';
 import { clientConfig, type PgSettings, SSL_MODES, type SslMode } from './client.ts';
 import { describePgError } from './probes.ts';
 import { InputError } from '../../scenarios/input.ts';
@@ -30,6 +33,13 @@ export const externalConfig = z
     passwordEnv: envName.default('PGPASSWORD'),
     /** Default: $PGSSLMODE, then libpq's own default, prefer (encrypt when the server offers it). */
     sslmode: z.enum(SSL_MODES).optional(),
+    /**
+     * Certificate logins (`cert-login`), when the server takes them: the CA that signed the server's
+     * own certificate (checked at every certificate login), and the group whose members the
+     * server's pg_hba.conf admits by certificate (`hostssl … +<group> … cert`). The server's CRL is
+     * its operator's to keep current: jitc only reads what the server then answers.
+     */
+    certLogin: z.strictObject({ serverCaFile: z.string().min(1), group: z.string().min(1) }).optional(),
   })
   .default({ passwordEnv: 'PGPASSWORD' });
 
@@ -41,6 +51,24 @@ function requestedSsl(configured: SslMode | undefined, fromEnv: string | undefin
   if (fromEnv === undefined || fromEnv === '' || fromEnv === 'prefer') return 'prefer';
   if ((SSL_MODES as readonly string[]).includes(fromEnv)) return fromEnv as SslMode;
   throw new InputError(`external postgres target: PGSSLMODE=${fromEnv} is not supported; use disable, prefer, require or verify-full (or postgres.sslmode)`);
+}
+
+/** The server's CA as a file of PEM certificates; one clear line when it is not. */
+function readServerCa(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new InputError(`external postgres target: postgres.certLogin.serverCaFile ${file} is not readable (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const blocks = pemBlocks(text);
+  try {
+    for (const block of blocks) new X509Certificate(block);
+  } catch {
+    throw new InputError(`external postgres target: postgres.certLogin.serverCaFile ${file} holds a certificate that cannot be read`);
+  }
+  if (blocks.length === 0) throw new InputError(`external postgres target: postgres.certLogin.serverCaFile ${file} holds no PEM certificate`);
+  return text;
 }
 
 interface AdminFacts {
@@ -67,6 +95,17 @@ async function adminLogin(settings: PgSettings): Promise<AdminFacts> {
     const facts = answer.rows[0];
     if (!facts) throw new Error('pg_roles has no row for the logged-in role');
     return facts;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function roleExists(settings: PgSettings, role: string): Promise<boolean> {
+  const client = new pg.Client(clientConfig(settings, settings.user, settings.password));
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return ((await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount ?? 0) > 0;
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -109,6 +148,13 @@ export async function connectExternal(options: ProvisionOptions): Promise<Target
   }
   if (!facts.rolsuper && !facts.rolcreaterole) throw fail(`external postgres target ${where}: ${user} may not CREATE ROLE (give it CREATEROLE)`);
   if (!facts.rolsuper && !facts.can_create_schema) throw fail(`external postgres target ${where}: ${user} may not CREATE SCHEMA in ${database} (GRANT CREATE ON DATABASE to it)`);
+  if (cfg.certLogin) {
+    readServerCa(cfg.certLogin.serverCaFile);
+    if (!(await roleExists(settings, cfg.certLogin.group))) {
+      throw fail(`external postgres target ${where}: postgres.certLogin.group ${cfg.certLogin.group} is not a role on the server (it must be the group pg_hba.conf admits by certificate)`);
+    }
+    settings = { ...settings, caCertFile: cfg.certLogin.serverCaFile, certLoginGroup: cfg.certLogin.group };
+  }
   if (!facts.rolsuper && !facts.can_signal) {
     options.log(`postgres: ${user} is neither a superuser nor a member of pg_signal_backend: teardown and cleanup cannot end sessions the scenarios leave open`);
   }

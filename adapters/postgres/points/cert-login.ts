@@ -21,8 +21,11 @@
  * lets it fall through to a password line. Whether such a password still opens the table is part
  * of what reaches it (residue); it goes with the role at teardown.
  *
- * Needs a target whose TLS jitc set up (the local one): its root CA, CRL directory and
- * certificate-login group are in the connection's settings.
+ * Needs a target that takes certificate logins: the local one, whose TLS jitc set up (its root CA,
+ * CRL directory and certificate-login group are in the connection's settings), or an external one
+ * whose config names the CA of its server certificate and its certificate-login group. There the
+ * CRL is the server operator's own job, as it is in production: `crlRefreshSeconds` is not used,
+ * and a revocation the server never learns of is a `fail` like any other.
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -41,9 +44,10 @@ import { CERT_USER_TERM, DATABASE_TERM, GRANT_ROLE_TERM, TABLE_TERM } from '../t
 const params = z.strictObject({
   /**
    * How often the point of use fetches the CA's CRL into the server's CRL directory, seconds;
-   * null: fetched once, when the CA's first certificate is used, and never again.
+   * null (or absent): fetched once, when the CA's first certificate is used, and never again. Not
+   * used on an external target, whose CRL its operator keeps.
    */
-  crlRefreshSeconds: seconds.refine((s) => s > 0, 'must be more than 0').nullable(),
+  crlRefreshSeconds: seconds.refine((s) => s > 0, 'must be more than 0').nullable().default(null),
 });
 type Params = z.infer<typeof params>;
 type Ctx = PgContext<Params>;
@@ -56,17 +60,26 @@ const DISTRIBUTION_POINTS = 'distributionPoints';
 
 interface CertTarget {
   serverCa: string;
-  crlDir: string;
+  /** The server's CRL directory when jitc keeps it (its own local target); absent: the server's operator keeps the CRL. */
+  crlDir?: string;
   group: string;
 }
 
 /** The target's TLS as the connection states it; a target without it takes no certificate login jitc can judge. */
 function certTarget(settings: PgSettings): CertTarget {
   const { caCertFile, crlDir, certLoginGroup } = settings;
-  if (!caCertFile || !crlDir || !certLoginGroup) {
-    throw new Error('postgres/cert-login needs a PostgreSQL whose TLS jitc set up itself (its root CA, CRL directory and certificate-login group): the local target');
+  if (!caCertFile || !certLoginGroup) {
+    throw new Error(
+      'postgres/cert-login needs a PostgreSQL that takes certificate logins: the local target, or an external one whose postgres.certLogin names the CA of its server certificate and the group pg_hba.conf admits by certificate',
+    );
   }
-  return { serverCa: readFileSync(caCertFile, 'utf8'), crlDir, group: certLoginGroup };
+  return { serverCa: readFileSync(caCertFile, 'utf8'), ...(crlDir ? { crlDir } : {}), group: certLoginGroup };
+}
+
+/** Who keeps the server's CRL current, for evidence. */
+function crlKeeper(ctx: Ctx, target: CertTarget): string {
+  if (!target.crlDir) return "the server's operator (an external target): jitc neither writes nor refreshes it, and judges only what the server answers";
+  return ctx.params.crlRefreshSeconds === null ? 'this point of use, fetched once and never refreshed' : `this point of use, every ${ctx.params.crlRefreshSeconds} s from the CA's distribution point`;
 }
 
 function certUser(ctx: Ctx): string {
@@ -101,9 +114,11 @@ async function keepCrl(ctx: Ctx, certificate: string): Promise<void> {
   const running = refreshers(ctx);
   const url = urls.find((u) => u.startsWith('http://') || u.startsWith('https://'));
   if (!url) return;
+  const { crlDir } = certTarget(ctx.client.settings);
+  // An external server's CRL is its operator's: nothing is fetched into it.
+  if (!crlDir) return;
   let started = running.get(url);
   if (!started) {
-    const { crlDir } = certTarget(ctx.client.settings);
     started = startCrlRefresher({ url, dir: crlDir, periodSeconds: ctx.params.crlRefreshSeconds, evidence: ctx.evidence, signal: ctx.signal });
     running.set(url, started);
     // A first fetch that failed is tried again by the next login with that CA, not remembered.
@@ -175,7 +190,7 @@ export const certLoginPoint: PointOfUse<Params, PgClient> = {
       user,
       grantRole: fixtures.grantRole,
       certificateLoginGroup: target.group,
-      crlRefreshSeconds: ctx.params.crlRefreshSeconds,
+      crlKeptBy: crlKeeper(ctx, target),
     });
     const database = ctx.client.settings.database;
     return {

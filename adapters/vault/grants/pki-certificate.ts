@@ -16,6 +16,11 @@
  * revokes the certificate by its serial; the CA's own record of it is a second handle
  * (`credential-invalidated`). Its holder cannot extend it: issuing needs a Vault token the holder
  * is never given.
+ *
+ * Against the user's own PKI (`mount` and `role` named), nothing is mounted or configured: the
+ * role is read and recorded, the certificate is issued under it for the point of use's CN and
+ * revoked at task end as above, residue is read from the task's own serials (never a list of all
+ * the mount issued), and teardown revokes any of them still standing and records the role unchanged.
  */
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,30 +32,69 @@ import { bornCredential, type CredentialOf, type Grant, type GrantSource, type P
 import { CERT_USER_TERM } from '../../postgres/terms.ts';
 import { openssl } from '../../postgres/tls.ts';
 import { probeWith } from '../../probe-shell.ts';
+import { confirmUnchanged, useExisting } from '../../existing-objects.ts';
 import { describeVaultError } from '../api.ts';
+import { readObject } from '../existing.ts';
 import type { VaultClient } from '../client.ts';
 import type { VaultGrantContext } from '../extension.ts';
 import { readRefusal } from '../probes.ts';
 import { term } from '../terms.ts';
 
-const params = z.strictObject({
-  /** Certificate TTL the broker asks for; the role's max_ttl caps it. */
-  ttlSeconds: seconds.refine((s) => s > 0, 'must be more than 0'),
-  /** The role's max_ttl. Absent: the approval window; null (broken): none, so the mount's maximum applies. */
-  maxTtlSeconds: seconds.nullable().optional(),
-  /** How the broker ends the grant at task end: revoke the certificate at the CA, or (broken) nothing. */
-  revokeAtEnd: z.enum(['certificate', 'nothing']).default('certificate'),
-});
+const params = z
+  .strictObject({
+    /** Certificate TTL the broker asks for; the role's max_ttl caps it. */
+    ttlSeconds: seconds.refine((s) => s > 0, 'must be more than 0'),
+    /** The role's max_ttl. Absent: the approval window; null (broken): none, so the mount's maximum applies. */
+    maxTtlSeconds: seconds.nullable().optional(),
+    /** How the broker ends the grant at task end: revoke the certificate at the CA, or (broken) nothing. */
+    revokeAtEnd: z.enum(['certificate', 'nothing']).default('certificate'),
+    /**
+     * An existing pki mount of the user's, whose CA the point of use's server trusts, and the role
+     * on it that issues the task's certificate (it must allow the point of use's certificate role
+     * as a bare CN, e.g. allowed_domains `jitc-*` with allow_glob_domains and allow_bare_domains).
+     * Nothing is created or changed on them: the certificate is the grant, revoked as any other.
+     */
+    mount: z.string().min(1).optional(),
+    role: z.string().min(1).optional(),
+  })
+  .superRefine((p, issue) => {
+    if ((p.mount === undefined) !== (p.role === undefined)) issue.addIssue({ code: 'custom', path: [p.mount === undefined ? 'mount' : 'role'], message: 'an existing pki role is named by its mount and its role together' });
+    if (p.role !== undefined && p.maxTtlSeconds !== undefined) {
+      issue.addIssue({ code: 'custom', path: ['maxTtlSeconds'], message: "not with role: an existing role is judged by its own max_ttl, and nothing but the certificate is created" });
+    }
+  });
 type PkiParams = z.infer<typeof params>;
 type Ctx = VaultGrantContext<PkiParams>;
 
 const ROLE = 'task';
 const MOUNT = 'mount';
 const SERIAL = 'serial';
+/** Every certificate issued here, by serial: on an existing mount, what teardown must leave revoked. */
+const ISSUED = 'issued';
 /** TLS web client authentication: the one extended key usage the task needs. */
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 
-const mountOf = (ctx: Ctx): string => `${ctx.prefix}-pki`;
+const mountOf = (ctx: Ctx): string => ctx.params.mount ?? `${ctx.prefix}-pki`;
+const roleOf = (ctx: Ctx): string => ctx.params.role ?? ROLE;
+
+function issued(ctx: Ctx): string[] {
+  let serials = ctx.state.get(ISSUED) as string[] | undefined;
+  if (!serials) ctx.state.set(ISSUED, (serials = []));
+  return serials;
+}
+
+/** Read the user's role, record it, and report what it lets a certificate become. Nothing is written. */
+async function useExistingRole(ctx: Ctx, mount: string, role: string): Promise<void> {
+  const settings = await useExisting(ctx, `pki role ${mount}/roles/${role}`, () => readObject(ctx.client.api, `${mount}/roles/${role}`, `pki role ${role} on ${mount}`));
+  const maxTtl = typeof settings.max_ttl === 'number' ? settings.max_ttl : null;
+  ctx.evidence.record(`the existing role caps its certificates at ${maxTtl ? `${maxTtl} s` : "the mount's maximum (no max_ttl of its own)"}; the approval window is ${ctx.task.windowSeconds} s`, {
+    maxTtlSeconds: maxTtl,
+    windowSeconds: ctx.task.windowSeconds,
+    clientFlag: settings.client_flag ?? null,
+    serverFlag: settings.server_flag ?? null,
+    allowAnyName: settings.allow_any_name ?? null,
+  });
+}
 
 /** The root CA the point of use trusts, as it hands it on: its certificate and its key's file. */
 function trustedRoot(ctx: Ctx): { certFile: string; keyFile: string } {
@@ -64,7 +108,7 @@ function trustedRoot(ctx: Ctx): { certFile: string; keyFile: string } {
 }
 
 /** The root signs the engine's CSR as an issuing CA (no CA below it), for a day: longer than any task certificate. */
-async function signIntermediate(csr: string, root: { certFile: string; keyFile: string }): Promise<string> {
+export async function signIntermediate(csr: string, root: { certFile: string; keyFile: string }): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'jitc-pki-'));
   try {
     writeFileSync(join(dir, 'issuing.csr'), csr);
@@ -116,12 +160,40 @@ function statusAtCa(ctx: Ctx, serial: string): (node?: string) => Promise<ProbeR
   };
 }
 
+/** Which of these certificates still stand at the CA: neither revoked nor past their notAfter. */
+async function liveCertificates(ctx: Ctx, mount: string, serials: readonly string[]): Promise<string[]> {
+  const live: string[] = [];
+  for (const serial of serials) {
+    const record = await readCert(ctx, serial);
+    const cert = new X509Certificate(record.certificate);
+    if (cert.ca || record.revocation_time > 0 || Date.parse(cert.validTo) <= Date.now()) continue;
+    live.push(`certificate serial ${serial} (${cert.subject.replace(/\n/g, ', ')}) unrevoked at ${mount}, valid until ${new Date(cert.validTo).toISOString()}`);
+  }
+  return live;
+}
+
 /** What the certificate lets its holder do, read from the certificate: its CN, any SAN, any usage beyond client authentication. */
 function scopeOf(leaf: X509Certificate, cn: string): string[] {
   const scope = [`log in as ${cn} by client certificate`];
   for (const san of (leaf.subjectAltName ?? '').split(', ').filter(Boolean)) scope.push(`subject alternative name ${san}`);
   for (const usage of leaf.keyUsage ?? []) if (usage !== CLIENT_AUTH) scope.push(`extended key usage ${usage}`);
   return scope;
+}
+
+/**
+ * On the user's mount nothing can be unmounted: every certificate issued for the task that still
+ * stands is revoked (its CN names the scenario), and the role is read again to record it unchanged.
+ */
+async function revokeIssued(ctx: Ctx, mount: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const serial of issued(ctx)) {
+    const record = await readCert(ctx, serial);
+    if (record.revocation_time > 0 || Date.parse(new X509Certificate(record.certificate).validTo) <= Date.now()) continue;
+    await ctx.client.api.call('POST', `${mount}/revoke`, { serial_number: serial });
+    removed.push(`certificate serial ${serial} revoked at ${mount}`);
+  }
+  await confirmUnchanged(ctx);
+  return removed;
 }
 
 export const pkiCertificateSource: GrantSource<PkiParams, VaultClient> = {
@@ -139,6 +211,8 @@ export const pkiCertificateSource: GrantSource<PkiParams, VaultClient> = {
   async setup(ctx) {
     const { api } = ctx.client;
     const cn = term(ctx, CERT_USER_TERM);
+    const { mount: existingMount, role: existingRole } = ctx.params;
+    if (existingMount !== undefined && existingRole !== undefined) return useExistingRole(ctx, existingMount, existingRole);
     const root = trustedRoot(ctx);
     const mount = mountOf(ctx);
     await api.call('POST', `sys/mounts/${mount}`, { type: 'pki', description: `jitc ${ctx.task.id}` });
@@ -194,6 +268,8 @@ export const pkiCertificateSource: GrantSource<PkiParams, VaultClient> = {
   // Certificates the mount issued that are neither revoked nor past their notAfter: listed under the
   // scenario's own mount, never by scanning every mount.
   async entitlements(ctx) {
+    // On the user's mount, only the task's own certificates: never a scan of everything it issued.
+    if (ctx.params.mount !== undefined) return liveCertificates(ctx, ctx.params.mount, issued(ctx));
     const mount = ctx.state.get(MOUNT) as string | undefined;
     if (mount === undefined) return [];
     let serials: string[];
@@ -203,14 +279,7 @@ export const pkiCertificateSource: GrantSource<PkiParams, VaultClient> = {
       if (describeVaultError(error).status === 404) return [];
       throw error;
     }
-    const live: string[] = [];
-    for (const serial of serials) {
-      const record = await readCert(ctx, serial);
-      const cert = new X509Certificate(record.certificate);
-      if (cert.ca || record.revocation_time > 0 || Date.parse(cert.validTo) <= Date.now()) continue;
-      live.push(`certificate serial ${serial} (${cert.subject.replace(/\n/g, ', ')}) unrevoked at ${mount}, valid until ${new Date(cert.validTo).toISOString()}`);
-    }
-    return live;
+    return liveCertificates(ctx, mount, serials);
   },
 
   async request(ctx) {
@@ -220,7 +289,7 @@ export const pkiCertificateSource: GrantSource<PkiParams, VaultClient> = {
     const answer = await ctx.client.api.call<{
       data: { certificate: string; ca_chain?: string[]; issuing_ca: string; private_key: string; serial_number: string; expiration: number };
       warnings?: string[] | null;
-    }>('POST', `${mount}/issue/${ROLE}`, { common_name: cn, ttl: `${ttl}s`, exclude_cn_from_sans: true, format: 'pem', private_key_format: 'pem' });
+    }>('POST', `${mount}/issue/${roleOf(ctx)}`, { common_name: cn, ttl: `${ttl}s`, exclude_cn_from_sans: true, format: 'pem', private_key_format: 'pem' });
     const issuedAt = new Date();
     const { data } = answer;
     const chain = data.ca_chain && data.ca_chain.length > 0 ? data.ca_chain : [data.issuing_ca];
@@ -232,6 +301,7 @@ export const pkiCertificateSource: GrantSource<PkiParams, VaultClient> = {
       privateKey: data.private_key,
     });
     ctx.state.set(SERIAL, data.serial_number);
+    issued(ctx).push(data.serial_number);
     for (const warning of answer.warnings ?? []) ctx.evidence.record(`the engine warned at issue: ${warning}`);
     const leaf = new X509Certificate(data.certificate);
     const until = new Date(leaf.validTo);
@@ -251,7 +321,7 @@ export const pkiCertificateSource: GrantSource<PkiParams, VaultClient> = {
         notAfter: until.toISOString(),
         extendedKeyUsage: (leaf.keyUsage ?? []).join(','),
         mount,
-        role: ROLE,
+        role: roleOf(ctx),
         revokeAtEnd: ctx.params.revokeAtEnd,
       },
       handles: [
@@ -277,6 +347,7 @@ export const pkiCertificateSource: GrantSource<PkiParams, VaultClient> = {
   },
 
   async teardown(ctx) {
+    if (ctx.params.mount !== undefined) return revokeIssued(ctx, ctx.params.mount);
     const mount = ctx.state.get(MOUNT) as string | undefined;
     if (mount === undefined) return [];
     // The issuing CA's key and every certificate record go with the mount.
