@@ -103,14 +103,23 @@ export interface Ended {
  * A held session or master whose client has exited: the server ended it, or we cannot tell.
  * `remoteStatus`: the client ran a remote command, so an exit status other than ssh's own 255 is
  * the server reporting that command's end (a master runs none: only the closure counts).
+ *
+ * What ended it matters: an exit status or an SSH disconnect message came through the encrypted,
+ * authenticated connection, from the server itself; "closed by remote host" alone is the TCP
+ * connection ending, which anything between the client and the server (a bastion, a load
+ * balancer) can cause while the server keeps the session. Such an ending is `transportOnly`: a
+ * denial only once the server's own side confirms it (see sessions.ts).
  */
-export function readEnded(ended: Ended, what: string, remoteStatus: boolean): ProbeResult {
+export function readEnded(ended: Ended, what: string, remoteStatus: boolean): { result: ProbeResult; transportOnly: boolean } {
   const at = new Date().toISOString();
   const said = sayings(ended.stderr);
-  const closed = /closed by remote host/i.test(ended.stderr);
-  if (closed) return { outcome: 'denied', at, detail: `the server closed the ${what} at ${ended.at}: ${said}` };
   if (remoteStatus && ended.code !== null && ended.code !== 255) {
-    return { outcome: 'denied', at, detail: `the server ended the ${what} at ${ended.at}: the remote side exited with status ${ended.code}${said ? ` (${said})` : ''}` };
+    return { result: { outcome: 'denied', at, detail: `the server ended the ${what} at ${ended.at}: the remote side exited with status ${ended.code}${said ? ` (${said})` : ''}` }, transportOnly: false };
   }
-  return { outcome: 'unknown', at, detail: `the ${what}'s client ended at ${ended.at} (${ended.code === null ? `signal ${ended.signal ?? 'unknown'}` : `exit ${ended.code}`}) without the server saying it closed it${said ? `: ${said}` : ''}` };
+  if (/^Received disconnect from /m.test(ended.stderr)) return { result: { outcome: 'denied', at, detail: `the server disconnected the ${what} at ${ended.at}: ${said}` }, transportOnly: false };
+  if (/closed by remote host/i.test(ended.stderr)) return { result: { outcome: 'denied', at, detail: `the ${what}'s connection was closed at ${ended.at}: ${said}` }, transportOnly: true };
+  return {
+    result: { outcome: 'unknown', at, detail: `the ${what}'s client ended at ${ended.at} (${ended.code === null ? `signal ${ended.signal ?? 'unknown'}` : `exit ${ended.code}`}) without the server saying it closed it${said ? `: ${said}` : ''}` },
+    transportOnly: false,
+  };
 }

@@ -29,6 +29,32 @@ const ANSWER_MS = 4000;
 const KEEPALIVE_MS = 1000;
 const OUTPUT_LIMIT = 256 * 1024;
 
+/**
+ * What the server's own side says of one connection, by the client port it stated: whether sshd
+ * still serves it. Undefined where the server's side cannot be read (an external target).
+ */
+export type ServerSide = (clientPort: number) => { served: boolean; detail: string } | undefined;
+
+/**
+ * A held client's ending as a probe: an ending the server stated through the connection stands; a
+ * bare TCP close counts as the server ending the session only when the server's own side shows the
+ * connection gone.
+ */
+function judgeEnded(ended: Ended, what: string, remoteStatus: boolean, clientPort: number | undefined, serverSide: ServerSide): ProbeResult {
+  const { result, transportOnly } = readEnded(ended, what, remoteStatus);
+  if (!transportOnly) return result;
+  const view = clientPort === undefined ? undefined : serverSide(clientPort);
+  if (!view) {
+    return {
+      ...result,
+      outcome: 'unknown',
+      detail: `${result.detail}; a bare TCP close, which anything between jitc and the server (a bastion, a load balancer) can make while the server keeps the session, and the server's own side of this connection cannot be read here: not taken as the server ending it`,
+    };
+  }
+  if (view.served) return { ...result, outcome: 'unknown', detail: `${result.detail}; yet the server still serves the connection (${view.detail}): something between closed the client's side` };
+  return { ...result, detail: `${result.detail}; the server no longer serves the connection (${view.detail})` };
+}
+
 /** A session held open: what it is, the port the server states for it, and its handle. */
 export interface HeldSession {
   what: string;
@@ -124,7 +150,7 @@ const marker = (): string => `jitc-marker-${randomBytes(6).toString('hex')}`;
  * Open the interactive session with the certificate and keep it. Its probe asks the shell to run
  * `id`; a shell the server ended is a denial, one that does not answer in time is `unknown`.
  */
-export async function openInteractive(target: SshTarget, keys: KeyFiles, user: string): Promise<HeldSession> {
+export async function openInteractive(target: SshTarget, keys: KeyFiles, user: string, serverSide: ServerSide): Promise<HeldSession> {
   const what = 'interactive session opened during the task';
   const args = [...sshArgs(target, { keys }), '-T'];
   const held = new Held(spawn(SSH, args, { env: sshEnvironment(target.files), stdio: ['pipe', 'pipe', 'pipe'] }));
@@ -168,7 +194,7 @@ export async function openInteractive(target: SshTarget, keys: KeyFiles, user: s
       return id ? { outcome: 'allowed', at: now, detail: `the shell still runs commands: ${id}` } : { outcome: 'unknown', at: now, detail: 'the shell answered without the account\'s id' };
     }
     if ('silent' in reply) return { outcome: 'unknown', at: now, detail: `the shell did not answer in ${ANSWER_MS} ms and its client still runs` };
-    return readEnded(held.ended!, 'session', true);
+    return judgeEnded(held.ended!, 'session', true, clientPort, serverSide);
   };
 
   return {
@@ -193,7 +219,7 @@ export async function openInteractive(target: SshTarget, keys: KeyFiles, user: s
  * probe starts a new session through the master; a master whose connection the server closed is
  * a denial.
  */
-export async function openMaster(target: SshTarget, keys: KeyFiles, user: string): Promise<HeldSession> {
+export async function openMaster(target: SshTarget, keys: KeyFiles, user: string, serverSide: ServerSide): Promise<HeldSession> {
   const what = 'connection-sharing master opened during the task';
   const socket = target.files.controlSocket;
   rmSync(socket, { force: true });
@@ -216,13 +242,13 @@ export async function openMaster(target: SshTarget, keys: KeyFiles, user: string
 
   const probe = async (): Promise<ProbeResult> => {
     if (opened.outcome !== 'allowed') return { outcome: 'unknown', at: new Date().toISOString(), detail: `the master was never usable: ${opened.detail}` };
-    if (held.ended) return readEnded(held.ended, 'shared connection', false);
+    if (held.ended) return judgeEnded(held.ended, 'shared connection', false, clientPort, serverSide);
     const run = await runSsh(target, { sharing: 'client' }, ['id']);
     const result = readSharedSession(run, user);
     if (result.outcome !== 'unknown') return result;
     // The session failed: if the master's connection went with it, the master says why.
     await held.until(() => held.ended !== undefined, 500);
-    return held.ended ? readEnded(held.ended, 'shared connection', false) : result;
+    return held.ended ? judgeEnded(held.ended, 'shared connection', false, clientPort, serverSide) : result;
   };
 
   return {

@@ -134,9 +134,11 @@ mode=$1
 say() { echo "${SESSION_LIMIT_TAG} $*" >&2; }
 end_connection() {
   [ "$mode" = end-connection ] || return 0
-  # Let the message above reach the client before its connection goes.
-  /usr/bin/sleep 0.2
-  [ "$(/usr/bin/cat /proc/$PPID/comm 2>/dev/null)" = sshd ] && kill -TERM "$PPID"
+  # After this script has exited: the session's end (its exit status) reaches the client through
+  # the connection first, where nothing between could forge it; then the connection goes.
+  [ "$(/usr/bin/cat /proc/$PPID/comm 2>/dev/null)" = sshd ] || return 0
+  parent=$PPID
+  ( /usr/bin/sleep 0.3; kill -TERM "$parent" ) </dev/null >/dev/null 2>&1 &
 }
 cert=$(/usr/bin/sed -n 's/^publickey \\([^ ]*-cert-v01@openssh\\.com [^ ]*\\).*$/\\1/p' "\${SSH_USER_AUTH:-/dev/null}" 2>/dev/null | /usr/bin/head -n 1)
 if [ -z "$cert" ]; then say "refused: the login used no certificate"; exit 126; fi

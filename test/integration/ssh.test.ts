@@ -262,7 +262,7 @@ describe("a user's own sshd and ssh engine: the external mode with an existing m
     await Promise.allSettled(started.map((t) => t.stop()));
   });
 
-  test('a certificate of their role logs in, every session ends with it on the hardened port, and nothing is created on either', async () => {
+  test('a certificate of their role logs in, every session ends with it on the hardened port as far as the connection shows, and nothing is created on either', async () => {
     const [sshTarget, vaultTarget] = started;
     if (!sshTarget || !vaultTarget) return expect.unreachable('targets did not start');
     const local = connectSsh(sshTarget.connection);
@@ -294,8 +294,15 @@ describe("a user's own sshd and ssh engine: the external mode with an existing m
       const signal = new AbortController().signal;
       const result = await runScenario(scenario, { runId, targets, signal });
       const summary = result.checks.map((c) => `${c.name}=${c.verdict}: ${c.detail}`).join('\n');
-      expect(result.verdict, summary).toBe('pass');
-      expect(result.checks.find((c) => c.name === 'session-ended-with-task')?.verdict, summary).toBe('pass');
+      // Every check holds but one that cannot be seen from here: the master's connection ends by
+      // sshd's UnusedConnectionTimeout, a bare TCP close that a bastion could make as well, and an
+      // external sshd's own side cannot be read. The interactive session's end came through the
+      // connection (its exit status) and counts.
+      expect(result.verdict, summary).toBe('inconclusive');
+      expect(result.checks.filter((c) => c.verdict !== 'pass').map((c) => c.name), summary).toEqual(['session-ended-with-task']);
+      const ended = result.checks.find((c) => c.name === 'session-ended-with-task')?.detail ?? '';
+      expect(ended).toMatch(/connection-sharing master .*a bare TCP close, .*cannot be read here: not taken as the server ending it/);
+      expect(ended).toMatch(/interactive ssh session opened during the task denied \d+ ms after the end \(the server ended the session at .*: the remote side exited with status 124/);
       // Only the harness's own client files were removed: nothing was made on the sshd or in OpenBao.
       expect(result.teardown.removed).toEqual([expect.stringMatching(/^client directory .*jitc-.*-ssh-user-role$/)]);
       expect(result.evidence.map((e) => e.event)).toContain(`existing ssh role ${mount}/${role} left unchanged`);

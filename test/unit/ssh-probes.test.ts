@@ -71,19 +71,25 @@ describe('a new session through a connection-sharing master', () => {
 describe('a held session whose client exited', () => {
   const ended = (code: number | null, stderr: string, signal: NodeJS.Signals | null = null) => ({ code, signal, stderr, at: '2026-01-01T00:00:04.000Z' });
 
-  test('is denied when the server closed its connection', () => {
-    expect(readEnded(ended(255, 'Connection to 127.0.0.1 closed by remote host.\r\n'), 'session', true).outcome).toBe('denied');
-    expect(readEnded(ended(255, 'Connection to 127.0.0.1 closed by remote host.\n'), 'shared connection', false).outcome).toBe('denied');
+  test('a closed connection is a denial only the server side can confirm: a bare TCP close is marked transport-only', () => {
+    expect(readEnded(ended(255, 'Connection to 127.0.0.1 closed by remote host.\r\n'), 'session', true)).toMatchObject({ result: { outcome: 'denied' }, transportOnly: true });
+    expect(readEnded(ended(255, 'Connection to 127.0.0.1 closed by remote host.\n'), 'shared connection', false)).toMatchObject({ result: { outcome: 'denied' }, transportOnly: true });
+  });
+
+  test("the server's disconnect message came through the authenticated connection: a denial that stands", () => {
+    const said = 'Received disconnect from 127.0.0.1 port 2222:2: session limit\nDisconnected from 127.0.0.1 port 2222\n';
+    expect(readEnded(ended(255, said), 'shared connection', false)).toMatchObject({ result: { outcome: 'denied' }, transportOnly: false });
   });
 
   test("a shell's exit status is the server ending it; a master runs no remote command, so its status says nothing", () => {
-    expect(readEnded(ended(124, 'jitc-session-limit: session ended\n'), 'session', true)).toMatchObject({ outcome: 'denied', detail: expect.stringMatching(/exited with status 124/) });
-    expect(readEnded(ended(0, ''), 'shared connection', false).outcome).toBe('unknown');
+    expect(readEnded(ended(124, 'jitc-session-limit: session ended\n'), 'session', true)).toMatchObject({ result: { outcome: 'denied', detail: expect.stringMatching(/exited with status 124/) }, transportOnly: false });
+    expect(readEnded(ended(124, 'jitc-session-limit: session ended\nConnection to 127.0.0.1 closed by remote host.\n'), 'session', true).transportOnly).toBe(false);
+    expect(readEnded(ended(0, ''), 'shared connection', false).result.outcome).toBe('unknown');
   });
 
   test("ssh's own failure or a signal is unknown", () => {
-    expect(readEnded(ended(255, 'Timeout, server 127.0.0.1 not responding.\n'), 'session', true).outcome).toBe('unknown');
-    expect(readEnded(ended(null, '', 'SIGKILL'), 'session', true).outcome).toBe('unknown');
+    expect(readEnded(ended(255, 'Timeout, server 127.0.0.1 not responding.\n'), 'session', true).result.outcome).toBe('unknown');
+    expect(readEnded(ended(null, '', 'SIGKILL'), 'session', true).result.outcome).toBe('unknown');
   });
 });
 

@@ -38,7 +38,7 @@ import { runSsh, type SshTarget } from '../openssh.ts';
 import { addPrincipal, hasPrincipal, removePrincipal } from '../principals.ts';
 import { readLogin } from '../probes.ts';
 import { lastLogLine, loginFromLog, readLog, servedConnections } from '../server-sessions.ts';
-import { type HeldSession, openInteractive, openMaster } from '../sessions.ts';
+import { type HeldSession, openInteractive, openMaster, type ServerSide } from '../sessions.ts';
 import { PROFILES } from '../sshd-config.ts';
 import { SSH_KEYGEN } from '../targets.ts';
 import { PRINCIPAL_TERM, USER_TERM } from '../terms.ts';
@@ -66,6 +66,19 @@ function files(ctx: Ctx): ClientFiles {
   const found = ctx.state.get(FILES) as ClientFiles | undefined;
   if (!found) throw new Error('no client directory: setup did not run');
   return found;
+}
+
+/**
+ * The server's own side of a held connection: on the local target, whether the harness's sshd
+ * still serves it; an external sshd's side cannot be read, so none is given.
+ */
+function serverSide(ctx: Ctx): ServerSide {
+  const local = ctx.client.local;
+  return (clientPort) => {
+    if (!local) return undefined;
+    const [served] = servedConnections(local, [clientPort]);
+    return served ? { served: true, detail: `sshd pid ${served.pid} serves port ${clientPort}` } : { served: false, detail: `no sshd child serves port ${clientPort}` };
+  };
 }
 
 function target(ctx: Ctx): SshTarget {
@@ -193,7 +206,8 @@ export const runCommandPoint: PointOfUse<Params, SshClient> = {
     // Remembered as each opens: teardown closes whatever opened, even if the other one throws.
     ctx.state.set(HELD, sessions);
     // Both at once: a grant of a few seconds leaves no time to open them one after the other.
-    await Promise.all([openInteractive(target(ctx), keys, ctx.client.user), openMaster(target(ctx), keys, ctx.client.user)].map((opening) => opening.then((s) => void sessions.push(s))));
+    const side = serverSide(ctx);
+    await Promise.all([openInteractive(target(ctx), keys, ctx.client.user, side), openMaster(target(ctx), keys, ctx.client.user, side)].map((opening) => opening.then((s) => void sessions.push(s))));
     sessions.sort((a, b) => a.what.localeCompare(b.what));
     for (const session of sessions) {
       ctx.evidence.record(`${session.what}, kept open across the end: ${session.opened.outcome}`, {
