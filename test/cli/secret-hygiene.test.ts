@@ -1,25 +1,38 @@
 /**
- * No secret a run handles reaches anything it writes. A full run of every suite (Vault, AWS, LDAP)
- * on the local targets, HTML report included, lists in each result the fingerprints of the secrets
- * it held back; every file under its output directory, its history file, its stdout and its stderr
- * are cut into every string a secret could be, and none has one of those fingerprints. The scan is
- * shown to find a leak planted in a copy of the outputs, for every shape of secret the adapters
- * make. Against an external OpenBao whose own audit log lists the raw values it issued, every one of
- * them is among the fingerprints jitc reported (so the fingerprint scan is not blind to any), and
- * neither the raw values nor their fingerprints' secrets appear anywhere.
+ * No secret a run handles reaches anything it writes. A full run of every suite with built-in
+ * scenarios (Vault, AWS, LDAP, PostgreSQL, SSH…) on the local targets, HTML report included,
+ * lists in each result the fingerprints of the secrets it held back — among them the passwords
+ * OpenBao's database and ldap engines issue and the private keys of SSH and TLS client
+ * certificates; every file under its output directory, its history file, its stdout and its
+ * stderr are cut into every string a secret could be, and none has one of those fingerprints,
+ * and none holds a private key of any kind, registered or not. The scan is shown to find a leak
+ * planted in a copy of the outputs, for every shape of secret the adapters make and every
+ * private key shape. Against an external OpenBao whose own audit log lists the raw values it
+ * issued, every one of them is among the fingerprints jitc reported (so the fingerprint scan is
+ * not blind to any), and neither the raw values nor their fingerprints' secrets appear anywhere.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { newPassword } from '../../adapters/ldap/passwords.ts';
 import { readEvidence } from '../../reports/outputs/artifacts.ts';
+import { BUILTIN_DIR } from '../../scenarios/load.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import { fingerprint } from '../../scenarios/secrets.ts';
 import { startAuditedBao, type AuditedBao } from '../support/audited-bao.ts';
 import { jitcAsync, type CliResult } from '../support/cli.ts';
-import { filesUnder, SECRET_LENGTHS, SecretScanner, type Hit } from '../support/secret-scan.ts';
+import {
+  filesUnder,
+  KEY_PLACES,
+  ONE_LINE_PLACES,
+  oneLineSecrets,
+  privateKeys,
+  SECRET_LENGTHS,
+  SecretScanner,
+  UNSEPARATED_PLACES,
+  type Hit,
+} from '../support/secret-scan.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'jitc-hygiene-'));
 
@@ -54,46 +67,48 @@ function scanRun(run: FinishedRun, scanner: SecretScanner): { hits: Hit[]; files
   return { hits, files: dir.files + 1, bytes, candidates: dir.candidates + scanner.candidates - before };
 }
 
-const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const ALNUM = BASE64.slice(0, 62);
-const pick = (alphabet: string, n: number): string => [...randomBytes(n)].map((b) => alphabet[b % alphabet.length]).join('');
-
-/** Fresh secrets in every shape the adapters and targets make, each made the way they make it. */
-function secretsOfEveryShape(): Record<string, string> {
-  return {
-    'LDAP account password': newPassword(),
-    'LDAP protected value': randomBytes(12).toString('hex'),
-    'local OpenBao root token': randomBytes(18).toString('base64url'),
-    'OpenBao token': `s.${pick(ALNUM, 24)}`,
-    'Vault task secret': randomBytes(16).toString('hex'),
-    'AppRole secret_id': randomUUID(),
-    'AWS secret access key': pick(BASE64, 40),
-    'moto session token': randomBytes(266).toString('base64'),
-  };
-}
-
-/** Where a leak could sit: alone, after a key, in a header, in a path, and glued into other text. */
-const CONTEXTS: Record<string, (secret: string) => string> = {
-  'a JSON string': (s) => `"detail": "${s}", `,
-  'a query parameter': (s) => ` GET /v1/sys?token=${s}&x=1 `,
-  'a header': (s) => `\nX-Vault-Token: ${s}\n`,
-  'a URL path': (s) => ` /v1/auth/token/lookup/${s}/self `,
-  'glued between letters': (s) => ` ASIA${s}Zq9 `,
-};
-
-/** Plant `snippet` into a copy of `text`, at a line start near the middle; returns the copy and the secret's offset. */
-/** About 16 KB of whole lines around the middle of `text` (all of it when shorter). */
+/**
+ * About 16 KB of whole lines around the middle of `text` (all of it when shorter; a plain window
+ * when its lines are longer than that).
+ */
 function middleLines(text: string, half = 8192): string {
   const middle = Math.floor(text.length / 2);
   const from = middle - half <= 0 ? 0 : text.lastIndexOf('\n', middle - half) + 1;
   const to = middle + half >= text.length ? -1 : text.indexOf('\n', middle + half);
-  return text.slice(from, to === -1 ? text.length : to + 1);
+  const lines = text.slice(from, to === -1 ? text.length : to + 1);
+  return lines.length <= 8 * half ? lines : text.slice(Math.max(0, middle - half), middle + half);
 }
 
-function plant(text: string, snippet: string, secret: string): { copy: string; offset: number } {
-  const at = text.indexOf('\n', Math.floor(text.length / 2)) + 1;
-  return { copy: `${text.slice(0, at)}${snippet}${text.slice(at)}`, offset: at + snippet.indexOf(secret) };
+/** A snippet to plant, and where in it the scan must report what it holds. */
+interface Planted {
+  text: string;
+  at: number;
 }
+
+/** Plant each snippet at a line start of its own, spread through a copy of `text`; returns the copy and where each must be found. */
+function plantAll(text: string, snippets: readonly Planted[]): { copy: string; offsets: number[] } {
+  const starts = [0, ...[...text.matchAll(/\n/g)].map((m) => m.index + 1).filter((i) => i < text.length)];
+  let copy = '';
+  let from = 0;
+  const offsets: number[] = [];
+  snippets.forEach((snippet, i) => {
+    const at = starts[Math.floor(((i + 1) * starts.length) / (snippets.length + 1))]!;
+    copy += text.slice(from, at);
+    offsets.push(copy.length + snippet.at);
+    copy += snippet.text;
+    from = at;
+  });
+  return { copy: copy + text.slice(from), offsets };
+}
+
+/** The scenarios whose grants carry the newer secret shapes: OpenBao's database and ldap engine passwords, SSH and TLS client private keys. */
+const SHAPED = {
+  'db-lease-expiry': 'database',
+  'db-lease-revoke': 'database',
+  'pki-cert-revoke': 'pki-certificate',
+  'ssh-cert-expiry': 'ssh-certificate',
+  'ldap-dynamic-role': 'ldap-dynamic-role',
+} as const;
 
 describe('a full run of every suite on the local targets, with the HTML report', () => {
   let run: FinishedRun;
@@ -102,14 +117,29 @@ describe('a full run of every suite on the local targets, with the HTML report',
   }, 240_000);
 
   test('runs every suite to a result and lists, per result, the fingerprints of the secrets it held back', () => {
-    expect(run.result.code, run.result.stdout + run.result.stderr).toBe(0);
-    expect(new Set(run.results.map((r) => r.adapter))).toEqual(new Set(['vault', 'aws', 'ldap', 'postgres', 'ssh']));
+    // No scenario fails. On a loaded machine the harness's own lag may leave a check inconclusive
+    // (exit 2); what the run wrote about its secrets is the same, and is what this file judges.
+    expect([0, 2], run.result.stdout + run.result.stderr).toContain(run.result.code);
+    expect(run.results.filter((r) => r.verdict === 'fail').map((r) => r.id)).toEqual([]);
+    // Every suite with built-in scenarios ran.
+    expect(new Set(run.results.map((r) => r.adapter))).toEqual(new Set(readdirSync(BUILTIN_DIR)));
     expect(run.results.length).toBeGreaterThanOrEqual(20);
     // At least the target's admin credential and one credential the scenario issued or used.
     for (const r of run.results) expect(r.secretFingerprints.length, `${r.adapter}/${r.id}`).toBeGreaterThanOrEqual(2);
   });
 
-  test('no file it wrote, nor its history, stdout or stderr, holds any of those secrets', () => {
+  test('among them, runs whose grants were database and ldap engine passwords, an SSH certificate and a TLS client certificate with their keys', () => {
+    for (const [id, source] of Object.entries(SHAPED)) {
+      const result = run.results.find((r) => r.id === id);
+      expect(result, id).toBeDefined();
+      expect(result!.grant, id).toEqual({ adapter: 'vault', source });
+      // The grant was issued: its secret was in the run's hands, and registered.
+      expect(result!.issued, `${id} issued its grant`).not.toBeNull();
+      expect(result!.secretFingerprints.length, id).toBeGreaterThanOrEqual(3);
+    }
+  });
+
+  test('no file it wrote, nor its history, stdout or stderr, holds any of those secrets, nor any private key', () => {
     const scanner = new SecretScanner(run.fingerprints);
     const scan = scanRun(run, scanner);
     expect(filesUnder(join(run.out, 'html')).length).toBeGreaterThan(20);
@@ -119,32 +149,42 @@ describe('a full run of every suite on the local targets, with the HTML report',
         `${scan.files - 1} files under the output directory + the history file + stdout + stderr, ${(scan.bytes / 1e6).toFixed(1)} MB, ${scan.candidates} candidates fingerprinted, ${scan.hits.length} hits`,
     );
     // Millions of candidates are fingerprinted: seconds on a quiet machine, much longer on a loaded one.
-  }, 180_000);
+  }, 300_000);
 
-  test('the scan finds a secret of every shape the adapters make, planted anywhere in a copy of the outputs', () => {
-    const planted = secretsOfEveryShape();
-    // Fingerprints of a length no list names: found only where separators or whitespace delimit it.
-    const unlisted = randomBytes(45).toString('base64url');
-    const scanner = new SecretScanner([...run.fingerprints, ...Object.values(planted).map(fingerprint), fingerprint(unlisted)]);
-    // The lines around the middle of each output, where the secret is planted: the scan of a copy
+  test('the scan finds a secret of every shape the adapters make, and a private key of every shape, planted anywhere in a copy of the outputs', () => {
+    const secrets = oneLineSecrets();
+    // A length no list names: found only where separators or whitespace delimit it.
+    secrets['a secret of an unlisted length'] = randomBytes(45).toString('base64url');
+    const keys = privateKeys();
+    const scanner = new SecretScanner([...run.fingerprints, ...[...Object.values(secrets), ...Object.values(keys)].map(fingerprint)]);
+    // The lines around the middle of each output, where the secrets are planted: the scan of a copy
     // then costs the same whatever the size of the run, and a loaded machine does not time it out.
     const originals = ['summary.json', 'junit.xml', 'summary.md', ...filesUnder(join(run.out, 'html', 'data')).slice(0, 3)].map((f) =>
       middleLines(readFileSync(f.startsWith('/') ? f : join(run.out, f), 'latin1')),
     );
     let tried = 0;
     for (const [i, text] of originals.entries()) {
-      for (const [shape, secret] of [...Object.entries(planted), ['a secret of an unlisted length', unlisted] as const]) {
-        for (const [where, context] of Object.entries(CONTEXTS)) {
-          if (secret === unlisted && where === 'glued between letters') continue;
-          const { copy, offset } = plant(text, context(secret), secret);
-          const hits = scanner.scanText(copy, `copy ${i}`);
-          expect(hits, `${shape} in ${where}`).toEqual([{ where: `copy ${i}`, offset, fingerprint: fingerprint(secret) }]);
-          tried++;
-        }
+      const places: [string, [string, string, Planted][]][] = [
+        ...Object.entries(ONE_LINE_PLACES).map(([where, put]): [string, [string, string, Planted][]] => [
+          where,
+          Object.entries(secrets)
+            .filter(([, s]) => !UNSEPARATED_PLACES.has(where) || SECRET_LENGTHS.includes(s.length))
+            .map(([shape, s]) => [shape, s, put(s)]),
+        ]),
+        ...Object.entries(KEY_PLACES).map(([where, put]): [string, [string, string, Planted][]] => [where, Object.entries(keys).map(([shape, k]) => [shape, k, put(k)])]),
+      ];
+      for (const [where, planted] of places) {
+        const { copy, offsets } = plantAll(text, planted.map(([, , p]) => p));
+        const hits = scanner.scanText(copy, `copy ${i}`);
+        const expected = planted.map(([shape, secret], k) => ({ shape, offset: offsets[k], fingerprint: fingerprint(secret) }));
+        expect(hits.map((h) => ({ shape: expected.find((e) => e.fingerprint === h.fingerprint)?.shape, offset: h.offset, fingerprint: h.fingerprint })), `in ${where}`).toEqual(expected);
+        tried += planted.length;
       }
     }
-    expect(tried).toBe(originals.length * (Object.keys(planted).length * 5 + 4));
-  });
+    const unlisted = Object.values(secrets).filter((s) => !SECRET_LENGTHS.includes(s.length)).length;
+    const oneLine = Object.keys(ONE_LINE_PLACES).length * Object.keys(secrets).length - unlisted * UNSEPARATED_PLACES.size;
+    expect(tried).toBe(originals.length * (oneLine + Object.keys(KEY_PLACES).length * Object.keys(keys).length));
+  }, 300_000);
 });
 
 describe('a Vault run against an external OpenBao whose audit log records every secret it issued', () => {
@@ -183,16 +223,15 @@ describe('a Vault run against an external OpenBao whose audit log records every 
         `${scan.files - 1} files under the output directory + the history file + stdout + stderr, ${(scan.bytes / 1e6).toFixed(1)} MB, ${scan.candidates} candidates fingerprinted, ${scan.hits.length} hits`,
     );
     // Millions of candidates are fingerprinted: seconds on a quiet machine, much longer on a loaded one.
-  }, 180_000);
+  }, 300_000);
 
   test('a real token the target issued, planted in a copy of an output, is found by its fingerprint alone', () => {
     const scanner = new SecretScanner(run.fingerprints);
     const text = readFileSync(join(run.out, 'summary.json'), 'latin1');
-    for (const secret of issued) {
-      for (const [where, context] of Object.entries(CONTEXTS)) {
-        const { copy, offset } = plant(text, context(secret), secret);
-        expect(scanner.scanText(copy, 'copy'), `${fingerprint(secret)} in ${where}`).toEqual([{ where: 'copy', offset, fingerprint: fingerprint(secret) }]);
-      }
+    for (const [where, put] of Object.entries(ONE_LINE_PLACES)) {
+      const { copy, offsets } = plantAll(text, issued.map(put));
+      const expected = issued.map((secret, k) => ({ where: 'copy', offset: offsets[k]!, kind: 'registered', fingerprint: fingerprint(secret) }));
+      expect(scanner.scanText(copy, 'copy'), `in ${where}`).toEqual(expected);
     }
   });
 });
