@@ -81,8 +81,28 @@ export interface LocalRequirements {
    * under `.targets/`: a plugin a local server loads.
    */
   go?: GoBuild[];
+  /**
+   * Software no package manager ships, fetched as a published archive at a pinned version, its
+   * checksum verified, unpacked under `.targets/` and, where it needs one, built once there.
+   */
+  download?: Download[];
   /** Executables that must answer after install, relative to the venv bin dir or absolute. */
   commands: string[];
+}
+
+export interface Download {
+  /** The archive (a zip) as its publisher serves it, at a pinned version. */
+  url: string;
+  /** SHA-256 of the archive, measured once and pinned in the source: what is unpacked is what was reviewed. */
+  sha256: string;
+  /** The publisher's own checksum file beside the archive (Maven Central's `.sha1`), compared as well. */
+  sha1Url?: string;
+  /** The directory under `.targets/` the archive's top folder becomes (`keycloak-26.7.3`). */
+  into: string;
+  /** Programs the unpacked software runs with (`java`), looked up before anything is fetched; `hint` says how to get one. */
+  needs?: { program: string; hint: string }[];
+  /** Run once in the unpacked directory (a build the software does of itself); `command` is relative to it. */
+  then?: { command: string; args: string[]; describe: string };
 }
 
 export interface GoBuild {

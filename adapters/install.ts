@@ -11,10 +11,11 @@
  * meanwhile — an apt-get or dpkg stopped half-way leaves the system's packages broken.
  */
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { chmodSync, closeSync, copyFileSync, createReadStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, delimiter, dirname, isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
-import { type GoBuild, type LocalRequirements } from './contract.ts';
+import { type Download, type GoBuild, type LocalRequirements } from './contract.ts';
 import { InputError } from '../scenarios/input.ts';
 
 const run = promisify(execFile);
@@ -86,9 +87,20 @@ export function builtProgram(projectRoot: string, binary: string): string {
   return join(projectRoot, '.targets', binary);
 }
 
+/** Where a downloaded archive was unpacked. */
+export function downloadedDir(projectRoot: string, into: string): string {
+  return join(projectRoot, '.targets', into);
+}
+
+/** Written last, once the archive is verified, unpacked and built: its presence is what "installed" means. */
+function downloadMarker(projectRoot: string, download: Download): string {
+  return join(downloadedDir(projectRoot, download.into), '.jitc-download');
+}
+
 export function missingCommands(projectRoot: string, requirements: LocalRequirements): string[] {
   const built = (requirements.go ?? []).map((g) => builtProgram(projectRoot, g.binary));
-  return [...requirements.commands.map((c) => resolveCommand(projectRoot, c)), ...built].filter((c) => !existsSync(c));
+  const unpacked = (requirements.download ?? []).map((d) => downloadMarker(projectRoot, d));
+  return [...requirements.commands.map((c) => resolveCommand(projectRoot, c)), ...built, ...unpacked].filter((c) => !existsSync(c));
 }
 
 export async function installRequirements(
@@ -108,6 +120,7 @@ export async function installRequirements(
   if (apt.length > 0) await installApt(projectRoot, apt, services, log, next);
   const builds = requirements.flatMap((r) => r.go ?? []);
   if (builds.length > 0) await installGo(projectRoot, builds, log, next);
+  for (const download of requirements.flatMap((r) => r.download ?? [])) await installDownload(projectRoot, download, log, next);
   const missing = requirements.flatMap((r) => missingCommands(projectRoot, r));
   if (missing.length > 0) throw new InputError(`install finished but these are still missing: ${missing.join(', ')}`);
 }
@@ -172,6 +185,96 @@ async function installGo(projectRoot: string, builds: GoBuild[], log: (line: str
     mkdirSync(dirname(stated(build)), { recursive: true });
     writeFileSync(stated(build), build.package);
   }
+}
+
+/** A program on PATH (or given by its absolute path), as the shell would find it. */
+export function onPath(program: string): string | undefined {
+  if (isAbsolute(program)) return existsSync(program) ? program : undefined;
+  return (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, program)).find((candidate) => existsSync(candidate));
+}
+
+async function digestOf(file: string, algorithm: 'sha256' | 'sha1'): Promise<string> {
+  const hash = createHash(algorithm);
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * Fetch a published archive into `.targets/downloads`, verify it against the pinned SHA-256 (and
+ * the publisher's own `.sha1`), unpack it beside, then run its build step once. Every step but the
+ * checksum runs through {@link runStep}; the marker is written last, so an interrupted install
+ * starts again from the archive, which is kept once verified.
+ */
+async function installDownload(projectRoot: string, download: Download, log: (line: string) => void, next: () => void): Promise<void> {
+  const dir = downloadedDir(projectRoot, download.into);
+  const marker = downloadMarker(projectRoot, download);
+  if (existsSync(marker)) {
+    log(`${download.into} already installed in ${dir}`);
+    return;
+  }
+  for (const tool of [{ program: 'curl', hint: 'Debian: apt-get install curl' }, { program: 'unzip', hint: 'Debian: apt-get install unzip' }, ...(download.needs ?? [])]) {
+    if (!onPath(tool.program)) throw new InputError(`${tool.program} is needed to install ${download.into} for the local targets and was not found on PATH (${tool.hint})`);
+  }
+  const downloads = join(projectRoot, '.targets', 'downloads');
+  mkdirSync(downloads, { recursive: true });
+  const archive = join(downloads, basename(new URL(download.url).pathname));
+  if (!existsSync(archive) || (await digestOf(archive, 'sha256')) !== download.sha256) {
+    const partial = `${archive}.part`;
+    rmSync(partial, { force: true });
+    next();
+    try {
+      await runStep(projectRoot, 'curl', ['-fsSL', '--retry', '2', '-o', partial, download.url], () => log(`downloading ${download.url}`));
+    } catch (error) {
+      if (error instanceof InstallInterrupted) throw error;
+      throw new InputError(`could not download ${download.url}: ${(error as Error).message}`);
+    }
+    const measured = await digestOf(partial, 'sha256');
+    if (measured !== download.sha256) {
+      rmSync(partial, { force: true });
+      throw new InputError(`${download.url} has SHA-256 ${measured}, not the pinned ${download.sha256}: refusing to install it`);
+    }
+    renameSync(partial, archive);
+  }
+  if (download.sha1Url) await checkPublishedSha1(archive, download.sha1Url);
+  const staging = `${dir}.unpacking`;
+  rmSync(staging, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true });
+  next();
+  try {
+    await runStep(projectRoot, 'unzip', ['-q', archive, '-d', staging], () => log(`unpacking ${basename(archive)} into ${dir}`));
+  } catch (error) {
+    if (error instanceof InstallInterrupted) throw error;
+    throw new InputError(`could not unpack ${archive}: ${(error as Error).message}`);
+  }
+  // A release archive holds one top folder (keycloak-26.7.3/): that folder is the installation.
+  const top = readdirSync(staging);
+  renameSync(top.length === 1 && top[0] ? join(staging, top[0]) : staging, dir);
+  rmSync(staging, { recursive: true, force: true });
+  if (download.then) {
+    next();
+    const step = download.then;
+    try {
+      await runStep(projectRoot, join(dir, step.command), step.args, () => log(step.describe));
+    } catch (error) {
+      if (error instanceof InstallInterrupted) throw error;
+      throw new InputError(`${download.into}: ${step.command} ${step.args.join(' ')} failed: ${(error as Error).message}`);
+    }
+  }
+  writeFileSync(marker, `${download.url}\n${download.sha256}\n`);
+}
+
+/** The publisher's own checksum, read beside the archive: a pinned SHA-256 that no longer matches the published file is a question to ask, not to pass over. */
+async function checkPublishedSha1(archive: string, sha1Url: string): Promise<void> {
+  let published: string;
+  try {
+    const answer = await fetch(sha1Url, { signal: AbortSignal.timeout(20_000) });
+    if (!answer.ok) throw new Error(`HTTP ${answer.status}`);
+    published = (await answer.text()).trim().split(/\s+/)[0]?.toLowerCase() ?? '';
+  } catch (error) {
+    throw new InputError(`could not read the published checksum ${sha1Url}: ${(error as Error).message}`);
+  }
+  const measured = await digestOf(archive, 'sha1');
+  if (published !== measured) throw new InputError(`${basename(archive)} has SHA-1 ${measured}, but ${sha1Url} publishes ${published || 'nothing'}: refusing to install it`);
 }
 
 /** The machine's Go: on PATH, or where its official archive installs it. */

@@ -27,7 +27,7 @@ import { testRunId } from '../support/run-id.ts';
 const scratch = mkdtempSync(join(tmpdir(), 'jitc-cleanup-external-'));
 
 /** Every variable an adapter reads to name its external target, unset: only what a test gives names one. */
-const NOTHING_NAMED: NodeJS.ProcessEnv = { VAULT_ADDR: '', BAO_ADDR: '', VAULT_TOKEN: '', BAO_TOKEN: '', AWS_REGION: '', AWS_DEFAULT_REGION: '', PGHOST: '' };
+const NOTHING_NAMED: NodeJS.ProcessEnv = { VAULT_ADDR: '', BAO_ADDR: '', VAULT_TOKEN: '', BAO_TOKEN: '', AWS_REGION: '', AWS_DEFAULT_REGION: '', PGHOST: '', KEYCLOAK_URL: '' };
 
 let own: OwnTargets;
 /** Vault named by VAULT_ADDR and VAULT_TOKEN, the directory by the config file below; AWS by neither. */
@@ -91,6 +91,7 @@ describe('jitc cleanup --target external without --suite', () => {
     expect(sweep.code, sweep.stdout + sweep.stderr).toBe(0);
     expect(sweep.stderr.trim().split('\n').sort()).toEqual([
       'aws: not swept: no external target configured (set AWS_REGION or AWS_DEFAULT_REGION, or aws.region in the config file)',
+      'idp: not swept: no external target configured (set KEYCLOAK_URL, or idp.url in the config file)',
       'postgres: not swept: no external target configured (set PGHOST, or postgres.host in the config file)',
       'ssh: not swept: no external target configured (name it in an ssh: section of the config file, with its host, user and knownHosts)',
     ]);

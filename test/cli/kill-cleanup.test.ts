@@ -54,7 +54,7 @@ async function killMidRun(name: string, args: string[], env: NodeJS.ProcessEnv =
 }
 
 describe('jitc run killed with SIGKILL', () => {
-  test('its local servers (bao, moto_server, postgres, slapd, sshd) die with it within seconds, leaving no pid record or work directory; cleanup finds nothing', async () => {
+  test('its local servers (bao, keycloak, moto_server, postgres, slapd, sshd) die with it within seconds, leaving no pid record or work directory; cleanup finds nothing', async () => {
     let servers: PidRecord[] = [];
     const runId = await killMidRun('local', ['--scenario', 'zero-standing-privilege'], {}, async (live) => {
       // While the run is alive its servers are in use, not left over: cleanup leaves them alone.

@@ -11,7 +11,7 @@ import { loadAdapters } from '../../adapters/registry.ts';
 import { BUILTIN_DIR } from '../../scenarios/load.ts';
 
 /** The servers a local run of every adapter starts, one each, by the names their pid records carry. */
-export const LOCAL_SERVERS = ['bao', 'moto_server', 'postgres', 'slapd', 'sshd'];
+export const LOCAL_SERVERS = ['bao', 'keycloak', 'moto_server', 'postgres', 'slapd', 'sshd'];
 
 /** The adapters whose external targets test/support/own-targets.ts starts: only their long waits run in external mode. */
 export const EXTERNAL = ['vault', 'aws', 'ldap'];

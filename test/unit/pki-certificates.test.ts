@@ -124,7 +124,8 @@ describe('the credential and the halves', () => {
     expect(certLoginPoint.accepts).toEqual(['tls-client-certificate']);
     expect(certLoginPoint.offers).toEqual(expect.arrayContaining([...pkiCertificateSource.needs]));
     expect(certLoginPoint.params.parse({ crlRefreshSeconds: null })).toEqual({ crlRefreshSeconds: null });
-    expect(certLoginPoint.params.safeParse({}).success).toBe(false);
+    // Absent: fetched once and never refreshed, as null says (an external server's CRL is its operator's).
+    expect(certLoginPoint.params.parse({})).toEqual({ crlRefreshSeconds: null });
     expect(certLoginPoint.params.safeParse({ crlRefreshSeconds: 0 }).success).toBe(false);
   });
 

@@ -1,0 +1,78 @@
+/**
+ * What a scenario creates in Keycloak: one realm named with the scenario's prefix, holding every
+ * client, user and scope of the scenario, so deleting the realm removes all of it at once.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ScenarioContext } from '../contract.ts';
+import { isNotFound, type IdpClient } from './client.ts';
+
+export type IdpContext<P> = ScenarioContext<P, IdpClient>;
+
+/** A secret for a client of the scenario, registered for redaction before it is sent anywhere. */
+export function newSecret(ctx: IdpContext<unknown>): string {
+  const secret = randomBytes(24).toString('base64url');
+  ctx.secrets.add(secret);
+  return secret;
+}
+
+export async function createRealm(ctx: IdpContext<unknown>, realm: string): Promise<void> {
+  // Short default lifespans: nothing of the scenario should outlive it by much even if a step fails.
+  await ctx.client.admin.call('POST', '', { realm, enabled: true, accessTokenLifespan: 60, ssoSessionIdleTimeout: 600, ssoSessionMaxLifespan: 600 });
+}
+
+/** Delete the realm and all it holds; gone already is fine. Returns what was removed. */
+export async function deleteRealm(client: IdpClient, realm: string): Promise<string[]> {
+  try {
+    await client.admin.call('DELETE', `/${encodeURIComponent(realm)}`);
+    return [`realm ${realm}`];
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    throw error;
+  }
+}
+
+/** A protocol mapper that puts `audience` (a client id) into the tokens of the client it sits on. */
+export function audienceMapper(audience: string): Record<string, unknown> {
+  return {
+    name: `audience ${audience}`,
+    protocol: 'openid-connect',
+    protocolMapper: 'oidc-audience-mapper',
+    config: { 'included.client.audience': audience, 'access.token.claim': 'true', 'introspection.token.claim': 'true' },
+  };
+}
+
+export interface ClientSpec {
+  clientId: string;
+  /** Absent: a public client. */
+  secret?: string;
+  serviceAccount?: boolean;
+  directGrant?: boolean;
+  attributes?: Record<string, string>;
+  audiences?: string[];
+}
+
+/** Create a client in the realm; returns its internal id. No browser flow: nothing of the scenario logs in interactively. */
+export function createClient(ctx: IdpContext<unknown>, realm: string, spec: ClientSpec): Promise<string> {
+  return ctx.client.admin.create(`/${encodeURIComponent(realm)}/clients`, {
+    clientId: spec.clientId,
+    enabled: true,
+    protocol: 'openid-connect',
+    publicClient: spec.secret === undefined,
+    ...(spec.secret === undefined ? {} : { secret: spec.secret, clientAuthenticatorType: 'client-secret' }),
+    standardFlowEnabled: false,
+    implicitFlowEnabled: false,
+    directAccessGrantsEnabled: spec.directGrant ?? false,
+    serviceAccountsEnabled: spec.serviceAccount ?? false,
+    attributes: spec.attributes ?? {},
+    protocolMappers: (spec.audiences ?? []).map(audienceMapper),
+  });
+}
+
+interface ClientRepresentation {
+  id: string;
+  clientId: string;
+}
+
+export function listClients(client: IdpClient, realm: string): Promise<ClientRepresentation[]> {
+  return client.admin.call<ClientRepresentation[]>('GET', `/${encodeURIComponent(realm)}/clients?max=1000`);
+}

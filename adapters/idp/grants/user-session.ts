@@ -1,0 +1,163 @@
+/**
+ * `user-session`: a person's (or an agent's) login for one task — a password grant on a public
+ * client of the scenario's realm, for a user made for the task, whose access tokens live
+ * `ttlSeconds` and name the resource server in their audience. The holder gets the access token
+ * and its refresh token. At task end the broker ends the user's sessions (the admin logout):
+ * the refresh token must fail and the still-unexpired access token must turn inactive at
+ * introspection. A resource server that validates the JWT locally keeps accepting it until its
+ * `exp`; that window is recorded as evidence, never judged as a pass.
+ *
+ * Broken setups for twins and mutants: a broker that does nothing at task end, and a login that
+ * asks an offline token (`offline_access`). Keycloak's admin logout sets the user's not-before, so
+ * even the offline token is refused afterwards, but the offline session stays in the realm: residue.
+ */
+import { z } from 'zod';
+import { seconds } from '../../../scenarios/durations.ts';
+import { bornCredential, type Grant, type GrantContext, type GrantSource } from '../../contract.ts';
+import { IdpAnswerError, postForm, readBody, tokenEndpoint, type IdpClient } from '../client.ts';
+import { createClient, newSecret } from '../fixtures.ts';
+import { audiences, claimsOf, realmIssuer, validateLocally } from '../jwt.ts';
+import { refresh } from '../probes.ts';
+import { TERMS, term } from '../terms.ts';
+
+const params = z.strictObject({
+  /** Access token lifespan set on the login client. */
+  ttlSeconds: seconds,
+  /** Broken setup: the login asks `offline_access`, so its refresh token belongs to an offline session, which a logout leaves in the realm. */
+  offline: z.boolean().default(false),
+  /** How the broker ends the task: the admin logout of the user's sessions, or (broken) nothing. */
+  logoutAtEnd: z.enum(['sessions', 'nothing']).default('sessions'),
+});
+type Params = z.infer<typeof params>;
+type Ctx = GrantContext<Params, IdpClient>;
+
+const LOGIN_CLIENT = 'task-app';
+const USER = 'task-user';
+
+interface Login {
+  realm: string;
+  userId: string;
+  password: string;
+  accessToken?: string;
+}
+
+function login(ctx: Ctx): Login {
+  const l = ctx.state.get('login') as Login | undefined;
+  if (!l) throw new Error('no task user: setup did not run');
+  return l;
+}
+
+export const userSessionSource: GrantSource<Params, IdpClient> = {
+  title: "A task user's login session (password grant), ended by an admin logout",
+  params,
+  issues: ['bearer-token'],
+  needs: [TERMS.realm, TERMS.audience],
+  checks: () => ['reuse-denied', 'session-ended-with-task'],
+  remediation: {
+    'session-ended-with-task': "End the task's sessions with an admin logout of the user (POST /admin/realms/<realm>/users/<id>/logout) when the task ends, and never give task logins offline_access",
+    'reuse-denied': 'Log the user out when the task ends, keep access token lifespans within the approval window, and have resource servers introspect tokens rather than trust the JWT alone until exp',
+    'no-residue': "Revoke the user's offline sessions (consents and offline tokens) as well as its online sessions when the task ends",
+  },
+
+  async setup(ctx) {
+    const realm = term(ctx, TERMS.realm);
+    const password = newSecret(ctx);
+    const userId = await ctx.client.admin.create(`/${encodeURIComponent(realm)}/users`, {
+      username: USER,
+      enabled: true,
+      email: `${USER}@example.invalid`,
+      emailVerified: true,
+      firstName: 'Task',
+      lastName: 'User',
+      credentials: [{ type: 'password', value: password, temporary: false }],
+    });
+    await createClient(ctx, realm, { clientId: LOGIN_CLIENT, directGrant: true, attributes: { 'access.token.lifespan': String(Math.round(ctx.params.ttlSeconds)) }, audiences: [term(ctx, TERMS.audience)] });
+    ctx.state.set('login', { realm, userId, password } satisfies Login);
+    ctx.evidence.record('task user and login client created', { user: USER, client: LOGIN_CLIENT, accessTokenLifespanSeconds: ctx.params.ttlSeconds });
+  },
+
+  // The login's sessions are read by the point of use from the realm's sessions.
+  entitlements: async () => [],
+
+  async request(ctx) {
+    const l = login(ctx);
+    const form: Record<string, string> = { grant_type: 'password', client_id: LOGIN_CLIENT, username: USER, password: l.password, scope: ctx.params.offline ? 'openid offline_access' : 'openid' };
+    const response = await postForm(tokenEndpoint(ctx.client.base, l.realm), form);
+    const body = (await readBody(response)) as { access_token?: unknown; refresh_token?: unknown; id_token?: unknown } | undefined;
+    if (!response.ok || typeof body?.access_token !== 'string' || typeof body.refresh_token !== 'string') {
+      throw new IdpAnswerError(response.status, undefined, `the task user's login was refused: HTTP ${response.status}`);
+    }
+    const refreshToken = body.refresh_token;
+    ctx.secrets.add(refreshToken);
+    if (typeof body.id_token === 'string') ctx.secrets.add(body.id_token);
+    const credential = bornCredential(ctx.secrets, { type: 'bearer-token', token: body.access_token });
+    l.accessToken = credential.token;
+    const claims = claimsOf(credential.token);
+    const refreshClaims = claimsOf(refreshToken);
+    const iat = claims.iat ?? Math.floor(Date.now() / 1000);
+    const exp = claims.exp ?? null;
+    ctx.evidence.record('access and refresh token claims (the tokens themselves are never recorded)', {
+      jti: claims.jti ?? null,
+      sub: claims.sub ?? null,
+      sid: (claims.sid as string | undefined) ?? null,
+      aud: audiences(claims),
+      iat,
+      exp,
+      refreshTokenType: (refreshClaims.typ as string | undefined) ?? null,
+      refreshTokenExp: refreshClaims.exp ?? null,
+    });
+    if (ctx.params.offline) ctx.evidence.record('broken setup: the login asked offline_access, so its refresh token is an offline token');
+    const grant: Grant = {
+      credentialId: `jti ${claims.jti ?? 'none'}`,
+      issuedAt: new Date(iat * 1000).toISOString(),
+      expiresAt: exp === null ? null : new Date(exp * 1000).toISOString(),
+      ttlRequestedSeconds: ctx.params.ttlSeconds,
+      ttlGrantedSeconds: exp === null ? null : exp - iat,
+      scopeGranted: audiences(claims).map((a) => `aud:${a}`),
+      attributes: { sub: claims.sub ?? null, sid: (claims.sid as string | undefined) ?? null, refreshTokenType: (refreshClaims.typ as string | undefined) ?? null },
+      handles: [
+        { name: 'access token introspected by the resource server', check: 'reuse-denied', probe: (node) => ctx.pointOfUse.probe(credential, node) },
+        {
+          name: "the login's refresh token",
+          check: 'session-ended-with-task',
+          probe: async () => {
+            const { outcome, at, detail, body: answer } = await refresh(ctx.client.base, l.realm, LOGIN_CLIENT, refreshToken);
+            // A refresh that worked minted tokens: they are secrets like the rest.
+            for (const key of ['access_token', 'refresh_token', 'id_token']) {
+              const value = (answer as Record<string, unknown> | undefined)?.[key];
+              if (typeof value === 'string') ctx.secrets.add(value);
+            }
+            return { outcome, at, detail };
+          },
+        },
+      ],
+      extensions: [],
+      credential,
+    };
+    return grant;
+  },
+
+  async end(ctx, _grant, mode) {
+    if (mode !== 'revoke') return;
+    const l = login(ctx);
+    if (ctx.params.logoutAtEnd === 'nothing') {
+      ctx.evidence.record('broken setup: the broker does nothing at task end');
+    } else {
+      await ctx.client.admin.call('POST', `/${encodeURIComponent(l.realm)}/users/${l.userId}/logout`);
+    }
+    // What a resource server that never asks would do with the token from now on: evidence, never a verdict.
+    if (l.accessToken) {
+      const local = await validateLocally(l.accessToken, realmIssuer(ctx.client.base, l.realm), term(ctx, TERMS.audience));
+      const exp = claimsOf(l.accessToken).exp;
+      ctx.evidence.record(
+        local.accepted
+          ? 'session-outlived-ttl (evidence): a resource server validating the JWT locally still accepts the access token after the task ended, until its exp'
+          : 'a resource server validating the JWT locally refuses the access token after the task ended',
+        { localValidation: local.detail, acceptedForMsAfterEnd: local.accepted && exp !== undefined ? Math.max(0, exp * 1000 - Date.now()) : 0 },
+      );
+    }
+  },
+
+  // The user and its client live in the scenario's realm, which the point of use deletes.
+  teardown: async () => [],
+};

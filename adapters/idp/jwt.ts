@@ -1,0 +1,47 @@
+/**
+ * What a resource server that never asks the identity provider would conclude: the token's
+ * signature checked against the realm's published keys (JWKS), its issuer, audience and `exp`
+ * checked locally with `jose`. Evidence only, never a verdict: such a server keeps accepting a
+ * revoked token or one of an ended session until its `exp`, which is exactly what the report
+ * should show beside the identity provider's own answer.
+ */
+import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose';
+
+export interface LocalValidation {
+  accepted: boolean;
+  /** "signature, issuer, audience and exp valid", or why not ("exp claim timestamp check failed"). */
+  detail: string;
+}
+
+const keySets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+
+function keysOf(issuer: string): ReturnType<typeof createRemoteJWKSet> {
+  let keys = keySets.get(issuer);
+  if (!keys) {
+    keys = createRemoteJWKSet(new URL(`${issuer}/protocol/openid-connect/certs`));
+    keySets.set(issuer, keys);
+  }
+  return keys;
+}
+
+export const realmIssuer = (base: string, realm: string): string => `${base}/realms/${encodeURIComponent(realm)}`;
+
+/** Validate `token` as a resource server named `audience` would, without asking anyone. */
+export async function validateLocally(token: string, issuer: string, audience: string): Promise<LocalValidation> {
+  try {
+    await jwtVerify(token, keysOf(issuer), { issuer, audience });
+    return { accepted: true, detail: 'signature, issuer, audience and exp valid' };
+  } catch (error) {
+    return { accepted: false, detail: (error as Error).message };
+  }
+}
+
+/** The token's public claims, read without verifying it: for evidence (jti, sub, aud, exp, iat), never the token. */
+export function claimsOf(token: string): JWTPayload {
+  return decodeJwt(token);
+}
+
+export function audiences(claims: JWTPayload): string[] {
+  const aud = claims.aud;
+  return aud === undefined ? [] : Array.isArray(aud) ? aud : [aud];
+}

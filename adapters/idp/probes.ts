@@ -1,0 +1,88 @@
+/**
+ * Reading Keycloak's answers as tri-state probes. What counts, exactly:
+ *
+ * Token introspection (RFC 7662) by a resource-server client, the verdict of every bearer-token probe:
+ * - `allowed`: HTTP 200, a JSON object whose `active` is the boolean `true`;
+ * - `denied`: HTTP 200, a JSON object whose `active` is the boolean `false` — the identity
+ *   provider's own statement that the token is expired, revoked, of an ended session, or not meant
+ *   for the asking resource server (not in its audience).
+ * Everything else is `unknown`: 401 `invalid_client` (the resource server itself was refused, which
+ * says nothing about the token), any other status, a body that is not JSON, a JSON body without a
+ * boolean `active` (`"false"` as a string included), HTML from a proxy, timeouts, refused or reset
+ * connections.
+ *
+ * A refresh (the token endpoint with `grant_type=refresh_token`), the verdict of a refresh-token probe:
+ * - `allowed`: HTTP 200 with a new `access_token`;
+ * - `denied`: HTTP 400 with Keycloak's JSON error `invalid_grant` (the refresh token is expired,
+ *   revoked or its session is gone).
+ * Everything else is `unknown`, `invalid_client` and `unauthorized_client` included.
+ *
+ * What a resource server validating the JWT locally would accept (jwt.ts) is evidence beside
+ * these answers, never a probe's outcome.
+ */
+import type { ProbeOutcome, ProbeResult } from '../contract.ts';
+import { postForm, readBody } from './client.ts';
+
+export interface Reading {
+  outcome: ProbeOutcome;
+  detail: string;
+}
+
+function describeBody(body: unknown): string {
+  if (body === undefined) return 'empty body';
+  if (typeof body === 'string') return `non-JSON body (${body.slice(0, 60).replace(/\s+/g, ' ')})`;
+  const error = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).error : undefined;
+  return typeof error === 'string' ? `error ${error}` : 'JSON without the expected fields';
+}
+
+/** Classify one introspection answer; `body` is the parsed JSON (or the raw text when it is not JSON). */
+export function readIntrospection(status: number, body: unknown): Reading {
+  if (status === 200 && typeof body === 'object' && body !== null && !Array.isArray(body)) {
+    const active = (body as Record<string, unknown>).active;
+    if (active === true) return { outcome: 'allowed', detail: 'introspection: HTTP 200 active true' };
+    if (active === false) return { outcome: 'denied', detail: 'introspection: HTTP 200 active false' };
+  }
+  return { outcome: 'unknown', detail: `unrecognised introspection answer: HTTP ${status}, ${describeBody(body)}` };
+}
+
+/** Classify one answer of the token endpoint to a refresh. */
+export function readRefresh(status: number, body: unknown): Reading {
+  const b = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
+  if (status === 200 && typeof b?.access_token === 'string') return { outcome: 'allowed', detail: 'refresh: HTTP 200, a new access token issued' };
+  if (status === 400 && b?.error === 'invalid_grant') return { outcome: 'denied', detail: `refresh: HTTP 400 invalid_grant${typeof b.error_description === 'string' ? ` (${b.error_description})` : ''}` };
+  return { outcome: 'unknown', detail: `unrecognised refresh answer: HTTP ${status}, ${describeBody(body)}` };
+}
+
+/** Run one HTTP exchange and read it; no answer at all is `unknown`. */
+async function probeHttp(send: () => Promise<Response>, read: (status: number, body: unknown) => Reading): Promise<ProbeResult & { body?: unknown }> {
+  try {
+    const response = await send();
+    const body = await readBody(response);
+    return { ...read(response.status, body), at: new Date().toISOString(), body };
+  } catch (error) {
+    return { outcome: 'unknown', at: new Date().toISOString(), detail: `no answer: ${(error as Error).message}` };
+  }
+}
+
+export interface ResourceServer {
+  clientId: string;
+  secret: string;
+}
+
+export const introspectionEndpoint = (base: string, realm: string): string => `${base}/realms/${encodeURIComponent(realm)}/protocol/openid-connect/token/introspect`;
+
+/** The resource server asks the identity provider about a token, on a connection of its own. */
+export function introspect(base: string, realm: string, server: ResourceServer, token: string): Promise<ProbeResult & { body?: unknown }> {
+  return probeHttp(
+    () => postForm(introspectionEndpoint(base, realm), { token, token_type_hint: 'access_token' }, { basic: { user: server.clientId, password: server.secret }, fresh: true }),
+    readIntrospection,
+  );
+}
+
+/** The holder refreshes with its refresh token (a public client: no secret), on a connection of its own. */
+export function refresh(base: string, realm: string, clientId: string, refreshToken: string): Promise<ProbeResult & { body?: unknown }> {
+  return probeHttp(
+    () => postForm(`${base}/realms/${encodeURIComponent(realm)}/protocol/openid-connect/token`, { grant_type: 'refresh_token', client_id: clientId, refresh_token: refreshToken }, { fresh: true }),
+    readRefresh,
+  );
+}

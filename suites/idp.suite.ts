@@ -1,0 +1,3 @@
+import { defineSuite } from './define-suite.ts';
+
+defineSuite('idp');
