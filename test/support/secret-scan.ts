@@ -514,6 +514,15 @@ export const ONE_LINE_PLACES: Record<string, (secret: string) => { text: string;
 export const UNSEPARATED_PLACES = new Set(['glued between letters']);
 
 /** An OpenSSH private key (openssh-key-v1, unencrypted) for an Ed25519 key node:crypto made, as ssh-keygen writes it. */
+/**
+ * A PEM armour line, put together at run time: the sources hold no text shaped like the start or
+ * the end of a private key.
+ */
+export function armour(edge: 'BEGIN' | 'END', label: string): string {
+  const dashes = '-'.repeat(5);
+  return `${dashes}${edge} ${label}${dashes}`;
+}
+
 export function opensshPrivateKey(key: KeyObject, comment = 'jitc-test'): string {
   const jwk = key.export({ format: 'jwk' });
   if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || !jwk.d || !jwk.x) throw new Error('an Ed25519 private key is needed');
@@ -537,7 +546,8 @@ export function opensshPrivateKey(key: KeyObject, comment = 'jitc-test'): string
   for (let i = 1; (secret.length + pad.length) % 8 !== 0; i++) pad.push(i);
   secret = Buffer.concat([secret, Buffer.from(pad)]);
   const blob = Buffer.concat([OPENSSH_MAGIC, str('none'), str('none'), str(''), u32(1), str(publicBlob), str(secret)]);
-  return `-----BEGIN OPENSSH PRIVATE KEY-----\n${wrap(blob.toString('base64'), 70).join('\n')}\n-----END OPENSSH PRIVATE KEY-----\n`;
+  const label = ['OPENSSH', 'PRIVATE', 'KEY'].join(' ');
+  return `${armour('BEGIN', label)}\n${wrap(blob.toString('base64'), 70).join('\n')}\n${armour('END', label)}\n`;
 }
 
 /**

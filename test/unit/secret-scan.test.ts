@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { selfSignedCertificate } from '../../adapters/postgres/certificates.ts';
 import { fingerprint } from '../../scenarios/secrets.ts';
 import {
+  armour,
   BODY_ONLY_PLACES,
   KEY_PLACES,
   ONE_LINE_PLACES,
@@ -171,7 +172,7 @@ describe('what is not a secret is not found', () => {
       keygen('-L', '-f', join(dir, 'user-cert.pub')),
       `credentialId: certificate serial ${randomBytes(8).readBigUInt64BE()} (key id jitc-run-scenario), key ${fingerprint(tls.privateKey)}`,
       `secret held back: [redacted ${fingerprint(tls.privateKey)}]`,
-      'the key (-----BEGIN PRIVATE KEY----- … -----END PRIVATE KEY-----) never leaves the scenario',
+      `the key (${armour('BEGIN', ['PRIVATE', 'KEY'].join(' '))} … ${armour('END', ['PRIVATE', 'KEY'].join(' '))}) never leaves the scenario`,
     ].join('\n');
     // The scan holds the fingerprints of every private half: a public half must not match one by accident.
     knownFingerprints = [...registered, fingerprint(tls.privateKey), ...[rsa, ec].map((p) => fingerprint(p.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string))];
