@@ -6,6 +6,7 @@
  * should show beside the identity provider's own answer.
  */
 import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose';
+import type { Grant } from '../contract.ts';
 
 export interface LocalValidation {
   accepted: boolean;
@@ -44,4 +45,18 @@ export function claimsOf(token: string): JWTPayload {
 export function audiences(claims: JWTPayload): string[] {
   const aud = claims.aud;
   return aud === undefined ? [] : Array.isArray(aud) ? aud : [aud];
+}
+
+/** What an access token's own claims say of its grant: its id, when it was issued and ends, and whom it names as audience. */
+export function grantTimes(claims: JWTPayload, ttlRequestedSeconds: number | null): Pick<Grant, 'credentialId' | 'issuedAt' | 'expiresAt' | 'ttlRequestedSeconds' | 'ttlGrantedSeconds' | 'scopeGranted'> {
+  const iat = claims.iat ?? Math.floor(Date.now() / 1000);
+  const exp = claims.exp ?? null;
+  return {
+    credentialId: `jti ${claims.jti ?? 'none'}`,
+    issuedAt: new Date(iat * 1000).toISOString(),
+    expiresAt: exp === null ? null : new Date(exp * 1000).toISOString(),
+    ttlRequestedSeconds,
+    ttlGrantedSeconds: exp === null ? null : exp - iat,
+    scopeGranted: audiences(claims).map((a) => `aud:${a}`),
+  };
 }

@@ -77,35 +77,28 @@ interface AdminFacts {
   can_create_schema: boolean;
   can_signal: boolean;
   version: string;
+  /** Whether the certificate-login group the config names is a role on the server; null when it names none. */
+  group_exists: boolean | null;
 }
 
 /** What node-postgres says when the server declines TLS: the one answer on which `prefer` goes on without it. */
 const NO_TLS = /^The server does not support SSL connections$/;
 
-async function adminLogin(settings: PgSettings): Promise<AdminFacts> {
+async function adminLogin(settings: PgSettings, group: string | null): Promise<AdminFacts> {
   const client = new pg.Client(clientConfig(settings, settings.user, settings.password));
   client.on('error', () => undefined);
   try {
     await client.connect();
     const answer = await client.query<AdminFacts>(
       `SELECT r.rolsuper, r.rolcreaterole, has_database_privilege(current_database(), 'CREATE') AS can_create_schema,
-              pg_has_role(current_user, 'pg_signal_backend', 'MEMBER') AS can_signal, current_setting('server_version') AS version
+              pg_has_role(current_user, 'pg_signal_backend', 'MEMBER') AS can_signal, current_setting('server_version') AS version,
+              CASE WHEN $1::text IS NULL THEN NULL ELSE EXISTS (SELECT 1 FROM pg_roles g WHERE g.rolname = $1::text) END AS group_exists
          FROM pg_roles r WHERE r.rolname = current_user`,
+      [group],
     );
     const facts = answer.rows[0];
     if (!facts) throw new Error('pg_roles has no row for the logged-in role');
     return facts;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-async function roleExists(settings: PgSettings, role: string): Promise<boolean> {
-  const client = new pg.Client(clientConfig(settings, settings.user, settings.password));
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    return ((await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount ?? 0) > 0;
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -134,10 +127,11 @@ export async function connectExternal(options: ProvisionOptions): Promise<Target
   let settings: PgSettings = { host, port, database, user, password, sslmode: requested === 'prefer' ? 'require' : requested };
   let facts: AdminFacts;
   try {
-    facts = await adminLogin(settings).catch(async (error: unknown) => {
+    const group = cfg.certLogin?.group ?? null;
+    facts = await adminLogin(settings, group).catch(async (error: unknown) => {
       if (requested !== 'prefer' || !(error instanceof Error) || !NO_TLS.test(error.message)) throw error;
       settings = { ...settings, sslmode: 'disable' };
-      return adminLogin(settings);
+      return adminLogin(settings, group);
     });
   } catch (error) {
     const answer = describePgError(error);
@@ -150,7 +144,7 @@ export async function connectExternal(options: ProvisionOptions): Promise<Target
   if (!facts.rolsuper && !facts.can_create_schema) throw fail(`external postgres target ${where}: ${user} may not CREATE SCHEMA in ${database} (GRANT CREATE ON DATABASE to it)`);
   if (cfg.certLogin) {
     readServerCa(cfg.certLogin.serverCaFile);
-    if (!(await roleExists(settings, cfg.certLogin.group))) {
+    if (!facts.group_exists) {
       throw fail(`external postgres target ${where}: postgres.certLogin.group ${cfg.certLogin.group} is not a role on the server (it must be the group pg_hba.conf admits by certificate)`);
     }
     settings = { ...settings, caCertFile: cfg.certLogin.serverCaFile, certLoginGroup: cfg.certLogin.group };

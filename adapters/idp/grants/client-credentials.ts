@@ -15,7 +15,7 @@ import { seconds } from '../../../scenarios/durations.ts';
 import { bornCredential, type Grant, type GrantContext, type GrantSource } from '../../contract.ts';
 import { IdpAnswerError, postForm, readBody, tokenEndpoint, type IdpClient } from '../client.ts';
 import { createClient, listClients, newSecret } from '../fixtures.ts';
-import { audiences, claimsOf } from '../jwt.ts';
+import { audiences, claimsOf, grantTimes } from '../jwt.ts';
 import { TERMS, term } from '../terms.ts';
 
 const params = z.strictObject({
@@ -85,12 +85,7 @@ export const clientCredentialsSource: GrantSource<Params, IdpClient> = {
     const exp = claims.exp ?? null;
     ctx.evidence.record('access token claims (the token itself is never recorded)', { jti: claims.jti ?? null, sub: claims.sub ?? null, aud, azp: (claims.azp as string | undefined) ?? null, iat, exp });
     const grant: Grant = {
-      credentialId: `jti ${claims.jti ?? 'none'}`,
-      issuedAt: new Date(iat * 1000).toISOString(),
-      expiresAt: exp === null ? null : new Date(exp * 1000).toISOString(),
-      ttlRequestedSeconds: ctx.params.ttlSeconds,
-      ttlGrantedSeconds: exp === null ? null : exp - iat,
-      scopeGranted: aud.map((a) => `aud:${a}`),
+      ...grantTimes(claims, ctx.params.ttlSeconds),
       attributes: { sub: claims.sub ?? null, azp: (claims.azp as string | undefined) ?? null, scope: (claims.scope as string | undefined) ?? null, refreshToken: typeof body.refresh_token === 'string' },
       handles: [{ name: 'access token introspected by the resource server', check: 'reuse-denied', probe: (node) => ctx.pointOfUse.probe(credential, node) }],
       extensions: [],

@@ -16,7 +16,7 @@ import { seconds } from '../../../scenarios/durations.ts';
 import { bornCredential, type Grant, type GrantContext, type GrantSource } from '../../contract.ts';
 import { IdpAnswerError, postForm, readBody, tokenEndpoint, type IdpClient } from '../client.ts';
 import { createClient, newSecret } from '../fixtures.ts';
-import { audiences, claimsOf, realmIssuer, validateLocally } from '../jwt.ts';
+import { audiences, claimsOf, grantTimes, realmIssuer, validateLocally } from '../jwt.ts';
 import { refresh } from '../probes.ts';
 import { TERMS, term } from '../terms.ts';
 
@@ -108,12 +108,7 @@ export const userSessionSource: GrantSource<Params, IdpClient> = {
     });
     if (ctx.params.offline) ctx.evidence.record('broken setup: the login asked offline_access, so its refresh token is an offline token');
     const grant: Grant = {
-      credentialId: `jti ${claims.jti ?? 'none'}`,
-      issuedAt: new Date(iat * 1000).toISOString(),
-      expiresAt: exp === null ? null : new Date(exp * 1000).toISOString(),
-      ttlRequestedSeconds: ctx.params.ttlSeconds,
-      ttlGrantedSeconds: exp === null ? null : exp - iat,
-      scopeGranted: audiences(claims).map((a) => `aud:${a}`),
+      ...grantTimes(claims, ctx.params.ttlSeconds),
       attributes: { sub: claims.sub ?? null, sid: (claims.sid as string | undefined) ?? null, refreshTokenType: (refreshClaims.typ as string | undefined) ?? null },
       handles: [
         { name: 'access token introspected by the resource server', check: 'reuse-denied', probe: (node) => ctx.pointOfUse.probe(credential, node) },

@@ -114,7 +114,7 @@ async function keepCrl(ctx: Ctx, certificate: string): Promise<void> {
   const running = refreshers(ctx);
   const url = urls.find((u) => u.startsWith('http://') || u.startsWith('https://'));
   if (!url) return;
-  const { crlDir } = certTarget(ctx.client.settings);
+  const { crlDir } = ctx.client.settings;
   // An external server's CRL is its operator's: nothing is fetched into it.
   if (!crlDir) return;
   let started = running.get(url);

@@ -15,10 +15,10 @@
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
 import { bornCredential, type CredentialOf, type ExtensionAttempt, type ExtensionResult, type Grant, type GrantSource, type ReuseHandle } from '../../contract.ts';
-import { describeVaultError } from '../api.ts';
 import { lookupAccessor, type VaultClient } from '../client.ts';
 import { extensionSeconds, type VaultGrantContext } from '../extension.ts';
-import { GONE, probe, readExtensionRefusal, readRefusal } from '../probes.ts';
+import { GONE, readExtensionRefusal, readRefusal } from '../probes.ts';
+import { leaseLookup, leasesUnder, type LeaseInfo, lookupLease } from '../leases.ts';
 import { revokeTracked, tokenMeta, trackAccessor, type VaultToken } from '../tokens.ts';
 
 /** The point of use's term this source grants by: the role whose membership carries the privilege. */
@@ -97,18 +97,6 @@ function creationStatements(grantRole: string, rights: DatabaseParams['loginRigh
   return [`CREATE ROLE "{{name}}" WITH LOGIN${createRole} PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`, `GRANT ${quoted} TO "{{name}}"${adminOption};`];
 }
 
-interface LeaseInfo {
-  id: string;
-  issue_time: string;
-  expire_time: string | null;
-  ttl: number;
-  renewable: boolean;
-}
-
-async function lookupLease(ctx: Ctx, leaseId: string, fresh = false): Promise<LeaseInfo> {
-  return (await ctx.client.api.send<{ data: LeaseInfo }>('PUT', 'sys/leases/lookup', { body: { lease_id: leaseId }, fresh })).data;
-}
-
 function taskToken(ctx: Ctx): VaultToken | undefined {
   return ctx.state.get(TASK_TOKEN) as VaultToken | undefined;
 }
@@ -169,7 +157,7 @@ function leaseRenewal(ctx: Ctx, leaseId: string, held: VaultToken, grant: Grant)
       const at = new Date().toISOString();
       let until: string | null;
       try {
-        const [lease, token] = await Promise.all([lookupLease(ctx, leaseId), lookupAccessor(ctx.client.api, held.accessor)]);
+        const [lease, token] = await Promise.all([lookupLease(ctx.client.api, leaseId), lookupAccessor(ctx.client.api, held.accessor)]);
         const ends = [lease.expire_time, token.expire_time].filter((t): t is string => t !== null);
         until = ends.length === 0 ? null : new Date(Math.min(...ends.map((t) => Date.parse(t)))).toISOString();
         said.push(`Vault renewed the lease (asked ${ask} s): the lease ends ${lease.expire_time ?? 'never'}, the token that holds it ${token.expire_time ?? 'never'}`);
@@ -239,13 +227,7 @@ export const databaseSource: GrantSource<DatabaseParams, VaultClient> = {
   async entitlements(ctx) {
     const mount = ctx.state.get(MOUNT) as string | undefined;
     if (mount === undefined) return [];
-    try {
-      const listed = await ctx.client.api.call<{ data: { keys: string[] } }>('LIST', `sys/leases/lookup/${mount}/creds/${ROLE}`);
-      return listed.data.keys.map((key) => `lease ${mount}/creds/${ROLE}/${key}`);
-    } catch (error) {
-      if (describeVaultError(error).status === 404) return [];
-      throw error;
-    }
+    return leasesUnder(ctx.client.api, mount, ROLE);
   },
 
   async request(ctx) {
@@ -257,14 +239,10 @@ export const databaseSource: GrantSource<DatabaseParams, VaultClient> = {
     });
     const login = bornCredential(ctx.secrets, { type: 'db-login', user: answer.data.username, password: answer.data.password });
     ctx.state.set(LEASE, answer.lease_id);
-    const lease = await lookupLease(ctx, answer.lease_id);
+    const lease = await lookupLease(ctx.client.api, answer.lease_id);
     const handles: ReuseHandle[] = [
       { name: 'database login', check: 'reuse-denied', probe: (node) => ctx.pointOfUse.probe(login, node) },
-      {
-        name: 'lease looked up',
-        check: 'credential-invalidated',
-        probe: (node) => probe(() => ctx.client.api.send('PUT', 'sys/leases/lookup', { body: { lease_id: answer.lease_id }, fresh: true, ...(node ? { node } : {}) }), GONE.lease),
-      },
+      { name: 'lease looked up', check: 'credential-invalidated', probe: leaseLookup(ctx.client.api, answer.lease_id) },
     ];
     const grant: Grant = {
       credentialId: `lease ${answer.lease_id} (login ${login.user})`,

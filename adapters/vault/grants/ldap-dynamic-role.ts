@@ -35,7 +35,7 @@ import { GRANT_GROUP_TERM } from '../../ldap/terms.ts';
 import { describeVaultError } from '../api.ts';
 import type { VaultClient } from '../client.ts';
 import type { VaultGrantContext } from '../extension.ts';
-import { GONE, probe } from '../probes.ts';
+import { leaseLookup, leasesUnder, type LeaseInfo, lookupLease } from '../leases.ts';
 
 /** What the role's deletion LDIF does when OpenBao ends a lease. */
 const DELETIONS = ['delete-account', 'membership-only', 'fails'] as const;
@@ -149,18 +149,6 @@ export function roleLdif(accountsDn: string, grantGroup: string, deletion: Delet
   const text = (entries: string[][]): string => `${entries.map((lines) => lines.join('\n')).join('\n\n')}\n`;
   // The account alone: the directory's refint drops whatever membership was already written.
   return { creation: text(creation), deletion: text([deletions[deletion]]), rollback: text([remove]) };
-}
-
-interface LeaseInfo {
-  id: string;
-  issue_time: string;
-  expire_time: string | null;
-  ttl: number;
-  renewable: boolean;
-}
-
-async function lookupLease(ctx: Ctx, leaseId: string): Promise<LeaseInfo> {
-  return (await ctx.client.api.send<{ data: LeaseInfo }>('PUT', 'sys/leases/lookup', { body: { lease_id: leaseId } })).data;
 }
 
 /** A NEW connection to the directory (or one node of it) bound as its administrator, as the engine binds; the caller unbinds it. */
@@ -317,12 +305,7 @@ export const ldapDynamicRoleSource: GrantSource<LdapRoleParams, VaultClient> = {
     const mount = ctx.state.get(MOUNT) as string | undefined;
     if (mount === undefined) return [];
     const found: string[] = [];
-    try {
-      const listed = await ctx.client.api.call<{ data: { keys: string[] } }>('LIST', `sys/leases/lookup/${mount}/creds/${ROLE}`);
-      found.push(...listed.data.keys.map((key) => `lease ${mount}/creds/${ROLE}/${key}`));
-    } catch (error) {
-      if (describeVaultError(error).status !== 404) throw error;
-    }
+    found.push(...(await leasesUnder(ctx.client.api, mount, ROLE)));
     const account = ctx.state.get(ACCOUNT) as string | undefined;
     if (account !== undefined && (await stillHeld(directory(ctx), account))) found.push(`entry ${account}`);
     return found;
@@ -344,16 +327,12 @@ export const ldapDynamicRoleSource: GrantSource<LdapRoleParams, VaultClient> = {
     if (!created.some((dn) => dn.toLowerCase() === bind.dn.toLowerCase())) {
       throw new Error(`OpenBao says it wrote ${created.join('; ') || 'nothing'}, not the account ${bind.dn} the role's creation LDIF names`);
     }
-    const lease = await lookupLease(ctx, answer.lease_id);
+    const lease = await lookupLease(ctx.client.api, answer.lease_id);
     ctx.evidence.record('OpenBao created the account for the task', { account: bind.dn, lease: answer.lease_id, written: created, leaseEndsAt: lease.expire_time });
     const handles: ReuseHandle[] = [
       { name: 'new bind as the account at the point of use', check: 'reuse-denied', probe: (node) => ctx.pointOfUse.probe(bind, node) },
       // OpenBao's own record of the grant. The scenario's nodes are the directory's, not OpenBao's.
-      {
-        name: 'lease looked up',
-        check: 'credential-invalidated',
-        probe: () => probe(() => ctx.client.api.send('PUT', 'sys/leases/lookup', { body: { lease_id: answer.lease_id }, fresh: true }), GONE.lease),
-      },
+      { name: 'lease looked up', check: 'credential-invalidated', probe: () => leaseLookup(ctx.client.api, answer.lease_id)() },
       // The account itself, looked up with the engine's bind: a deletion that only took the
       // membership leaves an account the point of use's read no longer shows.
       {
