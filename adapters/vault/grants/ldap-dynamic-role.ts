@@ -245,7 +245,7 @@ export const ldapDynamicRoleSource: GrantSource<LdapRoleParams, VaultClient> = {
   params,
   issues: ['ldap-bind'],
   needs: [GRANT_GROUP_TERM],
-  checks: () => ['reuse-denied', 'credential-invalidated'],
+  checks: () => ['reuse-denied', 'credential-invalidated', 'holder-cannot-extend'],
   remediation: {
     'ttl-bounded': "Give the engine's dynamic role a default_ttl and a max_ttl no longer than the approval window",
     'reuse-denied': "Give the dynamic role a deletion_ldif that deletes the account it created (changetype: delete), and revoke the task's lease when the task ends (sys/leases/revoke)",
@@ -351,10 +351,12 @@ export const ldapDynamicRoleSource: GrantSource<LdapRoleParams, VaultClient> = {
       scopeGranted: [`${ctx.resource.description} (member of ${grantGroup})`],
       attributes: { account: bind.dn, renewable: answer.renewable, deletion: ctx.params.deletion, revokeAtEnd: ctx.params.revokeAtEnd },
       handles,
-      // The holder holds the account's bind and no Vault token: it cannot renew the lease itself.
       extensions: [],
       credential: bind,
     };
+    // The holder holds the account's bind and no Vault token, so it cannot renew the lease; at the
+    // directory it tries what any bind may (a member value of its own in the grant group).
+    grant.extensions = ctx.pointOfUse.extensions(bind, grant);
     await recordDirectoryView(ctx, bind, lease);
     return grant;
   },
