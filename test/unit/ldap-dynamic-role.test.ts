@@ -76,7 +76,7 @@ describe('what the ldap-dynamic-role source declares', () => {
       expect(() => checkDefinition(id), id).not.toThrow();
       expect(ldapDynamicRoleSource.remediation?.[id], id).toBeDefined();
     }
-    expect(ldapDynamicRoleSource.checks(parse({}))).toEqual(['reuse-denied', 'credential-invalidated']);
+    expect(ldapDynamicRoleSource.checks(parse({}))).toEqual(['reuse-denied', 'credential-invalidated', 'holder-cannot-extend']);
   });
 
   test('it grants by the grant group the directory point of use offers, and hands on a bind', () => {

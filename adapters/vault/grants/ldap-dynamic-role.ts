@@ -252,6 +252,8 @@ export const ldapDynamicRoleSource: GrantSource<LdapRoleParams, VaultClient> = {
     'credential-invalidated':
       "Make the role's deletion_ldif delete the account itself, not only its memberships, and check that it runs: a lease whose deletion LDIF fails stays with OpenBao and its account stays in the directory",
     'no-residue': "Delete the account in the role's deletion_ldif (the directory's referential integrity then drops its memberships), and revoke the lease at task end",
+    'holder-cannot-extend':
+      "Give the engine's accounts no write access to the groups that grant the privilege (the directory's ACL), so an account cannot add a member value of its own that the deletion LDIF never removes",
   },
 
   async setup(ctx) {
