@@ -33,6 +33,7 @@ import { SecretRegistry } from './secrets.ts';
 import { anyPathAllowed, type CheckVerdict, verdictWhenDenialExpected, verdictWhenUseExpected, worstOf } from './verdict.ts';
 import { Interrupted, waitUntil, type WaitReporter } from './wait.ts';
 import { errorText } from './input.ts';
+import { type Admission, type AdmissionTicket, processAdmission, shortestTtlMs } from './admission.ts';
 import { brokerChecks, judgeApprovalChain, judgeBrokerStatedTtl, judgeClaimsAfterReuse, judgeClaimsAtIssue } from './broker-claims.ts';
 
 /** Wraps each phase, so a reporter can show it as a step (Allure) without the engine knowing. */
@@ -54,6 +55,8 @@ export interface EngineOptions {
   secrets?: SecretRegistry;
   phase?: PhaseWrapper;
   onWait?: WaitReporter;
+  /** Who admits the grant request; default the process's own (every scenario of a suite file shares it). */
+  admission?: Admission;
 }
 
 /** Rounding allowance when comparing a granted TTL with the approval window. */
@@ -143,6 +146,8 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
 
   let grant: Grant | undefined;
   let sourceSetUp = false;
+  /** The admission held from the request to the first use; given back at once if the lifecycle stops between. */
+  let ticket: AdmissionTicket | undefined;
   /** Everything probed after the end: the grant's handles and whatever the holder minted. */
   const handles: ReuseHandle[] = [];
   /** Every handle polled after the end, on every node it was polled on, with what was seen. */
@@ -170,6 +175,19 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
       addCheck('zero-standing-privilege', verdictWhenDenialExpected(standing.outcome), describeStanding(standing));
       return before;
     });
+
+    // Admitted only when the harness can use the grant promptly: its TTL starts at issue.
+    const admission = options.admission ?? processAdmission();
+    ticket = await admission.admit(shortestTtlMs(task.windowSeconds, scenario.grant.params, scenario.use.params), signal);
+    metrics.harnessLag.admissionWaitMs = ticket.waitedMs;
+    if (ticket.waitedMs > 0 || ticket.overBudget) {
+      evidence.record(
+        ticket.overBudget
+          ? `admitted after ${ticket.waitedMs} ms without a prompt harness: the lag budget of ${Math.round(ticket.budgetMs)} ms may be exceeded`
+          : `admitted after ${ticket.waitedMs} ms, once the harness could use the grant within ${Math.round(ticket.budgetMs)} ms of issue`,
+        admission.state(),
+      );
+    }
 
     const issued = await runPhase('request', async () => {
       evidence.record('grant requested', {
@@ -212,6 +230,7 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
       // The harness's own lag, measured in every result: a late first use must never blame the target.
       const lagMs = Date.parse(used.at) - Date.parse(issued.issuedAt);
       metrics.harnessLag.issueToFirstUseMs = lagMs;
+      ticket?.release(lagMs);
       const verdict = verdictWhenUseExpected(used.outcome);
       const ate = issued.expiresAt !== null && Date.parse(used.at) >= Date.parse(issued.expiresAt);
       addCheck(
@@ -285,6 +304,7 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
     evidence.record(`lifecycle stopped in ${phase}: ${reason}`);
     addCheck('lifecycle-completed', 'inconclusive', `${phase}: ${reason}`);
   } finally {
+    ticket?.release(null);
     // Judged whatever happened after the poll: an observed reuse is a finding even if a later phase broke.
     if (observations && end) judgeReuse(observations, end.endedAt, metrics, addCheck);
     const claims = grant?.claims;

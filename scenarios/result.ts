@@ -37,10 +37,11 @@ export interface ScenarioMetrics {
   /** Entitlements left on the target after the scenario, before teardown. */
   residue: number;
   /**
-   * The harness's own lag, so a late look is never blamed on the target: issue → first use, and
-   * end → first reuse probe; null where that step did not happen.
+   * The harness's own lag, so a late look is never blamed on the target: the wait for admission
+   * before the grant was requested (scenarios/admission.ts), issue → first use, and end → first
+   * reuse probe; null where that step did not happen.
    */
-  harnessLag: { issueToFirstUseMs: number | null; endToFirstReuseMs: number | null };
+  harnessLag: { admissionWaitMs: number | null; issueToFirstUseMs: number | null; endToFirstReuseMs: number | null };
 }
 
 export interface WaiverRecord {
@@ -99,7 +100,7 @@ export function emptyMetrics(): ScenarioMetrics {
     sessionOutlivedTtlMs: 0,
     privilegeWidth: null,
     residue: 0,
-    harnessLag: { issueToFirstUseMs: null, endToFirstReuseMs: null },
+    harnessLag: { admissionWaitMs: null, issueToFirstUseMs: null, endToFirstReuseMs: null },
   };
 }
 

@@ -319,7 +319,7 @@ export function fakeResult(overrides: Partial<ScenarioResult> & { checks?: Check
     ...resultSkeleton(scenario, 'r1', { mode: 'local', address: 'http://127.0.0.1:8200', facts: {} }, '2026-01-01T00:00:00.000Z'),
     finishedAt: '2026-01-01T00:00:04.250Z',
     controls: [...new Set(checks.flatMap((c) => c.controls))].sort(),
-    metrics: { ttlSeconds: 3, ttlRequestedSeconds: 3, revocationLatencyMs: 120, sessionOutlivedTtlMs: 0, privilegeWidth: 1, residue: 0, harnessLag: { issueToFirstUseMs: 5, endToFirstReuseMs: 2 } },
+    metrics: { ttlSeconds: 3, ttlRequestedSeconds: 3, revocationLatencyMs: 120, sessionOutlivedTtlMs: 0, privilegeWidth: 1, residue: 0, harnessLag: { admissionWaitMs: 0, issueToFirstUseMs: 5, endToFirstReuseMs: 2 } },
     ...overrides,
     checks,
     verdict,

@@ -45,7 +45,7 @@ function runOf(runId: string, minute: number, points: Point[]): RecordedRun {
       target: { mode: p.mode ?? 'local', address: p.address ?? `http://127.0.0.1:${40000 + minute}`, facts: { product: 'OpenBao' } },
       checks: [checkResult('reuse-denied', verdict === 'waived' ? 'fail' : verdict)],
       ...(verdict === 'waived' ? { verdict, waiver: { id: 'w1', justification: 'known gap', acceptedBy: 'sec', expires: '2027-01-01' } } : {}),
-      metrics: { ttlSeconds: 30, ttlRequestedSeconds: 30, revocationLatencyMs: p.latency === undefined ? 20 : p.latency, sessionOutlivedTtlMs: p.overrun ?? 0, privilegeWidth: 1, residue: 0, harnessLag: { issueToFirstUseMs: 3, endToFirstReuseMs: 1 } },
+      metrics: { ttlSeconds: 30, ttlRequestedSeconds: 30, revocationLatencyMs: p.latency === undefined ? 20 : p.latency, sessionOutlivedTtlMs: p.overrun ?? 0, privilegeWidth: 1, residue: 0, harnessLag: { admissionWaitMs: 0, issueToFirstUseMs: 3, endToFirstReuseMs: 1 } },
       issued: p.grant === undefined ? grant() : p.grant,
     });
   });

@@ -1,0 +1,158 @@
+/**
+ * Admission of grants. A grant's TTL clock starts when the target issues it, so a harness that
+ * issues more grants than it can use promptly lets them expire unused: the scenario is then
+ * inconclusive, and nothing about the target was tested. The engine therefore asks for admission
+ * before it requests a grant and gives the slot back once the grant has been used for the first
+ * time (the only stretch where the harness's own lag eats the TTL).
+ *
+ * Admission is granted while two things hold:
+ * - this process's event loop is prompt: its current delay (timers firing late) is within a
+ *   fraction of the scenario's shortest TTL, since every step between issue and first use waits
+ *   on that loop;
+ * - fewer grants are between issue and first use than the current cap. The cap adapts to what
+ *   the run measures (halved when a grant's issue-to-first-use lag went over the budget, raised
+ *   by one when it stayed well under), so it follows the machine and the target, not a guess.
+ *
+ * A scheduler, not a bigger pool: scenarios outside that stretch (waiting for an expiry, polling
+ * reuse, reading residue) are not counted, so hundreds can wait at once.
+ */
+import { Interrupted } from './wait.ts';
+
+export interface AdmissionOptions {
+  /** Share of a scenario's shortest TTL the harness may spend between issue and first use. */
+  lagFraction: number;
+  /** How late this process's timers fire right now, in ms. */
+  loopDelayMs: () => number;
+  /** Grants between issue and first use at once, to start with; adapted from measurement. */
+  initialCap: number;
+  maxCap: number;
+  /**
+   * Longest a scenario waits for admission. Past it, it is admitted anyway and its result says
+   * so: a machine that never becomes prompt must still finish the run, with the lag on record.
+   */
+  maxWaitMs: number;
+}
+
+/** What one admission cost, for the scenario's result. */
+export interface AdmissionTicket {
+  /** How long the scenario waited to be admitted, ms. */
+  waitedMs: number;
+  /** The budget it was admitted under: the most issue-to-first-use lag the harness allows itself, ms. */
+  budgetMs: number;
+  /** True when it was admitted only because it had waited `maxWaitMs`. */
+  overBudget: boolean;
+  /** Give the slot back, with the issue-to-first-use lag measured (null: the grant was never used). */
+  release(lagMs: number | null): void;
+}
+
+const POLL_MS = 10;
+
+export class Admission {
+  private inFlight = 0;
+  private cap: number;
+
+  constructor(private readonly options: AdmissionOptions) {
+    this.cap = options.initialCap;
+  }
+
+  /** Grants between issue and first use right now, and how many may be. */
+  state(): { inFlight: number; cap: number } {
+    return { inFlight: this.inFlight, cap: this.cap };
+  }
+
+  budgetFor(ttlMs: number): number {
+    return ttlMs * this.options.lagFraction;
+  }
+
+  async admit(ttlMs: number, signal: AbortSignal): Promise<AdmissionTicket> {
+    const budgetMs = this.budgetFor(ttlMs);
+    const started = Date.now();
+    let overBudget = false;
+    for (;;) {
+      if (signal.aborted) throw new Interrupted();
+      // The first grant in flight is always admitted on a prompt loop: a cap never starves the run.
+      const room = this.inFlight < this.cap;
+      if (room && this.options.loopDelayMs() <= budgetMs) break;
+      if (Date.now() - started >= this.options.maxWaitMs) {
+        overBudget = true;
+        break;
+      }
+      await pause(POLL_MS, signal);
+    }
+    this.inFlight += 1;
+    let released = false;
+    return {
+      waitedMs: Date.now() - started,
+      budgetMs,
+      overBudget,
+      release: (lagMs) => {
+        if (released) return;
+        released = true;
+        this.inFlight -= 1;
+        if (lagMs === null) return;
+        if (lagMs > budgetMs) this.cap = Math.max(1, Math.floor(this.cap / 2));
+        else if (lagMs < budgetMs / 2) this.cap = Math.min(this.options.maxCap, this.cap + 1);
+      },
+    };
+  }
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new Interrupted());
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * This process's event-loop delay, sampled: a timer due every `intervalMs` records how late it
+ * fired; the delay is the worst of the last `windowSamples` samples, so one prompt tick right
+ * after a long stall does not read as a prompt loop. Unref'd: it never keeps a process alive.
+ */
+export function loopDelaySampler(intervalMs = 20, windowSamples = 10): () => number {
+  const samples: number[] = [];
+  let expected = Date.now() + intervalMs;
+  const timer = setInterval(() => {
+    const now = Date.now();
+    samples.push(Math.max(0, now - expected));
+    if (samples.length > windowSamples) samples.shift();
+    expected = now + intervalMs;
+  }, intervalMs);
+  timer.unref();
+  return () => {
+    // A stall still under way has not produced its sample yet: count it from the due time.
+    const pending = Math.max(0, Date.now() - expected);
+    return Math.max(pending, ...samples);
+  };
+}
+
+/** The shortest TTL a scenario states, in ms: its window, or any `…ttlSeconds`/`…durationSeconds` parameter below it. */
+export function shortestTtlMs(windowSeconds: number, ...params: unknown[]): number {
+  let shortest = windowSeconds;
+  for (const p of params) {
+    if (typeof p !== 'object' || p === null) continue;
+    for (const [key, value] of Object.entries(p)) {
+      if (typeof value === 'number' && value > 0 && /(ttl|duration)seconds$/i.test(key)) shortest = Math.min(shortest, value);
+    }
+  }
+  return shortest * 1000;
+}
+
+let shared: Admission | undefined;
+
+/**
+ * The process's one admission: every scenario of a suite file shares its event loop. A quarter
+ * of the TTL for the harness's own lag leaves three quarters for the target's answers and the
+ * reuse poll's margin; the starting cap is a suite's default concurrency.
+ */
+export function processAdmission(): Admission {
+  shared ??= new Admission({ lagFraction: 0.25, loopDelayMs: loopDelaySampler(), initialCap: 8, maxCap: 1000, maxWaitMs: 120_000 });
+  return shared;
+}

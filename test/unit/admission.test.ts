@@ -1,0 +1,129 @@
+/**
+ * Admission of grants: the scheduler waits instead of letting grants expire unused. The lag here
+ * is real (busy loops on this process's event loop), the grants are simulated: what is under test
+ * is when the harness lets itself start a TTL clock.
+ */
+import { setMaxListeners } from 'node:events';
+import { describe, expect, test } from 'vitest';
+import { Admission, loopDelaySampler, shortestTtlMs } from '../../scenarios/admission.ts';
+import { sleep } from '../../scenarios/wait.ts';
+
+const never = new AbortController().signal;
+// Every waiting admission listens on it, as a run's scenarios listen on the run's one signal.
+setMaxListeners(0, never);
+
+function busy(ms: number): void {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    // Holding the event loop, as a burst of synchronous work in other scenarios would.
+  }
+}
+
+describe('admission', () => {
+  test('admits up to the cap, then waits for a release', async () => {
+    const admission = new Admission({ lagFraction: 0.25, loopDelayMs: () => 0, initialCap: 2, maxCap: 10, maxWaitMs: 5_000 });
+    const a = await admission.admit(1_000, never);
+    const b = await admission.admit(1_000, never);
+    let third = false;
+    const c = admission.admit(1_000, never).then((t) => {
+      third = true;
+      return t;
+    });
+    await sleep(50, never);
+    expect(third).toBe(false);
+    a.release(10);
+    const ticket = await c;
+    expect(ticket.waitedMs).toBeGreaterThanOrEqual(40);
+    expect(admission.state().inFlight).toBe(2);
+    b.release(null);
+    ticket.release(null);
+    expect(admission.state().inFlight).toBe(0);
+  });
+
+  test('a lag over the budget halves the cap; a lag well under it raises the cap by one; a second release changes nothing', async () => {
+    const admission = new Admission({ lagFraction: 0.25, loopDelayMs: () => 0, initialCap: 8, maxCap: 9, maxWaitMs: 5_000 });
+    const slow = await admission.admit(1_000, never);
+    slow.release(300);
+    expect(admission.state().cap).toBe(4);
+    slow.release(300);
+    expect(admission.state()).toEqual({ inFlight: 0, cap: 4 });
+    for (let i = 0; i < 10; i++) (await admission.admit(1_000, never)).release(10);
+    expect(admission.state().cap).toBe(9);
+    for (let i = 0; i < 6; i++) (await admission.admit(1_000, never)).release(900);
+    expect(admission.state().cap).toBe(1);
+  });
+
+  test('a slow event loop holds admission until it is prompt again; past the longest wait it admits and says so', async () => {
+    let delay = 400;
+    const admission = new Admission({ lagFraction: 0.25, loopDelayMs: () => delay, initialCap: 8, maxCap: 8, maxWaitMs: 300 });
+    const overdue = await admission.admit(1_000, never);
+    expect(overdue.overBudget).toBe(true);
+    expect(overdue.waitedMs).toBeGreaterThanOrEqual(290);
+    overdue.release(null);
+
+    const patient = new Admission({ lagFraction: 0.25, loopDelayMs: () => delay, initialCap: 8, maxCap: 8, maxWaitMs: 10_000 });
+    setTimeout(() => (delay = 100), 200);
+    const ticket = await patient.admit(1_000, never);
+    expect(ticket.overBudget).toBe(false);
+    expect(ticket.waitedMs).toBeGreaterThanOrEqual(150);
+    expect(ticket.budgetMs).toBe(250);
+  });
+
+  test('an interrupt ends the wait', async () => {
+    const admission = new Admission({ lagFraction: 0.25, loopDelayMs: () => 10_000, initialCap: 1, maxCap: 1, maxWaitMs: 60_000 });
+    const controller = new AbortController();
+    const waiting = admission.admit(1_000, controller.signal);
+    controller.abort();
+    await expect(waiting).rejects.toThrow('run interrupted');
+    expect(admission.state().inFlight).toBe(0);
+  });
+
+  test('the sampler reads a stall of the event loop, including one still under way', async () => {
+    const delay = loopDelaySampler(10, 5);
+    await sleep(60, never);
+    expect(delay()).toBeLessThan(150);
+    busy(250);
+    expect(delay()).toBeGreaterThanOrEqual(200);
+    await sleep(15, never);
+    expect(delay()).toBeGreaterThanOrEqual(200);
+  });
+
+  test('grants are used within their TTL under injected lag with admission, and expire unused without it', async () => {
+    const ttlMs = 2_000;
+    // Each grant costs 40 ms of synchronous work between its issue and its first use.
+    const simulate = async (admit: () => Promise<(lag: number) => void>): Promise<number[]> => {
+      const lags: number[] = [];
+      await Promise.all(
+        Array.from({ length: 60 }, async () => {
+          const release = await admit();
+          const issuedAt = Date.now();
+          await sleep(0, never);
+          busy(40);
+          await sleep(0, never);
+          const lag = Date.now() - issuedAt;
+          lags.push(lag);
+          release(lag);
+        }),
+      );
+      return lags;
+    };
+    const unscheduled = await simulate(async () => () => undefined);
+    expect(unscheduled.filter((lag) => lag > ttlMs).length).toBeGreaterThan(0);
+
+    const admission = new Admission({ lagFraction: 0.25, loopDelayMs: loopDelaySampler(10, 5), initialCap: 8, maxCap: 1000, maxWaitMs: 60_000 });
+    const scheduled = await simulate(async () => {
+      const ticket = await admission.admit(ttlMs, never);
+      return (lag) => ticket.release(lag);
+    });
+    expect(Math.max(...scheduled)).toBeLessThan(ttlMs);
+  });
+});
+
+describe('the TTL a scenario is scheduled by', () => {
+  test('is its window, or any shorter ttl or duration parameter of either half', () => {
+    expect(shortestTtlMs(30, {}, {})).toBe(30_000);
+    expect(shortestTtlMs(6, { ttlSeconds: 3, explicitMaxTtlSeconds: 6 }, {})).toBe(3_000);
+    expect(shortestTtlMs(900, { durationSeconds: 900 }, { secretIdTtlSeconds: 5 })).toBe(5_000);
+    expect(shortestTtlMs(10, { ttlSeconds: null, name: 'x', periodSeconds: 1 }, undefined)).toBe(10_000);
+  });
+});
