@@ -451,6 +451,9 @@ export interface UseResult extends ProbeResult {
   sessions?: ReuseHandle[];
 }
 
+/** How an entitlement the target would not answer for starts: `unreadable token:<accessor> (<why>)`. */
+export const UNREADABLE = 'unreadable ';
+
 /**
  * The observer half: where the privilege is exercised and judged. It sets up the resource,
  * probes standing privilege, uses a credential, holds sessions open across the end and lists
@@ -463,7 +466,10 @@ export interface PointOfUse<P = unknown, C = unknown> extends Half<P> {
   offers: readonly string[];
   /** Create the resource (and the requester identity) the task needs. Everything named with ctx.prefix. */
   setup(ctx: ScenarioContext<P, C>): Promise<Resource>;
-  /** What reaches the resource, read from the target itself (for residue). */
+  /**
+   * What reaches the resource, read from the target itself (for residue). One the target would
+   * not answer for is named with {@link UNREADABLE} first: unknown, never a pass or a fail alone.
+   */
   entitlements(ctx: ScenarioContext<P, C>): Promise<string[]>;
   /** The privileged action attempted by the requester before any grant. */
   probeStanding(ctx: ScenarioContext<P, C>): Promise<ProbeResult>;

@@ -23,6 +23,7 @@ import {
   type TargetConnection,
   type TaskSpec,
   runPrefix,
+  UNREADABLE,
 } from '../adapters/contract.ts';
 import { checkDefinition } from './catalogue.ts';
 import { Evidence, type Phase } from './evidence.ts';
@@ -623,11 +624,11 @@ async function measureResidue(
     if (!(error instanceof ResidueLeft)) throw error;
   }
   ctx.evidence.record('entitlements snapshot after the task', { residue: left, reads, waitedMs: Date.now() - started });
-  addCheck(
-    'no-residue',
-    left.length === 0 ? 'pass' : 'fail',
-    left.length === 0 ? 'the target holds nothing the task left behind' : `manual cleanup needed: ${left.join(', ')}`,
-  );
+  // What the target would not answer for may or may not be left: unknown, unless something readable was.
+  const readable = left.filter((e) => !e.startsWith(UNREADABLE));
+  if (left.length === 0) addCheck('no-residue', 'pass', 'the target holds nothing the task left behind');
+  else if (readable.length > 0) addCheck('no-residue', 'fail', `manual cleanup needed: ${left.join(', ')}`);
+  else addCheck('no-residue', 'inconclusive', `the target did not answer for what may be left: ${left.join(', ')}`);
   return left;
 }
 

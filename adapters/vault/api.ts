@@ -87,7 +87,12 @@ export class VaultApi {
     const fresh = options.fresh ?? holder;
     const headers: Record<string, string> = { ...options.headers };
     if (options.token) headers['X-Vault-Token'] = options.token;
-    const request: vault.RequestOption = { path: `/${path}`, method, headers, timeout: this.timeoutMs };
+    // LIST is Vault's own verb, which HTTP proxies and gateways in front of a Vault often refuse;
+    // Vault answers the same list to a GET with list=true.
+    const request: vault.RequestOption =
+      method === 'LIST'
+        ? { path: `/${path}${path.includes('?') ? '&' : '?'}list=true`, method: 'GET', headers, timeout: this.timeoutMs }
+        : { path: `/${path}`, method, headers, timeout: this.timeoutMs };
     if (options.body !== undefined) request.json = options.body;
     if (fresh) {
       // A new socket per call, closed when the answer is in: no agent pool to hand it back to.

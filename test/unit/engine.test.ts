@@ -345,6 +345,15 @@ describe.concurrent('residue', () => {
     expect(steps.lastIndexOf('entitlements')).toBeLessThan(steps.indexOf('teardown'));
   });
 
+  test('what the target would not answer for is unknown: inconclusive alone, never a pass; beside readable residue the fail stands', async () => {
+    const unreadable = 'unreadable token:acc1 (no answer: ECONNABORTED)';
+    const alone = (await run({ leftBehind: [unreadable] }, { reuse: { deadlineSeconds: 0.2 } })).result;
+    expect(check(alone, 'no-residue')).toMatchObject({ verdict: 'inconclusive', detail: `the target did not answer for what may be left: ${unreadable}` });
+    expect(alone.verdict).toBe('inconclusive');
+    const beside = (await run({ leftBehind: [unreadable, 'secret-id:abc123'] }, { reuse: { deadlineSeconds: 0.2 } })).result;
+    expect(check(beside, 'no-residue').verdict).toBe('fail');
+  });
+
   test('a grant the target reaps a little after the end is not residue', async () => {
     const { result } = await run({ reapedAfterReads: 2 }, { reuse: { deadlineSeconds: 2 } });
     expect(check(result, 'no-residue').verdict).toBe('pass');
