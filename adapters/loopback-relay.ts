@@ -6,6 +6,7 @@
  * closed with it; the server sees the relay's upstream address, which is the point.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { ProbeResult } from './contract.ts';
 
 export interface Endpoint {
   host: string;
@@ -76,4 +77,16 @@ export async function throughRelay<T>(upstream: Endpoint, localAddress: string, 
   } finally {
     await relay.close();
   }
+}
+
+/**
+ * A probe through a relay leaving from `localAddress`. The relay's own trouble (the address is not
+ * this machine's, the server unreachable from it) explains an answer that is none, so it joins an
+ * `unknown` detail; it never turns into a denial.
+ */
+export function probeThroughRelay(upstream: Endpoint, localAddress: string, probe: (relay: Endpoint) => Promise<ProbeResult>): Promise<ProbeResult> {
+  return throughRelay(upstream, localAddress, async (relay) => {
+    const result = await probe(relay);
+    return result.outcome === 'unknown' && relay.problems.length > 0 ? { ...result, detail: `${result.detail}; ${relay.problems.join('; ')}` } : result;
+  });
 }

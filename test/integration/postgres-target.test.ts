@@ -146,8 +146,8 @@ describe("the harness's PostgreSQL is its own", () => {
     try {
       const connection = await external.connect(options);
       expect(connection).toMatchObject({ adapter: 'postgres', mode: 'external', secretSettings: ['password'], facts: { product: 'PostgreSQL' } });
-      // The local target's own TLS (its root CA, CRL directory, certificate group) is nothing an external one states.
-      const { caCertFile: _ca, caKeyFile: _key, crlDir: _crl, certLoginGroup: _group, ...login } = settings;
+      // The local target's own TLS (its root CA, CRL directory, certificate group) and its context-bound group are nothing an external one states.
+      const { caCertFile: _ca, caKeyFile: _key, crlDir: _crl, certLoginGroup: _group, contextBoundGroup: _bound, ...login } = settings;
       expect(connection.settings).toEqual(login);
       expect(adapter.hookEnvironment?.(connection)).toMatchObject({ PGHOST: '127.0.0.1', PGPORT: settings.port, PGDATABASE: 'jitc', PGUSER: 'jitc_admin', PGPASSWORD: settings.password });
       // Without sslmode, libpq's default (prefer) settles on TLS: this server offers it.

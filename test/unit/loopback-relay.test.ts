@@ -5,7 +5,7 @@
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { openRelay, throughRelay } from '../../adapters/loopback-relay.ts';
+import { openRelay, probeThroughRelay, throughRelay } from '../../adapters/loopback-relay.ts';
 
 /** A server on 127.0.0.1 that answers each line with the peer's address and the line. */
 let server: Server;
@@ -72,6 +72,16 @@ describe('the loopback relay', () => {
     } finally {
       await relay.close();
     }
+  });
+
+  test('a probe through a relay that could not leave from its address says why in its unknown answer, and is never made a denial', async () => {
+    const through = (from: string) =>
+      probeThroughRelay({ host: '127.0.0.1', port }, from, async (relay) => {
+        const got = await exchange(relay.port, 'p\n');
+        return { outcome: got ? 'allowed' : 'unknown', at: new Date().toISOString(), detail: got ? `answered ${got.trim()}` : 'the connection ended without an answer' };
+      });
+    expect(await through('192.0.2.1')).toMatchObject({ outcome: 'unknown', detail: expect.stringMatching(/^the connection ended without an answer; relay upstream: EADDRNOTAVAIL/) });
+    expect(await through('127.0.0.2')).toMatchObject({ outcome: 'allowed', detail: 'answered 127.0.0.2 p' });
   });
 
   test('closing the relay ends the connections it carries and stops listening', async () => {

@@ -27,7 +27,7 @@
  */
 import { z } from 'zod';
 import { credentialOf, type Credential, type CredentialOf, type CredentialType, type PointOfUse, type ProbeResult, type Resource } from '../../contract.ts';
-import { throughRelay } from '../../loopback-relay.ts';
+import { probeThroughRelay } from '../../loopback-relay.ts';
 import { addMember, type LdapClient } from '../client.ts';
 import { pathEntitlements } from '../entitlements.ts';
 import { confirmUnchanged } from '../../existing-objects.ts';
@@ -101,11 +101,9 @@ function grantGroupOf(ctx: Ctx): string {
 function readFrom(ctx: Ctx, bind: CredentialOf<'ldap-bind'>, from: string): Promise<ProbeResult> {
   const url = new URL(ctx.client.settings.url);
   const port = Number(url.port) || (url.protocol === 'ldaps:' ? 636 : 389);
-  return throughRelay({ host: url.hostname, port }, from, async (relay) => {
-    const result = await bindAndRead(() => ctx.client.open(`${url.protocol}//${relay.host}:${relay.port}`), bind.dn, bind.password, protectedTarget(ctx), (v) => ctx.secrets.add(v), 'unknown');
-    // The relay's own trouble (the address is not this machine's) explains an answer that is none.
-    return result.outcome === 'unknown' && relay.problems.length > 0 ? { ...result, detail: `${result.detail}; ${relay.problems.join('; ')}` } : result;
-  });
+  return probeThroughRelay({ host: url.hostname, port }, from, (relay) =>
+    bindAndRead(() => ctx.client.open(`${url.protocol}//${relay.host}:${relay.port}`), bind.dn, bind.password, protectedTarget(ctx), (v) => ctx.secrets.add(v), 'unknown'),
+  );
 }
 
 /** A credential this point cannot use proves nothing about the resource: unknown, never denied. */
