@@ -488,8 +488,31 @@ export interface PointOfUse<P = unknown, C = unknown> extends Half<P> {
    * itself, mint a child): tried for grants whose source cannot say it (a user's broker).
    */
   extensions?(ctx: ScenarioContext<P, C>, credential: Credential, grant: GrantRecord): ExtensionAttempt[];
+  /**
+   * How the privileged action is tried with a credential from another context: from `from`, a
+   * source address of the machine jitc runs on (`127.0.0.2`), instead of the one the task runs
+   * from. The engine asks for it when a scenario names the context its grant is bound to
+   * (`context:`), tries every attempt inside the window from each drifted address and once from
+   * the bound one, and judges them as `context-bound` (scenarios/drift.ts). A client that cannot
+   * choose its source address goes through adapters/loopback-relay.ts. Absent: the point cannot
+   * use a credential from elsewhere, and the check is "not evidenced on this target".
+   */
+  drifted?(ctx: ScenarioContext<P, C>, credential: Credential, from: string): DriftAttempt[];
   /** Remove what this half created. Returns what was removed. */
   teardown(ctx: ScenarioContext<P, C>): Promise<string[]>;
+}
+
+/**
+ * One try of the privileged action from a given context. Its `denied` must be the target's own
+ * refusal of that context (a pg_hba reject, Vault's permission denied for a bound CIDR), read as
+ * narrowly as the adapter's probes.ts says; anything else is `unknown`.
+ */
+export interface DriftAttempt {
+  /** "read the secret with the token", "log in and read the table". */
+  name: string;
+  /** The source address the attempt comes from. */
+  context: string;
+  attempt(): Promise<ProbeResult>;
 }
 
 /** A grant as its source issued it: the record, and the credential handed to the point of use. */

@@ -36,6 +36,7 @@ import { Interrupted, waitUntil, type WaitReporter } from './wait.ts';
 import { errorText } from './input.ts';
 import { type Admission, type AdmissionTicket, processAdmission, shortestTtlMs } from './admission.ts';
 import { brokerChecks, judgeApprovalChain, judgeBrokerStatedTtl, judgeClaimsAfterReuse, judgeClaimsAtIssue } from './broker-claims.ts';
+import { checkContextBinding, driftChecks } from './drift.ts';
 
 /** Wraps each phase, so a reporter can show it as a step (Allure) without the engine knowing. */
 export type PhaseWrapper = <T>(phase: Phase, body: () => Promise<T>) => Promise<T>;
@@ -243,6 +244,8 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
             ? `the harness lagged: it first used the grant ${lagMs} ms after issue, at or past its stated expiry, so nothing was tested (${used.outcome}: ${used.detail}); the target is not blamed`
             : `the grant did not work for the task (${used.outcome}: ${used.detail}); nothing after it was tested`,
       );
+      // Inside the window, right after the first use: the same credential from elsewhere.
+      await checkContextBinding(useCtx, { name: pointName, half: point }, issued.credential, scenario.context, verdict === 'pass', addCheck);
       if (verdict !== 'pass') return false;
       await source.afterUse?.(grantCtx, issued);
       handles.push(...issued.handles);
@@ -414,6 +417,7 @@ export function declaredChecks(scenario: Scenario, source: GrantSource, point: P
       ...LIFECYCLE_CHECKS,
       ...(scenario.limits ? ['privilege-width'] : []),
       ...(source.brokered ? brokerChecks(scenario.end.mode) : []),
+      ...driftChecks(scenario),
       ...source.checks(scenario.grant.params),
       ...point.checks(scenario.use.params),
     ]),

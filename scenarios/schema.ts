@@ -3,6 +3,7 @@
  * (or an adapter's native pair of both, as `mechanism`), their parameters, the task's approval
  * window and how the grant ends. Parsed once, at the edge.
  */
+import { BlockList, isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { SEVERITIES } from './catalogue.ts';
 import { seconds } from './durations.ts';
@@ -20,6 +21,37 @@ export const endSchema = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('revoke') }),
   z.strictObject({ mode: z.literal('consumed') }),
 ]);
+
+const address = z.union([z.ipv4(), z.ipv6()]);
+
+/**
+ * Where the task runs, and where a credential bound to it must not work. Every address is one of
+ * the machine jitc runs on: the probes leave from it.
+ */
+export const contextSchema = z
+  .strictObject({
+    /** The range the binding admits, as the target names it (a bound CIDR, a pg_hba address). */
+    boundTo: z.union([z.cidrv4(), z.cidrv6()]),
+    /** The address inside `boundTo` the bound-context probe leaves from; absent: `boundTo`'s own address when it is a single host. */
+    from: address.optional(),
+    /** One or more addresses outside `boundTo`: the credential is tried from each. */
+    driftFrom: z.union([address, z.array(address).min(1).max(4)]).transform((a) => (Array.isArray(a) ? a : [a])),
+  })
+  .transform((c, issue) => {
+    const [network, bits] = c.boundTo.split('/') as [string, string];
+    const family = isIPv4(network) ? 'ipv4' : 'ipv6';
+    const range = new BlockList();
+    range.addSubnet(network, Number(bits), family);
+    const inside = (a: string): boolean => (isIPv4(a) ? 'ipv4' : 'ipv6') === family && range.check(a, family);
+    const single = Number(bits) === (family === 'ipv4' ? 32 : 128);
+    const from = c.from ?? (single ? network : undefined);
+    if (from === undefined) issue.addIssue({ code: 'custom', path: ['from'], message: `required when boundTo is a range: the address inside ${c.boundTo} the bound-context probe leaves from` });
+    else if (!inside(from)) issue.addIssue({ code: 'custom', path: ['from'], message: `${from} is not inside boundTo ${c.boundTo}` });
+    // A drifted address inside the range proves nothing: the binding admits it.
+    for (const [i, a] of c.driftFrom.entries()) if (inside(a)) issue.addIssue({ code: 'custom', path: ['driftFrom', i], message: `${a} is inside boundTo ${c.boundTo}: a drifted context must lie outside it` });
+    return { boundTo: c.boundTo, from: from ?? network, driftFrom: c.driftFrom };
+  });
+export type ContextSpec = z.output<typeof contextSchema>;
 
 export const scenarioFileSchema = z.strictObject({
   id: scenarioId,
@@ -59,6 +91,11 @@ export const scenarioFileSchema = z.strictObject({
      */
     nodes: z.array(z.url()).min(1).max(16).optional(),
   }),
+  /**
+   * The context the grant is bound to (the workload's source addresses): the credential is tried
+   * from elsewhere inside the window and must be refused there (`context-bound`, scenarios/drift.ts).
+   */
+  context: contextSchema.optional(),
   limits: z
     .strictObject({
       /** Granted scope / needed scope above which `privilege-width` fails. */

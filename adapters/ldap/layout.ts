@@ -13,6 +13,11 @@ export interface DirectoryLayout {
   rootDn: string;
   /** Membership in this group (nested groups included, as the ACL says) grants the privileged action. */
   grantGroupDn: string;
+  /**
+   * Membership in this group grants the same read, but only to a connection from 127.0.0.1 (the
+   * ACL's peername clause): a grant bound to the context the task runs in (local target only).
+   */
+  boundGrantGroupDn: string | null;
   /** The entry and attribute whose read is the privileged action. */
   resourceDn: string;
   resourceAttribute: string;
@@ -46,6 +51,7 @@ export function localLayout(): DirectoryLayout {
     baseDn,
     rootDn: `cn=admin,${baseDn}`,
     grantGroupDn: `cn=protected-readers,ou=groups,${baseDn}`,
+    boundGrantGroupDn: `cn=protected-readers-from-127.0.0.1,ou=groups,${baseDn}`,
     resourceDn: `cn=protected,ou=resources,${baseDn}`,
     resourceAttribute: 'description',
     accountsDn: `ou=accounts,${baseDn}`,
@@ -75,6 +81,7 @@ export const settingsSchema = z.object({
   flavour: z.enum(['openldap', 'active-directory', '389-ds', 'ldap']).default('ldap'),
   baseDn: z.string().min(3),
   grantGroupDn: z.string().min(3),
+  boundGrantGroupDn: z.string().default(''),
   resourceDn: z.string().min(3),
   resourceAttribute: z.string().min(1),
   accountsDn: z.string().min(3),
@@ -94,6 +101,7 @@ export function layoutToSettings(layout: DirectoryLayout): Omit<LdapSettings, 'u
   return {
     baseDn: layout.baseDn,
     grantGroupDn: layout.grantGroupDn,
+    boundGrantGroupDn: layout.boundGrantGroupDn ?? '',
     resourceDn: layout.resourceDn,
     resourceAttribute: layout.resourceAttribute,
     accountsDn: layout.accountsDn,
@@ -114,6 +122,7 @@ export function settingsToLayout(s: LdapSettings): DirectoryLayout {
     baseDn: s.baseDn,
     rootDn: s.bindDn,
     grantGroupDn: s.grantGroupDn,
+    boundGrantGroupDn: s.boundGrantGroupDn || null,
     resourceDn: s.resourceDn,
     resourceAttribute: s.resourceAttribute,
     accountsDn: s.accountsDn,

@@ -19,6 +19,9 @@
  * objectClassViolation (65, "not dynamic") are not refusals of the holder: they say nothing about
  * a smaller TTL or another entry, so they stay `unknown`.
  *
+ * A bind and read from another source address (a grant bound to its context tried from elsewhere)
+ * is `denied` only by the read's refusal above, the ACL's own; a refused bind there is `unknown`.
+ *
  * Every probe opens its own connection (bindAndRead, lookupEntry's broker bind); only the probe of
  * a session kept open across the end reuses a connection, because that session is what it tests.
  *
@@ -135,14 +138,26 @@ export async function readProtected(session: Client, target: ReadTarget, onValue
   }
 }
 
-/** Bind a new connection as `dn`, read, and close it. */
-export async function bindAndRead(open: () => Client, dn: string, password: string, target: ReadTarget, onValue?: (value: string) => void): Promise<ProbeResult> {
+/**
+ * Bind a new connection as `dn`, read, and close it. `refusedBind: 'unknown'` for a read whose
+ * denial must be the ACL's alone (a bind tried from another address: a refused bind there says the
+ * credential is gone, not that the address was refused).
+ */
+export async function bindAndRead(
+  open: () => Client,
+  dn: string,
+  password: string,
+  target: ReadTarget,
+  onValue?: (value: string) => void,
+  refusedBind: 'denied' | 'unknown' = 'denied',
+): Promise<ProbeResult> {
   const client = open();
   try {
     try {
       await client.bind(dn, password);
     } catch (error) {
-      return classifyLdapError(error, 'bind');
+      const refused = classifyLdapError(error, 'bind');
+      return refused.outcome === 'denied' && refusedBind === 'unknown' ? { ...refused, outcome: 'unknown', detail: `${refused.detail}: not a refusal of the address` } : refused;
     }
     return await readProtected(client, target, onValue);
   } finally {

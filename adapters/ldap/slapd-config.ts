@@ -9,7 +9,8 @@
  *   record of who changed what, when;
  * - refint on `member`, so deleting (or expiring) an entry also removes it from every group,
  *   as Active Directory does for linked attributes;
- * - ACLs: only the grant group, followed through nested groups, reads the protected attribute; an
+ * - ACLs: only the grant group, followed through nested groups, reads the protected attribute (a
+ *   second grant group does on connections from 127.0.0.1 alone: a grant bound to its context); an
  *   "apps" subtree is granted the same read by location (a DN rule), to show what such rules do to
  *   open connections; authenticated identities read the rest; anonymous binds only;
  * - a separate database at ou=unaudited without the accesslog overlay: a real-world gap the
@@ -69,6 +70,7 @@ export function slapdConf(layout: DirectoryLayout, paths: SlapdPaths, rootPasswo
   const unaudited = layout.unauditedDn;
   const dnGranted = layout.dnGrantedDn;
   const selfService = layout.selfServiceDn;
+  const bound = layout.boundGrantGroupDn;
   return `# Written by jitc for one run; removed when the run's slapd stops.
 include ${paths.schemaDir}/core.schema
 include ${paths.schemaDir}/cosine.schema
@@ -131,9 +133,9 @@ logops writes bind
 ${refintBlock(layout)}
 
 # The privileged action: reading ${layout.resourceAttribute} of ${layout.resourceDn}.
-# Granted to members of ${layout.grantGroupDn}, nested groups included ("member*")${dnGranted ? `,\n# and, by location, to any identity under ${dnGranted}` : ''}.
+# Granted to members of ${layout.grantGroupDn}, nested groups included ("member*")${bound ? `,\n# to members of ${bound} on a connection from 127.0.0.1 alone` : ''}${dnGranted ? `,\n# and, by location, to any identity under ${dnGranted}` : ''}.
 access to dn.base=${quote(layout.resourceDn)} attrs=${layout.resourceAttribute}
-  by set=${quote(`[${layout.grantGroupDn}]/member* & user`)} read${dnGranted ? `\n  by dn.children=${quote(dnGranted)} read` : ''}
+  by set=${quote(`[${layout.grantGroupDn}]/member* & user`)} read${bound ? `\n  by set=${quote(`[${bound}]/member* & user`)} peername.ip=127.0.0.1 read` : ''}${dnGranted ? `\n  by dn.children=${quote(dnGranted)} read` : ''}
   by * none
 access to attrs=userPassword
   by anonymous auth
@@ -162,7 +164,7 @@ export function seedLdif(layout: DirectoryLayout, protectedValue: string, rootOb
       .filter((dn, i, all) => dn !== layout.baseDn && all.indexOf(dn) === i)
       .map((dn) => [`dn: ${dn}`, 'objectClass: organizationalUnit', `ou: ${rdnValue(dn)}`]),
     [`dn: ${layout.resourceDn}`, 'objectClass: applicationProcess', `cn: ${rdnValue(layout.resourceDn)}`, `${layout.resourceAttribute}: ${protectedValue}`],
-    [`dn: ${layout.grantGroupDn}`, 'objectClass: groupOfNames', `cn: ${rdnValue(layout.grantGroupDn)}`, `member: ${layout.emptyMember}`],
+    ...[layout.grantGroupDn, ...(layout.boundGrantGroupDn ? [layout.boundGrantGroupDn] : [])].map((dn) => [`dn: ${dn}`, 'objectClass: groupOfNames', `cn: ${rdnValue(dn)}`, `member: ${layout.emptyMember}`]),
   ];
   return `${entries.map((lines) => lines.join('\n')).join('\n\n')}\n`;
 }

@@ -33,6 +33,8 @@ export const settingsSchema = z.object({
   caKeyFile: z.string().min(1).optional(),
   crlDir: z.string().min(1).optional(),
   certLoginGroup: z.string().min(1).optional(),
+  /** The group whose members pg_hba.conf admits from one context alone (the local target's 127.0.0.1); absent: none jitc knows of. */
+  contextBoundGroup: z.string().min(1).optional(),
 });
 export type PgSettings = z.infer<typeof settingsSchema>;
 

@@ -30,16 +30,29 @@ export const ADMIN_USER = 'jitc_admin';
 export const CERT_LOGIN_GROUP = 'jitc_cert_login';
 
 /**
+ * The group whose members log in from 127.0.0.1 alone: the context a task's login is bound to.
+ * A scenario binds its login by making its grant role a member (pg_hba.conf's `+group` counts
+ * indirect members too); from any other address the server rejects it. Target-wide, like
+ * {@link CERT_LOGIN_GROUP}.
+ */
+export const CONTEXT_BOUND_GROUP = 'jitc_context_bound';
+
+/**
  * Certificate logins over TLS for members of {@link CERT_LOGIN_GROUP}, password logins (SCRAM)
- * for everyone else, over TCP from 127.0.0.1, and nothing else: no trust line, no peer or socket
+ * for everyone else, over TCP from the loopback, and nothing else: no trust line, no peer or socket
  * logins, so every login the harness judges is judged by its certificate or its password. A
  * member of the group is refused any other way in: a certificate holder that sets itself a
- * password (any role may) must not log in with it, where no CRL would ever end it.
+ * password (any role may) must not log in with it, where no CRL would ever end it. Members of
+ * {@link CONTEXT_BOUND_GROUP} are admitted from 127.0.0.1 and rejected from any other address; the
+ * server listens on 127.0.0.1 alone, so the other loopback addresses reach it only as a source
+ * (a probe from 127.0.0.2 of a login that should be bound to 127.0.0.1).
  */
-export const PG_HBA = `# jitc's own cluster: certificate logins over TLS for ${CERT_LOGIN_GROUP}, SCRAM password logins otherwise, over TCP from 127.0.0.1 only.
+export const PG_HBA = `# jitc's own cluster: certificate logins over TLS for ${CERT_LOGIN_GROUP}, SCRAM password logins otherwise, over TCP from the loopback only.
 hostssl all +${CERT_LOGIN_GROUP} 127.0.0.1/32 cert
-host all +${CERT_LOGIN_GROUP} 127.0.0.1/32 reject
-host all all 127.0.0.1/32 scram-sha-256
+host all +${CERT_LOGIN_GROUP} all reject
+host all +${CONTEXT_BOUND_GROUP} 127.0.0.1/32 scram-sha-256
+host all +${CONTEXT_BOUND_GROUP} all reject
+host all all 127.0.0.0/8 scram-sha-256
 `;
 
 const run = promisify(execFile);

@@ -18,6 +18,13 @@
  * with no row is `unknown` as well: row-level security or an emptied table hides whether the
  * privilege held.
  *
+ * A login from another source address (a login bound to its context tried from elsewhere, through
+ * a loopback relay) is `denied` on 28000 alone: pg_hba.conf rejecting the address ("pg_hba.conf
+ * rejects connection", "no pg_hba.conf entry"). A 28P01 or 42501 there is `unknown`: it says the
+ * login or its grant is gone, not that the address was refused; a 28000 for a login that may no
+ * longer log in at all is told apart by the login from the bound address right after
+ * (scenarios/drift.ts).
+ *
  * A probe of a client certificate (`cert-login`: a new TLS connection presenting it, log in, read)
  * is `denied` on the same SQLSTATEs — 28000 above is also PostgreSQL's "certificate authentication
  * failed" (the CN is not the role) — and on the TLS alerts with which the server itself refuses the
@@ -103,6 +110,19 @@ export function readFailure(error: unknown): FailureReading {
   if (DENIED.has(answer.code)) return { outcome: 'denied', detail: answer.text };
   return { outcome: 'unknown', detail: `unrecognised answer: ${answer.text}` };
 }
+
+/** A failed login from another source address: refused only by pg_hba.conf (see the header). */
+export function readContextFailure(error: unknown): FailureReading {
+  const reading = readFailure(error);
+  const answer = describePgError(error);
+  if (reading.outcome === 'denied' && answer.kind === 'server' && answer.code !== CONTEXT_REFUSED) {
+    return { outcome: 'unknown', detail: `not a refusal of the address: ${answer.text}` };
+  }
+  return reading;
+}
+
+/** invalid_authorization_specification: what pg_hba.conf answers an address it rejects or does not name. */
+const CONTEXT_REFUSED = '28000';
 
 interface CertificateRefusal {
   /** The alert's number on the wire. */

@@ -13,7 +13,7 @@ import pg from 'pg';
 import type { ProvisionOptions, StartedTarget, TargetConnection, TargetProvisioning } from '../contract.ts';
 import { freePort, startLocalServer } from '../local-process.ts';
 import { clientConfig, type PgSettings, quoteIdent } from './client.ts';
-import { ADMIN_USER, asServerUser, CERT_LOGIN_GROUP, clusterEnv, INITDB, initCluster, ownedDir, POSTGRES, serverArgs, serverUser } from './cluster.ts';
+import { ADMIN_USER, asServerUser, CERT_LOGIN_GROUP, clusterEnv, CONTEXT_BOUND_GROUP, INITDB, initCluster, ownedDir, POSTGRES, serverArgs, serverUser } from './cluster.ts';
 import { connectExternal, externalConfig } from './external.ts';
 import { makeLocalTls, OPENSSL, tlsServerArgs } from './tls.ts';
 
@@ -48,7 +48,7 @@ function connection(settings: PgSettings, version: string): TargetConnection {
       product: 'PostgreSQL',
       version,
       mode: 'local cluster, own data directory in a temporary directory',
-      authentication: `scram-sha-256 over TCP from 127.0.0.1 only; client certificates (cert, over TLS) for members of ${CERT_LOGIN_GROUP}, against the target's own root CA and CRL directory`,
+      authentication: `scram-sha-256 over TCP from the loopback (members of ${CONTEXT_BOUND_GROUP} from 127.0.0.1 only); client certificates (cert, over TLS) for members of ${CERT_LOGIN_GROUP}, against the target's own root CA and CRL directory`,
     },
   };
 }
@@ -85,6 +85,8 @@ export const postgresTargets: TargetProvisioning = {
           await client.query(`CREATE DATABASE ${quoteIdent(LOCAL_DATABASE)}`);
           // pg_hba.conf names the group; its members are made per scenario, by certificate-login points.
           await client.query(`CREATE ROLE ${quoteIdent(CERT_LOGIN_GROUP)} NOLOGIN`);
+          // Likewise the group bound to 127.0.0.1: a table-read point binding its grant role makes it a member.
+          await client.query(`CREATE ROLE ${quoteIdent(CONTEXT_BOUND_GROUP)} NOLOGIN`);
           const answer = await client.query<{ server_version: string }>('SHOW server_version');
           return answer.rows[0]?.server_version.split(' ')[0] ?? 'unknown';
         });
@@ -100,6 +102,7 @@ export const postgresTargets: TargetProvisioning = {
         caKeyFile: tls.caKeyFile,
         crlDir: tls.crlDir,
         certLoginGroup: CERT_LOGIN_GROUP,
+        contextBoundGroup: CONTEXT_BOUND_GROUP,
       };
       return { connection: connection(settings, version), pid: server.pid, stop: server.stop };
     },

@@ -22,6 +22,11 @@ export interface CallOptions {
   fresh?: boolean;
   /** Another node of the same target (a replica's URL): the call goes there instead. */
   node?: string;
+  /**
+   * The source address the call leaves from (`127.0.0.2`): a credential bound to its context is
+   * tried from elsewhere. Implies a fresh connection.
+   */
+  localAddress?: string;
 }
 
 /** A call the target (or something in front of it) answered with an error, or did not answer. */
@@ -84,7 +89,7 @@ export class VaultApi {
 
   async send<T = Record<string, unknown>>(method: VaultMethod, path: string, options: CallOptions = {}): Promise<T> {
     const holder = options.token !== undefined;
-    const fresh = options.fresh ?? holder;
+    const fresh = options.fresh ?? (holder || options.localAddress !== undefined);
     const headers: Record<string, string> = { ...options.headers };
     if (options.token) headers['X-Vault-Token'] = options.token;
     // LIST is Vault's own verb, which HTTP proxies and gateways in front of a Vault often refuse;
@@ -97,14 +102,15 @@ export class VaultApi {
     if (fresh) {
       // A new socket per call, closed when the answer is in: no agent pool to hand it back to.
       headers.Connection = 'close';
-      request.httpAgent = new HttpAgent({ keepAlive: false });
-      request.httpsAgent = new HttpsAgent({ keepAlive: false, rejectUnauthorized: !process.env.VAULT_SKIP_VERIFY });
+      const from = options.localAddress === undefined ? {} : { localAddress: options.localAddress };
+      request.httpAgent = new HttpAgent({ keepAlive: false, ...from });
+      request.httpsAgent = new HttpsAgent({ keepAlive: false, rejectUnauthorized: !process.env.VAULT_SKIP_VERIFY, ...from });
     }
     const client = this.#clientFor(options.node ?? this.address, !holder);
     try {
       return (await client.request(request)) as T;
     } catch (error) {
-      throw toCallError(`${method} ${path}${options.node ? ` on ${options.node}` : ''}`, error);
+      throw toCallError(`${method} ${path}${options.node ? ` on ${options.node}` : ''}${options.localAddress ? ` from ${options.localAddress}` : ''}`, error);
     }
   }
 }

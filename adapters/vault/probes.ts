@@ -8,6 +8,11 @@
  *   from the endpoint family the probe names ({@link GONE}): an invalid accessor, an invalid or
  *   expired secret_id, a wrapping token that is not valid, a lease Vault no longer holds.
  *
+ * A read from another source address (a token bound to CIDRs tried from outside them) is `denied`
+ * on the 403 "permission denied" alone: OpenBao answers a use outside `token_bound_cidrs` so, in
+ * the same words as a missing policy; the read from the bound address right after tells the two
+ * apart (scenarios/drift.ts).
+ *
  * Everything else is `unknown`: a 403 with an HTML page, an empty body or any other body (a proxy,
  * WAF or gateway said no; Vault was never asked), a 403 whose Vault error is not "permission
  * denied", any other 400, 5xx, timeouts, refused or reset connections.

@@ -89,8 +89,10 @@ describe("the local PostgreSQL's TLS is its own", () => {
     ]);
     expect(await sql('SELECT type, user_name, address, auth_method FROM pg_hba_file_rules ORDER BY line_number')).toEqual([
       { type: 'hostssl', user_name: ['+jitc_cert_login'], address: '127.0.0.1', auth_method: 'cert' },
-      { type: 'host', user_name: ['+jitc_cert_login'], address: '127.0.0.1', auth_method: 'reject' },
-      { type: 'host', user_name: ['all'], address: '127.0.0.1', auth_method: 'scram-sha-256' },
+      { type: 'host', user_name: ['+jitc_cert_login'], address: 'all', auth_method: 'reject' },
+      { type: 'host', user_name: ['+jitc_context_bound'], address: '127.0.0.1', auth_method: 'scram-sha-256' },
+      { type: 'host', user_name: ['+jitc_context_bound'], address: 'all', auth_method: 'reject' },
+      { type: 'host', user_name: ['all'], address: '127.0.0.0', auth_method: 'scram-sha-256' },
     ]);
     expect(await sql("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'jitc_cert_login'")).toEqual([{ rolcanlogin: false }]);
     const rootHash = execFileSync('openssl', ['x509', '-in', settings.caCertFile ?? '', '-noout', '-hash'], { encoding: 'utf8' }).trim();

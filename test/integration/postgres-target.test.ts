@@ -87,7 +87,7 @@ afterAll(async () => {
 });
 
 describe("the harness's PostgreSQL is its own", () => {
-  test('it runs as postgres from a data directory in a temporary directory, on 127.0.0.1 only, with SCRAM logins and certificate logins for its certificate group only', async () => {
+  test('it runs as postgres from a data directory in a temporary directory, on 127.0.0.1 only, with SCRAM logins from the loopback, certificate logins for its certificate group only, and its context-bound group admitted from 127.0.0.1 alone', async () => {
     const { pid } = started();
     expect(logged).toContainEqual(expect.stringMatching(/^postgres: PostgreSQL 15\.\d+ on 127\.0\.0\.1:\d+ \(pid \d+\)$/));
     console.log(`local PostgreSQL cold start (initdb + server + database): ${coldStartMs} ms`);
@@ -114,8 +114,10 @@ describe("the harness's PostgreSQL is its own", () => {
     );
     expect(rules).toEqual([
       { type: 'hostssl', database: ['all'], user_name: ['+jitc_cert_login'], address: '127.0.0.1', auth_method: 'cert' },
-      { type: 'host', database: ['all'], user_name: ['+jitc_cert_login'], address: '127.0.0.1', auth_method: 'reject' },
-      { type: 'host', database: ['all'], user_name: ['all'], address: '127.0.0.1', auth_method: 'scram-sha-256' },
+      { type: 'host', database: ['all'], user_name: ['+jitc_cert_login'], address: 'all', auth_method: 'reject' },
+      { type: 'host', database: ['all'], user_name: ['+jitc_context_bound'], address: '127.0.0.1', auth_method: 'scram-sha-256' },
+      { type: 'host', database: ['all'], user_name: ['+jitc_context_bound'], address: 'all', auth_method: 'reject' },
+      { type: 'host', database: ['all'], user_name: ['all'], address: '127.0.0.0', auth_method: 'scram-sha-256' },
     ]);
     // The admin's password went through a file that initdb read and jitc removed at once.
     expect(readdirSync(dirname(data)).sort()).toEqual(['data', 'postgres.log', 'socket', 'tls']);
@@ -144,8 +146,8 @@ describe("the harness's PostgreSQL is its own", () => {
     try {
       const connection = await external.connect(options);
       expect(connection).toMatchObject({ adapter: 'postgres', mode: 'external', secretSettings: ['password'], facts: { product: 'PostgreSQL' } });
-      // The local target's own TLS (its root CA, CRL directory, certificate group) is nothing an external one states.
-      const { caCertFile: _ca, caKeyFile: _key, crlDir: _crl, certLoginGroup: _group, ...login } = settings;
+      // The local target's own TLS (its root CA, CRL directory, certificate group) and its context-bound group are nothing an external one states.
+      const { caCertFile: _ca, caKeyFile: _key, crlDir: _crl, certLoginGroup: _group, contextBoundGroup: _bound, ...login } = settings;
       expect(connection.settings).toEqual(login);
       expect(adapter.hookEnvironment?.(connection)).toMatchObject({ PGHOST: '127.0.0.1', PGPORT: settings.port, PGDATABASE: 'jitc', PGUSER: 'jitc_admin', PGPASSWORD: settings.password });
       // Without sslmode, libpq's default (prefer) settles on TLS: this server offers it.

@@ -45,6 +45,13 @@ describe('the generated slapd.conf', () => {
     expect(conf).toContain(`by set="[${layout.grantGroupDn}]/member* & user" read`);
   });
 
+  test('the bound grant group reads it only on a connection from 127.0.0.1, and the seed holds that group empty', () => {
+    const rule = /^access to dn\.base=.*\n(?: {2}by .*\n)*/m.exec(conf)?.[0] ?? '';
+    expect(rule).toContain(`  by set="[${layout.boundGrantGroupDn}]/member* & user" peername.ip=127.0.0.1 read\n`);
+    expect(rule.match(new RegExp(layout.boundGrantGroupDn!.replace(/\./g, '\\.'), 'g'))).toHaveLength(1);
+    expect(seedLdif(layout, 'value', { o: 'jitc', dc: 'jitc' })).toContain(`dn: ${layout.boundGrantGroupDn}\nobjectClass: groupOfNames\ncn: protected-readers-from-127.0.0.1\nmember: ${layout.emptyMember}`);
+  });
+
   test('only the self-service subtree lets an entry, or a group\'s members, manage entryTtl; it comes before the catch-all read rule', () => {
     const managing = conf.match(/^access to .*\n(?:  by .*\n)*/gm)?.filter((rule) => / manage$/m.test(rule)) ?? [];
     expect(managing).toEqual([

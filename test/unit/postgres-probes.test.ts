@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:net';
 import pg from 'pg';
 import { afterAll, describe, expect, test } from 'vitest';
 import { clientConfig, parseNode, type PgSettings } from '../../adapters/postgres/client.ts';
-import { classifyPgError, classifySessionEnd, loginAndRead } from '../../adapters/postgres/probes.ts';
+import { classifyPgError, classifySessionEnd, loginAndRead, readContextFailure } from '../../adapters/postgres/probes.ts';
 import { freePort } from '../../adapters/local-process.ts';
 
 /** An error as node-postgres raises it from the server's ErrorResponse. */
@@ -102,5 +102,27 @@ describe('a node of reuse.nodes', () => {
     expect(parseNode('[::1]:5432')).toEqual({ host: '::1', port: 5432 });
     expect(() => parseNode('replica.db')).toThrow(/is not host:port/);
     expect(() => parseNode('replica.db:99999')).toThrow(/is not host:port/);
+  });
+});
+
+describe('a login from another source address', () => {
+  test('pg_hba.conf rejecting the address (28000) is a denial', () => {
+    expect(readContextFailure(serverError('28000', 'pg_hba.conf rejects connection for host "127.0.0.2", user "u", database "d", no encryption', 'FATAL'))).toEqual({
+      outcome: 'denied',
+      detail: 'FATAL 28000 invalid_authorization_specification: pg_hba.conf rejects connection for host "127.0.0.2", user "u", database "d", no encryption',
+    });
+    expect(readContextFailure(serverError('28000', 'no pg_hba.conf entry for host "127.0.0.2"', 'FATAL')).outcome).toBe('denied');
+  });
+
+  test('a refused password or a refused read is unknown there: the login or its grant is gone, the address was not refused', () => {
+    expect(readContextFailure(serverError('28P01', 'password authentication failed for user "u"', 'FATAL'))).toMatchObject({
+      outcome: 'unknown',
+      detail: expect.stringMatching(/^not a refusal of the address: FATAL 28P01/),
+    });
+    expect(readContextFailure(serverError('42501', 'permission denied for table t')).outcome).toBe('unknown');
+  });
+
+  test('no answer from the server is unknown', () => {
+    expect(readContextFailure(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })).outcome).toBe('unknown');
   });
 });

@@ -14,6 +14,10 @@
  * grant group, or it lives where an ACL rule grants the read by location (a DN rule), a second
  * path to the privilege that no revocation of a membership ends.
  *
+ * With `contextBound`, the grant goes through a second grant group whose read the ACL allows on
+ * connections from 127.0.0.1 alone; a scenario naming that context has the bind and read tried
+ * from elsewhere (`drifted`, scenarios/drift.ts).
+ *
  * With `existing:` the entry, the grant group and the requester are the user's own and nothing is
  * created (existing-entry.ts).
  *
@@ -22,14 +26,15 @@
  * bind (extension.ts); a member value a holder wrote is removed again at teardown.
  */
 import { z } from 'zod';
-import { credentialOf, type Credential, type CredentialType, type PointOfUse, type ProbeResult, type Resource } from '../../contract.ts';
+import { credentialOf, type Credential, type CredentialOf, type CredentialType, type PointOfUse, type ProbeResult, type Resource } from '../../contract.ts';
+import { probeThroughRelay } from '../../loopback-relay.ts';
 import { addMember, type LdapClient } from '../client.ts';
 import { pathEntitlements } from '../entitlements.ts';
 import { confirmUnchanged } from '../../existing-objects.ts';
 import { existingEntryParams, existingRequester, noRequester, rememberWritten, removeWritten, setUpExistingEntry } from '../existing-entry.ts';
 import { handedBindExtension } from '../extension.ts';
 import { addAccount, type Identity, type LdapContext, named, newIdentity, removeScenario, sameDn } from '../fixtures.ts';
-import { readProtected } from '../probes.ts';
+import { bindAndRead, readProtected } from '../probes.ts';
 import { reachFacts, readReach } from '../reach.ts';
 import { keepSessionOpen, newConnectionRead, openSession, protectedTarget } from '../sessions.ts';
 import { ATTRIBUTE_TERM, ENTRY_TERM, GRANT_GROUP_TERM } from '../terms.ts';
@@ -46,12 +51,18 @@ const params = z
      * that no revocation of the membership ends.
      */
     requesterIn: z.enum(['accounts', 'dn-granted']).default('accounts'),
+    /**
+     * Grant through the group whose read the ACL allows on connections from 127.0.0.1 alone (a
+     * peername clause): the grant is bound to the context the task runs in (local target only).
+     */
+    contextBound: z.boolean().default(false),
     /** The user's own entry, grant group and requester (existing-entry.ts): nothing is created. */
     existing: existingEntryParams.optional(),
   })
   .superRefine((p, issue) => {
     if (!p.existing) return;
     if (p.standingMembership) issue.addIssue({ code: 'custom', path: ['standingMembership'], message: 'not with existing: a broken setup changes the directory, and nothing is created beside existing objects' });
+    if (p.contextBound) issue.addIssue({ code: 'custom', path: ['contextBound'], message: 'not with existing: the existing grant group is bound by its own ACL, or not at all' });
     if (p.requesterIn !== 'accounts') issue.addIssue({ code: 'custom', path: ['requesterIn'], message: 'not with existing: the requester is existing.requesterDn' });
     if (p.existing.requesterPasswordEnv && !p.existing.requesterDn) issue.addIssue({ code: 'custom', path: ['existing', 'requesterPasswordEnv'], message: 'names the password of existing.requesterDn: give requesterDn too' });
   });
@@ -78,7 +89,22 @@ function requesterDn(ctx: Ctx): string | undefined {
   return ctx.params.existing ? ctx.params.existing.requesterDn : requester(ctx).dn;
 }
 
-const grantGroupOf = (ctx: Ctx): string => ctx.params.existing?.grantGroupDn ?? ctx.client.layout.grantGroupDn;
+function grantGroupOf(ctx: Ctx): string {
+  if (ctx.params.existing) return ctx.params.existing.grantGroupDn;
+  if (!ctx.params.contextBound) return ctx.client.layout.grantGroupDn;
+  const bound = ctx.client.layout.boundGrantGroupDn;
+  if (!bound) throw new Error('contextBound needs a grant group the ACL binds to 127.0.0.1 (boundGrantGroupDn): the local target');
+  return bound;
+}
+
+/** Bind on a new connection that leaves from `from` (a loopback relay: ldapts cannot choose), read, close. */
+function readFrom(ctx: Ctx, bind: CredentialOf<'ldap-bind'>, from: string): Promise<ProbeResult> {
+  const url = new URL(ctx.client.settings.url);
+  const port = Number(url.port) || (url.protocol === 'ldaps:' ? 636 : 389);
+  return probeThroughRelay({ host: url.hostname, port }, from, (relay) =>
+    bindAndRead(() => ctx.client.open(`${url.protocol}//${relay.host}:${relay.port}`), bind.dn, bind.password, protectedTarget(ctx), (v) => ctx.secrets.add(v), 'unknown'),
+  );
+}
 
 /** A credential this point cannot use proves nothing about the resource: unknown, never denied. */
 function unusable(credential: Credential): ProbeResult {
@@ -96,6 +122,8 @@ export const entryPoint: PointOfUse<Params, LdapClient> = {
   remediation: {
     'zero-standing-privilege':
       "Take the requester out of the grant group (and every group nested in it) and out of any subtree the directory's ACL grants the read by DN: only the broker's grant may reach the protected attribute.",
+    'context-bound':
+      "Grant the read to the task's group only on connections from the workload's own addresses: an ACL clause such as `by set=\"[<grant group>]/member* & user\" peername.ip=<address> read`, and no other clause granting that group the read",
     'session-ended-with-task':
       'Make connections end with the grant: close (or re-check) connections bound as an identity the grant created or whose membership ended, e.g. with an idle or connection-lifetime limit on the directory, and grant nothing to "any authenticated identity" that a kept-open connection could go on reading.',
   },
@@ -107,6 +135,7 @@ export const entryPoint: PointOfUse<Params, LdapClient> = {
     await addAccount(ctx, who.dn, who.password, { dynamic: false });
     ctx.state.set('requester', who);
     ctx.evidence.record('requester identity created, member of nothing', { dn: who.dn });
+    if (ctx.params.contextBound) ctx.evidence.record('the grant goes through the group the ACL binds to connections from 127.0.0.1', { group: grantGroupOf(ctx) });
     if (ctx.params.requesterIn === 'dn-granted') ctx.evidence.record('broken setup: the requester lives where the ACL grants the read by location (a DN rule)', { dn: who.dn });
     if (ctx.params.standingMembership) {
       await addMember(ctx.client, layout.grantGroupDn, who.dn);
@@ -114,7 +143,7 @@ export const entryPoint: PointOfUse<Params, LdapClient> = {
     }
     return {
       description: `read ${layout.resourceAttribute} of ${layout.resourceDn}`,
-      terms: { [GRANT_GROUP_TERM]: layout.grantGroupDn, [ENTRY_TERM]: layout.resourceDn, [ATTRIBUTE_TERM]: layout.resourceAttribute },
+      terms: { [GRANT_GROUP_TERM]: grantGroupOf(ctx), [ENTRY_TERM]: layout.resourceDn, [ATTRIBUTE_TERM]: layout.resourceAttribute },
       requester: who,
     };
   },
@@ -158,6 +187,13 @@ export const entryPoint: PointOfUse<Params, LdapClient> = {
     const facts = reachFacts(reach);
     if (!facts) ctx.evidence.record(`no membership path from ${bind.dn} into ${reach.grantGroup}: the directory states nothing about its privilege`, { dn: bind.dn, grantGroup: reach.grantGroup });
     return facts;
+  },
+
+  // The same bind and read from another source address: the ACL's peername clause must withhold
+  // the attribute there (insufficientAccessRights to the compare); a refused bind is not that.
+  drifted(ctx, credential, from) {
+    const bind = credentialOf(credential, 'ldap-bind');
+    return bind ? [{ name: 'bind and read the protected attribute', context: from, attempt: () => readFrom(ctx, bind, from) }] : [];
   },
 
   extensions(ctx, credential, grant) {

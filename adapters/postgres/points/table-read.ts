@@ -10,19 +10,28 @@
  * UNTIL, which bounds password logins only — sessions already open outlive it. Its holder may try
  * to outlast the grant with the login itself (extension.ts): move its own VALID UNTIL, make the
  * requester a member of the grant role, create a login of its own; a login it created is removed
- * again at teardown.
+ * again at teardown. With `contextBound`, the login is bound to the address the task runs from,
+ * and a scenario naming that context has it tried from elsewhere (`drifted`, scenarios/drift.ts).
  */
 import { z } from 'zod';
-import { credentialOf, type Credential, type CredentialType, type PointOfUse, type ProbeResult } from '../../contract.ts';
-import type { PgClient } from '../client.ts';
+import { credentialOf, type Credential, type CredentialOf, type CredentialType, type PointOfUse, type ProbeResult } from '../../contract.ts';
+import { probeThroughRelay } from '../../loopback-relay.ts';
+import { type PgClient, quoteIdent } from '../client.ts';
 import { tableEntitlements } from '../entitlements.ts';
 import { loginExtensions, removeHolderLogins } from '../extension.ts';
 import { applicationName, createFixtures, fixturesOf, type PgContext, removeFixtures, trackedSessions } from '../fixtures.ts';
-import { loginAndRead, pgErrorText } from '../probes.ts';
+import { loginAndRead, pgErrorText, readContextFailure } from '../probes.ts';
 import { closeSession, holdSession, openSession, readOnSession } from '../sessions.ts';
 import { DATABASE_TERM, GRANT_ROLE_TERM, TABLE_TERM } from '../terms.ts';
 
-const params = z.strictObject({});
+const params = z.strictObject({
+  /**
+   * Bind the task's login to the context it runs in: its grant role joins the target's
+   * context-bound group, which pg_hba.conf admits from one address alone (the local target:
+   * 127.0.0.1), so a login that is a member of the grant role is rejected from anywhere else.
+   */
+  contextBound: z.boolean().default(false),
+});
 type Params = z.infer<typeof params>;
 type Ctx = PgContext<Params>;
 
@@ -37,6 +46,23 @@ function unusable(credential: Credential): ProbeResult {
 function newConnectionRead(ctx: Ctx, user: string, password: string, node?: string): Promise<ProbeResult> {
   const options = { applicationName: applicationName(ctx), ...(node ? { node } : {}) };
   return loginAndRead(ctx.client.login(user, password, options), user, fixturesOf(ctx).table);
+}
+
+/** Log in as `login` on a new connection that leaves from `from`, read the table, close. */
+function readFrom(ctx: Ctx, login: CredentialOf<'db-login'>, from: string): Promise<ProbeResult> {
+  const { host, port } = ctx.client.settings;
+  return probeThroughRelay({ host, port: Number(port) }, from, (relay) => {
+    const client = ctx.client.login(login.user, login.password, { applicationName: applicationName(ctx), node: `${relay.host}:${relay.port}` });
+    return loginAndRead(client, login.user, fixturesOf(ctx).table, readContextFailure, ` from ${from}`);
+  });
+}
+
+/** Make the grant role a member of the target's context-bound group; dropping the role at teardown ends it. */
+async function bindToContext(ctx: Ctx, grantRole: string): Promise<void> {
+  const group = ctx.client.settings.contextBoundGroup;
+  if (!group) throw new Error('postgres/table-read contextBound needs a target whose pg_hba.conf binds a group to one context: the local target');
+  await ctx.client.admin.query(`GRANT ${quoteIdent(group)} TO ${quoteIdent(grantRole)}`);
+  ctx.evidence.record('grant role bound to its context: a member of the group pg_hba.conf admits from 127.0.0.1 alone', { grantRole, group });
 }
 
 interface RoleFacts {
@@ -57,6 +83,8 @@ export const tableReadPoint: PointOfUse<Params, PgClient> = {
   checks: () => ['session-ended-with-task'],
 
   remediation: {
+    'context-bound':
+      "Admit the task's logins from the workload's own addresses alone: a pg_hba.conf line for their group naming those addresses, then a `host all +<group> all reject` line before any wider one",
     'zero-standing-privilege':
       'Take the requester out of the grant role (REVOKE "<grant role>" FROM "<requester>", and out of every role that is a member of it), and revoke any SELECT on the table or USAGE on its schema granted to the requester or PUBLIC: only a grant may make a login a member of the grant role',
     'no-residue':
@@ -69,6 +97,7 @@ export const tableReadPoint: PointOfUse<Params, PgClient> = {
 
   async setup(ctx) {
     const fixtures = await createFixtures(ctx);
+    if (ctx.params.contextBound) await bindToContext(ctx, fixtures.grantRole);
     const database = ctx.client.settings.database;
     return {
       description: `read table ${fixtures.table} in database ${database}`,
@@ -135,6 +164,13 @@ export const tableReadPoint: PointOfUse<Params, PgClient> = {
           ? `role ${login.user} has no VALID UNTIL: the database states no end for its password`
           : `role ${login.user} is VALID UNTIL ${until.toISOString()} (${ttlSeconds} s after the database's clock now), which bounds password logins only: sessions already open outlive it`,
     };
+  },
+
+  // A new login from another source address, through a loopback relay: node-postgres cannot
+  // choose its own. Refused only by pg_hba.conf's own answer (probes.ts).
+  drifted(ctx, credential, from) {
+    const login = credentialOf(credential, 'db-login');
+    return login ? [{ name: 'log in and read the table', context: from, attempt: () => readFrom(ctx, login, from) }] : [];
   },
 
   extensions(ctx, credential, grant) {

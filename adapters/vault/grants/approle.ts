@@ -6,7 +6,8 @@
  * (tried at the point of use), and no secret_id may be left listed under the role. The role caps
  * its login tokens at the approval window, and the holder of a login token may stretch it no
  * further (extension.ts). A role handing out batch tokens, which Vault cannot revoke, cannot end
- * the task's session when the task ends.
+ * the task's session when the task ends. The role may bind its secret_ids and its login tokens to
+ * the task's source addresses (`secretIdBoundCidrs`, `tokenBoundCidrs`).
  *
  * With `role:` the scenario names an AppRole role of the user's own configuration (under `mount:`,
  * default the target's AppRole mount): the secret_id the broker generates for it is the grant, the
@@ -51,6 +52,10 @@ const params = z
     tokenExplicitMaxTtlSeconds: seconds.nullable().optional(),
     /** `batch` (broken where the session must end with the task): tokens Vault cannot revoke. */
     tokenType: z.enum(['service', 'batch']).optional(),
+    /** The role's secret_id_bound_cidrs: where a login with its secret_ids may come from. */
+    secretIdBoundCidrs: z.array(z.union([z.cidrv4(), z.cidrv6()])).min(1).nullable().optional(),
+    /** The role's token_bound_cidrs: where its login tokens may be used from; absent, anywhere. */
+    tokenBoundCidrs: z.array(z.union([z.cidrv4(), z.cidrv6()])).min(1).nullable().optional(),
   })
   .superRefine((p, issue) => {
     if (p.role === undefined) {
@@ -61,7 +66,7 @@ const params = z
       return;
     }
     // The role's own settings are what is judged; setting any of them would change the target.
-    for (const key of ['secretIdNumUses', 'secretIdTtlSeconds', 'tokenTtlSeconds', 'tokenExplicitMaxTtlSeconds', 'tokenType'] as const) {
+    for (const key of ['secretIdNumUses', 'secretIdTtlSeconds', 'tokenTtlSeconds', 'tokenExplicitMaxTtlSeconds', 'tokenType', 'secretIdBoundCidrs', 'tokenBoundCidrs'] as const) {
       if (p[key] !== undefined) issue.addIssue({ code: 'custom', path: [key], message: 'not with role: an existing AppRole role is judged by its own settings, and nothing but the secret_id is created' });
     }
   });
@@ -193,6 +198,7 @@ export const approleSource: GrantSource<Params, VaultClient> = {
     'holder-cannot-extend': 'Set token_explicit_max_ttl on the AppRole role to the approval window and keep token creation out of its token_policies',
     'no-residue': 'Issue single-use secret_ids and revoke the login token at task end, so that nothing stays listed under the role',
     'role-within-window': 'Set secret_id_ttl, token_max_ttl and token_explicit_max_ttl on the AppRole role no longer than the approval window, and give it no token_period',
+    'context-bound': "Set token_bound_cidrs (and secret_id_bound_cidrs) on the AppRole role to the workload's own addresses, so its login tokens are refused from anywhere else",
     'role-trust-narrow': 'Keep bind_secret_id on, so only a secret_id the broker generates logs in, and bind secret_ids and tokens to the broker\'s addresses (secret_id_bound_cidrs, token_bound_cidrs)',
   },
 
@@ -216,6 +222,8 @@ export const approleSource: GrantSource<Params, VaultClient> = {
       token_type: tokenType,
       secret_id_num_uses: fixture(ctx, 'secretIdNumUses'),
       secret_id_ttl: `${fixture(ctx, 'secretIdTtlSeconds')}s`,
+      ...(ctx.params.secretIdBoundCidrs ? { secret_id_bound_cidrs: ctx.params.secretIdBoundCidrs } : {}),
+      ...(ctx.params.tokenBoundCidrs ? { token_bound_cidrs: ctx.params.tokenBoundCidrs } : {}),
     });
     const roleId = await api.call<{ data: { role_id: string } }>('GET', `${rolePath(ctx)}/role-id`);
     ctx.state.set('roleId', roleId.data.role_id);
@@ -223,6 +231,8 @@ export const approleSource: GrantSource<Params, VaultClient> = {
       role: roleName(ctx),
       tokenExplicitMaxTtlSeconds: cap,
       tokenType,
+      secretIdBoundCidrs: ctx.params.secretIdBoundCidrs ?? null,
+      tokenBoundCidrs: ctx.params.tokenBoundCidrs ?? null,
     });
   },
 

@@ -4,7 +4,8 @@
  * token with it). The target must deny it at its end, forget its accessor, take its children with
  * it, and let the holder stretch it no further than the window (extension.ts). Reuse of the token
  * and of its child is tried at the point of use; whether Vault still knows the accessor is asked
- * of Vault itself.
+ * of Vault itself. With `boundCidrs:` the token is bound to the task's source addresses, through a
+ * token role of the scenario's own, removed at teardown.
  *
  * With `role:` the scenario names a token role of the user's own configuration: the broker creates
  * the token with `auth/token/create/<role>`, asking only a TTL (the window unless ttlSeconds says
@@ -53,12 +54,23 @@ const params = z
      * to their own TTL (a broker that picked the wrong endpoint), or `nothing`.
      */
     revokeAtEnd: z.enum(['token', 'orphan', 'nothing']).default('token'),
+    /**
+     * Bind the token to the task's source addresses: the broker creates it through a token role of
+     * the scenario's own whose token_bound_cidrs names them, so Vault refuses it from anywhere else.
+     */
+    boundCidrs: z.array(z.union([z.cidrv4(), z.cidrv6()])).min(1).nullable().optional(),
   })
   .superRefine((p, issue) => {
     if (p.role === undefined && p.ttlSeconds === undefined) issue.addIssue({ code: 'custom', path: ['ttlSeconds'], message: 'required unless role names an existing token role' });
     if (p.role === undefined) return;
     // The role decides the token's policies and caps; a policy of the broker's own would change the target.
-    const given = { explicitMaxTtlSeconds: p.explicitMaxTtlSeconds !== undefined, periodSeconds: p.periodSeconds !== undefined, child: p.child !== undefined, holderMayCreate: p.holderMayCreate.length > 0 };
+    const given = {
+      explicitMaxTtlSeconds: p.explicitMaxTtlSeconds !== undefined,
+      periodSeconds: p.periodSeconds !== undefined,
+      child: p.child !== undefined,
+      holderMayCreate: p.holderMayCreate.length > 0,
+      boundCidrs: Boolean(p.boundCidrs),
+    };
     for (const [key, set] of Object.entries(given)) {
       if (set) issue.addIssue({ code: 'custom', path: [key], message: 'not with role: an existing token role is judged by its own settings, and nothing but the token is created' });
     }
@@ -77,6 +89,31 @@ function issued(ctx: Ctx): VaultToken {
 }
 
 const rolePath = (role: string): string => `auth/token/roles/${role}`;
+/** The token role of the scenario's own that binds its token to CIDRs; set once created. */
+const BOUND_ROLE = 'boundRole';
+
+/** The cap no renewal passes: the approval window unless the scenario says otherwise; null sets none. */
+const capOf = (ctx: Ctx): number | null => (ctx.params.explicitMaxTtlSeconds === undefined ? ctx.task.windowSeconds : ctx.params.explicitMaxTtlSeconds);
+
+/**
+ * Vault binds a token to source addresses only through a token role (auth/token/create ignores
+ * bound_cidrs): one of the scenario's own, allowing exactly the policies the broker grants. The
+ * role carries the cap as well: OpenBao renews a role's token by the role's own caps, whatever
+ * explicit_max_ttl the token was created with.
+ */
+async function createBoundRole(ctx: Ctx, cidrs: string[]): Promise<void> {
+  const extra = ctx.state.get(HOLDER_POLICY) as string | undefined;
+  const cap = capOf(ctx);
+  await ctx.client.api.call('POST', rolePath(ctx.prefix), {
+    allowed_policies: [term(ctx, TERMS.policy), ...(extra ? [extra] : [])],
+    token_bound_cidrs: cidrs,
+    orphan: false,
+    renewable: true,
+    ...(cap === null ? {} : { token_explicit_max_ttl: `${cap}s` }),
+  });
+  ctx.state.set(BOUND_ROLE, ctx.prefix);
+  ctx.evidence.record('token role created to bind the grant to its context', { role: ctx.prefix, tokenBoundCidrs: cidrs, tokenExplicitMaxTtlSeconds: cap });
+}
 
 /** Read the existing role and its mount's max TTL, report what they let a token become, and remember the role for teardown. */
 async function judgeRole(ctx: Ctx, role: string): Promise<void> {
@@ -94,13 +131,28 @@ function createCall(ctx: Ctx): { path: string; body: Record<string, unknown>; tt
     return { path: `auth/token/create/${p.role}`, body: { display_name: ctx.prefix, meta, ...(ttl === null ? {} : { ttl: `${ttl}s` }) }, ttl, cap: null };
   }
   const extra = ctx.state.get(HOLDER_POLICY) as string | undefined;
+  const bound = ctx.state.get(BOUND_ROLE) as string | undefined;
   const body: Record<string, unknown> = { policies: [term(ctx, TERMS.policy), ...(extra ? [extra] : [])], display_name: ctx.prefix, meta, renewable: true };
   const ttl = p.ttlSeconds ?? null;
   if (ttl !== null) body.ttl = `${ttl}s`;
-  const cap = p.explicitMaxTtlSeconds === undefined ? ctx.task.windowSeconds : p.explicitMaxTtlSeconds;
+  const cap = capOf(ctx);
   if (cap !== null) body.explicit_max_ttl = `${cap}s`;
   if (p.periodSeconds !== undefined) body.period = `${p.periodSeconds}s`;
-  return { path: 'auth/token/create', body, ttl, cap };
+  return { path: bound === undefined ? 'auth/token/create' : `auth/token/create/${bound}`, body, ttl, cap };
+}
+
+/** The broker's own policy for token creation the task (or a broken setup) needs, when it needs any. */
+async function setUpHolderPolicy(ctx: Ctx): Promise<void> {
+  const may = new Set(ctx.params.holderMayCreate);
+  if (ctx.params.child) may.add(ctx.params.child.orphan ? 'orphan' : 'child');
+  if (may.size === 0) return;
+  const hcl = [...may].map((kind) => `path "${CREATE_PATHS[kind]}" {\n  capabilities = ["update"]\n}\n`).join('');
+  await ctx.client.api.call('PUT', `sys/policies/acl/${holderPolicy(ctx)}`, { policy: hcl });
+  ctx.state.set(HOLDER_POLICY, holderPolicy(ctx));
+  ctx.evidence.record('token-creation policy created for the grant', { policy: holderPolicy(ctx), paths: [...may].map((kind) => CREATE_PATHS[kind]) });
+  if (ctx.params.holderMayCreate.length > 0) {
+    ctx.evidence.record('broken setup: the grant\'s policy lets its holder create tokens', { may: ctx.params.holderMayCreate.map((kind) => CREATE_PATHS[kind]) });
+  }
 }
 
 export const tokenSource: GrantSource<TokenParams, VaultClient> = {
@@ -118,20 +170,13 @@ export const tokenSource: GrantSource<TokenParams, VaultClient> = {
     'no-residue': 'Revoke the task\'s token, with its children, when the task ends',
     'role-within-window': 'Set token_explicit_max_ttl on the token role to the approval window and give it no token_period, so no token of the role outlives the window',
     'role-trust-narrow': 'Bind the token role to the broker: token_bound_cidrs naming its addresses, no "*" in allowed_entity_aliases, and auth/token/create/<role> in the broker\'s policy only',
+    'context-bound': "Create the task's token through a token role whose token_bound_cidrs names the workload's own addresses, so Vault refuses it from anywhere else",
   },
 
   async setup(ctx) {
     if (ctx.params.role !== undefined) return judgeRole(ctx, ctx.params.role);
-    const may = new Set(ctx.params.holderMayCreate);
-    if (ctx.params.child) may.add(ctx.params.child.orphan ? 'orphan' : 'child');
-    if (may.size === 0) return;
-    const hcl = [...may].map((kind) => `path "${CREATE_PATHS[kind]}" {\n  capabilities = ["update"]\n}\n`).join('');
-    await ctx.client.api.call('PUT', `sys/policies/acl/${holderPolicy(ctx)}`, { policy: hcl });
-    ctx.state.set(HOLDER_POLICY, holderPolicy(ctx));
-    ctx.evidence.record('token-creation policy created for the grant', { policy: holderPolicy(ctx), paths: [...may].map((kind) => CREATE_PATHS[kind]) });
-    if (ctx.params.holderMayCreate.length > 0) {
-      ctx.evidence.record('broken setup: the grant\'s policy lets its holder create tokens', { may: ctx.params.holderMayCreate.map((kind) => CREATE_PATHS[kind]) });
-    }
+    await setUpHolderPolicy(ctx);
+    if (ctx.params.boundCidrs) await createBoundRole(ctx, ctx.params.boundCidrs);
   },
 
   // The JIT token and its children carry the read policy: the point of use lists them. A role's
@@ -168,6 +213,7 @@ export const tokenSource: GrantSource<TokenParams, VaultClient> = {
         periodSeconds: info.period ?? 0,
         policies: info.policies.join(','),
         ...(p.role === undefined ? {} : { role: p.role }),
+        ...(p.boundCidrs ? { boundCidrs: p.boundCidrs.join(',') } : {}),
       },
       handles,
       extensions: [],
@@ -198,6 +244,11 @@ export const tokenSource: GrantSource<TokenParams, VaultClient> = {
   async teardown(ctx) {
     const removed = await revokeTracked(ctx);
     await confirmUnchanged(ctx);
+    const bound = ctx.state.get(BOUND_ROLE) as string | undefined;
+    if (bound) {
+      await ctx.client.api.call('DELETE', rolePath(bound));
+      removed.push(`token role ${bound}`);
+    }
     const extra = ctx.state.get(HOLDER_POLICY) as string | undefined;
     if (extra) {
       await ctx.client.api.call('DELETE', `sys/policies/acl/${extra}`);

@@ -11,14 +11,15 @@
  *
  * About a token it did not see issued (a user's broker issued it) the point asks Vault with the
  * token itself (lookup-self, token-facts.ts), and lets its holder try to stretch it as any Vault
- * token's holder would (extension.ts).
+ * token's holder would (extension.ts). A scenario naming the token's context has the read tried
+ * from another source address as well (`drifted`, scenarios/drift.ts).
  */
 import type { Credential, PointOfUse, ProbeResult } from '../../contract.ts';
-import { readRefusal } from '../probes.ts';
+import { probe, readRefusal } from '../probes.ts';
 import { tokensHolding, type VaultClient } from '../client.ts';
 import { existingEntitlements, existingRequester, noRequester, rememberHanded, setUpExistingSecret, tearDownExistingSecret } from '../existing-secret.ts';
 import { vaultTokenExtensions } from '../extension.ts';
-import { createFixtures, type FixtureParams, fixtureParams, policyName, readSecret, removeFixtures, requesterOf, secretPath, type VaultContext } from '../fixtures.ts';
+import { createFixtures, type FixtureParams, fixtureParams, policyName, readSecret, removeFixtures, requesterOf, secretPath, taskSecretPath, type VaultContext } from '../fixtures.ts';
 import { TERMS } from '../terms.ts';
 import { tokenFacts } from '../token-facts.ts';
 
@@ -85,6 +86,13 @@ export const kvSecretPoint: PointOfUse<FixtureParams, VaultClient> = {
     if (credential.type !== 'vault-token') return [];
     // What the holder mints is probed here, at this point of use, like the grant itself.
     return vaultTokenExtensions({ ...ctx, pointOfUse: { probe: (minted, node) => readWith(ctx, minted, node) } }, credential, grant);
+  },
+
+  // The same read from another source address: a token bound to CIDRs (a role's token_bound_cidrs)
+  // is refused there with Vault's own 403 permission denied, and only that counts (probes.ts).
+  drifted(ctx, credential, from) {
+    if (credential.type !== 'vault-token') return [];
+    return [{ name: 'read the secret with the token', context: from, attempt: () => probe(() => ctx.client.api.send('GET', taskSecretPath(ctx), { token: credential.token, localAddress: from })) }];
   },
 
   teardown: (ctx) => (ctx.params.existing ? tearDownExistingSecret(ctx) : removeFixtures(ctx)),
