@@ -2,16 +2,17 @@
  * Admission of grants. A grant's TTL clock starts when the target issues it, so a harness that
  * issues more grants than it can use promptly lets them expire unused: the scenario is then
  * inconclusive, and nothing about the target was tested. The engine therefore asks for admission
- * before it requests a grant and gives the slot back once the grant has been used for the first
- * time (the only stretch where the harness's own lag eats the TTL).
+ * before it requests a grant and gives the slot back once the work that must land inside the TTL
+ * is done: the first use, and the context and extension attempts beside it (the only stretch
+ * where the harness's own lag eats the TTL).
  *
  * Admission is granted while two things hold:
  * - this process's event loop is prompt: its current delay (timers firing late) is within a
  *   fraction of the scenario's shortest TTL, since every step between issue and first use waits
  *   on that loop;
- * - fewer grants are between issue and first use than the current cap. The cap adapts to what
- *   the run measures (halved when a grant's issue-to-first-use lag went over the budget, raised
- *   by one when it stayed well under), so it follows the machine and the target, not a guess.
+ * - fewer grants are inside that stretch than the current cap. The cap adapts to what the run
+ *   measures (halved when a grant's stretch took over half its TTL, raised by one when it took
+ *   under a quarter), so it follows the machine and the target, not a guess.
  *
  * A scheduler, not a bigger pool: scenarios outside that stretch (waiting for an expiry, polling
  * reuse, reading residue) are not counted, so hundreds can wait at once.
@@ -19,11 +20,13 @@
 import { Interrupted } from './wait.ts';
 
 export interface AdmissionOptions {
-  /** Share of a scenario's shortest TTL the harness may spend between issue and first use. */
+  /** Share of a scenario's shortest TTL the event loop may be late by when a grant is admitted. */
   lagFraction: number;
+  /** Share of the TTL a grant's in-window stretch may take before the cap is halved. */
+  holdFraction: number;
   /** How late this process's timers fire right now, in ms. */
   loopDelayMs: () => number;
-  /** Grants between issue and first use at once, to start with; adapted from measurement. */
+  /** Grants inside their in-window stretch at once, to start with; adapted from measurement. */
   initialCap: number;
   maxCap: number;
   /**
@@ -37,12 +40,12 @@ export interface AdmissionOptions {
 export interface AdmissionTicket {
   /** How long the scenario waited to be admitted, ms. */
   waitedMs: number;
-  /** The budget it was admitted under: the most issue-to-first-use lag the harness allows itself, ms. */
+  /** The budget it was admitted under: how late the event loop may be, ms. */
   budgetMs: number;
   /** True when it was admitted only because it had waited `maxWaitMs`. */
   overBudget: boolean;
-  /** Give the slot back, with the issue-to-first-use lag measured (null: the grant was never used). */
-  release(lagMs: number | null): void;
+  /** Give the slot back, with how long the stretch took from issue (null: no grant was issued). */
+  release(heldMs: number | null): void;
 }
 
 const POLL_MS = 10;
@@ -55,7 +58,7 @@ export class Admission {
     this.cap = options.initialCap;
   }
 
-  /** Grants between issue and first use right now, and how many may be. */
+  /** Grants inside their in-window stretch right now, and how many may be. */
   state(): { inFlight: number; cap: number } {
     return { inFlight: this.inFlight, cap: this.cap };
   }
@@ -85,13 +88,14 @@ export class Admission {
       waitedMs: Date.now() - started,
       budgetMs,
       overBudget,
-      release: (lagMs) => {
+      release: (heldMs) => {
         if (released) return;
         released = true;
         this.inFlight -= 1;
-        if (lagMs === null) return;
-        if (lagMs > budgetMs) this.cap = Math.max(1, Math.floor(this.cap / 2));
-        else if (lagMs < budgetMs / 2) this.cap = Math.min(this.options.maxCap, this.cap + 1);
+        if (heldMs === null) return;
+        const holdBudget = ttlMs * this.options.holdFraction;
+        if (heldMs > holdBudget) this.cap = Math.max(1, Math.floor(this.cap / 2));
+        else if (heldMs < holdBudget / 2) this.cap = Math.min(this.options.maxCap, this.cap + 1);
       },
     };
   }
@@ -148,11 +152,11 @@ export function shortestTtlMs(windowSeconds: number, ...params: unknown[]): numb
 let shared: Admission | undefined;
 
 /**
- * The process's one admission: every scenario of a suite file shares its event loop. A quarter
- * of the TTL for the harness's own lag leaves three quarters for the target's answers and the
- * reuse poll's margin; the starting cap is a suite's default concurrency.
+ * The process's one admission: every scenario of a suite file shares its event loop. An event
+ * loop late by a quarter of the TTL, or in-window work taking half of it, leaves too little for
+ * the target's own answers; the starting cap is a suite's default concurrency.
  */
 export function processAdmission(): Admission {
-  shared ??= new Admission({ lagFraction: 0.25, loopDelayMs: loopDelaySampler(), initialCap: 8, maxCap: 1000, maxWaitMs: 120_000 });
+  shared ??= new Admission({ lagFraction: 0.25, holdFraction: 0.5, loopDelayMs: loopDelaySampler(), initialCap: 8, maxCap: 1000, maxWaitMs: 120_000 });
   return shared;
 }

@@ -148,7 +148,7 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
 
   let grant: Grant | undefined;
   let sourceSetUp = false;
-  /** The admission held from the request to the first use; given back at once if the lifecycle stops between. */
+  /** The admission held from the request to the end of the in-window attempts; given back at once if the lifecycle stops between. */
   let ticket: AdmissionTicket | undefined;
   /** Everything probed after the end: the grant's handles and whatever the holder minted. */
   const handles: ReuseHandle[] = [];
@@ -223,7 +223,8 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
     grant = issued;
     const extensions: ExtensionOutcome[] = [];
 
-    const usable = await runPhase('use', async () => {
+    // The first use, then what must land inside the TTL beside it: the context and extension attempts.
+    const useInsideWindow = async (): Promise<boolean> => {
       const { sessions, ...used } = await point.use(useCtx, issued.credential);
       // Sessions opened during use join the grant's handles at once, so teardown closes them whatever the verdict.
       issued.handles.push(...(sessions ?? []));
@@ -232,7 +233,6 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
       // The harness's own lag, measured in every result: a late first use must never blame the target.
       const lagMs = Date.parse(used.at) - Date.parse(issued.issuedAt);
       metrics.harnessLag.issueToFirstUseMs = lagMs;
-      ticket?.release(lagMs);
       const verdict = verdictWhenUseExpected(used.outcome);
       const ate = issued.expiresAt !== null && Date.parse(used.at) >= Date.parse(issued.expiresAt);
       addCheck(
@@ -251,6 +251,15 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
       handles.push(...issued.handles);
       extensions.push(...(await tryExtensions(grantCtx, issued, 'inside-window', handles)));
       return true;
+    };
+
+    const usable = await runPhase('use', async () => {
+      try {
+        return await useInsideWindow();
+      } finally {
+        // The slot is held through every attempt that must land inside the TTL, not only the first use.
+        ticket?.release(Date.now() - Date.parse(issued.issuedAt));
+      }
     });
 
     const ended = await runPhase('end', () => endGrant(grantCtx, source, issued, scenario, options.onWait));

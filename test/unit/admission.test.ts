@@ -21,7 +21,7 @@ function busy(ms: number): void {
 
 describe('admission', () => {
   test('admits up to the cap, then waits for a release', async () => {
-    const admission = new Admission({ lagFraction: 0.25, loopDelayMs: () => 0, initialCap: 2, maxCap: 10, maxWaitMs: 5_000 });
+    const admission = new Admission({ lagFraction: 0.25, holdFraction: 0.5, loopDelayMs: () => 0, initialCap: 2, maxCap: 10, maxWaitMs: 5_000 });
     const a = await admission.admit(1_000, never);
     const b = await admission.admit(1_000, never);
     let third = false;
@@ -40,14 +40,14 @@ describe('admission', () => {
     expect(admission.state().inFlight).toBe(0);
   });
 
-  test('a lag over the budget halves the cap; a lag well under it raises the cap by one; a second release changes nothing', async () => {
-    const admission = new Admission({ lagFraction: 0.25, loopDelayMs: () => 0, initialCap: 8, maxCap: 9, maxWaitMs: 5_000 });
+  test('a stretch over half the TTL halves the cap; one under a quarter raises it by one; a second release changes nothing', async () => {
+    const admission = new Admission({ lagFraction: 0.25, holdFraction: 0.5, loopDelayMs: () => 0, initialCap: 8, maxCap: 9, maxWaitMs: 5_000 });
     const slow = await admission.admit(1_000, never);
-    slow.release(300);
+    slow.release(600);
     expect(admission.state().cap).toBe(4);
-    slow.release(300);
+    slow.release(600);
     expect(admission.state()).toEqual({ inFlight: 0, cap: 4 });
-    for (let i = 0; i < 10; i++) (await admission.admit(1_000, never)).release(10);
+    for (let i = 0; i < 10; i++) (await admission.admit(1_000, never)).release(200);
     expect(admission.state().cap).toBe(9);
     for (let i = 0; i < 6; i++) (await admission.admit(1_000, never)).release(900);
     expect(admission.state().cap).toBe(1);
@@ -55,13 +55,13 @@ describe('admission', () => {
 
   test('a slow event loop holds admission until it is prompt again; past the longest wait it admits and says so', async () => {
     let delay = 400;
-    const admission = new Admission({ lagFraction: 0.25, loopDelayMs: () => delay, initialCap: 8, maxCap: 8, maxWaitMs: 300 });
+    const admission = new Admission({ lagFraction: 0.25, holdFraction: 0.5, loopDelayMs: () => delay, initialCap: 8, maxCap: 8, maxWaitMs: 300 });
     const overdue = await admission.admit(1_000, never);
     expect(overdue.overBudget).toBe(true);
     expect(overdue.waitedMs).toBeGreaterThanOrEqual(290);
     overdue.release(null);
 
-    const patient = new Admission({ lagFraction: 0.25, loopDelayMs: () => delay, initialCap: 8, maxCap: 8, maxWaitMs: 10_000 });
+    const patient = new Admission({ lagFraction: 0.25, holdFraction: 0.5, loopDelayMs: () => delay, initialCap: 8, maxCap: 8, maxWaitMs: 10_000 });
     setTimeout(() => (delay = 100), 200);
     const ticket = await patient.admit(1_000, never);
     expect(ticket.overBudget).toBe(false);
@@ -70,7 +70,7 @@ describe('admission', () => {
   });
 
   test('an interrupt ends the wait', async () => {
-    const admission = new Admission({ lagFraction: 0.25, loopDelayMs: () => 10_000, initialCap: 1, maxCap: 1, maxWaitMs: 60_000 });
+    const admission = new Admission({ lagFraction: 0.25, holdFraction: 0.5, loopDelayMs: () => 10_000, initialCap: 1, maxCap: 1, maxWaitMs: 60_000 });
     const controller = new AbortController();
     const waiting = admission.admit(1_000, controller.signal);
     controller.abort();
@@ -110,7 +110,7 @@ describe('admission', () => {
     const unscheduled = await simulate(async () => () => undefined);
     expect(unscheduled.filter((lag) => lag > ttlMs).length).toBeGreaterThan(0);
 
-    const admission = new Admission({ lagFraction: 0.25, loopDelayMs: loopDelaySampler(10, 5), initialCap: 8, maxCap: 1000, maxWaitMs: 60_000 });
+    const admission = new Admission({ lagFraction: 0.25, holdFraction: 0.5, loopDelayMs: loopDelaySampler(10, 5), initialCap: 8, maxCap: 1000, maxWaitMs: 60_000 });
     const scheduled = await simulate(async () => {
       const ticket = await admission.admit(ttlMs, never);
       return (lag) => ticket.release(lag);
