@@ -178,20 +178,19 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
       return before;
     });
 
-    // Admitted only when the harness can use the grant promptly: its TTL starts at issue.
-    const admission = options.admission ?? processAdmission();
-    ticket = await admission.admit(shortestTtlMs(task.windowSeconds, scenario.grant.params, scenario.use.params), signal);
-    metrics.harnessLag.admissionWaitMs = ticket.waitedMs;
-    if (ticket.waitedMs > 0 || ticket.overBudget) {
-      evidence.record(
-        ticket.overBudget
-          ? `admitted after ${ticket.waitedMs} ms without a prompt harness: the lag budget of ${Math.round(ticket.budgetMs)} ms may be exceeded`
-          : `admitted after ${ticket.waitedMs} ms, once the harness could use the grant within ${Math.round(ticket.budgetMs)} ms of issue`,
-        admission.state(),
-      );
-    }
-
     const issued = await runPhase('request', async () => {
+      // Admitted only when the harness can use the grant promptly: its TTL starts at issue.
+      const admission = options.admission ?? processAdmission();
+      ticket = await admission.admit(shortestTtlMs(task.windowSeconds, scenario.grant.params, scenario.use.params), signal);
+      metrics.harnessLag.admissionWaitMs = ticket.waitedMs;
+      if (ticket.waitedMs > 0 || ticket.overBudget) {
+        evidence.record(
+          ticket.overBudget
+            ? `admitted after ${ticket.waitedMs} ms although the harness was not prompt (event loop late by more than ${Math.round(ticket.budgetMs)} ms, or every slot taken): its lag may eat the grant`
+            : `admitted after ${ticket.waitedMs} ms, once the event loop was late by less than ${Math.round(ticket.budgetMs)} ms and a slot was free`,
+          admission.state(),
+        );
+      }
       evidence.record('grant requested', {
         taskId: task.id,
         approver: task.approver,
