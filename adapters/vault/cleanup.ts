@@ -47,24 +47,20 @@ export async function cleanupVault(client: VaultClient, runId: string | undefine
   const pattern = runId ? `${escapeRegExp(prefix)}[a-z0-9-]+` : 'jitc-[A-Za-z0-9-]+';
   if (await restoreDefaultPolicy(api, pattern)) report.removed.push('jitc blocks in the default policy');
 
-  try {
-    const secrets = await api.call<{ data: { keys: string[] } }>('LIST', `${client.kvMount}/metadata/jitc`);
-    for (const key of secrets.data.keys.filter((k) => k.startsWith(prefix))) {
-      await attempt(`secret ${client.kvMount}/jitc/${key}`, () => api.call('DELETE', `${client.kvMount}/metadata/jitc/${key}`));
+  /** Delete each listed name of the run's; a path that lists nothing (404, or 400: no such mount) has nothing to sweep. */
+  const sweep = async (what: string, listPath: string, itemPath: (name: string) => string, label = (name: string) => `${what} ${name}`): Promise<void> => {
+    let keys: string[];
+    try {
+      keys = (await api.call<{ data: { keys: string[] } }>('LIST', listPath)).data.keys;
+    } catch (error) {
+      const e = describeVaultError(error);
+      if (e.status !== 404 && e.status !== 400) report.failed.push(`list ${what}s: ${e.message}`);
+      return;
     }
-  } catch (error) {
-    if (describeVaultError(error).status !== 404) report.failed.push(`list secrets: ${describeVaultError(error).message}`);
-  }
-
-  try {
-    const roles = await api.call<{ data: { keys: string[] } }>('LIST', `auth/${client.approleMount}/role`);
-    for (const role of roles.data.keys.filter((k) => k.startsWith(prefix))) {
-      await attempt(`approle role ${role}`, () => api.call('DELETE', `auth/${client.approleMount}/role/${role}`));
-    }
-  } catch (error) {
-    const e = describeVaultError(error);
-    // No AppRole mount, or no roles: nothing to sweep.
-    if (e.status !== 404 && e.status !== 400) report.failed.push(`list approle roles: ${e.message}`);
-  }
+    for (const name of keys.filter((k) => k.startsWith(prefix))) await attempt(label(name), () => api.call('DELETE', itemPath(name)));
+  };
+  await sweep('secret', `${client.kvMount}/metadata/jitc`, (key) => `${client.kvMount}/metadata/jitc/${key}`, (key) => `secret ${client.kvMount}/jitc/${key}`);
+  await sweep('approle role', `auth/${client.approleMount}/role`, (role) => `auth/${client.approleMount}/role/${role}`);
+  await sweep('token role', 'auth/token/roles', (role) => `auth/token/roles/${role}`);
   return report;
 }
