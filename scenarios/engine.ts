@@ -32,7 +32,7 @@ import { type CheckResult, emptyMetrics, type GrantSummary, type PhaseTiming, re
 import type { Scenario } from './schema.ts';
 import { SecretRegistry } from './secrets.ts';
 import { anyPathAllowed, type CheckVerdict, verdictWhenDenialExpected, verdictWhenUseExpected, worstOf } from './verdict.ts';
-import { Interrupted, waitUntil, type WaitReporter } from './wait.ts';
+import { Interrupted, sleep, waitUntil, type WaitReporter } from './wait.ts';
 import { errorText } from './input.ts';
 import { type Admission, type AdmissionTicket, processAdmission, shortestTtlMs } from './admission.ts';
 import { brokerChecks, judgeApprovalChain, judgeBrokerStatedTtl, judgeClaimsAfterReuse, judgeClaimsAtIssue } from './broker-claims.ts';
@@ -172,7 +172,7 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
       const before = await entitlements();
       evidence.record('entitlements snapshot before the grant', { count: before.length, entitlements: before });
       // Standing privilege at the point of use itself, and by the grant path (self-service) when it has one.
-      const standing = anyPathAllowed([await point.probeStanding(useCtx), ...(source.probeStanding ? [await source.probeStanding(grantCtx)] : [])]);
+      const standing = anyPathAllowed([await askUntilAnswered(() => point.probeStanding(useCtx), evidence, signal), ...(source.probeStanding ? [await source.probeStanding(grantCtx)] : [])]);
       recordProbe(evidence, 'privileged action attempted without a grant', standing);
       addCheck('zero-standing-privilege', verdictWhenDenialExpected(standing.outcome), describeStanding(standing));
       return before;
@@ -642,6 +642,26 @@ async function measureResidue(
   else if (readable.length > 0) addCheck('no-residue', 'fail', `manual cleanup needed: ${left.join(', ')}`);
   else addCheck('no-residue', 'inconclusive', `the target did not answer for what may be left: ${left.join(', ')}`);
   return left;
+}
+
+/** Attempts at the standing probe, and the pause before each retry: a busy target's timeout says nothing, a later answer does. */
+const STANDING_RETRY_PAUSES_MS = [250, 750];
+
+/**
+ * The point of use's standing probe, asked again while it answers nothing a verdict can rest on.
+ * Only this probe is retried: it is the requester's read of the resource, which changes nothing,
+ * whereas a grant path's self-service attempt or a credential's first use may have taken effect
+ * even when its answer was lost.
+ */
+async function askUntilAnswered(probe: () => Promise<ProbeResult>, evidence: Evidence, signal: AbortSignal): Promise<ProbeResult> {
+  let answer = await probe();
+  for (const pauseMs of STANDING_RETRY_PAUSES_MS) {
+    if (answer.outcome !== 'unknown') break;
+    evidence.record(`standing probe answered nothing conclusive, asked again in ${pauseMs} ms`, { answer: answer.detail }, new Date(answer.at));
+    await sleep(pauseMs, signal);
+    answer = await probe();
+  }
+  return answer;
 }
 
 function recordProbe(evidence: Evidence, what: string, probe: ProbeResult): void {

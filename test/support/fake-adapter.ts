@@ -88,8 +88,8 @@ export function scriptedHandle(
 
 /** What the fake target answers. Every field defaults to a conformant target. */
 export interface FakeScript {
-  /** The privileged action before the grant; default denied. */
-  standing?: ProbeOutcome;
+  /** The privileged action before the grant; default denied. A list is answered in order, its last entry repeated. */
+  standing?: ProbeOutcome | readonly ProbeOutcome[];
   /** The privileged action with the grant; default allowed. */
   use?: ProbeOutcome;
   /** TTL the target states; default the approval window. null: the grant does not expire. */
@@ -182,7 +182,9 @@ export function fakeTarget(script: FakeScript = {}): FakeTarget {
     },
     async probeStanding(ctx) {
       await step('probeStanding', ctx);
-      return answer(script.standing ?? 'denied');
+      const asked = calls.filter((c) => c.step === 'probeStanding').length;
+      const standing = script.standing ?? 'denied';
+      return answer(typeof standing === 'string' ? standing : (standing[Math.min(asked, standing.length) - 1] ?? 'unknown'));
     },
     probe: async () => answer(script.use ?? 'allowed'),
     async use(ctx) {

@@ -145,6 +145,15 @@ describe.concurrent('standing privilege', () => {
     expect(check(result, 'zero-standing-privilege').verdict).toBe('inconclusive');
     expect(result.verdict).toBe('inconclusive');
   });
+
+  test('a standing probe that answers nothing conclusive is asked again, and the later answer stands', async () => {
+    const { result, target } = await run({ standing: ['unknown', 'unknown', 'denied'] });
+    expect(check(result, 'zero-standing-privilege').verdict).toBe('pass');
+    expect(target.steps().filter((s) => s === 'probeStanding')).toHaveLength(3);
+    expect(result.evidence.filter((e) => e.event.startsWith('standing probe answered nothing conclusive'))).toHaveLength(2);
+    const never = await run({ standing: 'unknown' });
+    expect(never.target.steps().filter((s) => s === 'probeStanding')).toHaveLength(3);
+  });
 });
 
 describe.concurrent('a grant that never worked', () => {
