@@ -9,7 +9,7 @@ import { adapterNames, loadAdapters } from '../adapters/registry.ts';
 import { InputError, describeIssue, displayPath, readYaml } from '../scenarios/input.ts';
 
 /** The most scenarios run at once per suite: the one bound for --concurrency and the config's `concurrency:`. */
-export const MAX_CONCURRENCY = 64;
+export const MAX_CONCURRENCY = 1000;
 
 /**
  * The organisation's bounds `jitc discover` judges existing roles by, when the config states none:

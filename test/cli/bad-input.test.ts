@@ -25,8 +25,8 @@ const cases: [string, string[], RegExp][] = [
   ['a target mode that does not exist', ['run', '--target', 'cloud'], /--target.*cloud.*(local|choices)/],
   ['a concurrency that is not a number', ['run', '--concurrency', 'many'], /--concurrency needs a whole number/],
   ['a concurrency of zero', ['run', '--concurrency', '0'], /--concurrency needs a whole number/],
-  ['a concurrency above the bound the config file has too', ['run', '--concurrency', '65'], /--concurrency needs a whole number from 1 to 64, got "65"/],
-  ['a config concurrency above the same bound', ['run', '--config', file('conc65.yaml', 'concurrency: 65\n')], /conc65\.yaml: concurrency: .*64/],
+  ['a concurrency above the bound the config file has too', ['run', '--concurrency', '1001'], /--concurrency needs a whole number from 1 to 1000, got "1001"/],
+  ['a config concurrency above the same bound', ['run', '--config', file('conc1001.yaml', 'concurrency: 1001\n')], /conc1001\.yaml: concurrency: .*1000/],
   // Inline secrets are refused in the default local mode too, where the adapter sections are not even used.
   ['an inline Vault token in a config file, on a local run', ['run', '--config', file('vault-token.yaml', 'vault:\n  token: tok-inline-1\n')], /vault-token\.yaml: vault\.token: looks like a secret/],
   ['an inline LDAP password in a config file, on a local run', ['run', '--config', file('ldap-password.yaml', 'ldap:\n  password: pw-inline-1\n')], /ldap-password\.yaml: ldap\.password: looks like a secret/],
