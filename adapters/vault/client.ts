@@ -1,4 +1,8 @@
-/** The Vault client a scenario works with, and the reads residue is measured from. */
+/**
+ * The Vault client a scenario works with, and the token reads residue is measured from. Listing
+ * every token (readTokens) is for the once-per-run sweeps only (cleanup, leftovers): a scenario
+ * reads residue from its grant's lineage (audit-trail.ts), whatever else the target holds.
+ */
 import pLimit from 'p-limit';
 import type { TargetConnection } from '../contract.ts';
 import { VaultApi } from './api.ts';
@@ -102,18 +106,6 @@ export async function listTokens(api: VaultApi): Promise<TokenInfo[]> {
 
 export function describeUnreadable(unreadable: readonly UnreadableToken[]): string {
   return unreadable.map((u) => `accessor ${u.accessor} (${u.reason})`).join(', ');
-}
-
-/**
- * Who holds the scenario's privilege right now: live tokens carrying `policy` directly or through
- * their identity (entity or group policies), and every token that could not be read.
- */
-export async function tokensHolding(api: VaultApi, policy: string): Promise<string[]> {
-  const { tokens, unreadable } = await readTokens(api);
-  return [
-    ...tokens.filter((t) => effectivePolicies(t).includes(policy)).map((t) => `token:${t.accessor}`),
-    ...unreadable.map((u) => `unreadable token:${u.accessor} (${u.reason})`),
-  ].sort();
 }
 
 /**

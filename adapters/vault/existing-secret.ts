@@ -2,24 +2,23 @@
  * The `kv-secret` point of use over a secret of the user's own (`existing:`): nothing is created.
  * The secret's metadata is read before and after (existing.ts) — never its value — the requester's
  * own token comes from the variable the scenario names, and what reaches the resource is read from
- * the grant, never by listing every token: the tokens the point was handed for the task, and what
- * their holders minted with them here, while Vault still knows them.
+ * the grant, never by listing every token: the tokens the point was handed for the task and what
+ * they led to (audit-trail.ts), and what their holders minted with them here, while Vault still knows them.
  */
 import type { ProbeResult, Resource } from '../contract.ts';
 import { bornCredential } from '../contract.ts';
-import { lookupAccessor } from './client.ts';
+import { reachingTokens } from './audit-trail.ts';
 import { confirmUnchanged, useExisting } from '../existing-objects.ts';
 import { readObject } from './existing.ts';
 import { mintedEntitlements } from './extension.ts';
 import type { VaultContext } from './fixtures.ts';
-import { GONE, readRefusal, saysGone } from './probes.ts';
+import { readRefusal } from './probes.ts';
 import { TERMS } from './terms.ts';
 import { revokeTracked, type VaultToken } from './tokens.ts';
 
 type Existing = NonNullable<VaultContext['params']['existing']>;
 
 const REQUESTER = 'existingRequester';
-const HANDED = 'handedAccessors';
 
 function existingOf(ctx: VaultContext): Existing {
   const existing = ctx.params.existing;
@@ -89,25 +88,10 @@ export function noRequester(ctx: VaultContext): ProbeResult {
   };
 }
 
-/** Remember a token the point was handed for the task: what reaches the resource is read from it. */
-export function rememberHanded(ctx: VaultContext, token: VaultToken): void {
-  if (token.accessor === '') return;
-  const handed = (ctx.state.get(HANDED) as string[] | undefined) ?? [];
-  if (!handed.includes(token.accessor)) ctx.state.set(HANDED, [...handed, token.accessor]);
-}
-
-/** The handed tokens Vault still knows, and what their holders minted here; an unreadable one is named, never dropped. */
+/** The handed tokens Vault still knows, what they led to, and what their holders minted here; an unreadable one is named, never dropped. */
 export async function existingEntitlements(ctx: VaultContext): Promise<string[]> {
-  const found: string[] = [];
-  for (const accessor of (ctx.state.get(HANDED) as string[] | undefined) ?? []) {
-    try {
-      await lookupAccessor(ctx.client.api, accessor);
-      found.push(`token:${accessor}`);
-    } catch (error) {
-      if (!saysGone(error, GONE.accessor)) found.push(`unreadable token:${accessor} (${readRefusal(error).detail})`);
-    }
-  }
-  return [...found, ...(await mintedEntitlements(ctx))].sort();
+  // Which policy reads the user's secret is the grant's business: every live token of the lineage counts.
+  return [...new Set([...(await reachingTokens(ctx, '')), ...(await mintedEntitlements(ctx))])].sort();
 }
 
 /** Nothing of the user's is removed: only what holders minted here, then the secret is checked unchanged. */

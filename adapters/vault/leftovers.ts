@@ -1,8 +1,11 @@
 /**
  * What a run left on a Vault/OpenBao, read from the target itself: tokens carrying the run (by
  * metadata, policy or display name), secrets engine mounts, policies, KV secrets, AppRole roles and default-policy blocks
- * whose names contain `jitc-<runId>-`. Deliberately wider than the cleanup sweep's own matching, and
+ * and token roles whose names contain `jitc-<runId>-`. Deliberately wider than the cleanup sweep's own matching, and
  * worded as the sweep words its removals, so a sweep that misses something shows.
+ *
+ * It lists every token on the target: it runs once per run (after it, or for `jitc cleanup`),
+ * never per scenario, whose residue is read from its grant's lineage instead (audit-trail.ts).
  */
 import { describeVaultError, type VaultApi } from './api.ts';
 import { listTokens, type VaultClient } from './client.ts';
@@ -35,5 +38,6 @@ export async function vaultLeftovers(client: VaultClient, runId: string): Promis
   if (defaultPolicy.data.policy.includes(prefix)) found.push('jitc blocks in the default policy');
   for (const key of await listOrNone(api, `${kvMount}/metadata/jitc`)) if (key.includes(prefix)) found.push(`secret ${kvMount}/jitc/${key}`);
   for (const role of await listOrNone(api, `auth/${approleMount}/role`)) if (role.includes(prefix)) found.push(`approle role ${role}`);
+  for (const role of await listOrNone(api, 'auth/token/roles')) if (role.includes(prefix)) found.push(`token role ${role}`);
   return found.sort();
 }

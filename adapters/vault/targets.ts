@@ -4,13 +4,15 @@
  * VAULT_ADDR/VAULT_TOKEN or BAO_ADDR/BAO_TOKEN (as their CLIs do) or the config file.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { parseSection } from '../config-section.ts';
 import { type ProvisionOptions, type StartedTarget, type TargetConnection, type TargetProvisioning } from '../contract.ts';
 import { builtProgram, resolveCommand } from '../install.ts';
 import { freePort, startLocalServer } from '../local-process.ts';
 import { VaultApi, describeVaultError } from './api.ts';
+import { AUDIT_DEVICE_SETTING, AUDIT_LOG_SETTING } from './audit-log.ts';
 import { readRefusal } from './probes.ts';
 import { InputError } from '../../scenarios/input.ts';
 
@@ -55,8 +57,63 @@ const externalConfig = z
     tokenEnv: z.string().default('VAULT_TOKEN'),
     kvMount: z.string().default('secret'),
     approleMount: z.string().default('approle'),
+    /**
+     * A file audit device's log as this machine reads it (a mounted volume, a copy kept in step).
+     * jitc never enables, disables or changes an audit device; without a log the `audit-trail`
+     * check is not evidenced on this target, and residue is read without lineage.
+     */
+    auditLog: z.string().refine((path) => isAbsolute(path), 'an absolute path').optional(),
+    /** The device writing that log, whose HMACs it holds (sys/audit-hash/<device>); read from sys/audit when absent. */
+    auditDevice: z.string().min(1).optional(),
   })
+  .refine((c) => c.auditDevice === undefined || c.auditLog !== undefined, { message: 'auditDevice names the device of auditLog: set auditLog too', path: ['auditDevice'] })
   .default({ tokenEnv: 'VAULT_TOKEN', kvMount: 'secret', approleMount: 'approle' });
+
+/** The device jitc reads on its own local server, and the one a broken deployment keeps to log nothing. */
+export const LOCAL_AUDIT_DEVICE = 'jitc';
+export const LOCAL_DISCARD_DEVICE = 'jitc-discard';
+
+/**
+ * The local server's configuration beside `-dev`: OpenBao takes audit devices only from its
+ * configuration file (creating one through the API is off by default). Accessors are logged in
+ * clear (`hmac_accessor = false`): an accessor reads nothing, it only looks a token up or revokes
+ * it, and in clear the tokens a grant's token created can be looked up (lineage, audit-log.ts).
+ * The second device discards what it is sent, as a deployment does that keeps a device only to
+ * have one: the audit-trail mutant reads it.
+ */
+function localServerConfig(auditLog: string): string {
+  return [
+    `audit "file" "${LOCAL_AUDIT_DEVICE}" {`,
+    '  description = "jitc: the trail its scenarios are judged by"',
+    `  options { file_path = ${JSON.stringify(auditLog)}, hmac_accessor = "false", mode = "0600" }`,
+    '}',
+    `audit "file" "${LOCAL_DISCARD_DEVICE}" {`,
+    '  description = "jitc: a device that records nothing"',
+    '  options { file_path = "discard" }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+interface AuditDevices {
+  [path: string]: { type?: string; options?: Record<string, string> | null } | undefined;
+}
+
+/** The device that writes `log` (sys/audit, which needs sudo): the one whose HMACs the log holds. */
+async function deviceWriting(api: VaultApi, address: string, log: string): Promise<string> {
+  let devices: AuditDevices;
+  try {
+    devices = await api.call<AuditDevices>('GET', 'sys/audit');
+  } catch (error) {
+    throw new InputError(`external vault target ${address}: vault.auditLog is set but the audit devices could not be listed (${describeVaultError(error).message}); name the device in vault.auditDevice`);
+  }
+  const writing = Object.entries(devices).filter(([, d]) => d?.type === 'file' && d.options?.file_path === log);
+  const first = writing[0];
+  if (writing.length !== 1 || !first) {
+    throw new InputError(`external vault target ${address}: ${writing.length === 0 ? 'no' : 'more than one'} file audit device writes ${log} as the target states it; name the device in vault.auditDevice`);
+  }
+  return first[0].replace(/\/$/, '');
+}
 
 /**
  * A token Vault does not accept would only surface later as a run of inconclusive scenarios: ask
@@ -85,10 +142,15 @@ export const vaultTargets: TargetProvisioning = {
       const address = `http://127.0.0.1:${port}`;
       const token = randomBytes(18).toString('base64url');
       const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: options.workDir, BAO_DEV_ROOT_TOKEN_ID: token };
+      // The log and the configuration live with the server's other state, and go with it.
+      const auditLog = join(options.workDir, 'audit.log');
+      const config = join(options.workDir, 'bao-audit.hcl');
+      mkdirSync(options.workDir, { recursive: true });
+      writeFileSync(config, localServerConfig(auditLog), { mode: 0o600 });
       const server = await startLocalServer({
         name: 'bao',
         command: resolveCommand(options.projectRoot, 'bao'),
-        args: ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token', `-dev-plugin-dir=${pluginDirectory(options.projectRoot)}`, '-log-level=warn'],
+        args: ['server', '-dev', `-config=${config}`, `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token', `-dev-plugin-dir=${pluginDirectory(options.projectRoot)}`, '-log-level=warn'],
         env,
         workDir: options.workDir,
         projectRoot: options.projectRoot,
@@ -98,7 +160,13 @@ export const vaultTargets: TargetProvisioning = {
       const h = await health(address, token);
       options.log(`vault: OpenBao ${h.version ?? '?'} dev server on ${address} (pid ${server.pid})`);
       return {
-        connection: connection('local', address, token, {}, { product: 'OpenBao', version: h.version ?? 'unknown', mode: 'local dev server' }),
+        connection: connection(
+          'local',
+          address,
+          token,
+          { [AUDIT_LOG_SETTING]: auditLog, [AUDIT_DEVICE_SETTING]: LOCAL_AUDIT_DEVICE },
+          { product: 'OpenBao', version: h.version ?? 'unknown', mode: 'local dev server', audit: `file device ${LOCAL_AUDIT_DEVICE}/` },
+        ),
         pid: server.pid,
         stop: server.stop,
       };
@@ -143,12 +211,13 @@ export const vaultTargets: TargetProvisioning = {
         throw new InputError(`external vault target ${address} is not usable: ${e.status ? `HTTP ${e.status} ` : ''}${e.message}`);
       }
       await checkToken(address, token, tokenVariable);
+      const audit: Record<string, string> = cfg.auditLog ? { [AUDIT_LOG_SETTING]: cfg.auditLog, [AUDIT_DEVICE_SETTING]: cfg.auditDevice ?? (await deviceWriting(new VaultApi(address, token, 5000), address, cfg.auditLog)) } : {};
       return connection(
         'external',
         address,
         token,
-        { kvMount: cfg.kvMount, approleMount: cfg.approleMount },
-        { product: 'Vault/OpenBao', version: h.version ?? 'unknown', mode: 'external' },
+        { kvMount: cfg.kvMount, approleMount: cfg.approleMount, ...audit },
+        { product: 'Vault/OpenBao', version: h.version ?? 'unknown', mode: 'external', audit: cfg.auditLog ? `file device ${audit[AUDIT_DEVICE_SETTING]}/` : 'not evidenced: no vault.auditLog' },
       );
     },
   },

@@ -37,12 +37,20 @@ function checkVerdict({ scenario, check }: Evidencing): string {
   return check.verdict === 'fail' && scenario.waiver ? `${icon}, waived (\`${scenario.waiver.id}\`)` : icon;
 }
 
-function controlSection(id: string, checks: Evidencing[]): string[] {
+/** A check a scenario's target could not evidence at all: shown under its controls, neither pass nor fail. */
+interface Gap {
+  scenario: ScenarioRow;
+  check: string;
+  why: string;
+}
+
+function controlSection(id: string, checks: Evidencing[], gaps: Gap[]): string[] {
   const control = loadCatalogue().controls.get(id);
   const title = control ? `${id} — ${control.title}` : id;
-  const allPass = checks.every((x) => x.check.verdict === 'pass');
+  const allPass = checks.every((x) => x.check.verdict === 'pass') && gaps.length === 0;
+  const counted = gaps.length > 0 ? `${controlCounts(checks)}, ${gaps.length} not evidenced` : controlCounts(checks);
   const lines = [
-    `<details${allPass ? '' : ' open'}><summary><b>${html(title)}</b> · ${controlCounts(checks)}</summary>`,
+    `<details${allPass ? '' : ' open'}><summary><b>${html(title)}</b> · ${counted}</summary>`,
     '',
   ];
   if (control) lines.push(`${cell(control.framework)}: ${cell(control.text)} [Source](${control.url})`, '');
@@ -50,6 +58,7 @@ function controlSection(id: string, checks: Evidencing[]): string[] {
   for (const x of checks) {
     lines.push(`| \`${x.scenario.adapter}/${x.scenario.id}\` | ${x.check.name} | ${checkVerdict(x)} | ${cell(x.check.detail)} | \`${x.scenario.evidence}\` |`);
   }
+  for (const g of gaps) lines.push(`| \`${g.scenario.adapter}/${g.scenario.id}\` | ${g.check} | ⬜ not evidenced | ${cell(g.why)} | \`${g.scenario.evidence}\` |`);
   lines.push('', '</details>', '');
   return lines;
 }
@@ -66,10 +75,12 @@ export function renderMarkdown(summary: Summary): string {
     'Each control lists every check that evidences it; the evidence file (in the run directory) holds the timestamped record behind the verdict.',
     '',
   ];
-  const controls = [...new Set(summary.scenarios.flatMap((s) => s.checks.flatMap((c) => c.controls)))].sort();
+  const gapsOf = (s: ScenarioRow): NonNullable<ScenarioRow['notEvidenced']> => s.notEvidenced ?? [];
+  const controls = [...new Set(summary.scenarios.flatMap((s) => [...s.checks, ...gapsOf(s)].flatMap((c) => c.controls)))].sort();
   for (const id of controls) {
     const checks = summary.scenarios.flatMap((scenario) => scenario.checks.filter((c) => c.controls.includes(id)).map((check) => ({ scenario, check })));
-    lines.push(...controlSection(id, checks));
+    const gaps = summary.scenarios.flatMap((scenario) => gapsOf(scenario).filter((g) => g.controls.includes(id)).map((g) => ({ scenario, check: g.check, why: g.why })));
+    lines.push(...controlSection(id, checks, gaps));
   }
   lines.push('### By scenario', '', '| scenario | verdict | revocation latency | TTL | residue | not passed | evidence |', '|---|---|---|---|---|---|---|');
   for (const s of summary.scenarios) {

@@ -1,4 +1,5 @@
 /** summary.json (README, "What a run produces"): the machine-readable verdict of a run. */
+import { checkDefinition } from '../../scenarios/catalogue.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import { exitCodeFor, type Verdict } from '../../scenarios/verdict.ts';
 import type { WaiverReport } from '../waivers.ts';
@@ -32,6 +33,11 @@ export interface Summary {
     /** Each check; a failed one carries what to change on the target. */
     checks: { name: string; verdict: string; detail: string; severity: string; controls: string[]; remediation?: string }[];
     controls: string[];
+    /**
+     * Checks its adapter declared not evidenced on this target (no readable trail): a gap per
+     * control an auditor sees, counted neither pass nor fail.
+     */
+    notEvidenced?: NotEvidenced[];
     metrics: ScenarioResult['metrics'];
     waiver?: ScenarioResult['waiver'];
     teardown: ScenarioResult['teardown'];
@@ -40,6 +46,23 @@ export interface Summary {
   waivers: WaiverReport;
   /** The gate policy in force and what it made of the failures (all failures gate without rules). */
   gate: { rules: string[]; gating: string[]; tolerated: string[] };
+}
+
+export interface NotEvidenced {
+  check: string;
+  controls: string[];
+  why: string;
+}
+
+/**
+ * What a half said it cannot evidence on its target: an evidence event whose data names the check
+ * as `notEvidenced` (adapters/vault/audit-trail.ts), the event's words saying why.
+ */
+function notEvidencedOf(result: ScenarioResult): NotEvidenced[] {
+  return result.evidence.flatMap((e) => {
+    const check = e.data?.notEvidenced;
+    return typeof check === 'string' ? [{ check, controls: checkDefinition(check).controls, why: e.event }] : [];
+  });
 }
 
 export interface ShardRecord {
@@ -87,6 +110,7 @@ export function buildSummary(runId: string, startedAt: string, results: Scenario
         ...(verdict !== 'pass' && remediation ? { remediation } : {}),
       })),
       controls: r.controls,
+      ...(notEvidencedOf(r).length > 0 ? { notEvidenced: notEvidencedOf(r) } : {}),
       metrics: r.metrics,
       ...(r.waiver ? { waiver: r.waiver } : {}),
       teardown: r.teardown,

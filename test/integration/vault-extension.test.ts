@@ -7,7 +7,8 @@ import { setMaxListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type ExtensionAttempt, type ExtensionResult } from '../../adapters/contract.ts';
 import { VaultApi } from '../../adapters/vault/api.ts';
-import { connectVault, listTokens, tokensHolding, type VaultClient } from '../../adapters/vault/client.ts';
+import { reachingTokens, rememberHanded } from '../../adapters/vault/audit-trail.ts';
+import { connectVault, listTokens, type VaultClient } from '../../adapters/vault/client.ts';
 import { extensionSeconds, mintedEntitlements, type VaultGrantContext, vaultTokenExtensions } from '../../adapters/vault/extension.ts';
 import { policyName, removeFixtures, type VaultContext } from '../../adapters/vault/fixtures.ts';
 import vaultAdapter from '../../adapters/vault/index.ts';
@@ -48,7 +49,9 @@ afterAll(async () => {
  * a policy of the grant's own that the issued token carries beside the read policy.
  */
 async function scenario(name: string, extraPolicy = ''): Promise<Scenario> {
-  const connection = { adapter: 'vault', mode: 'external' as const, address: bao.address, settings: { token: bao.rootToken }, secretSettings: ['token'], facts: {} };
+  // The server's own audit log, so the point of use reads residue from lineage as on the local target.
+  const settings = { token: bao.rootToken, auditLog: bao.auditLog, auditDevice: 'raw' };
+  const connection = { adapter: 'vault', mode: 'external' as const, address: bao.address, settings, secretSettings: ['token'], facts: {} };
   const { useCtx, grantCtx } = pairContexts(vaultAdapter, 'token', client, connection, {
     runId: testRunId(),
     scenarioId: name,
@@ -130,7 +133,8 @@ describe('a Vault token capped at the approval window', () => {
     expect((await minted!.probe()).outcome).toBe('allowed');
     const visible = await mintedEntitlements(ctx);
     expect(visible).toEqual([expect.stringMatching(/^token:/)]);
-    expect(await tokensHolding(admin, policyName(ctx.use))).toEqual(expect.arrayContaining(visible));
+    // The point of use finds it too, from lineage in the audit log: minted with a token carrying its policy.
+    expect(await kvSecretPoint.entitlements(ctx.use)).toEqual(expect.arrayContaining(visible));
     // No secret in what the attempt says about itself.
     expect(JSON.stringify(result.detail)).not.toContain(held.token);
   });
@@ -183,7 +187,8 @@ describe('residue read from Vault', () => {
     ctx.secrets.add(created.auth.client_token);
     const group = await admin.call<{ data: { id: string } }>('POST', 'identity/group', { name: `${ctx.prefix}-group`, policies: [policy], member_entity_ids: [created.auth.entity_id] });
     try {
-      expect(await tokensHolding(admin, policy)).toContain(`token:${created.auth.accessor}`);
+      rememberHanded(ctx.use, { type: 'vault-token', token: created.auth.client_token, accessor: created.auth.accessor });
+      expect(await kvSecretPoint.entitlements(ctx.use)).toContain(`token:${created.auth.accessor}`);
     } finally {
       await admin.call('DELETE', `identity/group/id/${group.data.id}`);
       await admin.call('DELETE', `identity/entity/id/${created.auth.entity_id}`);
@@ -200,7 +205,9 @@ describe('residue read from Vault', () => {
     ctx.secrets.add(lister.auth.client_token);
     try {
       const listOnly = new VaultApi(bao.address, lister.auth.client_token);
-      const held = await tokensHolding(listOnly, policyName(ctx.use));
+      const readable = await issue(ctx, { ttl: '60s' });
+      rememberHanded(ctx.use, { type: 'vault-token', ...readable });
+      const held = await reachingTokens({ ...ctx.use, client: { ...client, api: listOnly } }, policyName(ctx.use));
       expect(held.length).toBeGreaterThan(0);
       expect(held.every((e) => /^unreadable token:\S+ \(HTTP 403 permission denied\)$/.test(e)), held.join('\n')).toBe(true);
       await expect(listTokens(listOnly)).rejects.toThrow(/^could not read \d+ listed token\(s\): accessor \S+ \(HTTP 403 permission denied\)/);

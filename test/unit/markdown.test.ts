@@ -105,3 +105,21 @@ describe('summary.md, by control', () => {
     expect(md).toContain('`evidence/vault.child-token-cascade.json` |');
   });
 });
+
+describe('summary.md, a check a target cannot evidence', () => {
+  test('is shown under each of its controls as not evidenced, counted neither pass nor fail', () => {
+    const gap = fakeResult({ id: 'token-ttl-expiry', checks: [checkResult('no-residue', 'pass')] });
+    gap.evidence.push({ at: '2026-01-01T00:00:00.000Z', phase: 'setup', event: 'audit-trail not evidenced on this target: no audit log is named', data: { notEvidenced: 'audit-trail' } });
+    const built = buildSummary('r2', '2026-01-01T00:00:00.000Z', [gap], { applied: [], expired: [], unused: [] });
+    expect(built.totals).toMatchObject({ pass: 1, fail: 0, inconclusive: 0 });
+    const text = renderMarkdown(built);
+    for (const control of loadCatalogue().checks.get('audit-trail')!.controls) {
+      const start = text.indexOf(`<b>${control} — `);
+      expect(start, control).toBeGreaterThan(-1);
+      const block = text.slice(text.lastIndexOf('<details', start), text.indexOf('</details>', start));
+      expect(block).toContain('<details open>');
+      expect(block).toContain('1 not evidenced');
+      expect(block).toContain('| `vault/token-ttl-expiry` | audit-trail | ⬜ not evidenced | audit-trail not evidenced on this target: no audit log is named |');
+    }
+  });
+});

@@ -2,12 +2,15 @@
  * `kv-secret`: the observer half every Vault grant is judged at. The resource is one KV v2 secret
  * and the ACL policy that reads it; the requester is a token holding only `default`. The privileged
  * action is reading the secret, with any Vault token, on a new connection each time (to a named
- * node when the scenario polls replicas). What reaches the resource, for residue, is every live
- * token carrying the read policy, directly or through its identity.
+ * node when the scenario polls replicas). What reaches the resource, for residue, is read from the
+ * grant's lineage, never by listing every token (audit-trail.ts): the tokens the point was handed
+ * and what they led to in the target's audit log, each live one carrying the read policy, directly
+ * or through its identity. Where the target's audit log is readable the grant's token must show
+ * its issue, use and end there (`audit-trail`); where it is not, that check is not evidenced.
  *
  * With `existing:` the secret is the user's own and nothing is created (existing-secret.ts): the
- * requester's token comes from the environment, and what reaches the resource is read from the
- * tokens the point was handed, never by listing every token.
+ * requester's token comes from the environment, and what reaches the resource is read the same
+ * way, without a policy to filter by.
  *
  * About a token it did not see issued (a user's broker issued it) the point asks Vault with the
  * token itself (lookup-self, token-facts.ts), and lets its holder try to stretch it as any Vault
@@ -15,36 +18,55 @@
  * from another source address as well (`drifted`, scenarios/drift.ts).
  */
 import type { Credential, PointOfUse, ProbeResult } from '../../contract.ts';
+import { z } from 'zod';
 import { probe, readRefusal } from '../probes.ts';
-import { tokensHolding, type VaultClient } from '../client.ts';
-import { existingEntitlements, existingRequester, noRequester, rememberHanded, setUpExistingSecret, tearDownExistingSecret } from '../existing-secret.ts';
+import type { VaultClient } from '../client.ts';
+import { closeTrail, judgeAuditTrail, openTrail, reachingTokens, recordResidueSearch, rememberGrant, rememberGrantWorked, rememberHanded } from '../audit-trail.ts';
+import { existingEntitlements, existingRequester, noRequester, setUpExistingSecret, tearDownExistingSecret } from '../existing-secret.ts';
 import { vaultTokenExtensions } from '../extension.ts';
-import { createFixtures, type FixtureParams, fixtureParams, policyName, readSecret, removeFixtures, requesterOf, secretPath, taskSecretPath, type VaultContext } from '../fixtures.ts';
+import { createFixtures, fixtureParams, policyName, readSecret, removeFixtures, requesterOf, secretPath, taskSecretPath, type VaultContext } from '../fixtures.ts';
 import { TERMS } from '../terms.ts';
 import { tokenFacts } from '../token-facts.ts';
 
-/** Read the secret with `credential`; a credential that is no Vault token is not a denial, it is unknown. */
+const params = fixtureParams.extend({
+  /**
+   * Judge the trail of another audit device of the target than the one its connection names (a
+   * device a broken deployment keeps that records nothing): its log is where the target says it writes.
+   */
+  auditDevice: z.string().min(1).optional(),
+});
+type KvParams = z.infer<typeof params>;
+
+/**
+ * Read the secret with `credential`; a credential that is no Vault token is not a denial, it is
+ * unknown. Every token read with is remembered: what reaches the resource is read from them.
+ */
 function readWith(ctx: VaultContext, credential: Credential, node?: string): Promise<ProbeResult> {
   if (credential.type !== 'vault-token') {
     return Promise.resolve({ outcome: 'unknown', at: new Date().toISOString(), detail: `a ${credential.type} credential is not a Vault token` });
   }
+  rememberHanded(ctx, credential);
   return readSecret(ctx, credential.token, node);
 }
 
-export const kvSecretPoint: PointOfUse<FixtureParams, VaultClient> = {
+export const kvSecretPoint: PointOfUse<KvParams, VaultClient> = {
   title: 'Read a KV v2 secret with a Vault token',
-  params: fixtureParams,
+  params,
   accepts: ['vault-token'],
   offers: [TERMS.policy, TERMS.secretPath],
-  // Its only findings are the engine's own: standing privilege and residue.
-  checks: () => [],
+  // Beside the engine's own: the target's audit trail, emitted wherever the target has a readable one.
+  checks: () => ['audit-trail'],
   remediation: {
     'zero-standing-privilege':
       "Keep the secret's path out of the default policy and out of the requester's own token policies: only a grant may carry the policy that reads it",
     'no-residue': "Revoke every token that carries the secret's read policy when the task ends, children and logins included",
+    'audit-trail':
+      'Declare a file audit device that records every request (no file_path = discard), keep its log readable by the reviewer (vault.auditLog), and end grants with a revoke call naming the token (revoke-accessor), so issue, use and end each leave a record',
   },
 
   async setup(ctx) {
+    // Before anything is created: the log is read from here on, and the scenario's own tokens are in what follows.
+    await openTrail(ctx, ctx.params.auditDevice);
     if (ctx.params.existing) return setUpExistingSecret(ctx);
     const requester = await createFixtures(ctx);
     return {
@@ -54,7 +76,7 @@ export const kvSecretPoint: PointOfUse<FixtureParams, VaultClient> = {
     };
   },
 
-  entitlements: (ctx) => (ctx.params.existing ? existingEntitlements(ctx) : tokensHolding(ctx.client.api, policyName(ctx))),
+  entitlements: (ctx) => (ctx.params.existing ? existingEntitlements(ctx) : reachingTokens(ctx, policyName(ctx))),
 
   async probeStanding(ctx) {
     if (!ctx.params.existing) return readSecret(ctx, requesterOf(ctx).token);
@@ -65,9 +87,11 @@ export const kvSecretPoint: PointOfUse<FixtureParams, VaultClient> = {
   probe: (ctx, credential, node) => readWith(ctx, credential, node),
 
   // The task's use is the privileged action itself; nothing is held open across the end.
-  use(ctx, credential) {
-    if (credential.type === 'vault-token') rememberHanded(ctx, credential);
-    return readWith(ctx, credential);
+  async use(ctx, credential) {
+    if (credential.type === 'vault-token') rememberGrant(ctx, credential);
+    const used = await readWith(ctx, credential);
+    if (used.outcome === 'allowed') rememberGrantWorked(ctx);
+    return used;
   },
 
   async inspect(ctx, credential) {
@@ -95,5 +119,15 @@ export const kvSecretPoint: PointOfUse<FixtureParams, VaultClient> = {
     return [{ name: 'read the secret with the token', context: from, attempt: () => probe(() => ctx.client.api.send('GET', taskSecretPath(ctx), { token: credential.token, localAddress: from })) }];
   },
 
-  teardown: (ctx) => (ctx.params.existing ? tearDownExistingSecret(ctx) : removeFixtures(ctx)),
+  async teardown(ctx) {
+    recordResidueSearch(ctx);
+    try {
+      await judgeAuditTrail(ctx);
+    } catch (error) {
+      ctx.report({ check: 'audit-trail', verdict: 'inconclusive', detail: `the audit log could not be judged: ${error instanceof Error ? error.message : String(error)}` });
+    } finally {
+      closeTrail(ctx);
+    }
+    return ctx.params.existing ? tearDownExistingSecret(ctx) : removeFixtures(ctx);
+  },
 };

@@ -1,0 +1,376 @@
+/**
+ * OpenBao's (and Vault's) own audit trail, read from a file audit device's log: one JSON object
+ * per line, a `request` and a `response` record per call. Two uses:
+ *
+ * - **lineage**: which tokens a scenario's credentials led to (children, logins, tokens issued
+ *   carrying the resource's read policy), so residue is read from what the grant can reach and
+ *   never by listing every token on the target;
+ * - **the `audit-trail` check**: the grant's token has an issue record, a use record on the
+ *   secret's path and a record of its end, each a separate line of the target's own log.
+ *
+ * The log is read from the byte offset noted when the scenario set up, and only what was
+ * appended since: a long-lived log is never read again per scenario. Tokens and request values are
+ * HMACs in the log; the device's own HMAC of a value comes from `sys/audit-hash/<device>`, so the
+ * comparison never needs the device's salt. Accessors are HMACs too unless the device is declared
+ * with `hmac_accessor = false` (the local target is): with HMAC'd accessors a token found through
+ * lineage cannot be looked up, and the evidence says so. See docs/architecture.md.
+ */
+import { open } from 'node:fs/promises';
+import type { TargetConnection } from '../contract.ts';
+import type { VaultApi } from './api.ts';
+
+/** The connection settings naming the trail: the log file this machine reads, and the device that writes it. */
+export const AUDIT_LOG_SETTING = 'auditLog';
+export const AUDIT_DEVICE_SETTING = 'auditDevice';
+
+/** Where a target's trail is read: the log on this machine, and the device path whose HMACs it holds. */
+export interface AuditTrail {
+  log: string;
+  device: string;
+}
+
+export function auditTrailOf(connection: TargetConnection): AuditTrail | undefined {
+  const log = connection.settings[AUDIT_LOG_SETTING];
+  const device = connection.settings[AUDIT_DEVICE_SETTING];
+  return log && device ? { log, device } : undefined;
+}
+
+/** One record of the log, reduced to what correlation needs: no request or response body beyond the ids below. */
+export interface AuditEntry {
+  /** Byte offset of the line in the log: order, without trusting either clock. */
+  at: number;
+  /** The request's id, shared by its request and response records. */
+  id: string;
+  time: string;
+  type: 'request' | 'response';
+  path: string;
+  operation: string;
+  /** The calling token's accessor (HMAC'd unless hmac_accessor is off); '' when the call carried no valid token. */
+  accessor: string;
+  /** HMAC of the calling token, as the request states it. */
+  clientToken: string;
+  /** A response that issued a token: its accessor, policies and TTL. */
+  issued?: { accessor: string; tokenHash: string; policies: string[]; ttlSeconds: number | null };
+  /** On a revoke path: the accessor or token the request names (HMACs, as request values always are). */
+  names?: { accessor?: string; token?: string };
+  error: string;
+}
+
+/** The fields attached as evidence: all HMACs or public ids already, and never a body. */
+export function evidenceOf(entry: AuditEntry): Record<string, string> {
+  const shown: Record<string, string> = { time: entry.time, type: entry.type, path: entry.path, operation: entry.operation, accessor: entry.accessor };
+  if (entry.issued) shown.issuedAccessor = entry.issued.accessor;
+  if (entry.names?.accessor) shown.revokedAccessor = entry.names.accessor;
+  if (entry.error) shown.error = entry.error;
+  return shown;
+}
+
+const REVOKE_PATH = /^auth\/token\/revoke(-accessor|-self|-orphan)?$/;
+/** Requests that may issue a token: kept so an issue is dated from its request (the token exists from then, not from the response). */
+const ISSUING_PATH = /^(auth\/|sys\/wrapping\/unwrap$)/;
+
+interface RawRecord {
+  time?: string;
+  type?: string;
+  error?: string;
+  auth?: { accessor?: string; client_token?: string };
+  request?: { id?: string; path?: string; operation?: string; client_token?: string; data?: Record<string, unknown> };
+  response?: { auth?: { accessor?: string; client_token?: string; policies?: string[]; identity_policies?: string[]; token_ttl?: number } };
+}
+
+const text = (value: unknown): string => (typeof value === 'string' ? value : '');
+
+/** A line worth keeping: a token issued (and requests that may issue one), a token revoked, or a call on a watched secret's path. Anything else is dropped at once. */
+function reduce(raw: RawRecord, at: number, watched: (path: string) => boolean): AuditEntry | undefined {
+  const type = raw.type === 'request' || raw.type === 'response' ? raw.type : undefined;
+  const path = text(raw.request?.path);
+  if (!type) return undefined;
+  const issuedAuth = type === 'response' ? raw.response?.auth : undefined;
+  const revoking = type === 'request' && REVOKE_PATH.test(path);
+  const mayIssue = type === 'request' && ISSUING_PATH.test(path);
+  if (!issuedAuth?.accessor && !issuedAuth?.client_token && !revoking && !mayIssue && !watched(path)) return undefined;
+  const entry: AuditEntry = {
+    at,
+    id: text(raw.request?.id),
+    time: text(raw.time),
+    type,
+    path,
+    operation: text(raw.request?.operation),
+    accessor: text(raw.auth?.accessor),
+    clientToken: text(raw.request?.client_token) || text(raw.auth?.client_token),
+    error: text(raw.error),
+  };
+  if (issuedAuth?.accessor || issuedAuth?.client_token) {
+    entry.issued = {
+      accessor: text(issuedAuth.accessor),
+      tokenHash: text(issuedAuth.client_token),
+      policies: [...(issuedAuth.policies ?? []), ...(issuedAuth.identity_policies ?? [])],
+      ttlSeconds: typeof issuedAuth.token_ttl === 'number' ? issuedAuth.token_ttl : null,
+    };
+  }
+  if (revoking) entry.names = { accessor: text(raw.request?.data?.accessor), token: text(raw.request?.data?.token) };
+  return entry;
+}
+
+/**
+ * One log file as this process reads it, shared by every scenario reading it: each line is read and
+ * parsed once, however many scenarios run at the same time, from the end the file had when the
+ * first of them opened it. Reduced entries are kept while a scenario reads; once none does they are
+ * dropped. A line the device is still writing is left for the next read.
+ */
+class SharedLog {
+  static readonly #open = new Map<string, SharedLog>();
+  #entries: AuditEntry[] = [];
+  /** How many entries were dropped before the first one kept: a cursor's index stays valid across drops. */
+  #dropped = 0;
+  #offset: number | undefined;
+  /** Secret paths scenarios watch, with how many scenarios watch each. */
+  readonly #watched = new Map<string, number>();
+  #reading: Promise<void> = Promise.resolve();
+  #queued: Promise<void> | undefined;
+
+  private constructor(readonly path: string) {}
+
+  static of(path: string): SharedLog {
+    let log = SharedLog.#open.get(path);
+    if (!log) {
+      log = new SharedLog(path);
+      SharedLog.#open.set(path, log);
+    }
+    return log;
+  }
+
+  get offset(): number {
+    return this.#offset ?? 0;
+  }
+
+  /** Index of the next entry to come, valid across drops. */
+  get next(): number {
+    return this.#dropped + this.#entries.length;
+  }
+
+  since(index: number): AuditEntry[] {
+    return this.#entries.slice(Math.max(0, index - this.#dropped));
+  }
+
+  watch(secretPath: string): void {
+    this.#watched.set(secretPath, (this.#watched.get(secretPath) ?? 0) + 1);
+  }
+
+  unwatch(secretPath: string): void {
+    const left = (this.#watched.get(secretPath) ?? 1) - 1;
+    if (left > 0) this.#watched.set(secretPath, left);
+    else this.#watched.delete(secretPath);
+    if (this.#watched.size === 0) {
+      this.#dropped += this.#entries.length;
+      this.#entries = [];
+    }
+  }
+
+  /**
+   * Read what was appended since the last read. Reads never overlap, and callers that arrive while
+   * one runs share the single read queued after it: it starts after each of them asked.
+   */
+  catchUp(): Promise<void> {
+    if (this.#queued) return this.#queued;
+    const queued = this.#reading.then(() => {
+      this.#queued = undefined;
+      return this.#read();
+    });
+    this.#queued = queued;
+    this.#reading = queued.catch(() => undefined);
+    return queued;
+  }
+
+  async #read(): Promise<void> {
+    let handle;
+    try {
+      handle = await open(this.path, 'r');
+    } catch (error) {
+      // Nothing audited yet: the device creates its file with its first record, all of it after us.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' && this.#offset === undefined) {
+        this.#offset = 0;
+        return;
+      }
+      throw error;
+    }
+    try {
+      const size = (await handle.stat()).size;
+      if (this.#offset === undefined) {
+        // The first reader starts at the end: what was logged before any scenario opened is not its business.
+        this.#offset = size;
+        return;
+      }
+      // A log shorter than our offset was rotated or truncated: what we had not read is gone from this file.
+      if (size < this.#offset) throw new Error(`the audit log ${this.path} shrank below the offset read so far (${size} < ${this.#offset} bytes): rotated or truncated`);
+      const chunk = Buffer.alloc(64 * 1024);
+      let pending = Buffer.alloc(0);
+      let position = this.#offset;
+      while (position < size) {
+        const { bytesRead } = await handle.read(chunk, 0, Math.min(chunk.length, size - position), position);
+        if (bytesRead === 0) break;
+        position += bytesRead;
+        pending = Buffer.concat([pending, chunk.subarray(0, bytesRead)]);
+        let newline = pending.indexOf(0x0a);
+        while (newline >= 0) {
+          this.#take(pending.subarray(0, newline).toString('utf8'), this.#offset);
+          this.#offset += newline + 1;
+          pending = pending.subarray(newline + 1);
+          newline = pending.indexOf(0x0a);
+        }
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+
+  #take(line: string, at: number): void {
+    // Cheap before JSON.parse: what is kept always names an auth path, unwrap, or a KV v2 data path.
+    if (!line.includes('auth/') && !line.includes('sys/wrapping/unwrap') && !line.includes('/data/')) return;
+    let raw: RawRecord;
+    try {
+      raw = JSON.parse(line) as RawRecord;
+    } catch {
+      // Not one of the device's JSON lines (a prefix, a partial write): nothing to correlate.
+      return;
+    }
+    const entry = reduce(raw, at, (path) => this.#watched.has(path));
+    if (entry) this.#entries.push(entry);
+  }
+}
+
+/** One scenario's share of a log: what was appended after it opened, on its own secret's path and the token paths. */
+export class AuditCursor {
+  #closed = false;
+
+  private constructor(
+    readonly trail: AuditTrail,
+    private readonly log: SharedLog,
+    private readonly first: number,
+    private readonly secretPath: string,
+  ) {}
+
+  /** Start at the log's current end (a log not written yet starts empty). */
+  static async open(trail: AuditTrail, secretPath: string): Promise<AuditCursor> {
+    const log = SharedLog.of(trail.log);
+    log.watch(secretPath);
+    try {
+      await log.catchUp();
+    } catch (error) {
+      log.unwatch(secretPath);
+      throw error;
+    }
+    return new AuditCursor(trail, log, log.next, secretPath);
+  }
+
+  /** Where the log has been read up to: the byte offset an entry's `at` is compared with. */
+  get offset(): number {
+    return this.log.offset;
+  }
+
+  get entries(): AuditEntry[] {
+    // Token issues and revocations are everyone's; calls on a secret's path only its own scenario's.
+    return this.log.since(this.first).filter((e) => e.path === this.secretPath || e.issued !== undefined || e.names !== undefined || ISSUING_PATH.test(e.path));
+  }
+
+  /** Read what was appended since the last read. */
+  read(): Promise<void> {
+    return this.log.catchUp();
+  }
+
+  /** The scenario is done with the log: its entries may go once no scenario reads. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.log.unwatch(this.secretPath);
+  }
+}
+
+/** The device's HMAC of a value (an accessor, a token), as its log would write it. */
+export async function auditHash(api: VaultApi, device: string, input: string): Promise<string> {
+  const answer = await api.call<{ data?: { hash?: string } }>('POST', `sys/audit-hash/${device}`, { input });
+  const hash = answer.data?.hash;
+  if (!hash) throw new Error(`sys/audit-hash/${device} answered without a hash`);
+  return hash;
+}
+
+export const HMACED = /^hmac-sha256:/;
+
+/** What lineage found in the log: accessors to look up, and tokens the log names only by an HMAC. */
+export interface Lineage {
+  accessors: string[];
+  hmacOnly: string[];
+}
+
+/**
+ * Tokens the known ones led to: those issued by a call made with a known token (a child, an orphan,
+ * a token minted by its holder), transitively, and every token issued since the scenario set up
+ * that carries `policy` (a login, an unwrapped token) — whoever asked for it. `known` holds the
+ * accessors and, where the log HMACs accessors, their HMACs.
+ */
+export function lineageOf(entries: readonly AuditEntry[], known: ReadonlySet<string>, policy: string): Lineage {
+  const reached = new Set(known);
+  const found = new Set<string>();
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const e of entries) {
+      if (!e.issued || e.issued.accessor === '' || reached.has(e.issued.accessor)) continue;
+      const fromKnown = e.accessor !== '' && reached.has(e.accessor);
+      const carriesPolicy = policy !== '' && e.issued.policies.includes(policy);
+      if (fromKnown || carriesPolicy) {
+        reached.add(e.issued.accessor);
+        found.add(e.issued.accessor);
+        grew = true;
+      }
+    }
+  }
+  const all = [...found];
+  return { accessors: all.filter((a) => !HMACED.test(a)), hmacOnly: all.filter((a) => HMACED.test(a)) };
+}
+
+/** The three records of one token's life, as found (or not) in the log. */
+export interface TokenTrail {
+  issue?: AuditEntry;
+  use?: AuditEntry;
+  /** A revoke request naming the token, or its own revoke-self. */
+  revocation?: AuditEntry;
+  /** Without a revocation: the first refusal of the token at or after its stated expiry (an expiry writes no record). */
+  expiry?: { refusal: AuditEntry; expiresAt: string };
+  /** A refusal before the stated expiry with nothing recording why: what makes a missing revocation certain. */
+  earlyRefusal?: AuditEntry;
+}
+
+/**
+ * Find the token's records. `ids` are the forms the log may name the token's accessor in (clear and
+ * HMAC), `tokenIds` those of the token itself (its HMAC, and the token for a device that logs raw); `endBy` bounds where a revocation may sit (the
+ * offset read when residue was last measured: later revocations are the harness's own teardown).
+ */
+export function trailOf(entries: readonly AuditEntry[], ids: ReadonlySet<string>, tokenIds: ReadonlySet<string>, secretPath: string, endBy: number): TokenTrail {
+  const trail: TokenTrail = {};
+  // A batch token has no accessor: its own HMAC ties its records together instead.
+  const mine = (accessor: string, token: string): boolean => (accessor !== '' && ids.has(accessor)) || (token !== '' && tokenIds.has(token));
+  trail.issue = entries.find((e) => e.issued !== undefined && mine(e.issued.accessor, e.issued.tokenHash));
+  trail.use = entries.find((e) => e.type === 'request' && e.path === secretPath && mine(e.accessor, e.clientToken) && e.error === '');
+  trail.revocation = entries.find(
+    (e) =>
+      e.type === 'request' &&
+      e.at < endBy &&
+      e.error === '' &&
+      ((e.path === 'auth/token/revoke-self' && mine(e.accessor, e.clientToken)) || (e.names !== undefined && mine(e.names.accessor ?? '', e.names.token ?? ''))),
+  );
+  if (trail.revocation) return trail;
+  const refusal = entries.find((e) => e.type === 'request' && e.path === secretPath && tokenIds.has(e.clientToken) && e.error !== '');
+  const ttl = trail.issue?.issued?.ttlSeconds;
+  if (refusal && trail.issue && ttl !== null && ttl !== undefined && ttl > 0) {
+    // Counted from the issuing request: the token may be created well before its response is written.
+    const issue = trail.issue;
+    const requested = entries.find((e) => e.type === 'request' && e.id !== '' && e.id === issue.id) ?? issue;
+    const expiresAt = new Date(Date.parse(requested.time) + ttl * 1000).toISOString();
+    if (Date.parse(refusal.time) >= Date.parse(expiresAt)) trail.expiry = { refusal, expiresAt };
+    else trail.earlyRefusal = refusal;
+  } else if (refusal) {
+    trail.earlyRefusal = refusal;
+  }
+  return trail;
+}
