@@ -364,9 +364,11 @@ export function trailOf(entries: readonly AuditEntry[], ids: ReadonlySet<string>
   const ttl = trail.issue?.issued?.ttlSeconds;
   if (refusal && trail.issue && ttl !== null && ttl !== undefined && ttl > 0) {
     // Counted from the issuing request: the token may be created well before its response is written.
+    // Vault keeps a token's creation time in whole seconds and expires it from there, so its TTL
+    // may end up to a second before the request's own time plus the TTL.
     const issue = trail.issue;
     const requested = entries.find((e) => e.type === 'request' && e.id !== '' && e.id === issue.id) ?? issue;
-    const expiresAt = new Date(Date.parse(requested.time) + ttl * 1000).toISOString();
+    const expiresAt = new Date(Math.floor(Date.parse(requested.time) / 1000) * 1000 + ttl * 1000).toISOString();
     if (Date.parse(refusal.time) >= Date.parse(expiresAt)) trail.expiry = { refusal, expiresAt };
     else trail.earlyRefusal = refusal;
   } else if (refusal) {

@@ -102,6 +102,15 @@ describe("a token's three records", () => {
     expect(trail.expiry?.expiresAt).toBe('2026-01-01T00:00:03.000Z');
   });
 
+  test('Vault counts a TTL from the whole second it created the token in: a refusal within that second of slack is the expiry', async () => {
+    const request = { time: '2026-01-01T00:00:00.8Z', type: 'request', auth: { accessor: 'admin' }, request: { id: 'r1', path: 'auth/token/create', operation: 'update' } };
+    const response = { ...issue('2026-01-01T00:00:00.9Z', 'g', 'admin', ['p'], 3), request: { id: 'r1', path: 'auth/token/create', operation: 'update' } };
+    const entries = await entriesOf([request, response, read('2026-01-01T00:00:01Z', 'g'), read('2026-01-01T00:00:03.3Z', 'g', 'permission denied')]);
+    const trail = trailOf(entries, ids('g'), tokenIds('g'), SECRET, Number.POSITIVE_INFINITY);
+    expect(trail.expiry?.expiresAt).toBe('2026-01-01T00:00:03.000Z');
+    expect(trail.earlyRefusal).toBeUndefined();
+  });
+
   test('a refusal before the stated expiry with no revocation recorded is a missing revocation, not an expiry', async () => {
     const entries = await entriesOf([issue('2026-01-01T00:00:00Z', 'g', 'admin', ['p'], 30), read('2026-01-01T00:00:01Z', 'g'), read('2026-01-01T00:00:02Z', 'g', 'permission denied')]);
     const trail = trailOf(entries, ids('g'), tokenIds('g'), SECRET, Number.POSITIVE_INFINITY);
