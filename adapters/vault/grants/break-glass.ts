@@ -8,8 +8,9 @@
  *   to create a token through the role, and only Vault's own permission denied counts;
  * - the break-glass identity has no standing privilege: outside an emergency its own token cannot
  *   read the secret (the engine judges it as `zero-standing-privilege`);
- * - a second emergency grant is requested while the first is open, and recorded as such in the
- *   evidence; with `maxOpen` the path must refuse grants beyond it (`break-glass-one-open`). A
+ * - after the first use, a second emergency grant is requested while the first is open, and
+ *   recorded as such in the evidence; with `maxOpen` the path must refuse grants beyond it
+ *   (`break-glass-one-open`). A
  *   token role has no cap of its own on live tokens, so a bare Vault role fails that check: only a
  *   broker in front of the role (or a single-use credential) can keep one emergency grant open.
  *
@@ -27,7 +28,7 @@ import { probeWith } from '../../probe-shell.ts';
 import { grantedCapabilities, lookupAccessor, type VaultClient } from '../client.ts';
 import { readObject } from '../existing.ts';
 import { mintedEntitlements, vaultTokenExtensions, type VaultGrantContext } from '../extension.ts';
-import { GONE, probe, readRefusal } from '../probes.ts';
+import { GONE, probe, readRefusal, saysGone } from '../probes.ts';
 import { TERMS, term } from '../terms.ts';
 import { revokeTracked, tokenMeta, trackAccessor, type VaultToken } from '../tokens.ts';
 
@@ -221,23 +222,42 @@ async function judgeIsolation(ctx: Ctx): Promise<void> {
   ctx.report({ check: 'break-glass-isolated', verdict, detail });
 }
 
+/** Whether Vault still knows a token: a grant counts as open only while it does. */
+async function stillOpen(ctx: Ctx, token: VaultToken): Promise<boolean | undefined> {
+  try {
+    await lookupAccessor(ctx.client.api, token.accessor, { fresh: true });
+    return true;
+  } catch (error) {
+    return saysGone(error, GONE.accessor) ? false : undefined;
+  }
+}
+
 /**
- * While the first emergency grant is open, ask for more through the same path. Each one issued is
- * recorded as a second emergency grant while one is open, then revoked at once.
+ * While the first emergency grant is open, ask for more through the same path. Each one issued
+ * while Vault still knows the first is recorded as a further emergency grant while one is open,
+ * then revoked at once. Asked after the first use, so it never delays it.
  */
 async function askWhileOpen(ctx: Ctx, grant: Grant): Promise<void> {
   const max = ctx.params.maxOpen;
+  const first = ctx.state.get(EMERGENCY) as VaultToken;
   let open = 1;
   const extra: VaultToken[] = [];
   let refusal: ProbeResult | undefined;
+  let firstEnded = false;
   for (let i = 0; i < (max ?? 1); i++) {
     const { result, made } = await requestThroughPath(ctx, identity(ctx), 'further grant while one is open');
     if (!made) {
       refusal = result;
       break;
     }
-    open += 1;
     extra.push(made);
+    // Issued after the first one ended, it shows nothing about grants open at once.
+    if ((await stillOpen(ctx, first)) !== true) {
+      firstEnded = true;
+      ctx.evidence.record('a further emergency grant was issued, but the first one was no longer known to Vault by then: not counted as open at once', { accessor: made.accessor }, new Date(result.at));
+      break;
+    }
+    open += 1;
     ctx.evidence.record(`repeated emergency use: emergency grant ${open} issued while ${open - 1} ${open === 2 ? 'is' : 'are'} open`, { accessor: made.accessor, open, maxOpen: max ?? null, byJitc: true }, new Date(result.at));
   }
   if (refusal) ctx.evidence.record(`a further emergency grant while ${open} ${open === 1 ? 'is' : 'are'} open: ${refusal.outcome}`, { answer: refusal.detail, open, maxOpen: max ?? null }, new Date(refusal.at));
@@ -249,7 +269,8 @@ async function askWhileOpen(ctx: Ctx, grant: Grant): Promise<void> {
   } else if (refusal?.outcome === 'denied') {
     ctx.report({ check: 'break-glass-one-open', verdict: 'pass', detail: `a further emergency grant while ${open} ${open === 1 ? 'is' : 'are'} open was refused (${refusal.detail})` });
   } else {
-    ctx.report({ check: 'break-glass-one-open', verdict: 'inconclusive', detail: `a further emergency grant got no recognised answer (${refusal?.detail ?? 'none'})` });
+    const why = firstEnded ? 'the first emergency grant had ended before a further one was issued' : `a further emergency grant got no recognised answer (${refusal?.detail ?? 'none'})`;
+    ctx.report({ check: 'break-glass-one-open', verdict: 'inconclusive', detail: why });
   }
 }
 
@@ -319,9 +340,11 @@ export const breakGlassSource: GrantSource<BreakGlassParams, VaultClient> = {
     };
     grant.extensions = vaultTokenExtensions(ctx, made, grant);
     ctx.evidence.record('emergency grant issued through the break-glass path', { accessor: made.accessor, role: roleOf(ctx), breakGlassIdentity: identity(ctx).accessor, expiresAt: info.expire_time });
-    await askWhileOpen(ctx, grant);
     return grant;
   },
+
+  // Before the first grant ends: a further emergency request while it is open.
+  afterUse: (ctx, grant) => askWhileOpen(ctx, grant),
 
   async end(ctx, _grant, mode) {
     if (mode !== 'revoke') return;
