@@ -1,7 +1,8 @@
 /**
  * `jitc run --every DURATION`: continuous mode. Runs again and again into the same output
  * directory (the Allure history there turns into trends, the --metrics file is rewritten each
- * time for Prometheus) until Ctrl-C or SIGTERM, then exits with the last run's code.
+ * time for Prometheus) until Ctrl-C or SIGTERM, then exits with the last run's code. Each run is
+ * a scheduled one: break-glass scenarios stay out unless `--break-glass` asks for them (run.ts).
  */
 import { formatMs, parseDurationMs } from '../scenarios/durations.ts';
 import { runCommand, type RunFlags } from './run.ts';
@@ -22,7 +23,7 @@ export async function runEvery(every: string, flags: RunFlags): Promise<number> 
     // A signal during a run is the run's to handle (teardown first); it also ends the loop.
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    code = await runCommand(flags);
+    code = await runCommand({ ...flags, continuous: true });
     if (stopping) break;
     const next = Math.max(0, started + intervalMs - Date.now());
     process.stderr.write(`continuous mode: run ${round} exited ${code}; next run in ${formatMs(next)} (Ctrl-C to stop)\n`);

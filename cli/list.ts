@@ -38,6 +38,8 @@ export async function listCommand(opts: { suite?: string[]; json?: boolean; chec
       pointOfUse: s.use.name,
       ...(s.pair ? { pair: s.pair } : {}),
       severity: s.severity,
+      // The group an emergency path belongs to, so a reader sees it apart from routine JIT.
+      group: s.breakGlass ? 'break-glass' : 'routine',
       ends: s.end.mode,
       windowSeconds: s.task.windowSeconds,
       checks,
@@ -51,13 +53,14 @@ export async function listCommand(opts: { suite?: string[]; json?: boolean; chec
   }
   for (const r of records) {
     const adapter = adapters.get(r.adapter);
-    process.stdout.write(`${r.adapter}/${r.id}  [${r.severity}]  ${r.title}\n`);
+    process.stdout.write(`${r.adapter}/${r.id}  [${r.severity}]${r.group === 'break-glass' ? '  [break-glass]' : ''}  ${r.title}\n`);
     process.stdout.write(`  ${r.proves}\n`);
     process.stdout.write(`  target: ${adapter?.title ?? r.adapter}; grant: ${r.grant.adapter}/${r.grant.source}; point of use: ${r.adapter}/${r.pointOfUse}; ends by ${r.ends}; window ${r.windowSeconds} s\n`);
     process.stdout.write(`  checks: ${r.checks.join(', ')}\n`);
     process.stdout.write(`  controls: ${r.controls.join(', ')}\n`);
     process.stdout.write(`  file: ${r.file}\n\n`);
   }
-  process.stdout.write(`${records.length} scenarios\n`);
+  const breakGlass = records.filter((r) => r.group === 'break-glass').length;
+  process.stdout.write(`${records.length} scenarios${breakGlass > 0 ? ` (${breakGlass} break-glass: left out of continuous and non-local runs unless --break-glass)` : ''}\n`);
   return 0;
 }

@@ -54,7 +54,8 @@ function program(setExit: (code: number) => void): Command {
     .option('--fail-on <rule...>', 'gate: only failures matching a rule fail the run, e.g. control=OWASP-NHI-03,severity>=high (repeatable: any rule)')
     .option('--shard <i/n>', "run shard i of n (vitest's sharding); combine the outputs with jitc merge")
     .option('--metrics <file>', 'also write OpenMetrics text for a Prometheus textfile collector')
-    .option('--every <duration>', 'continuous mode: run again every DURATION (e.g. 1h) until Ctrl-C')
+    .option('--every <duration>', 'continuous mode: run again every DURATION (e.g. 1h) until Ctrl-C; break-glass scenarios stay out unless --break-glass')
+    .option('--break-glass', 'also run break-glass scenarios where they are left out by default: in continuous mode (--every) and against container or external targets (a one-shot local run includes them; --scenario naming one always runs it)')
     .option('--history <file>', 'record the run in this history file (default: .jitc/history.sqlite)')
     .addOption(signKeyOption())
     .action(async (opts: RunFlags & { every?: string }) => setExit(opts.every ? await runEvery(opts.every, opts) : await runCommand(opts)));

@@ -50,6 +50,22 @@ export interface RunFlags {
   history?: string;
   /** PEM private key that signs manifest.json (manifest.sig). */
   signKey?: string;
+  /** Run the break-glass scenarios the selection holds even where they are left out by default (see takesBreakGlass). */
+  breakGlass?: boolean;
+  /** Set by continuous mode (`--every`): a scheduled run, which leaves break-glass scenarios out unless asked. */
+  continuous?: boolean;
+}
+
+/**
+ * Whether a run takes the break-glass scenarios of its suites without naming them. Their grants are
+ * emergency uses of a real path that may page people, so only a one-shot run against the embedded
+ * local targets (jitc's own fixtures, paging nobody) takes them by default; a continuous run
+ * (`--every`) or one against container or external targets takes them only with `--break-glass`.
+ * A scenario named by `--scenario` (or the config's `scenarios:`) or given as a `--scenario-file`
+ * always runs: naming it is the opt-in.
+ */
+export function takesBreakGlass(flags: Pick<RunFlags, 'breakGlass' | 'continuous'>, mode: TargetMode): boolean {
+  return flags.breakGlass === true || (!flags.continuous && mode === 'local');
 }
 
 export const DEFAULT_OUT = 'reports/out';
@@ -122,7 +138,13 @@ async function plan(flags: RunFlags, log: (l: string) => void): Promise<Plan> {
       throw new InputError(`${wantedFrom}: no scenario "${id}" in ${builtinSuites.length > 0 ? `suites ${builtinSuites.join(', ')}` : 'no suite'}${extra.length > 0 ? ' or the scenario files' : ''}`);
     }
   }
-  const scenarios = [...builtin.filter((s) => wanted.length === 0 || wanted.includes(s.id)), ...extra];
+  const mode = await effectiveMode(flags.target ?? config.target ?? 'local', log);
+  const selected = builtin.filter((s) => wanted.length === 0 || wanted.includes(s.id));
+  const leftOut = takesBreakGlass(flags, mode) ? [] : selected.filter((s) => s.breakGlass && !wanted.includes(s.id));
+  if (leftOut.length > 0) {
+    log(`break-glass scenarios left out (${flags.continuous ? 'continuous mode' : `${mode} targets`}; their grants are emergency uses): ${leftOut.map((s) => `${s.adapter}/${s.id}`).join(', ')}; run them with --break-glass or by naming them with --scenario`);
+  }
+  const scenarios = [...selected.filter((s) => !leftOut.includes(s)), ...extra];
   // A scenario runs in the suite of its point of use; a point of use without a suite is an error, never a silent skip.
   const suites = [...new Set(scenarios.map((s) => s.adapter))].sort();
   for (const name of suites) {
@@ -133,7 +155,6 @@ async function plan(flags: RunFlags, log: (l: string) => void): Promise<Plan> {
   const concurrency = flags.concurrency ?? config.concurrency ?? 8;
   const gate = flags.failOn ? flags.failOn.map((r) => parseGateRule(r)) : (config.gate?.failOn ?? []).map((r, i) => parseGateRule(r, `${flags.config}: gate.failOn.${i}`));
   const shard = parseShard(flags.shard);
-  const mode = await effectiveMode(flags.target ?? config.target ?? 'local', log);
   const waiverFile = flags.waivers === false ? undefined : (flags.waivers ?? config.waivers ?? (mode === 'local' && existsSync(LOCAL_WAIVERS) ? LOCAL_WAIVERS : undefined));
   const waivers = waiverFile ? loadWaivers(waiverFile) : [];
   return {

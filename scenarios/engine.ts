@@ -87,7 +87,7 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
       if (value) secrets.add(value);
     }
   }
-  const evidence = new Evidence(secrets);
+  const evidence = new Evidence(secrets, { breakGlass: scenario.breakGlass });
   const checks: CheckResult[] = [];
   const phases: PhaseTiming[] = [];
   const startedAt = new Date().toISOString();

@@ -13,13 +13,18 @@ export interface EvidenceEvent {
   /** What happened, in words a reviewer reads: "grant issued", "reuse attempt 3 denied". */
   event: string;
   data?: Record<string, unknown>;
+  /** Set on every event of a break-glass scenario: what an auditor filters the evidence on. */
+  breakGlass?: true;
 }
 
 export class Evidence {
   readonly events: EvidenceEvent[] = [];
   #phase: Phase = 'setup';
 
-  constructor(private readonly secrets: SecretRegistry) {}
+  constructor(
+    private readonly secrets: SecretRegistry,
+    private readonly flags: { breakGlass?: boolean } = {},
+  ) {}
 
   get phase(): Phase {
     return this.#phase;
@@ -32,6 +37,7 @@ export class Evidence {
   record(event: string, data?: Record<string, unknown>, at: Date = new Date()): EvidenceEvent {
     const entry: EvidenceEvent = { at: at.toISOString(), phase: this.#phase, event: this.secrets.redact(event) };
     if (data !== undefined) entry.data = this.secrets.redactValue(data);
+    if (this.flags.breakGlass) entry.breakGlass = true;
     this.events.push(entry);
     return entry;
   }

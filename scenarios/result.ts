@@ -67,6 +67,11 @@ export interface ScenarioResult {
   /** The native pair's name, when the scenario named one (`mechanism:` in its file). */
   pair?: string;
   severity: Severity;
+  /**
+   * A break-glass scenario: jitc's own test of an emergency path, never an emergency use to count
+   * against the path (history tags it as a test). Absent on routine scenarios.
+   */
+  breakGlass?: true;
   source: string;
   target: { mode: TargetMode; address: string; facts: Record<string, string> };
   runId: string;
@@ -118,6 +123,7 @@ export function resultSkeleton(scenario: Scenario, runId: string, target: Scenar
     grant: { adapter: scenario.grant.adapter, source: scenario.grant.name },
     ...(scenario.pair ? { pair: scenario.pair } : {}),
     severity: scenario.severity,
+    ...(scenario.breakGlass ? { breakGlass: true as const } : {}),
     source: scenario.source,
     target,
     runId,

@@ -96,6 +96,12 @@ export const scenarioFileSchema = z.strictObject({
    * from elsewhere inside the window and must be refused there (`context-bound`, scenarios/drift.ts).
    */
   context: contextSchema.optional(),
+  /**
+   * An emergency (break-glass) path rather than a routine JIT channel: the result, every evidence
+   * event and the reports carry the flag, so an auditor can filter on it, and scheduled runs leave
+   * the scenario out unless asked (its grants may page people; README, "Break-glass").
+   */
+  breakGlass: z.boolean().optional(),
   limits: z
     .strictObject({
       /** Granted scope / needed scope above which `privilege-width` fails. */

@@ -9,6 +9,7 @@ import { cleanupVault } from './cleanup.ts';
 import { vaultLeftovers } from './leftovers.ts';
 import { connectVault, type VaultClient } from './client.ts';
 import { approleSource } from './grants/approle.ts';
+import { breakGlassSource } from './grants/break-glass.ts';
 import { databaseSource } from './grants/database.ts';
 import { ldapDynamicRoleSource } from './grants/ldap-dynamic-role.ts';
 import { pkiCertificateSource } from './grants/pki-certificate.ts';
@@ -32,6 +33,7 @@ const vaultAdapter: Adapter<VaultClient> = {
     'ssh-certificate': sshCertificateSource,
     'pki-certificate': pkiCertificateSource,
     'ldap-dynamic-role': ldapDynamicRoleSource,
+    'break-glass': breakGlassSource,
   },
   pointsOfUse: {
     'kv-secret': kvSecretPoint,
@@ -40,6 +42,7 @@ const vaultAdapter: Adapter<VaultClient> = {
     token: { source: 'token', pointOfUse: 'kv-secret' },
     'approle-secret-id': { source: 'approle-secret-id', pointOfUse: 'kv-secret' },
     'wrapped-response': { source: 'wrapped-response', pointOfUse: 'kv-secret' },
+    'break-glass': { source: 'break-glass', pointOfUse: 'kv-secret' },
   },
   cleanup: cleanupVault,
   leftovers: vaultLeftovers,

@@ -42,6 +42,11 @@ export interface RecordedScenario {
   residue: number;
   waiverId: string | null;
   waiverExpires: string | null;
+  /**
+   * jitc's own run of a break-glass scenario: a test of the emergency path, never an emergency use
+   * to count against it (its grants are left out of repeated elevations and emergency use).
+   */
+  breakGlass: boolean;
   checks: RecordedCheck[];
 }
 
@@ -130,6 +135,7 @@ export function recordedRun(summary: Summary, results: readonly ScenarioResult[]
         residue: s.metrics.residue,
         waiverId: s.waiver?.id ?? null,
         waiverExpires: s.waiver?.expires ?? null,
+        breakGlass: s.breakGlass === true,
         checks: s.checks.map((c) => ({ name: c.name, verdict: c.verdict, severity: c.severity, detail: c.detail, controls: c.controls })),
       };
     }),

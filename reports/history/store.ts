@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS scenarios (
   residue INTEGER NOT NULL,
   waiver_id TEXT,
   waiver_expires TEXT,
+  break_glass INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (run_id, adapter, scenario)
 );
 CREATE TABLE IF NOT EXISTS checks (
@@ -132,6 +133,9 @@ async function openHistory(file: string): Promise<Database> {
       if (version > SCHEMA_VERSION) throw new InputError(`${file}: written by a newer jitc (history schema ${version}, this one reads up to ${SCHEMA_VERSION})`);
     }
     db.run(SCHEMA);
+    // A history recorded before break-glass scenarios existed: its rows are routine ones. The
+    // column has a default, so a reader or writer that does not know it still works on the file.
+    if (!query(db, 'PRAGMA table_info(scenarios)').some((c) => c['name'] === 'break_glass')) db.run('ALTER TABLE scenarios ADD COLUMN break_glass INTEGER NOT NULL DEFAULT 0');
     db.run("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)", [String(SCHEMA_VERSION)]);
     for (const t of TABLES) if (query(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", [t]).length === 0) throw new Error(`table ${t} missing`);
     return db;
@@ -160,14 +164,14 @@ function insertRun(db: Database, run: RecordedRun): void {
     [run.runId, run.startedAt, run.finishedAt, new Date().toISOString(), run.source, run.exitCode, run.doubtful ? 1 : 0, run.totals.pass, run.totals.fail, run.totals.inconclusive, run.totals.waived, JSON.stringify(run.shards)],
   );
   const scenario = db.prepare(
-    'INSERT INTO scenarios (run_id, adapter, scenario, title, target_mode, target_address, target_key, identity, verdict, started_at, finished_at, elevated, ttl_seconds, ttl_requested_seconds, window_seconds, revocation_latency_ms, session_outlived_ttl_ms, privilege_width, residue, waiver_id, waiver_expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO scenarios (run_id, adapter, scenario, title, target_mode, target_address, target_key, identity, verdict, started_at, finished_at, elevated, ttl_seconds, ttl_requested_seconds, window_seconds, revocation_latency_ms, session_outlived_ttl_ms, privilege_width, residue, waiver_id, waiver_expires, break_glass) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
   const check = db.prepare('INSERT INTO checks (run_id, adapter, scenario, seq, name, verdict, severity, detail, controls) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
   try {
     for (const s of run.scenarios) {
       scenario.run([
         run.runId, s.adapter, s.scenario, s.title, s.targetMode, s.targetAddress, s.targetKey, s.identity, s.verdict, s.startedAt, s.finishedAt, s.elevated ? 1 : 0,
-        s.ttlSeconds, s.ttlRequestedSeconds, s.windowSeconds, s.revocationLatencyMs, s.sessionOutlivedTtlMs, s.privilegeWidth, s.residue, s.waiverId, s.waiverExpires,
+        s.ttlSeconds, s.ttlRequestedSeconds, s.windowSeconds, s.revocationLatencyMs, s.sessionOutlivedTtlMs, s.privilegeWidth, s.residue, s.waiverId, s.waiverExpires, s.breakGlass ? 1 : 0,
       ]);
       s.checks.forEach((c, seq) => check.run([run.runId, s.adapter, s.scenario, seq, c.name, c.verdict, c.severity, c.detail, JSON.stringify(c.controls)]));
     }
@@ -341,6 +345,7 @@ export async function loadHistory(file: string, last?: number): Promise<LoadedHi
           residue: Number(s['residue']),
           waiverId: s['waiver_id'] === null ? null : text(s['waiver_id']),
           waiverExpires: s['waiver_expires'] === null ? null : text(s['waiver_expires']),
+          breakGlass: Number(s['break_glass']) === 1,
           checks: checks.get(`${text(s['adapter'])}/${text(s['scenario'])}`) ?? [],
         }),
       );

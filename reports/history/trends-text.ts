@@ -1,4 +1,4 @@
-/** `jitc history` for the terminal: trends per scenario, per run, flaky scenarios, repeated elevations. */
+/** `jitc history` for the terminal: trends per scenario, per run, flaky scenarios, repeated elevations, break-glass tests. */
 import { formatMs } from '../../scenarios/durations.ts';
 import { REPEATED_ELEVATION_RUNS, type HistoryTrends, type Percentiles } from './trends.ts';
 
@@ -25,7 +25,7 @@ export function renderTrends(trends: HistoryTrends, file: string): string {
     ...table(
       ['scenario', 'target', 'runs', 'verdicts', 'revocation p50/p95', 'overrun p50/p95', 'width p95', 'residue p95', 'not passed (latest)'],
       trends.scenarios.map((s) => [
-        `${s.adapter}/${s.scenario}`,
+        `${s.adapter}/${s.scenario}${s.breakGlass ? ' (break-glass test)' : ''}`,
         s.targetKey,
         String(s.verdicts.length),
         sequence(s.verdicts),
@@ -65,6 +65,14 @@ export function renderTrends(trends: HistoryTrends, file: string): string {
     ...(trends.repeatedElevations.length === 0
       ? ['  none']
       : trends.repeatedElevations.map((e) => `  ${e.identity}: elevated in ${e.elevations} of ${e.runsConsidered} runs, ${e.firstAt} → ${e.lastAt}${e.scenarios.length > 1 ? ` (scenarios ${e.scenarios.join(', ')})` : ''}`)),
+    ...(trends.breakGlassTests.length === 0
+      ? []
+      : [
+          '',
+          "Break-glass: jitc's own tests of emergency paths, never counted as emergency use or as repeated elevations",
+          ...trends.breakGlassTests.map((b) => `  ${b.adapter}/${b.scenario} on ${b.targetKey}: tested in ${b.runs} run${b.runs === 1 ? '' : 's'}, ${b.emergencyGrants} with a test grant`),
+          '  Repeated emergency use by others: not in jitc\'s results; it comes from the target\'s own audit trail (README, "Break-glass")',
+        ]),
   ];
   return `${out.join('\n')}\n`;
 }

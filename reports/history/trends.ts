@@ -33,6 +33,8 @@ export interface ScenarioTrend {
   adapter: string;
   scenario: string;
   targetKey: string;
+  /** jitc's own tests of a break-glass path (record.ts): shown as tests, never as emergency use. */
+  breakGlass: boolean;
   /** One entry per run the scenario ran in on this target, oldest first. */
   verdicts: { runId: string; startedAt: string; verdict: Verdict; waiver: string | null }[];
   /** How often the verdict differs from the run before. */
@@ -84,6 +86,12 @@ export interface HistoryTrends {
   /** Scenario × target whose verdict changed between runs, most changes first. */
   flaky: ScenarioTrend[];
   repeatedElevations: RepeatedElevation[];
+  /**
+   * Break-glass paths: jitc's own tests of them, by scenario and target, apart from any emergency
+   * use. Emergency grants jitc did not make are not in its results (README, "Break-glass"), so no
+   * repeated emergency use is ever derived from jitc's own runs.
+   */
+  breakGlassTests: { adapter: string; scenario: string; targetKey: string; runs: number; emergencyGrants: number }[];
 }
 
 function runMetrics(run: RecordedRun): RunMetrics {
@@ -130,6 +138,7 @@ function scenarioTrend(points: { run: RecordedRun; result: RecordedScenario }[])
     adapter: first.adapter,
     scenario: first.scenario,
     targetKey: first.targetKey,
+    breakGlass: latest.breakGlass,
     verdicts,
     changes,
     revocationLatencyMs: percentiles(results.map((r) => r.revocationLatencyMs)),
@@ -144,7 +153,8 @@ function repeatedElevations(runs: readonly RecordedRun[]): RepeatedElevation[] {
   const byIdentity = new Map<string, { result: RecordedScenario; run: RecordedRun }[]>();
   for (const run of runs) {
     for (const result of run.scenarios) {
-      if (!result.elevated) continue;
+      // jitc's own break-glass tests are not elevations of anyone's workflow: never counted.
+      if (!result.elevated || result.breakGlass) continue;
       const list = byIdentity.get(result.identity) ?? [];
       list.push({ result, run });
       byIdentity.set(result.identity, list);
@@ -169,6 +179,11 @@ function repeatedElevations(runs: readonly RecordedRun[]): RepeatedElevation[] {
   return repeated.sort((a, b) => b.elevations - a.elevations || a.identity.localeCompare(b.identity));
 }
 
+/** How many of the window's runs of a scenario on its target made a grant. */
+function elevatedRuns(runs: readonly RecordedRun[], trend: ScenarioTrend): number {
+  return runs.filter((run) => run.scenarios.some((r) => r.adapter === trend.adapter && r.scenario === trend.scenario && r.targetKey === trend.targetKey && r.elevated)).length;
+}
+
 /** Trends of the given runs (oldest first), out of `totalRuns` recorded. */
 export function computeTrends(runs: readonly RecordedRun[], totalRuns = runs.length): HistoryTrends {
   const scenarios = [...bySeries(runs).values()].map(scenarioTrend).sort((a, b) => `${a.adapter}/${a.scenario} ${a.targetKey}`.localeCompare(`${b.adapter}/${b.scenario} ${b.targetKey}`));
@@ -183,5 +198,6 @@ export function computeTrends(runs: readonly RecordedRun[], totalRuns = runs.len
     scenarios,
     flaky: scenarios.filter((s) => s.changes > 0).sort((a, b) => b.changes - a.changes),
     repeatedElevations: repeatedElevations(runs),
+    breakGlassTests: scenarios.filter((s) => s.breakGlass).map((s) => ({ adapter: s.adapter, scenario: s.scenario, targetKey: s.targetKey, runs: s.verdicts.length, emergencyGrants: elevatedRuns(runs, s) })),
   };
 }

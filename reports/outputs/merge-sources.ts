@@ -38,7 +38,9 @@ const resultShape = z.looseObject({
   controls: z.array(z.string()),
   target: z.looseObject({ mode: z.string(), address: z.string() }),
   metrics: z.looseObject({ ttlSeconds: z.number().nullable(), revocationLatencyMs: z.number().nullable(), sessionOutlivedTtlMs: z.number(), privilegeWidth: z.number().nullable(), residue: z.number() }),
-  evidence: z.array(z.looseObject({ at: z.string(), phase: z.string(), event: z.string() })),
+  /** A break-glass scenario's flag, on the result and on each of its evidence events; nothing else may stand there. */
+  breakGlass: z.literal(true).optional(),
+  evidence: z.array(z.looseObject({ at: z.string(), phase: z.string(), event: z.string(), breakGlass: z.literal(true).optional() })),
   teardown: z.looseObject({ removed: z.array(z.string()), errors: z.array(z.string()) }),
   waiver: z.looseObject({ id: z.string() }).optional(),
 });

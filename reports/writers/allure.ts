@@ -23,6 +23,12 @@ export async function labelScenario(scenario: Scenario, adapterTitle: string): P
   // Both halves, so an auditor can filter by where the grant came from as well as where it was used.
   await allure.label('grantSource', `${scenario.grant.adapter}/${scenario.grant.name}`);
   await allure.label('pointOfUse', `${scenario.use.adapter}/${scenario.use.name}`);
+  // Emergency paths apart from routine JIT: their own parent suite, and a label and tag to filter on.
+  if (scenario.breakGlass) {
+    await allure.parentSuite('break-glass');
+    await allure.label('breakGlass', 'true');
+    await allure.tag('break-glass');
+  }
 }
 
 const STATUS = { pass: 'passed', fail: 'failed', inconclusive: 'broken' } as const;

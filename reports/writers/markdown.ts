@@ -56,10 +56,21 @@ function controlSection(id: string, checks: Evidencing[], gaps: Gap[]): string[]
   if (control) lines.push(`${cell(control.framework)}: ${cell(control.text)} [Source](${control.url})`, '');
   lines.push('| scenario | check | verdict | detail | evidence |', '|---|---|---|---|---|');
   for (const x of checks) {
-    lines.push(`| \`${x.scenario.adapter}/${x.scenario.id}\` | ${x.check.name} | ${checkVerdict(x)} | ${cell(x.check.detail)} | \`${x.scenario.evidence}\` |`);
+    lines.push(`| \`${x.scenario.adapter}/${x.scenario.id}\`${x.scenario.breakGlass ? ' (break-glass)' : ''} | ${x.check.name} | ${checkVerdict(x)} | ${cell(x.check.detail)} | \`${x.scenario.evidence}\` |`);
   }
   for (const g of gaps) lines.push(`| \`${g.scenario.adapter}/${g.scenario.id}\` | ${g.check} | ⬜ not evidenced | ${cell(g.why)} | \`${g.scenario.evidence}\` |`);
   lines.push('', '</details>', '');
+  return lines;
+}
+
+function scenarioTable(scenarios: readonly ScenarioRow[]): string[] {
+  const lines = ['| scenario | verdict | revocation latency | TTL | residue | not passed | evidence |', '|---|---|---|---|---|---|---|'];
+  for (const s of scenarios) {
+    const notPassed = s.checks.filter((c) => c.verdict !== 'pass').map((c) => cell(`${c.name}: ${c.detail}${c.remediation ? ` — to fix: ${c.remediation}` : ''}`));
+    lines.push(
+      `| \`${s.adapter}/${s.id}\` | ${ICON[s.verdict] ?? s.verdict}${s.waiver ? ` (${s.waiver.id})` : ''} | ${s.metrics.revocationLatencyMs === null ? '–' : formatMs(s.metrics.revocationLatencyMs)} | ${s.metrics.ttlSeconds === null ? 'none' : `${s.metrics.ttlSeconds} s`} | ${s.metrics.residue} | ${notPassed.join('<br>') || '–'} | \`${s.evidence}\` |`,
+    );
+  }
   return lines;
 }
 
@@ -82,11 +93,17 @@ export function renderMarkdown(summary: Summary): string {
     const gaps = summary.scenarios.flatMap((scenario) => gapsOf(scenario).filter((g) => g.controls.includes(id)).map((g) => ({ scenario, check: g.check, why: g.why })));
     lines.push(...controlSection(id, checks, gaps));
   }
-  lines.push('### By scenario', '', '| scenario | verdict | revocation latency | TTL | residue | not passed | evidence |', '|---|---|---|---|---|---|---|');
-  for (const s of summary.scenarios) {
-    const notPassed = s.checks.filter((c) => c.verdict !== 'pass').map((c) => cell(`${c.name}: ${c.detail}${c.remediation ? ` — to fix: ${c.remediation}` : ''}`));
+  const routine = summary.scenarios.filter((s) => !s.breakGlass);
+  const breakGlass = summary.scenarios.filter((s) => s.breakGlass);
+  if (routine.length > 0 || breakGlass.length === 0) lines.push('### By scenario', '', ...scenarioTable(routine));
+  if (breakGlass.length > 0) {
     lines.push(
-      `| \`${s.adapter}/${s.id}\` | ${ICON[s.verdict] ?? s.verdict}${s.waiver ? ` (${s.waiver.id})` : ''} | ${s.metrics.revocationLatencyMs === null ? '–' : formatMs(s.metrics.revocationLatencyMs)} | ${s.metrics.ttlSeconds === null ? 'none' : `${s.metrics.ttlSeconds} s`} | ${s.metrics.residue} | ${notPassed.join('<br>') || '–'} | \`${s.evidence}\` |`,
+      ...(routine.length > 0 ? [''] : []),
+      '### Break-glass',
+      '',
+      "Emergency paths, apart from routine JIT: each grant here is jitc's own test of the path (tagged as a test in `jitc history`, never counted as emergency use), and every event of its evidence carries `\"breakGlass\": true`.",
+      '',
+      ...scenarioTable(breakGlass),
     );
   }
   if (summary.waivers.applied.length + summary.waivers.expired.length + summary.waivers.unused.length > 0) {

@@ -28,6 +28,8 @@ export interface Summary {
     /** Where the grant came from: adapter and grant source (the same adapter for a native pair). */
     grant: ScenarioResult['grant'];
     title: string;
+    /** A break-glass scenario: jitc's own test of an emergency path (result.ts). */
+    breakGlass?: true;
     target: ScenarioResult['target'];
     verdict: Verdict;
     /** Each check; a failed one carries what to change on the target. */
@@ -99,6 +101,7 @@ export function buildSummary(runId: string, startedAt: string, results: Scenario
       adapter: r.adapter,
       grant: r.grant,
       title: r.title,
+      ...(r.breakGlass ? { breakGlass: true as const } : {}),
       target: r.target,
       verdict: r.verdict,
       checks: r.checks.map(({ name, verdict, detail, severity, controls, remediation }) => ({

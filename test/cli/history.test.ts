@@ -110,7 +110,7 @@ describe('jitc history on a long history', () => {
       adapter: 'vault', scenario: `scenario-${i}`, title: `scenario ${i}`, targetMode: 'local', targetAddress: 'http://127.0.0.1:1', targetKey: 'local OpenBao',
       identity: `vault local OpenBao scenario scenario-${i}`, verdict: 'pass' as const, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:01.000Z',
       elevated: true, ttlSeconds: 30, ttlRequestedSeconds: 30, windowSeconds: 30, revocationLatencyMs: i, sessionOutlivedTtlMs: 0, privilegeWidth: 1, residue: 0,
-      waiverId: null, waiverExpires: null, checks: [],
+      waiverId: null, waiverExpires: null, breakGlass: false, checks: [],
     }));
     for (let r = 0; r < 60; r++) {
       const startedAt = new Date(Date.UTC(2026, 0, 1, r)).toISOString();

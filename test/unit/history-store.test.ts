@@ -4,7 +4,7 @@
  * not a jitc history is refused as bad input instead of being overwritten.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -40,6 +40,7 @@ function scenario(overrides: Partial<RecordedScenario> = {}): RecordedScenario {
     residue: 0,
     waiverId: null,
     waiverExpires: null,
+    breakGlass: false,
     checks: [
       { name: 'reuse-denied', verdict: 'pass', severity: 'critical', detail: 'JIT token denied 18 ms after the end', controls: ['NIST-CSF-PR.AC-4', 'OWASP-NHI-03'] },
       { name: 'no-residue', verdict: 'pass', severity: 'high', detail: 'nothing left', controls: ['OWASP-NHI-01'] },
@@ -149,5 +150,27 @@ describe('run history file', () => {
 
     await expect(checkHistoryFile(dir)).rejects.toThrow(/is a directory/);
     await expect(loadHistory(join(dir, 'missing.sqlite'))).rejects.toThrow(/no run history there/);
+  });
+});
+
+describe('run history file, break-glass', () => {
+  test('a break-glass test reads back as one', async () => {
+    const file = freshFile();
+    const recorded = run('r1', '2026-01-01T00:00:00.000Z', [scenario({ scenario: 'break-glass-token', breakGlass: true })]);
+    await recordRun(file, recorded);
+    expect((await loadHistory(file)).runs[0]!.scenarios[0]!.breakGlass).toBe(true);
+  });
+
+  test('a history recorded before break-glass scenarios existed is read, its rows routine, and extended', async () => {
+    const file = freshFile();
+    await recordRun(file, run('r1', '2026-01-01T00:00:00.000Z', [scenario()]));
+    const SQL = await initSqlJs();
+    const db = new SQL.Database(readFileSync(file));
+    db.run('ALTER TABLE scenarios DROP COLUMN break_glass');
+    writeFileSync(file, db.export());
+    db.close();
+    await recordRun(file, run('r2', '2026-01-01T01:00:00.000Z', [scenario({ breakGlass: true })]));
+    const { runs } = await loadHistory(file);
+    expect(runs.map((r) => r.scenarios[0]!.breakGlass)).toEqual([false, true]);
   });
 });

@@ -146,3 +146,30 @@ describe('trends over runs', () => {
     expect(renderTrends(computeTrends([]), 'h.sqlite')).toBe('jitc history: no runs recorded in h.sqlite\n');
   });
 });
+
+describe('break-glass in the history', () => {
+  /** A run whose results are jitc's own break-glass tests, recorded as `jitc run` records them. */
+  function breakGlassRun(runId: string, minute: number): RecordedRun {
+    const startedAt = new Date(Date.UTC(2026, 0, 1, 0, minute)).toISOString();
+    const results = [fakeResult({ id: 'break-glass-token', runId, startedAt, breakGlass: true, checks: [checkResult('break-glass-isolated', 'pass')], issued: grant({ role: 'emergency' }) })];
+    return recordedRun(buildSummary(runId, startedAt, results, { applied: [], expired: [], unused: [] }), results, 'run');
+  }
+
+  test("jitc's own break-glass runs are recorded as tests and never counted as repeated elevations", () => {
+    const runs = [breakGlassRun('r1', 1), breakGlassRun('r2', 2), breakGlassRun('r3', 3)];
+    expect(runs[0]!.scenarios[0]!.breakGlass).toBe(true);
+    const trends = computeTrends(runs);
+    expect(trends.repeatedElevations).toEqual([]);
+    expect(trends.breakGlassTests).toEqual([{ adapter: 'vault', scenario: 'break-glass-token', targetKey: 'local vault', runs: 3, emergencyGrants: 3 }]);
+    const text = renderTrends(trends, 'h.sqlite');
+    expect(text).toContain('vault/break-glass-token (break-glass test)');
+    expect(text).toContain('never counted as emergency use');
+  });
+
+  test('routine results are not break-glass tests', () => {
+    const trends = computeTrends([runOf('r1', 1, [{}])]);
+    expect(trends.scenarios[0]!.breakGlass).toBe(false);
+    expect(trends.breakGlassTests).toEqual([]);
+    expect(renderTrends(trends, 'h.sqlite')).not.toContain('Break-glass');
+  });
+});

@@ -123,3 +123,27 @@ describe('summary.md, a check a target cannot evidence', () => {
     }
   });
 });
+
+describe('summary.md, break-glass', () => {
+  const emergency = fakeResult({ id: 'break-glass-token', breakGlass: true, checks: [checkResult('break-glass-isolated', 'pass', 'the routine JIT identity is refused (HTTP 403 permission denied)')] });
+  const both = renderMarkdown(buildSummary('r2', '2026-01-01T00:00:00.000Z', [passing, emergency], { applied: [], expired: [], unused: [] }));
+
+  test('break-glass results have a section of their own, apart from the routine scenarios', () => {
+    const routine = both.slice(both.indexOf('### By scenario'), both.indexOf('### Break-glass'));
+    const apart = both.slice(both.indexOf('### Break-glass'));
+    expect(both.indexOf('### By scenario')).toBeGreaterThan(-1);
+    expect(both.indexOf('### Break-glass')).toBeGreaterThan(both.indexOf('### By scenario'));
+    expect(routine).toContain('`vault/token-revoke-at-task-end`');
+    expect(routine).not.toContain('break-glass-token');
+    expect(apart).toContain('| `vault/break-glass-token` | ✅ pass |');
+    expect(apart).not.toContain('token-revoke-at-task-end');
+  });
+
+  test('under a control a break-glass check is marked as such', () => {
+    expect(both).toContain('| `vault/break-glass-token` (break-glass) | break-glass-isolated |');
+  });
+
+  test('a run without break-glass scenarios has no such section', () => {
+    expect(md).not.toContain('### Break-glass');
+  });
+});
