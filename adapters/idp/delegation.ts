@@ -16,11 +16,11 @@
  * token lifespan, as a client nobody tuned for the task does.
  */
 import { z } from 'zod';
-import { bornCredential, type GrantContext, type ProbeResult, type ReuseHandle } from '../contract.ts';
+import { bornCredential, type GrantContext, type ReuseHandle } from '../contract.ts';
 import { IdpAnswerError, postForm, readBody, tokenEndpoint, type IdpClient } from './client.ts';
 import { createClient, newSecret } from './fixtures.ts';
-import { claimsOf, realmIssuer, validateLocally } from './jwt.ts';
-import { introspect, type ResourceServer } from './probes.ts';
+import { claimsOf, realmIssuer, recordLocalAfterEnd } from './jwt.ts';
+import { acceptedBy, type ResourceServer } from './probes.ts';
 
 export const delegationMode = z.enum(['none', 'exchange', 'agents-own-tokens']);
 export type DelegationMode = z.infer<typeof delegationMode>;
@@ -78,13 +78,6 @@ async function hop(ctx: Ctx, a: Agents, from: ResourceServer, to: ResourceServer
   return bornCredential(ctx.secrets, { type: 'bearer-token', token: body.access_token }).token;
 }
 
-/** Ask `audience` about `token` at introspection; a local JWT check goes into the detail as evidence, after the verdict. */
-async function introspectedBy(ctx: Ctx, realm: string, audience: ResourceServer, token: string): Promise<ProbeResult> {
-  const { outcome, at, detail } = await introspect(ctx.client.base, realm, audience, token);
-  const local = await validateLocally(token, realmIssuer(ctx.client.base, realm), audience.clientId);
-  return { outcome, at, detail: `${audience.clientId}: ${detail}; a local JWT check (evidence only) would ${local.accepted ? 'accept it' : `refuse it: ${local.detail}`}` };
-}
-
 /**
  * Run the chain with the task's access token, after its first use; returns a handle per hop. Each
  * hop's token must work at its own audience now, or the end proves nothing about it.
@@ -98,7 +91,7 @@ export async function delegate(ctx: Ctx, userToken: string): Promise<ReuseHandle
     const to = a.agents[i + 1]!;
     const token = await hop(ctx, a, from, to, subject);
     const claims = claimsOf(token);
-    const used = await introspectedBy(ctx, a.realm, to, token);
+    const used = await acceptedBy(ctx.client.base, a.realm, to, token);
     ctx.evidence.record(
       `${from.clientId} ${a.mode === 'exchange' ? 'exchanged the task token' : 'took a token of its own'} for ${to.clientId}: ${used.outcome} there`,
       { jti: claims.jti ?? null, aud: claims.aud ?? null, azp: (claims.azp as string | undefined) ?? null, sid: (claims.sid as string | undefined) ?? null, iat: claims.iat ?? null, exp: claims.exp ?? null, answer: used.detail },
@@ -109,7 +102,7 @@ export async function delegate(ctx: Ctx, userToken: string): Promise<ReuseHandle
     handles.push({
       name: `token ${from.clientId} ${a.mode === 'exchange' ? 'exchanged' : 'took'} for ${to.clientId} (jti ${claims.jti ?? 'none'}), introspected by ${to.clientId}`,
       check: 'derived-credentials-denied',
-      probe: () => introspectedBy(ctx, a.realm, to, token),
+      probe: () => acceptedBy(ctx.client.base, a.realm, to, token),
     });
     subject = token;
   }
@@ -119,14 +112,5 @@ export async function delegate(ctx: Ctx, userToken: string): Promise<ReuseHandle
 /** After the end: what a downstream service validating each hop's JWT locally would still accept. Evidence only. */
 export async function recordLocalAcceptance(ctx: Ctx): Promise<void> {
   const a = ctx.state.get('agents') as Agents | undefined;
-  for (const { token, audience } of a?.hops ?? []) {
-    const local = await validateLocally(token, realmIssuer(ctx.client.base, a!.realm), audience.clientId);
-    const exp = claimsOf(token).exp;
-    ctx.evidence.record(
-      local.accepted
-        ? `session-outlived-ttl (evidence): ${audience.clientId}, validating the JWT locally, would still accept its delegated token after the task ended, until its exp`
-        : `${audience.clientId}, validating the JWT locally, would refuse its delegated token after the task ended`,
-      { localValidation: local.detail, acceptedForMsAfterEnd: local.accepted && exp !== undefined ? Math.max(0, exp * 1000 - Date.now()) : 0 },
-    );
-  }
+  for (const { token, audience } of a?.hops ?? []) await recordLocalAfterEnd(ctx.evidence, token, realmIssuer(ctx.client.base, a!.realm), audience.clientId, 'its delegated token');
 }

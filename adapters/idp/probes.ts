@@ -29,7 +29,7 @@
  */
 import type { ProbeOutcome, ProbeResult } from '../contract.ts';
 import { postForm, readBody, tokenEndpoint } from './client.ts';
-import { claimsOf } from './jwt.ts';
+import { claimsOf, realmIssuer, validateLocally } from './jwt.ts';
 
 export interface Reading {
   outcome: ProbeOutcome;
@@ -102,6 +102,13 @@ export function introspect(base: string, realm: string, server: ResourceServer, 
     () => postForm(introspectionEndpoint(base, realm), { token, token_type_hint: 'access_token' }, { basic: { user: server.clientId, password: server.secret }, fresh: true }),
     readIntrospection,
   );
+}
+
+/** A resource server's verdict on a token (introspection); a local JWT check goes into the detail as evidence, after the verdict. */
+export async function acceptedBy(base: string, realm: string, server: ResourceServer, token: string): Promise<ProbeResult> {
+  const { outcome, at, detail } = await introspect(base, realm, server, token);
+  const local = await validateLocally(token, realmIssuer(base, realm), server.clientId);
+  return { outcome, at, detail: `${server.clientId}: ${detail}; a local JWT check (evidence only) would ${local.accepted ? 'accept it' : `refuse it: ${local.detail}`}` };
 }
 
 /** One request to the token endpoint on a connection of its own, read by `read`; the body comes back for its tokens to be registered. */

@@ -27,7 +27,7 @@ import { AGENTS, createAgents, delegate, delegationMode, recordLocalAcceptance }
 import { userConsents } from '../entitlements.ts';
 import { registerTokens, sessionExtensions } from '../extension.ts';
 import { createClient, newSecret } from '../fixtures.ts';
-import { audiences, claimsOf, grantTimes, realmIssuer, validateLocally } from '../jwt.ts';
+import { audiences, claimsOf, grantTimes, realmIssuer, recordLocalAfterEnd } from '../jwt.ts';
 import { refresh } from '../probes.ts';
 import { TERMS, term } from '../terms.ts';
 
@@ -196,17 +196,8 @@ export const userSessionSource: GrantSource<Params, IdpClient> = {
     } else {
       await ctx.client.admin.call('POST', `/${encodeURIComponent(l.realm)}/users/${l.userId}/logout`);
     }
-    // What a resource server that never asks would do with the token from now on: evidence, never a verdict.
-    if (l.accessToken) {
-      const local = await validateLocally(l.accessToken, realmIssuer(ctx.client.base, l.realm), term(ctx, TERMS.audience));
-      const exp = claimsOf(l.accessToken).exp;
-      ctx.evidence.record(
-        local.accepted
-          ? 'session-outlived-ttl (evidence): a resource server validating the JWT locally still accepts the access token after the task ended, until its exp'
-          : 'a resource server validating the JWT locally refuses the access token after the task ended',
-        { localValidation: local.detail, acceptedForMsAfterEnd: local.accepted && exp !== undefined ? Math.max(0, exp * 1000 - Date.now()) : 0 },
-      );
-    }
+    // What a resource server that never asks would do with the tokens from now on: evidence, never a verdict.
+    if (l.accessToken) await recordLocalAfterEnd(ctx.evidence, l.accessToken, realmIssuer(ctx.client.base, l.realm), term(ctx, TERMS.audience), 'the access token');
     await recordLocalAcceptance(ctx);
   },
 
