@@ -1,7 +1,8 @@
 /**
  * What a scenario's realm still holds after the task, read from Keycloak itself: its sessions,
- * online and offline. A client-credentials token opens none; a user's login does, and an ended
- * task must leave none behind (an offline session outlives every logout).
+ * online and offline, and the task user's consents. A client-credentials token opens none; a
+ * user's login does, and an ended task must leave none behind (an offline session outlives every
+ * logout, and so does the consent an offline token leaves).
  */
 import { isNotFound, type IdpClient } from './client.ts';
 
@@ -39,4 +40,30 @@ export async function realmSessions(client: IdpClient, realm: string): Promise<s
     }
   }
   return [...new Set(found)].sort();
+}
+
+interface Consent {
+  clientId: string;
+  grantedClientScopes?: string[];
+  additionalGrants?: { key: string }[];
+}
+
+/**
+ * The task user's consents, read from Keycloak: an offline token leaves one ("Offline Token")
+ * that outlives the offline session's logout. Gone with the realm or the user: nothing left.
+ */
+export async function userConsents(client: IdpClient, realm: string, userId: string, username: string): Promise<string[]> {
+  let consents: Consent[];
+  try {
+    consents = await client.admin.call<Consent[]>('GET', `/${encodeURIComponent(realm)}/users/${userId}/consents`);
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    throw error;
+  }
+  return consents
+    .map((c) => {
+      const grants = [...(c.grantedClientScopes ?? []), ...(c.additionalGrants ?? []).map((g) => g.key)];
+      return `consent of ${username} to ${c.clientId}${grants.length > 0 ? ` (${grants.join(', ')})` : ''}`;
+    })
+    .sort();
 }

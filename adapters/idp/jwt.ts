@@ -7,6 +7,7 @@
  */
 import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose';
 import type { Grant } from '../contract.ts';
+import type { Evidence } from '../../scenarios/evidence.ts';
 
 export interface LocalValidation {
   accepted: boolean;
@@ -59,4 +60,19 @@ export function grantTimes(claims: JWTPayload, ttlRequestedSeconds: number | nul
     ttlGrantedSeconds: exp === null ? null : exp - iat,
     scopeGranted: audiences(claims).map((a) => `aud:${a}`),
   };
+}
+
+/**
+ * After the task ended: whether a resource server named `audience`, validating `token` locally,
+ * would still accept it, and for how long (until its exp). `session-outlived-ttl` evidence, never a verdict.
+ */
+export async function recordLocalAfterEnd(evidence: Evidence, token: string, issuer: string, audience: string, what: string): Promise<void> {
+  const local = await validateLocally(token, issuer, audience);
+  const exp = claimsOf(token).exp;
+  evidence.record(
+    local.accepted
+      ? `session-outlived-ttl (evidence): ${audience}, validating the JWT locally, would still accept ${what} after the task ended, until its exp`
+      : `${audience}, validating the JWT locally, would refuse ${what} after the task ended`,
+    { localValidation: local.detail, acceptedForMsAfterEnd: local.accepted && exp !== undefined ? Math.max(0, exp * 1000 - Date.now()) : 0 },
+  );
 }

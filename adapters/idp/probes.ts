@@ -17,11 +17,19 @@
  *   revoked or its session is gone).
  * Everything else is `unknown`, `invalid_client` and `unauthorized_client` included.
  *
+ * A login asking an offline token (`scope=openid offline_access`), the verdict of the holder's
+ * attempt to hold the task past every session:
+ * - `allowed`: HTTP 200 whose refresh token is of type `Offline`;
+ * - `denied`: HTTP 400 with Keycloak's JSON error `invalid_scope` (the scope is not the client's),
+ *   or HTTP 200 whose refresh token is of type `Refresh` (the scope was dropped, no offline token).
+ * Everything else is `unknown`.
+ *
  * What a resource server validating the JWT locally would accept (jwt.ts) is evidence beside
  * these answers, never a probe's outcome.
  */
 import type { ProbeOutcome, ProbeResult } from '../contract.ts';
-import { postForm, readBody } from './client.ts';
+import { postForm, readBody, tokenEndpoint } from './client.ts';
+import { claimsOf, realmIssuer, validateLocally } from './jwt.ts';
 
 export interface Reading {
   outcome: ProbeOutcome;
@@ -53,6 +61,23 @@ export function readRefresh(status: number, body: unknown): Reading {
   return { outcome: 'unknown', detail: `unrecognised refresh answer: HTTP ${status}, ${describeBody(body)}` };
 }
 
+/** Classify one answer of the token endpoint to a login that asked `offline_access`. */
+export function readOfflineLogin(status: number, body: unknown): Reading {
+  const b = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
+  if (status === 400 && b?.error === 'invalid_scope') return { outcome: 'denied', detail: `offline login: HTTP 400 invalid_scope${typeof b.error_description === 'string' ? ` (${b.error_description})` : ''}` };
+  if (status === 200 && typeof b?.refresh_token === 'string') {
+    let typ: unknown;
+    try {
+      typ = claimsOf(b.refresh_token).typ;
+    } catch {
+      typ = undefined;
+    }
+    if (typ === 'Offline') return { outcome: 'allowed', detail: 'offline login: HTTP 200, an offline token issued' };
+    if (typ === 'Refresh') return { outcome: 'denied', detail: 'offline login: HTTP 200 without an offline token (refresh token of type Refresh)' };
+  }
+  return { outcome: 'unknown', detail: `unrecognised answer to an offline login: HTTP ${status}, ${describeBody(body)}` };
+}
+
 /** Run one HTTP exchange and read it; no answer at all is `unknown`. */
 async function probeHttp(send: () => Promise<Response>, read: (status: number, body: unknown) => Reading): Promise<ProbeResult & { body?: unknown }> {
   try {
@@ -79,10 +104,19 @@ export function introspect(base: string, realm: string, server: ResourceServer, 
   );
 }
 
+/** A resource server's verdict on a token (introspection); a local JWT check goes into the detail as evidence, after the verdict. */
+export async function acceptedBy(base: string, realm: string, server: ResourceServer, token: string): Promise<ProbeResult> {
+  const { outcome, at, detail } = await introspect(base, realm, server, token);
+  const local = await validateLocally(token, realmIssuer(base, realm), server.clientId);
+  return { outcome, at, detail: `${server.clientId}: ${detail}; a local JWT check (evidence only) would ${local.accepted ? 'accept it' : `refuse it: ${local.detail}`}` };
+}
+
+/** One request to the token endpoint on a connection of its own, read by `read`; the body comes back for its tokens to be registered. */
+export function tokenRequest(base: string, realm: string, form: Record<string, string>, read: (status: number, body: unknown) => Reading): Promise<ProbeResult & { body?: unknown }> {
+  return probeHttp(() => postForm(tokenEndpoint(base, realm), form, { fresh: true }), read);
+}
+
 /** The holder refreshes with its refresh token (a public client: no secret), on a connection of its own. */
 export function refresh(base: string, realm: string, clientId: string, refreshToken: string): Promise<ProbeResult & { body?: unknown }> {
-  return probeHttp(
-    () => postForm(`${base}/realms/${encodeURIComponent(realm)}/protocol/openid-connect/token`, { grant_type: 'refresh_token', client_id: clientId, refresh_token: refreshToken }, { fresh: true }),
-    readRefresh,
-  );
+  return tokenRequest(base, realm, { grant_type: 'refresh_token', client_id: clientId, refresh_token: refreshToken }, readRefresh);
 }

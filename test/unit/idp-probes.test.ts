@@ -1,6 +1,6 @@
 /** Which answers of Keycloak count as a denial: only its own well-formed introspection or refresh answers. */
 import { describe, expect, test } from 'vitest';
-import { readIntrospection, readRefresh } from '../../adapters/idp/probes.ts';
+import { readIntrospection, readOfflineLogin, readRefresh } from '../../adapters/idp/probes.ts';
 
 describe('an introspection answer', () => {
   test('active true from a well-formed answer is allowed', () => {
@@ -43,5 +43,34 @@ describe('a refresh answer', () => {
     ['503 from a gateway', 503, '<html>unavailable</html>'],
   ])('%s is unknown, never denied', (_name, status, body) => {
     expect(readRefresh(status, body).outcome).toBe('unknown');
+  });
+});
+
+/** An unsigned JWT of the given type: only its claims are read, never its signature. */
+const refreshOfType = (typ: string): string => `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ typ })).toString('base64url')}.x`;
+
+describe('an answer to a login asking offline_access', () => {
+  test('an offline refresh token is allowed: the holder got one', () => {
+    expect(readOfflineLogin(200, { access_token: 'x', refresh_token: refreshOfType('Offline') }).outcome).toBe('allowed');
+  });
+
+  test("Keycloak's 400 invalid_scope is denied", () => {
+    expect(readOfflineLogin(400, { error: 'invalid_scope', error_description: 'Invalid scopes: openid offline_access' }).outcome).toBe('denied');
+  });
+
+  test('a login whose refresh token is an ordinary one is denied: no offline token was granted', () => {
+    expect(readOfflineLogin(200, { access_token: 'x', refresh_token: refreshOfType('Refresh') }).outcome).toBe('denied');
+  });
+
+  test.each([
+    ['400 invalid_grant', 400, { error: 'invalid_grant' }],
+    ['401 unauthorized_client', 401, { error: 'unauthorized_client' }],
+    ['400 invalid_scope as plain text', 400, 'invalid_scope'],
+    ['a 200 without a refresh token', 200, { access_token: 'x' }],
+    ['a 200 whose refresh token is not a JWT', 200, { access_token: 'x', refresh_token: 'opaque' }],
+    ['a 200 whose refresh token is of another type', 200, { access_token: 'x', refresh_token: refreshOfType('Bearer') }],
+    ['503 from a gateway', 503, '<html>unavailable</html>'],
+  ])('%s is unknown, never denied', (_name, status, body) => {
+    expect(readOfflineLogin(status, body).outcome).toBe('unknown');
   });
 });
