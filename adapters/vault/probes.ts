@@ -19,8 +19,10 @@
  *
  * An extension attempt (a holder trying to stretch its own grant) is `refused` on the same terms,
  * plus Vault's own error document with a text from {@link REFUSED}, by which it declines to renew or
- * mint: with HTTP 400, or with HTTP 500 for "past the max TTL, cannot renew" (what Vault answers a
- * renewal of a token at its cap). A 500 with any other text stays `unknown`.
+ * mint, or one saying the token is gone ({@link GONE}: a token that no longer exists was not
+ * stretched): with HTTP 400, or with HTTP 500 for "past the max TTL, cannot renew" (what Vault
+ * answers a renewal of a token at its cap) and "no token entry found during lookup" (a renewal
+ * racing the token's own expiry). A 500 with any other text stays `unknown`.
  */
 import type { ProbeResult } from '../contract.ts';
 import { describeVaultError } from './api.ts';
@@ -38,8 +40,8 @@ export const GONE = {
 export const REFUSED =
   /^(lease is not renewable|token (is )?not renewable|batch tokens cannot be (renewed|revoked)|batch tokens cannot create more tokens|root or sudo privileges required to create orphan token)$/i;
 
-/** The one 500 answer that is a refusal: renewing a token that has reached its max TTL. */
-const PAST_MAX_TTL = /^past the max TTL, cannot renew$/i;
+/** The 500 answers that are a refusal: renewing a token at its max TTL, or one that expired as it was asked. */
+const REFUSED_500 = /^(past the max TTL, cannot renew|no token entry found during lookup)$/i;
 
 const PERMISSION_DENIED = /^permission denied$/i;
 
@@ -65,8 +67,8 @@ export function saysGone(error: unknown, gone: RegExp): boolean {
 /** Read a failed extension attempt: refused only by Vault's own answer (see the header). */
 export function readExtensionRefusal(error: unknown): Reading {
   const { status, message, vaultErrors } = describeVaultError(error);
-  if (status === 500 && (vaultErrors ?? []).some((item) => PAST_MAX_TTL.test(item))) return { denied: true, detail: `HTTP 500 ${message}` };
-  return readRefusal(error, REFUSED);
+  if (status === 500 && (vaultErrors ?? []).some((item) => REFUSED_500.test(item))) return { denied: true, detail: `HTTP 500 ${message}` };
+  return readRefusal(error, new RegExp(`${REFUSED.source}|${GONE.accessor.source}`, 'i'));
 }
 
 export function probe(action: () => Promise<unknown>, gone?: RegExp): Promise<ProbeResult> {

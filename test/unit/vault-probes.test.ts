@@ -145,6 +145,8 @@ describe('an extension attempt', () => {
     [vaultJson(400, 'batch tokens cannot be renewed')],
     [vaultJson(400, 'batch tokens cannot create more tokens')],
     [vaultJson(500, 'past the max TTL, cannot renew')],
+    [vaultJson(400, 'token not found')],
+    [vaultJson(500, 'no token entry found during lookup')],
   ])('is refused by Vault\'s own answer %j', async (answer) => {
     expect((await refusal(answer)).denied).toBe(true);
   });
@@ -154,6 +156,7 @@ describe('an extension attempt', () => {
     [{ status: 500, type: 'text/plain', body: 'past the max TTL, cannot renew' }],
     [{ status: 403, type: 'text/html', body: '<h1>Forbidden</h1>' }],
     [vaultJson(429, 'rate limited')],
+    [vaultJson(500, 'token not found')],
   ])('is not refused by %j', async (answer) => {
     expect((await refusal(answer)).denied).toBe(false);
   });
