@@ -3,8 +3,9 @@
  * them after a killed run), tracking by accessor in the half's own state, and revoking what was
  * tracked at teardown. Each half tracks and removes only what it created itself.
  */
-import type { CredentialOf, ScenarioContext } from '../contract.ts';
-import type { VaultClient } from './client.ts';
+import type { CredentialOf, GrantContext, ReuseHandle, ScenarioContext } from '../contract.ts';
+import { lookupAccessor, type VaultClient } from './client.ts';
+import { GONE, probe } from './probes.ts';
 
 /** A Vault token as its holder holds it. Batch tokens have no accessor (''). */
 export type VaultToken = CredentialOf<'vault-token'>;
@@ -34,4 +35,16 @@ export async function revokeTracked(ctx: ScenarioContext<unknown, VaultClient>):
     }
   }
   return removed;
+}
+
+/** A granted token's reuse handles: the token itself at the point of use, and its accessor at Vault's own lookup. */
+export function tokenHandles(ctx: GrantContext<unknown, VaultClient>, token: VaultToken, name: string): ReuseHandle[] {
+  return [
+    { name, check: 'reuse-denied', probe: (node) => ctx.pointOfUse.probe(token, node) },
+    {
+      name: `${name} looked up by accessor`,
+      check: 'credential-invalidated',
+      probe: (node) => probe(() => lookupAccessor(ctx.client.api, token.accessor, { fresh: true, ...(node ? { node } : {}) }), GONE.accessor),
+    },
+  ];
 }

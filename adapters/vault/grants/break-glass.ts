@@ -21,7 +21,7 @@
  */
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
-import { bornCredential, type Grant, type GrantSource, type ProbeResult, type ReuseHandle } from '../../contract.ts';
+import { bornCredential, type Grant, type GrantSource, type ProbeResult } from '../../contract.ts';
 import { confirmUnchanged, useExisting } from '../../existing-objects.ts';
 import { envName } from '../../param-fields.ts';
 import { probeWith } from '../../probe-shell.ts';
@@ -30,7 +30,7 @@ import { readObject } from '../existing.ts';
 import { mintedEntitlements, vaultTokenExtensions, type VaultGrantContext } from '../extension.ts';
 import { GONE, probe, readRefusal, saysGone } from '../probes.ts';
 import { TERMS, term } from '../terms.ts';
-import { revokeTracked, tokenMeta, trackAccessor, type VaultToken } from '../tokens.ts';
+import { revokeTracked, tokenHandles, tokenMeta, trackAccessor, type VaultToken } from '../tokens.ts';
 
 const params = z
   .strictObject({
@@ -311,14 +311,7 @@ export const breakGlassSource: GrantSource<BreakGlassParams, VaultClient> = {
     if (!made) throw new Error(`the break-glass identity could not obtain an emergency grant through ${createPath(ctx)}: ${result.outcome} (${result.detail})`);
     ctx.state.set(EMERGENCY, made);
     const info = await lookupAccessor(ctx.client.api, made.accessor);
-    const handles: ReuseHandle[] = [
-      { name: 'emergency token', check: 'reuse-denied', probe: (node) => ctx.pointOfUse.probe(made, node) },
-      {
-        name: 'emergency token looked up by accessor',
-        check: 'credential-invalidated',
-        probe: (node) => probe(() => lookupAccessor(ctx.client.api, made.accessor, { fresh: true, ...(node ? { node } : {}) }), GONE.accessor),
-      },
-    ];
+    const handles = tokenHandles(ctx, made, 'emergency token');
     const grant: Grant = {
       credentialId: `accessor ${made.accessor}`,
       issuedAt: info.issue_time,

@@ -15,15 +15,14 @@
  */
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
-import { bornCredential, type Grant, type GrantSource, type ReuseHandle } from '../../contract.ts';
+import { bornCredential, type Grant, type GrantSource } from '../../contract.ts';
 import { grantedCapabilities, lookupAccessor, type VaultClient } from '../client.ts';
 import { mintedEntitlements, vaultTokenExtensions, type VaultGrantContext } from '../extension.ts';
 import { confirmUnchanged, useExisting } from '../../existing-objects.ts';
 import { mountMaxTtl, readObject } from '../existing.ts';
-import { GONE, probe } from '../probes.ts';
 import { judgeTokenRole } from '../role-findings.ts';
 import { TERMS, term } from '../terms.ts';
-import { revokeTracked, tokenMeta, trackAccessor, type VaultToken } from '../tokens.ts';
+import { revokeTracked, tokenHandles, tokenMeta, trackAccessor, type VaultToken } from '../tokens.ts';
 
 const params = z
   .strictObject({
@@ -191,14 +190,7 @@ export const tokenSource: GrantSource<TokenParams, VaultClient> = {
     trackAccessor(ctx, jit.accessor);
     ctx.state.set(JIT, jit);
     const info = await lookupAccessor(ctx.client.api, jit.accessor);
-    const handles: ReuseHandle[] = [
-      { name: 'JIT token', check: 'reuse-denied', probe: (node) => ctx.pointOfUse.probe(jit, node) },
-      {
-        name: 'JIT token looked up by accessor',
-        check: 'credential-invalidated',
-        probe: (node) => probe(() => lookupAccessor(ctx.client.api, jit.accessor, { fresh: true, ...(node ? { node } : {}) }), GONE.accessor),
-      },
-    ];
+    const handles = tokenHandles(ctx, jit, 'JIT token');
     const grant: Grant = {
       credentialId: `accessor ${jit.accessor}`,
       issuedAt: info.issue_time,
