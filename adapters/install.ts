@@ -1,7 +1,8 @@
 /**
  * `jitc targets install`: the local targets' software, installed into the project idempotently.
- * Python packages go into a project venv (.targets/venv) at pinned versions; Debian packages are
- * installed with apt when missing and the harness may (root), otherwise the exact command is given.
+ * Python packages go into a venv in the local state directory (adapters/paths.ts: .targets/venv in
+ * a checkout) at pinned versions; Debian packages are installed with apt when missing and the
+ * harness may (root), otherwise the exact command is given.
  * A package's own system service (slapd, ssh, postgresql) is forbidden to start while it installs
  * (Debian's policy-rc.d) and disabled afterwards: the harness runs its own servers on 127.0.0.1,
  * never the system's daemons on every interface.
@@ -174,7 +175,7 @@ async function installGo(projectRoot: string, builds: GoBuild[], log: (line: str
   for (const build of todo) {
     next();
     try {
-      await runStep(projectRoot, go, ['install', build.package], () => log(`building ${build.package} with Go into .targets/${build.binary} (a minute or two the first time)`), env);
+      await runStep(projectRoot, go, ['install', build.package], () => log(`building ${build.package} with Go into ${builtProgram(projectRoot, build.binary)} (a minute or two the first time)`), env);
     } catch (error) {
       if (error instanceof InstallInterrupted) throw error;
       throw new InputError(`go could not build ${build.package}: ${(error as Error).message}`);
