@@ -118,7 +118,7 @@ Exit codes: 0 no static finding fails, 1 one fails, 2 bad input.`,
   const targets = cli.command('targets').description('install, start or stop the embedded local targets');
   targets
     .command('install')
-    .description('install the local targets into .targets/ (idempotent)')
+    .description('install the local targets (idempotent) into .targets/, or the per-user cache of an installed jitc')
     .action(async () => setExit(await targetsCommand('install', {})));
   targets
     .command('up')
