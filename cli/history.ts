@@ -1,7 +1,7 @@
 /**
  * The run history from the command line: where it lives (--history, the config's `history:`, or
- * `.jitc/history.sqlite` in the project), recording a run into it at the end of `jitc run` and
- * `jitc merge`, and `jitc history` showing the trends.
+ * the local state's default, adapters/paths.ts: `.jitc/history.sqlite` in a checkout), recording a
+ * run into it at the end of `jitc run` and `jitc merge`, and `jitc history` showing the trends.
  */
 import { resolve } from 'node:path';
 import { localState } from '../adapters/paths.ts';
