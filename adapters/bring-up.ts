@@ -10,10 +10,11 @@ import { dockerEngineAnswers } from './container-engine.ts';
 import { type Adapter, type ProvisionOptions, type StartedTarget, type TargetMode } from './contract.ts';
 import { installRequirements, missingCommands } from './install.ts';
 import { isOurProcess, runStateDir, UP_RUN_ID, type PidRecord } from './local-process.ts';
+import { targetsPath } from './paths.ts';
 import { InputError, PROJECT_ROOT } from '../scenarios/input.ts';
 
 export { UP_RUN_ID };
-const UP_DIR = join(PROJECT_ROOT, '.targets', 'up');
+const UP_DIR = targetsPath(PROJECT_ROOT, 'up');
 
 interface UpRecord {
   connection: StartedTarget['connection'];

@@ -1,7 +1,8 @@
 /**
  * `jitc targets install`: the local targets' software, installed into the project idempotently.
- * Python packages go into a project venv (.targets/venv) at pinned versions; Debian packages are
- * installed with apt when missing and the harness may (root), otherwise the exact command is given.
+ * Python packages go into a venv in the local state directory (adapters/paths.ts: .targets/venv in
+ * a checkout) at pinned versions; Debian packages are installed with apt when missing and the
+ * harness may (root), otherwise the exact command is given.
  * A package's own system service (slapd, ssh, postgresql) is forbidden to start while it installs
  * (Debian's policy-rc.d) and disabled afterwards: the harness runs its own servers on 127.0.0.1,
  * never the system's daemons on every interface.
@@ -17,6 +18,7 @@ import { basename, delimiter, dirname, isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
 import { type Download, type GoBuild, type LocalRequirements } from './contract.ts';
 import { InputError } from '../scenarios/input.ts';
+import { targetsPath } from './paths.ts';
 
 const run = promisify(execFile);
 
@@ -28,7 +30,7 @@ export function installUnderway(): string | undefined {
 }
 
 export function installLog(projectRoot: string): string {
-  return join(projectRoot, '.targets', 'install.log');
+  return targetsPath(projectRoot, 'install.log');
 }
 
 /** Thrown between install steps once the run was interrupted: the step under way finished, the next did not start. */
@@ -74,7 +76,7 @@ async function runStep(projectRoot: string, command: string, args: string[], ann
 }
 
 export function venvDir(projectRoot: string): string {
-  return join(projectRoot, '.targets', 'venv');
+  return targetsPath(projectRoot, 'venv');
 }
 
 /** Where an adapter's command lives: absolute as given, otherwise in the project venv. */
@@ -84,12 +86,12 @@ export function resolveCommand(projectRoot: string, command: string): string {
 
 /** Where a program built with Go is placed. */
 export function builtProgram(projectRoot: string, binary: string): string {
-  return join(projectRoot, '.targets', binary);
+  return targetsPath(projectRoot, binary);
 }
 
 /** Where a downloaded archive was unpacked. */
 export function downloadedDir(projectRoot: string, into: string): string {
-  return join(projectRoot, '.targets', into);
+  return targetsPath(projectRoot, into);
 }
 
 /** Written last, once the archive is verified, unpacked and built: its presence is what "installed" means. */
@@ -161,7 +163,7 @@ async function installPip(projectRoot: string, pins: string[], log: (line: strin
  * built from the same package and version is kept.
  */
 async function installGo(projectRoot: string, builds: GoBuild[], log: (line: string) => void, next: () => void): Promise<void> {
-  const root = join(projectRoot, '.targets', 'go');
+  const root = targetsPath(projectRoot, 'go');
   const stated = (b: GoBuild): string => join(root, 'built', b.binary.replaceAll('/', '_'));
   const todo = builds.filter((b) => !existsSync(builtProgram(projectRoot, b.binary)) || !existsSync(stated(b)) || readFileSync(stated(b), 'utf8') !== b.package);
   if (todo.length === 0) {
@@ -173,7 +175,7 @@ async function installGo(projectRoot: string, builds: GoBuild[], log: (line: str
   for (const build of todo) {
     next();
     try {
-      await runStep(projectRoot, go, ['install', build.package], () => log(`building ${build.package} with Go into .targets/${build.binary} (a minute or two the first time)`), env);
+      await runStep(projectRoot, go, ['install', build.package], () => log(`building ${build.package} with Go into ${builtProgram(projectRoot, build.binary)} (a minute or two the first time)`), env);
     } catch (error) {
       if (error instanceof InstallInterrupted) throw error;
       throw new InputError(`go could not build ${build.package}: ${(error as Error).message}`);
@@ -215,7 +217,7 @@ async function installDownload(projectRoot: string, download: Download, log: (li
   for (const tool of [{ program: 'curl', hint: 'Debian: apt-get install curl' }, { program: 'unzip', hint: 'Debian: apt-get install unzip' }, ...(download.needs ?? [])]) {
     if (!onPath(tool.program)) throw new InputError(`${tool.program} is needed to install ${download.into} for the local targets and was not found on PATH (${tool.hint})`);
   }
-  const downloads = join(projectRoot, '.targets', 'downloads');
+  const downloads = targetsPath(projectRoot, 'downloads');
   mkdirSync(downloads, { recursive: true });
   const archive = join(downloads, basename(new URL(download.url).pathname));
   if (!existsSync(archive) || (await digestOf(archive, 'sha256')) !== download.sha256) {

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { targetsPath } from './paths.ts';
 import { processStart } from './process-start.ts';
 
 export function freePort(): Promise<number> {
@@ -46,7 +47,7 @@ export interface PidRecord {
 }
 
 export function runStateDir(projectRoot: string, runId?: string): string {
-  return runId ? join(projectRoot, '.targets', 'run', runId) : join(projectRoot, '.targets', 'run');
+  return runId ? targetsPath(projectRoot, 'run', runId) : targetsPath(projectRoot, 'run');
 }
 
 export interface LocalServer {

@@ -1,9 +1,10 @@
 /**
  * The run history from the command line: where it lives (--history, the config's `history:`, or
- * `.jitc/history.sqlite` in the project), recording a run into it at the end of `jitc run` and
- * `jitc merge`, and `jitc history` showing the trends.
+ * the local state's default, adapters/paths.ts: `.jitc/history.sqlite` in a checkout), recording a
+ * run into it at the end of `jitc run` and `jitc merge`, and `jitc history` showing the trends.
  */
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { localState } from '../adapters/paths.ts';
 import { recordedRun, type RecordedRun } from '../reports/history/record.ts';
 import { checkHistoryFile, loadHistory, recordRun } from '../reports/history/store.ts';
 import type { Summary } from '../reports/writers/summary.ts';
@@ -13,8 +14,8 @@ import type { ScenarioResult } from '../scenarios/result.ts';
 import { loadConfig } from './config.ts';
 import { displayPath, PROJECT_ROOT, errorText } from '../scenarios/input.ts';
 
-/** In the project, beside `.targets/`, and git-ignored: a developer's own runs. */
-export const DEFAULT_HISTORY = join(PROJECT_ROOT, '.jitc', 'history.sqlite');
+/** Beside the local targets (`.jitc/` in a checkout, git-ignored: a developer's own runs). */
+export const DEFAULT_HISTORY = localState(PROJECT_ROOT).history;
 
 /** --history beats the config file's `history:`, which beats the project default. */
 export function historyFile(flag: string | undefined, configFile: string | undefined): string {

@@ -56,7 +56,7 @@ function program(setExit: (code: number) => void): Command {
     .option('--metrics <file>', 'also write OpenMetrics text for a Prometheus textfile collector')
     .option('--every <duration>', 'continuous mode: run again every DURATION (e.g. 1h) until Ctrl-C; break-glass scenarios stay out unless --break-glass')
     .option('--break-glass', 'also run break-glass scenarios where they are left out by default: in continuous mode (--every) and against container or external targets (a one-shot local run includes them; --scenario naming one always runs it)')
-    .option('--history <file>', 'record the run in this history file (default: .jitc/history.sqlite)')
+    .option('--history <file>', 'record the run in this history file (default: .jitc/history.sqlite, or history.sqlite in the cache directory of an installed jitc)')
     .addOption(signKeyOption())
     .action(async (opts: RunFlags & { every?: string }) => setExit(opts.every ? await runEvery(opts.every, opts) : await runCommand(opts)));
 
@@ -87,14 +87,14 @@ Exit codes: 0 no static finding fails, 1 one fails, 2 bad input.`,
     .option('--waivers <file>', 'waivers to apply to results not waived where they ran')
     .option('--metrics <file>', 'also write OpenMetrics text')
     .option('--html', 'also build the HTML report')
-    .option('--history <file>', 'record the merged run in this history file (default: .jitc/history.sqlite)')
+    .option('--history <file>', 'record the merged run in this history file (default: .jitc/history.sqlite, or history.sqlite in the cache directory of an installed jitc)')
     .addOption(signKeyOption())
     .action(async (dirs: string[], opts) => setExit(await mergeCommand(dirs, opts)));
 
   cli
     .command('history')
     .description('trends over recorded runs: verdicts and latency per scenario, flaky scenarios, repeated elevations')
-    .option('--history <file>', 'history file (default: .jitc/history.sqlite)')
+    .option('--history <file>', 'history file (default: .jitc/history.sqlite, or history.sqlite in the cache directory of an installed jitc)')
     .option('--config <file>', 'config file whose history: names the history file')
     .option('--last <n>', `only the last N runs (default ${DEFAULT_LAST})`, positiveInt('--last'))
     .option('--json', 'print as JSON')
@@ -119,7 +119,7 @@ Exit codes: 0 no static finding fails, 1 one fails, 2 bad input.`,
   const targets = cli.command('targets').description('install, start or stop the embedded local targets');
   targets
     .command('install')
-    .description('install the local targets into .targets/ (idempotent)')
+    .description('install the local targets (idempotent) into .targets/, or the per-user cache of an installed jitc')
     .action(async () => setExit(await targetsCommand('install', {})));
   targets
     .command('up')

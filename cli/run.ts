@@ -6,10 +6,10 @@
  */
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import type { TestSpecification, Vitest } from 'vitest/node';
 import { type Adapter, type StartedTarget, type TargetMode } from '../adapters/contract.ts';
-import { installUnderway } from '../adapters/install.ts';
+import { installUnderway, venvDir } from '../adapters/install.ts';
 import { stopLocalServers, sweepKilledRuns } from '../adapters/local-process.ts';
 import { loadAdapters } from '../adapters/registry.ts';
 import { readEvidence } from '../reports/outputs/artifacts.ts';
@@ -74,6 +74,17 @@ export const LOCAL_WAIVERS = join(PROJECT_ROOT, 'waivers', 'local.yaml');
 
 export function suiteFile(name: string): string {
   return join(PROJECT_ROOT, 'suites', `${name}.suite.ts`);
+}
+
+/**
+ * The local targets' programs (bao) on PATH, after everything else: the reference broker hooks look
+ * for them there, and in an installed package they sit in the local state directory, not in the
+ * `.targets/` beside the hooks' own place that a checkout has.
+ */
+function reachLocalPrograms(): void {
+  const bin = join(venvDir(PROJECT_ROOT), 'bin');
+  const path = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
+  if (!path.includes(bin)) process.env.PATH = [...path, bin].join(delimiter);
 }
 
 export function newRunId(): string {
@@ -189,6 +200,9 @@ async function createSuiteRunner(p: Plan, reporter: QuietReporter, writeTo: stri
     hookTimeout: 120_000,
     watch: false,
     passWithNoTests: true,
+    // No results cache: vitest would keep it under the package's node_modules/.vite, and a run
+    // writes only into the local state directory and its --out.
+    cache: false,
     ...(p.shard ? { shard: `${p.shard.index}/${p.shard.count}` } : {}),
     reporters: [['allure-vitest/reporter', { resultsDir: join(writeTo, 'allure-results') }], reporter],
   });
@@ -276,6 +290,7 @@ async function runClaimed(flags: RunFlags, p: Plan, history: string, out: Output
     // Servers of a jitc that died with its watchdogs (kill -9 of both, a crash of the machine's
     // memory manager) are stopped here, by the pids they were recorded with.
     for (const server of await sweepKilledRuns(PROJECT_ROOT)) log(`stopped a server a killed run left: ${server}`);
+    reachLocalPrograms();
     try {
       targets = await bringUp(p.adapters, { runId: p.runId, projectRoot: PROJECT_ROOT, mode: p.mode, config: p.sections, ...(flags.config ? { configFile: flags.config } : {}), log, signal: starting.signal });
     } catch (error) {

@@ -6,6 +6,7 @@ import { loadAdapters } from '../adapters/registry.ts';
 import { installRequirements } from '../adapters/install.ts';
 import { stopLeftoverServers } from '../adapters/local-process.ts';
 import { bringUp, forgetUpTargets, rememberUpTarget, UP_RUN_ID } from '../adapters/bring-up.ts';
+import { localState } from '../adapters/paths.ts';
 import { PROJECT_ROOT } from '../scenarios/input.ts';
 
 const log = (line: string): void => {
@@ -16,7 +17,8 @@ export async function targetsCommand(action: 'install' | 'up' | 'down', opts: { 
   const adapters = [...(await loadAdapters()).values()].filter((a) => a.targets.local && (!opts.suite || opts.suite.includes(a.name)));
   if (action === 'install') {
     await installRequirements(PROJECT_ROOT, adapters.map((a) => a.targets.local!.requirements), log);
-    log(`local targets installed: ${adapters.map((a) => a.name).join(', ')}`);
+    const state = localState(PROJECT_ROOT);
+    log(`local targets installed: ${adapters.map((a) => a.name).join(', ')} (in ${state.targets}, ${state.why})`);
     return 0;
   }
   if (action === 'down') {

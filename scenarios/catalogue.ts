@@ -3,9 +3,10 @@
  * harness can emit is declared there with its controls, and every control it names exists.
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { PROJECT_ROOT } from './input.ts';
 
 export const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -52,7 +53,7 @@ export interface Catalogue {
   checks: Map<string, CheckDefinition>;
 }
 
-export const CATALOGUE_PATH = fileURLToPath(new URL('./controls.yaml', import.meta.url));
+export const CATALOGUE_PATH = join(PROJECT_ROOT, 'scenarios', 'controls.yaml');
 
 let cached: Catalogue | undefined;
 

@@ -4,16 +4,17 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CST, Lexer, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { packageRoot } from '../adapters/paths.ts';
 
 /** Bad input from the user (config, scenario file, flag, unreachable target): one line, exit 2. */
 export class InputError extends Error {
   override name = 'InputError';
 }
 
-export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** jitc's package root, also when this runs compiled from dist/. */
+export const PROJECT_ROOT = packageRoot();
 
 /** "params.ttlSeconds: expected number" — the first issue, with its path under `prefix`, in one line. */
 export function describeIssue(error: z.ZodError, prefix?: string): string {

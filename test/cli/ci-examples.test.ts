@@ -2,7 +2,8 @@
  * The CI examples work: their files are well-formed pipelines, and their commands, run step by
  * step on this machine (shards, artifact hand-over, merge, job summary), produce the merged report
  * with the same totals, verdicts and control view as one unsharded run — and a failing exit code
- * when a non-conformant scenario is included.
+ * when a non-conformant scenario is included. The GitHub example's jitc steps use the project's own
+ * action (action.yml): its steps run here as a runner would run them, inputs and all.
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { jitc } from '../support/cli.ts';
 import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
 const step = z.union([
-  z.strictObject({ uses: z.string().regex(/^[\w-]+\/[\w-]+@v\d+$/), with: z.record(z.string(), z.unknown()).optional(), if: z.string().optional(), name: z.string().optional() }),
+  z.strictObject({ uses: z.string().regex(/^(\.\/|[\w-]+\/[\w-]+@v\d+)$/), with: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(), if: z.string().optional(), name: z.string().optional() }),
   z.strictObject({ run: z.string().min(1), name: z.string().optional(), if: z.string().optional(), env: z.record(z.string(), z.string()).optional() }),
 ]);
 const workflow = z.object({
@@ -37,6 +38,24 @@ const workflow = z.object({
   ),
 });
 type Workflow = z.infer<typeof workflow>;
+
+/** action.yml: a composite action whose inputs have defaults and whose steps are actions or bash scripts. */
+const action = z.object({
+  name: z.string(),
+  description: z.string(),
+  inputs: z.record(z.string(), z.strictObject({ description: z.string(), default: z.string() })),
+  outputs: z.record(z.string(), z.strictObject({ description: z.string(), value: z.string() })),
+  runs: z.strictObject({
+    using: z.literal('composite'),
+    steps: z.array(
+      z.union([
+        z.strictObject({ uses: z.string().regex(/^[\w-]+\/[\w-]+@v\d+$/), with: z.record(z.string(), z.union([z.string(), z.number()])).optional() }),
+        z.strictObject({ name: z.string(), id: z.string().optional(), shell: z.literal('bash'), 'working-directory': z.string().optional(), env: z.record(z.string(), z.string()).optional(), run: z.string().min(1) }),
+      ]),
+    ),
+  }),
+});
+type Action = z.infer<typeof action>;
 
 const gitlab = z.object({
   stages: z.array(z.string()),
@@ -65,11 +84,39 @@ function runScript(script: string, cwd: string, env: NodeJS.ProcessEnv): number 
   return r.status ?? -1;
 }
 
+/** `${{ key }}`, and the one conditional form the example uses: `${{ key && 'then' || 'else' }}`. */
 function expand(text: string, values: Record<string, string>): string {
-  return text.replace(/\$\{\{\s*([\w.]+)\s*\}\}/g, (_m, key: string) => {
+  const value = (key: string): string => {
     if (!(key in values)) throw new Error(`unknown expression ${key}`);
     return values[key]!;
-  });
+  };
+  return text.replace(/\$\{\{\s*([\w.-]+)\s*(?:&&\s*'([^']*)'\s*\|\|\s*'([^']*)'\s*)?\}\}/g, (_m, key: string, then?: string, otherwise?: string) =>
+    then === undefined ? value(key) : value(key) === 'true' ? then : (otherwise ?? ''),
+  );
+}
+
+/**
+ * Runs the action's steps as a runner would: its inputs from `with:` or their defaults, each bash
+ * step with its env and working directory, the action's checkout being the project itself.
+ * Returns the last step's exit code and the outputs the action declares.
+ */
+function runAction(act: Action, given: Record<string, string>, cwd: string, env: NodeJS.ProcessEnv): { code: number; outputs: Record<string, string> } {
+  for (const name of Object.keys(given)) expect(act.inputs, `input ${name}`).toHaveProperty(name);
+  const values: Record<string, string> = { 'github.action_path': PROJECT_ROOT };
+  for (const [name, input] of Object.entries(act.inputs)) values[`inputs.${name}`] = given[name] ?? input.default;
+  const outputFile = join(mkdtempSync(join(tmpdir(), 'jitc-action-')), 'output');
+  writeFileSync(outputFile, '');
+  let code = 0;
+  for (const s of act.runs.steps) {
+    if (!('run' in s)) continue;
+    const stepEnv = Object.fromEntries(Object.entries(s.env ?? {}).map(([k, v]) => [k, expand(v, values)]));
+    const dir = s['working-directory'] ? expand(s['working-directory'], values) : cwd;
+    code = runScript(s.run, dir, { ...env, ...stepEnv, GITHUB_OUTPUT: outputFile });
+    if (code !== 0) break;
+  }
+  const written = Object.fromEntries(readFileSync(outputFile, 'utf8').split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  const outputs = Object.fromEntries(Object.entries(act.outputs).map(([name, o]) => [name, written[/steps\.gate\.outputs\.([\w-]+)/.exec(o.value)![1]!] ?? '']));
+  return { code, outputs };
 }
 
 function controlView(summary: Summary): Record<string, Record<string, number>> {
@@ -84,31 +131,43 @@ function controlView(summary: Summary): Record<string, Record<string, number>> {
 }
 
 /** Run the GitHub Actions example's jobs step by step: the matrix, the artifact hand-over, the report job. */
-function runGithubExample(wf: Workflow, extraArgs: string): { code: number; dir: string; stepSummary: string } {
+function runGithubExample(wf: Workflow, act: Action, broken: boolean): { code: number; dir: string; stepSummary: string; outputs: Record<string, string>[] } {
   const dir = workspace();
   const env: NodeJS.ProcessEnv = {
     ...Object.fromEntries(Object.entries(wf.env).map(([k, v]) => [k, String(v)])),
-    JITC_EXTRA_ARGS: extraArgs,
     GITHUB_STEP_SUMMARY: join(dir, 'step-summary.md'),
+  };
+  const values = { ...Object.fromEntries(Object.entries(wf.env).map(([k, v]) => [`env.${k}`, String(v)])), 'inputs.include_broken_example': String(broken) };
+  const outputs: Record<string, string>[] = [];
+  /** One job's steps: bash steps as written, the project's own action (`uses: ./`) through runAction. */
+  const runJob = (steps: Workflow['jobs'][string]['steps'], matrix: Record<string, string>): number => {
+    let code = 0;
+    for (const s of steps) {
+      if ('run' in s && !s.run.startsWith('sudo apt-get')) code = runScript(expand(s.run, { ...values, ...matrix }), dir, env);
+      if ('uses' in s && s.uses === './') {
+        const given = Object.fromEntries(Object.entries(s.with ?? {}).map(([k, v]) => [k, expand(String(v), { ...values, ...matrix })]));
+        const ran = runAction(act, given, dir, env);
+        outputs.push(ran.outputs);
+        code = ran.code;
+      }
+      if (code !== 0) return code;
+    }
+    return code;
   };
   const conformance = wf.jobs.conformance!;
   for (const shard of conformance.strategy!.matrix.shard) {
-    for (const s of conformance.steps) {
-      if ('run' in s && !s.run.startsWith('sudo apt-get')) {
-        expect(runScript(expand(s.run, { 'matrix.shard': String(shard) }), dir, env), s.run).toBe(0);
-      }
-    }
+    expect(runJob(conformance.steps, { 'matrix.shard': String(shard) }), `shard ${shard}`).toBe(0);
     const artifact = join(dir, 'shards', `jitc-shard-${shard}`);
     mkdirSync(artifact, { recursive: true });
     cpSync(join(dir, 'out', `shard-${shard}`), artifact, { recursive: true });
   }
-  let code = 0;
-  for (const s of wf.jobs.report!.steps) if ('run' in s) code = runScript(s.run, dir, env);
-  return { code, dir, stepSummary: existsSync(env.GITHUB_STEP_SUMMARY!) ? readFileSync(env.GITHUB_STEP_SUMMARY!, 'utf8') : '' };
+  const code = runJob(wf.jobs.report!.steps, {});
+  return { code, dir, stepSummary: existsSync(env.GITHUB_STEP_SUMMARY!) ? readFileSync(env.GITHUB_STEP_SUMMARY!, 'utf8') : '', outputs };
 }
 
 describe('the GitHub Actions example', () => {
   const wf = workflow.parse(parse(readFileSync(join(PROJECT_ROOT, 'examples/github-actions/jitc.yml'), 'utf8')));
+  const act = action.parse(parse(readFileSync(join(PROJECT_ROOT, 'action.yml'), 'utf8')));
   let unsharded: Summary;
   let conformant: ReturnType<typeof runGithubExample>;
 
@@ -117,7 +176,7 @@ describe('the GitHub Actions example', () => {
     const r = jitc(['run', '--out', out]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     unsharded = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as Summary;
-    conformant = runGithubExample(wf, '');
+    conformant = runGithubExample(wf, act, false);
   }, 600_000);
 
   test('is a well-formed workflow whose shard matrix matches JITC_SHARDS', () => {
@@ -132,6 +191,12 @@ describe('the GitHub Actions example', () => {
     expect(conformant.stepSummary).toMatch(/### By control/);
   });
 
+  test("the action's outputs name the report and its verdict: each shard's, and the merged gate's", () => {
+    expect(conformant.outputs).toHaveLength(4);
+    for (const [i, o] of conformant.outputs.slice(0, 3).entries()) expect(o).toEqual({ 'report-dir': join(conformant.dir, `out/shard-${i + 1}`), 'exit-code': '0', verdict: 'pass' });
+    expect(conformant.outputs[3]).toEqual({ 'report-dir': join(conformant.dir, 'out/merged'), 'exit-code': '0', verdict: 'pass' });
+  });
+
   test('3 shards merged give the same totals, verdicts and control view as one unsharded run', () => {
     const merged = JSON.parse(readFileSync(join(conformant.dir, 'out/merged/summary.json'), 'utf8')) as Summary;
     expect(merged.shards).toHaveLength(3);
@@ -142,8 +207,11 @@ describe('the GitHub Actions example', () => {
   });
 
   test('with the non-conformant scenario included, the merged gate fails the job', () => {
-    const broken = runGithubExample(wf, '--suite vault,aws,ldap --scenario-file examples/non-conformant/vault-token-without-ttl.yaml');
+    const broken = runGithubExample(wf, act, true);
     expect(broken.code).toBe(1);
+    expect(broken.outputs.at(-1)).toMatchObject({ 'exit-code': '1', verdict: 'fail' });
+    // The shard that ran the broken scenario failed, and still passed its step: the merge gates.
+    expect(broken.outputs.slice(0, 3).some((o) => o.verdict === 'fail')).toBe(true);
     const merged = JSON.parse(readFileSync(join(broken.dir, 'out/merged/summary.json'), 'utf8')) as Summary;
     expect(merged.scenarios.find((s) => s.id === 'example-token-without-ttl')?.verdict).toBe('fail');
     expect(merged.gate.gating.some((g) => g.startsWith('vault/example-token-without-ttl:'))).toBe(true);
