@@ -108,6 +108,8 @@ interface Plan {
   shard: { index: number; count: number } | undefined;
   metricsFile: string | undefined;
   sections: Record<string, Record<string, unknown>>;
+  /** What the engineer should know about the selection, printed with the run's header. */
+  notes: string[];
 }
 
 function parseShard(text: string | undefined): Plan['shard'] {
@@ -152,9 +154,11 @@ async function plan(flags: RunFlags, log: (l: string) => void): Promise<Plan> {
   const mode = await effectiveMode(flags.target ?? config.target ?? 'local', log);
   const selected = builtin.filter((s) => wanted.length === 0 || wanted.includes(s.id));
   const leftOut = takesBreakGlass(flags, mode) ? [] : selected.filter((s) => s.breakGlass && !wanted.includes(s.id));
-  if (leftOut.length > 0) {
-    log(`break-glass scenarios left out (${flags.continuous ? 'continuous mode' : `${mode} targets`}; their grants are emergency uses): ${leftOut.map((s) => `${s.adapter}/${s.id}`).join(', ')}; run them with --break-glass or by naming them with --scenario`);
-  }
+  // Said once the run starts, with its header: bad input stays the one line on stderr.
+  const notes =
+    leftOut.length > 0
+      ? [`break-glass scenarios left out (${flags.continuous ? 'continuous mode' : `${mode} targets`}; their grants are emergency uses): ${leftOut.map((s) => `${s.adapter}/${s.id}`).join(', ')}; run them with --break-glass or by naming them with --scenario`]
+      : [];
   const scenarios = [...selected.filter((s) => !leftOut.includes(s)), ...extra];
   // A scenario runs in the suite of its point of use; a point of use without a suite is an error, never a silent skip.
   const suites = [...new Set(scenarios.map((s) => s.adapter))].sort();
@@ -182,6 +186,7 @@ async function plan(flags: RunFlags, log: (l: string) => void): Promise<Plan> {
     shard,
     metricsFile: flags.metrics ? metricsFile(resolve(flags.metrics), '--metrics') : undefined,
     sections: adapterSections(config, adapters.map((a) => a.name)),
+    notes,
   };
 }
 
@@ -300,6 +305,7 @@ async function runClaimed(flags: RunFlags, p: Plan, history: string, out: Output
     phase = 'running';
     const shardNote = p.shard ? `, shard ${p.shard.index}/${p.shard.count}` : '';
     log(`jitc run ${p.runId}: ${p.scenarios.length} scenarios on ${p.suites.join(', ') || 'no suite'} (${p.mode} targets${shardNote}), concurrency ${p.concurrency}`);
+    for (const note of p.notes) log(note);
     if (!interrupted && specs.length > 0) {
       const context: RunContext = {
         runId: p.runId,

@@ -83,6 +83,9 @@ export function parseAcl(value: string): AclRule | undefined {
     if (w[i]!.toLowerCase() !== 'by' || w[i + 1] === undefined) break;
     const who = w[i + 1]!;
     i += 2;
+    // A who may carry more clauses that all must match (peername.ip=…, ssf=…, sockurl=…): they
+    // narrow it, and the access follows them.
+    while (w[i] !== undefined && w[i]!.toLowerCase() !== 'by' && !ACCESS.test(w[i]!) && !CONTROL.test(w[i]!)) i++;
     let access = 'none';
     if (w[i] !== undefined && ACCESS.test(w[i]!)) access = w[i++]!;
     if (w[i] !== undefined && CONTROL.test(w[i]!)) i++;

@@ -140,6 +140,13 @@ describe('the groups an OpenLDAP ACL grants a read through', () => {
       text: 'to dn.base="cn=protected,ou=resources,dc=x" attrs=description,@extensibleObject by group.exact="cn=readers,ou=groups,dc=x" read by users search by * none stop',
     });
     expect(parseAcl('olcSuffix: dc=x')).toBeUndefined();
+    // Clauses narrowing a who come before its access, and the clauses after them are still read.
+    const narrowed = parseAcl('to dn.base="cn=p,dc=x" attrs=description by group=cn=g,dc=x peername.ip=127.0.0.1 ssf=128 read by dn.children="ou=apps,dc=x" read by * none')!;
+    expect(narrowed.by).toEqual([
+      { who: 'group=cn=g,dc=x', access: 'read' },
+      { who: 'dn.children=ou=apps,dc=x', access: 'read' },
+      { who: '*', access: 'none' },
+    ]);
   });
 
   test('a group is named by group=, group/objectClass/attr= or a set over [DN]/member', () => {
