@@ -47,7 +47,7 @@ const KINDS: Record<string, fc.Arbitrary<CliCase>> = {
   'an unknown option': word.filter((w) => !OPTIONS.includes(w)).map((w) => ({ args: ['run', `--${w}`], names: `unknown option '--${w}'`, what: 'an unknown option' })),
   'an unknown command': word.filter((w) => !COMMANDS.includes(w)).map((w) => ({ args: [w], names: `unknown command '${w}'`, what: 'an unknown command' })),
   '--target': word.filter((w) => !['local', 'container', 'external'].includes(w)).map((w) => ({ args: ['run', '--target', w], names: '--target', what: 'a target mode that does not exist' })),
-  '--concurrency': fc.oneof(fc.constantFrom('0', '-1', '1.5', 'many', '2x', '65', '100000'), word).map((n) => ({ args: ['run', '--concurrency', n], names: '--concurrency', what: 'a concurrency that is not a whole number from 1 to 64' })),
+  '--concurrency': fc.oneof(fc.constantFrom('0', '-1', '1.5', 'many', '2x', '1001', '100000'), word).map((n) => ({ args: ['run', '--concurrency', n], names: '--concurrency', what: 'a concurrency that is not a whole number from 1 to 1000' })),
   'history --last': fc.constantFrom('0', '-2', 'ten').map((n) => ({ args: ['history', '--last', n], names: '--last', what: 'a --last that is not a whole number' })),
   '--shard': fc.oneof(fc.constantFrom('0/3', '4/3', '1/0', '1-2', '/', '2/'), word).map((s) => ({ args: ['run', '--shard', s], names: '--shard', what: 'a shard that is not i/n' })),
   '--every': fc.oneof(fc.constantFrom('500ms', '0s', '1', 'soon', '-5m'), word).map((d) => ({ args: ['run', '--every', d], names: '--every', what: 'an interval that is not a duration of at least 1s' })),
