@@ -44,8 +44,12 @@ export interface AdmissionTicket {
   budgetMs: number;
   /** True when it was admitted only because it had waited `maxWaitMs`. */
   overBudget: boolean;
-  /** Give the slot back, with how long the stretch took from issue (null: no grant was issued). */
-  release(heldMs: number | null): void;
+  /**
+   * Give the slot back. With `measured`, how long the slot was held (timed on this machine's own
+   * clock from admission, so a target's clock skew cannot bend it) adapts the cap; without, as
+   * when no grant was issued, nothing is learnt.
+   */
+  release(measured: boolean): void;
 }
 
 const POLL_MS = 10;
@@ -83,16 +87,18 @@ export class Admission {
       await pause(POLL_MS, signal);
     }
     this.inFlight += 1;
+    const admittedAt = Date.now();
     let released = false;
     return {
       waitedMs: Date.now() - started,
       budgetMs,
       overBudget,
-      release: (heldMs) => {
+      release: (measured) => {
         if (released) return;
         released = true;
         this.inFlight -= 1;
-        if (heldMs === null) return;
+        if (!measured) return;
+        const heldMs = Date.now() - admittedAt;
         const holdBudget = ttlMs * this.options.holdFraction;
         if (heldMs > holdBudget) this.cap = Math.max(1, Math.floor(this.cap / 2));
         else if (heldMs < holdBudget / 2) this.cap = Math.min(this.options.maxCap, this.cap + 1);

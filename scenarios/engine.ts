@@ -257,7 +257,7 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
         return await useInsideWindow();
       } finally {
         // The slot is held through every attempt that must land inside the TTL, not only the first use.
-        ticket?.release(Date.now() - Date.parse(issued.issuedAt));
+        ticket?.release(true);
       }
     });
 
@@ -316,7 +316,7 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
     evidence.record(`lifecycle stopped in ${phase}: ${reason}`);
     addCheck('lifecycle-completed', 'inconclusive', `${phase}: ${reason}`);
   } finally {
-    ticket?.release(null);
+    ticket?.release(false);
     // Judged whatever happened after the poll: an observed reuse is a finding even if a later phase broke.
     if (observations && end) judgeReuse(observations, end.endedAt, metrics, addCheck);
     const claims = grant?.claims;

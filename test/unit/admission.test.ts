@@ -4,7 +4,7 @@
  * is when the harness lets itself start a TTL clock.
  */
 import { setMaxListeners } from 'node:events';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { Admission, loopDelaySampler, shortestTtlMs } from '../../scenarios/admission.ts';
 import { sleep } from '../../scenarios/wait.ts';
 
@@ -31,26 +31,40 @@ describe('admission', () => {
     });
     await sleep(50, never);
     expect(third).toBe(false);
-    a.release(10);
+    a.release(true);
     const ticket = await c;
     expect(ticket.waitedMs).toBeGreaterThanOrEqual(40);
     expect(admission.state().inFlight).toBe(2);
-    b.release(null);
-    ticket.release(null);
+    b.release(false);
+    ticket.release(false);
     expect(admission.state().inFlight).toBe(0);
   });
 
   test('a stretch over half the TTL halves the cap; one under a quarter raises it by one; a second release changes nothing', async () => {
-    const admission = new Admission({ lagFraction: 0.25, holdFraction: 0.5, loopDelayMs: () => 0, initialCap: 8, maxCap: 9, maxWaitMs: 5_000 });
-    const slow = await admission.admit(1_000, never);
-    slow.release(600);
-    expect(admission.state().cap).toBe(4);
-    slow.release(600);
-    expect(admission.state()).toEqual({ inFlight: 0, cap: 4 });
-    for (let i = 0; i < 10; i++) (await admission.admit(1_000, never)).release(200);
-    expect(admission.state().cap).toBe(9);
-    for (let i = 0; i < 6; i++) (await admission.admit(1_000, never)).release(900);
-    expect(admission.state().cap).toBe(1);
+    // The slot is timed on this machine's clock from admission: the clock is moved by hand here.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const admission = new Admission({ lagFraction: 0.25, holdFraction: 0.5, loopDelayMs: () => 0, initialCap: 8, maxCap: 9, maxWaitMs: 5_000 });
+      const held = async (ms: number, measured = true): Promise<void> => {
+        const ticket = await admission.admit(1_000, never);
+        vi.setSystemTime(Date.now() + ms);
+        ticket.release(measured);
+      };
+      const slow = await admission.admit(1_000, never);
+      vi.setSystemTime(Date.now() + 600);
+      slow.release(true);
+      expect(admission.state().cap).toBe(4);
+      slow.release(true);
+      expect(admission.state()).toEqual({ inFlight: 0, cap: 4 });
+      for (let i = 0; i < 10; i++) await held(200);
+      expect(admission.state().cap).toBe(9);
+      await held(900, false);
+      expect(admission.state().cap).toBe(9);
+      for (let i = 0; i < 6; i++) await held(900);
+      expect(admission.state().cap).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   test('a slow event loop holds admission until it is prompt again; past the longest wait it admits and says so', async () => {
@@ -59,7 +73,7 @@ describe('admission', () => {
     const overdue = await admission.admit(1_000, never);
     expect(overdue.overBudget).toBe(true);
     expect(overdue.waitedMs).toBeGreaterThanOrEqual(290);
-    overdue.release(null);
+    overdue.release(false);
 
     const patient = new Admission({ lagFraction: 0.25, holdFraction: 0.5, loopDelayMs: () => delay, initialCap: 8, maxCap: 8, maxWaitMs: 10_000 });
     setTimeout(() => (delay = 100), 200);
@@ -91,7 +105,7 @@ describe('admission', () => {
   test('grants are used within their TTL under injected lag with admission, and expire unused without it', async () => {
     const ttlMs = 2_000;
     // Each grant costs 40 ms of synchronous work between its issue and its first use.
-    const simulate = async (admit: () => Promise<(lag: number) => void>): Promise<number[]> => {
+    const simulate = async (admit: () => Promise<() => void>): Promise<number[]> => {
       const lags: number[] = [];
       await Promise.all(
         Array.from({ length: 60 }, async () => {
@@ -102,7 +116,7 @@ describe('admission', () => {
           await sleep(0, never);
           const lag = Date.now() - issuedAt;
           lags.push(lag);
-          release(lag);
+          release();
         }),
       );
       return lags;
@@ -113,7 +127,7 @@ describe('admission', () => {
     const admission = new Admission({ lagFraction: 0.25, holdFraction: 0.5, loopDelayMs: loopDelaySampler(10, 5), initialCap: 8, maxCap: 1000, maxWaitMs: 60_000 });
     const scheduled = await simulate(async () => {
       const ticket = await admission.admit(ttlMs, never);
-      return (lag) => ticket.release(lag);
+      return () => ticket.release(true);
     });
     expect(Math.max(...scheduled)).toBeLessThan(ttlMs);
   });
