@@ -7,15 +7,16 @@
  *
  * The local state (installed targets, pid records of running servers, the install log, the run
  * history) lives in one of two places, and `localState()` is the one place that decides which:
- * - in a git checkout of the project, inside it (`.targets/`, `.jitc/`), beside the sources a
- *   developer works on, as the quick start and the project's tests expect;
- * - in an installed package (under some `node_modules/`), never inside the package: npm replaces
- *   that directory on every install, and it may not be writable. There it is a per-user cache:
- *   `$JITC_CACHE_DIR`, else `$XDG_CACHE_HOME/jitc`, else `~/.cache/jitc`.
+ * - in an installed package (its root under some `node_modules/`), never inside the package: npm
+ *   replaces that directory on every install, and it may not be writable. There it is a per-user
+ *   cache: `$JITC_CACHE_DIR`, else `$XDG_CACHE_HOME/jitc`, else `~/.cache/jitc`;
+ * - anywhere else (a git checkout, a worktree, a copy of the project), inside it (`.targets/`,
+ *   `.jitc/`), beside the sources a developer works on, as the quick start and the project's
+ *   tests expect.
  */
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The nearest directory at or above `from` that holds a package.json. */
@@ -43,9 +44,9 @@ function cacheDir(env: NodeJS.ProcessEnv, home: string): { dir: string; why: str
 }
 
 export function localState(projectRoot: string, env: NodeJS.ProcessEnv = process.env, home: string = homedir()): LocalState {
-  // `.git` is a directory in a clone and a file in a worktree; an npm install has neither.
-  if (existsSync(join(projectRoot, '.git'))) {
-    return { targets: join(projectRoot, '.targets'), history: join(projectRoot, '.jitc', 'history.sqlite'), why: 'a git checkout of jitc: inside it' };
+  // npm puts every installed package under a node_modules directory; a checkout or a copy is not.
+  if (!resolve(projectRoot).split(sep).includes('node_modules')) {
+    return { targets: join(projectRoot, '.targets'), history: join(projectRoot, '.jitc', 'history.sqlite'), why: 'a checkout of jitc (not under node_modules): inside it' };
   }
   const cache = cacheDir(env, home);
   // The cache directory is what `.targets/` is in a checkout; the history sits beside the targets.

@@ -7,7 +7,7 @@
  * (The waits themselves, with teardown on the targets, are test/cli/signals.test.ts.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -120,6 +120,10 @@ describe.each([1, 2])('Ctrl-C pressed %i time(s)', (presses) => {
     const project = join(scratch, `project-${presses}`);
     const skip = new Set(['node_modules', '.git', '.targets', '.jitc', 'reports/out']);
     cpSync(PROJECT_ROOT, project, { recursive: true, filter: (source) => !skip.has(relative(PROJECT_ROOT, source)) });
+    // The compiled command line was copied with the very sources it was built from: marked current,
+    // the copy starts at once instead of compiling first (the press must land in the install, not a build).
+    const built = join(project, 'dist', '.built');
+    if (existsSync(built)) utimesSync(built, new Date(), new Date());
     symlinkSync(join(PROJECT_ROOT, 'node_modules'), join(project, 'node_modules'));
     const venv = join(project, '.targets', 'venv');
     const run = runInTerminal(['run', '--suite', 'vault', '--out', join(scratch, `install-${presses}`), '--history', join(scratch, 'history.sqlite')], join(project, 'bin', 'jitc'), project);
