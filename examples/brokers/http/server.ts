@@ -138,7 +138,10 @@ export async function startHttpBroker(options: HttpBrokerOptions): Promise<Start
     const base = r.body.taskId.split('#')[0]!;
     const kept = defect === 'same-credential' ? handedOut.get(base) : undefined;
     if (kept) return kept;
-    const window = r.body.windowSeconds;
+    // The approval covers the window from the moment it was given: a credential fetched later gets
+    // what is left of it, never a full window of its own.
+    const approvedAt = r.approvedAt ? Date.parse(r.approvedAt) : Date.now();
+    const window = Math.max(1, Math.floor((approvedAt + r.body.windowSeconds * 1000 - Date.now()) / 1000));
     const ttl = defect === 'grants-longer' ? window * 10 : defect === 'understated-expiry' ? window * 3 : window;
     const common = { policies: [r.body.terms['vault.policy']], display_name: r.body.prefix, meta: { jitc_run: r.body.runId } };
     const lifetime =
