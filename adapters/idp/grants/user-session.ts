@@ -84,7 +84,7 @@ export const userSessionSource: GrantSource<Params, IdpClient> = {
     'reuse-denied': 'Log the user out when the task ends, keep access token lifespans within the approval window, and have resource servers introspect tokens rather than trust the JWT alone until exp',
     'no-residue': "Revoke the user's offline sessions (consents and offline tokens) as well as its online sessions when the task ends",
     'holder-cannot-extend':
-      "Set the login client's Client Session Max and Idle (client.session.max.lifespan, client.session.idle.timeout) to the approval window, and remove offline_access from its client scopes so no offline token can be issued",
+      "Set the login client's Client Session Max and Idle (client.session.max.lifespan, client.session.idle.timeout), and the SSO Session Max and Idle it sits in, to the approval window, and remove offline_access from its client scopes so no offline token can be issued",
     'derived-credentials-denied':
       "Have agents obtain downstream tokens by token exchange of the task's token (standard.token.exchange.enabled on the agent's client), never with a service account of their own, so every delegated token belongs to the task's session",
   },
@@ -104,6 +104,11 @@ export const userSessionSource: GrantSource<Params, IdpClient> = {
     const p = ctx.params;
     const attributes: Record<string, string> = { 'access.token.lifespan': String(Math.round(p.ttlSeconds)) };
     if (p.sessionSeconds !== null) {
+      // The user's SSO session too, not only the client's: a user session outliving its client
+      // session would still log the task user in again without a new approval (and stays listed).
+      // The realm is the scenario's own; Keycloak wants it set before a client's bound below it.
+      const s = Math.round(p.sessionSeconds);
+      await ctx.client.admin.call('PUT', `/${encodeURIComponent(realm)}`, { ssoSessionMaxLifespan: s, ssoSessionIdleTimeout: s });
       attributes['client.session.max.lifespan'] = String(Math.round(p.sessionSeconds));
       attributes['client.session.idle.timeout'] = String(Math.round(p.sessionSeconds));
     }
