@@ -126,10 +126,11 @@ async function roleWithGrant(durationSeconds: number): Promise<string> {
 }
 
 /** AssumeRole, retried while IAM propagates the new role (seconds on AWS, none on moto). */
-async function assume(roleArn: string, durationSeconds: number): Promise<{ keys: Keys; expiration: Date }> {
+/** Assumes the role; the duration is asked again at each attempt, since the approval's clock runs on. */
+async function assume(roleArn: string, durationSeconds: () => number): Promise<{ keys: Keys; expiration: Date }> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const answer = await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: `jitc-${env('JITC_RUN_ID')}`.slice(0, 64), DurationSeconds: durationSeconds }));
+      const answer = await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: `jitc-${env('JITC_RUN_ID')}`.slice(0, 64), DurationSeconds: durationSeconds() }));
       const c = answer.Credentials;
       if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) throw new Error('AssumeRole answered without credentials');
       return { keys: { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken }, expiration: c.Expiration };
@@ -182,8 +183,16 @@ async function request(defect: Defect | undefined): Promise<Record<string, unkno
     const keys = await durableKey();
     return { requestId: `aws-user-${keys.accessKeyId}`, ...common, issuedAt: new Date().toISOString(), expiresAt: null, credential: { type: 'aws-keys', ...keys } };
   }
-  const duration = defect === 'grants-longer' ? window * 10 : defect === 'understated-expiry' ? window * 3 : window;
-  const session = await assume(await roleWithGrant(duration), duration);
+  const longer = defect === 'grants-longer' ? window * 10 : defect === 'understated-expiry' ? window * 3 : undefined;
+  const role = await roleWithGrant(longer ?? window);
+  // The approval covers the window from the moment it was given: a session assumed later gets what
+  // is left of it, less a second for the call to reach STS, which counts from its own receipt.
+  const duration = (): number => {
+    const left = Math.floor((Date.parse(approvedAt) + window * 1000 - Date.now()) / 1000) - 1;
+    if (longer === undefined && left < 1) throw new Error('the approval window passed before a session could be issued');
+    return longer ?? left;
+  };
+  const session = await assume(role, duration);
   const issuedAt = new Date();
   const stated = defect === 'understated-expiry' ? new Date(issuedAt.getTime() + window * 1000) : session.expiration;
   const answer = {

@@ -35,6 +35,8 @@ ldap() { tool=$1; shift; "$tool" -x -H "${LDAP_URL:?}" -D "${LDAP_BIND_DN:?}" -y
 str() { printf '"%s"' "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' | tr -d '\000-\037')"; }
 str_or_null() { if [ -n "$1" ]; then str "$1"; else printf null; fi; }
 now() { t=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ); case $t in *N*) date -u +%Y-%m-%dT%H:%M:%SZ ;; *) printf '%s\n' "$t" ;; esac; }
+# Milliseconds since the epoch where date can (GNU), else the whole second.
+now_ms() { t=$(date -u +%s%3N); case $t in *N*) printf '%s000\n' "$(date -u +%s)" ;; *) printf '%s\n' "$t" ;; esac; }
 iso_at() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r "$1" +%Y-%m-%dT%H:%M:%SZ; }
 # LDIF values base64-encoded: a DN with any character at all stays one value.
 b64() { printf '%s' "$1" | base64 | tr -d '\n'; }
@@ -64,6 +66,7 @@ state_file() {
 
 case $hook in
 request)
+  approved_ms=$(now_ms)
   approved_at=$(now)
   credential=
   member=${JITC_REQUESTER:?}
@@ -103,10 +106,27 @@ objectClass: $dynamic
 cn: $JITC_PREFIX.broker-grant
 member:: $(b64 "$member")
 EOF
-  ttl=$window
-  case $defect in grants-longer) ttl=$((window * 10)) ;; understated-expiry) ttl=$((window * 3)) ;; esac
   issued=$(date -u +%s)
-  [ "$defect" = durable ] || ldap ldapexop refresh "$group" "$ttl" >/dev/null
+  if [ "$defect" != durable ]; then
+    # The approval covers the window from the moment it was given: the group gets what is left of
+    # it. The directory counts the TTL from the refresh, which comes after the tools have started
+    # (slow on a loaded machine), so a refresh that reached past the window is made again, shorter
+    # by the lag it saw (a refresh sets the TTL anew).
+    attempt=0 lag=0
+    while :; do
+      attempt=$((attempt + 1))
+      asked_ms=$(now_ms)
+      ttl=$(( (approved_ms + window * 1000 - asked_ms) / 1000 - lag ))
+      if [ "$ttl" -lt 1 ]; then echo "broker.sh: the approval window passed before the membership could be granted" >&2; exit 1; fi
+      case $defect in grants-longer) ttl=$((window * 10)) ;; understated-expiry) ttl=$((window * 3)) ;; esac
+      ldap ldapexop refresh "$group" "$ttl" >/dev/null
+      refreshed=$(date -u +%s)
+      if [ -n "$defect" ] || [ "$attempt" -ge 3 ] || [ $(( (refreshed + 1 + ttl) * 1000 )) -le $((approved_ms + window * 1000 + 1000)) ]; then
+        break
+      fi
+      lag=$((refreshed + 1 - asked_ms / 1000))
+    done
+  fi
   # Only now, time-bound, does the group reach the privilege.
   ldap ldapmodify >/dev/null <<EOF
 dn:: $(b64 "$grant_group")

@@ -37,6 +37,8 @@ str() { printf '"%s"' "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' 
 str_or_null() { if [ -n "$1" ]; then str "$1"; else printf null; fi; }
 # Now, to the millisecond where date can (GNU), so approval never reads as earlier than the request.
 now() { t=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ); case $t in *N*) date -u +%Y-%m-%dT%H:%M:%SZ ;; *) printf '%s\n' "$t" ;; esac; }
+# Milliseconds since the epoch where date can (GNU), else the whole second.
+now_ms() { t=$(date -u +%s%3N); case $t in *N*) printf '%s000\n' "$(date -u +%s)" ;; *) printf '%s\n' "$t" ;; esac; }
 # An epoch second as an ISO time (GNU date, then BSD date).
 iso_at() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r "$1" +%Y-%m-%dT%H:%M:%SZ; }
 lookup() { "$cli" token lookup -accessor -field="$1" "$2"; }
@@ -60,6 +62,7 @@ answer_grant() { # token accessor issued-at stated-expiry request-id approved-at
 
 case $hook in
 request)
+  approved_ms=$(now_ms)
   approved_at=$(now)
   if [ "$defect" = same-credential ] && [ -s "$(state_file)" ]; then
     # Broken: the second task is handed the first task's token.
@@ -67,26 +70,45 @@ request)
     answer_grant "$token" "$accessor" "$issued" "$stated" "vt-$accessor-again" "$approved_at"
     exit 0
   fi
-  ttl=$window max=$window renewable=false
-  case $defect in
-  grants-longer) ttl=$((window * 10)) max=$ttl ;;
-  understated-expiry) ttl=$((window * 3)) max=$ttl ;;
-  renews-without-approval) renewable=true max=$((window * 10)) ;;
-  esac
-  if [ "$defect" = durable ]; then
-    # Broken: a periodic token, renewable for ever, with no end.
-    token=$("$cli" token create -policy="$JITC_TERM_VAULT_POLICY" -period=24h -display-name="$JITC_PREFIX" \
-      -metadata="jitc_run=$JITC_RUN_ID" -field=token)
-  else
-    token=$("$cli" token create -policy="$JITC_TERM_VAULT_POLICY" -ttl="${ttl}s" -explicit-max-ttl="${max}s" \
-      -renewable="$renewable" -display-name="$JITC_PREFIX" -metadata="jitc_run=$JITC_RUN_ID" -field=token)
-  fi
-  # The token looks itself up (lookup-self): its accessor and the times Vault gave it.
-  facts=$(BAO_TOKEN=$token VAULT_TOKEN=$token "$cli" token lookup -format=json)
-  accessor=$(field accessor "$facts")
+  # The approval covers the window from the moment it was given: a token issued later gets what is
+  # left of it. Vault counts a TTL from the token's creation, which comes after this shell has
+  # started the CLI (slow on a loaded machine), so the broker checks the expiry Vault gave the token
+  # and, should it reach past the window, revokes it and issues one shorter by the lag it saw.
+  attempt=0 lag=0
+  while :; do
+    attempt=$((attempt + 1))
+    asked_ms=$(now_ms)
+    left=$(( (approved_ms + window * 1000 - asked_ms) / 1000 - lag ))
+    if [ "$left" -lt 1 ]; then echo "broker.sh: the approval window passed before a token could be issued" >&2; exit 1; fi
+    ttl=$left max=$left renewable=false
+    case $defect in
+    grants-longer) ttl=$((window * 10)) max=$ttl ;;
+    understated-expiry) ttl=$((window * 3)) max=$ttl ;;
+    renews-without-approval) ttl=$window renewable=true max=$((window * 10)) ;;
+    esac
+    if [ "$defect" = durable ]; then
+      # Broken: a periodic token, renewable for ever, with no end.
+      token=$("$cli" token create -policy="$JITC_TERM_VAULT_POLICY" -period=24h -display-name="$JITC_PREFIX" \
+        -metadata="jitc_run=$JITC_RUN_ID" -field=token)
+    else
+      token=$("$cli" token create -policy="$JITC_TERM_VAULT_POLICY" -ttl="${ttl}s" -explicit-max-ttl="${max}s" \
+        -renewable="$renewable" -display-name="$JITC_PREFIX" -metadata="jitc_run=$JITC_RUN_ID" -field=token)
+    fi
+    # The token looks itself up (lookup-self): its accessor and the times Vault gave it.
+    facts=$(BAO_TOKEN=$token VAULT_TOKEN=$token "$cli" token lookup -format=json)
+    accessor=$(field accessor "$facts")
+    # Vault states the creation to the whole second: the expiry is before the next second plus the TTL.
+    created=$(field creation_time "$facts")
+    if [ -n "$defect" ] || [ "$attempt" -ge 3 ] ||
+      [ $(( (created + 1 + ttl) * 1000 )) -le $((approved_ms + window * 1000 + 1000)) ]; then
+      break
+    fi
+    lag=$((created + 1 - asked_ms / 1000))
+    "$cli" token revoke -accessor "$accessor" >/dev/null
+  done
   case $defect in
   durable) stated= ;;
-  understated-expiry) stated=$(iso_at $(($(field creation_time "$facts") + window))) ;;
+  understated-expiry) stated=$(iso_at $((created + window))) ;;
   *) stated=$(field expire_time "$facts") ;;
   esac
   if [ "$defect" = same-credential ]; then
