@@ -25,11 +25,12 @@ import { bornCredential, type Grant, type GrantSource, type ProbeResult } from '
 import { confirmUnchanged, useExisting } from '../../existing-objects.ts';
 import { envName } from '../../param-fields.ts';
 import { probeWith } from '../../probe-shell.ts';
-import { grantedCapabilities, lookupAccessor, type VaultClient } from '../client.ts';
+import { lookupAccessor, type VaultClient } from '../client.ts';
 import { readObject } from '../existing.ts';
-import { mintedEntitlements, vaultTokenExtensions, type VaultGrantContext } from '../extension.ts';
+import { mintedEntitlements, type VaultGrantContext } from '../extension.ts';
 import { GONE, probe, readRefusal, saysGone } from '../probes.ts';
 import { TERMS, term } from '../terms.ts';
+import { tokenGrant } from '../token-grant.ts';
 import { revokeTracked, tokenHandles, tokenMeta, trackAccessor, type VaultToken } from '../tokens.ts';
 
 const params = z
@@ -310,28 +311,18 @@ export const breakGlassSource: GrantSource<BreakGlassParams, VaultClient> = {
     const { result, made } = await requestThroughPath(ctx, identity(ctx), 'emergency grant');
     if (!made) throw new Error(`the break-glass identity could not obtain an emergency grant through ${createPath(ctx)}: ${result.outcome} (${result.detail})`);
     ctx.state.set(EMERGENCY, made);
-    const info = await lookupAccessor(ctx.client.api, made.accessor);
-    const handles = tokenHandles(ctx, made, 'emergency token');
-    const grant: Grant = {
-      credentialId: `accessor ${made.accessor}`,
-      issuedAt: info.issue_time,
-      expiresAt: info.expire_time,
+    const { grant, info } = await tokenGrant(ctx, made, {
       ttlRequestedSeconds: askedTtl(ctx),
-      ttlGrantedSeconds: info.expire_time === null ? null : info.creation_ttl,
-      scopeGranted: await grantedCapabilities(ctx.client.api, info.policies),
-      attributes: {
+      handles: tokenHandles(ctx, made, 'emergency token'),
+      attributes: (info) => ({
         breakGlass: true,
         role: roleOf(ctx),
         breakGlassIdentity: identity(ctx).accessor,
         renewable: info.renewable,
         explicitMaxTtlSeconds: info.explicit_max_ttl,
         policies: info.policies.join(','),
-      },
-      handles,
-      extensions: [],
-      credential: made,
-    };
-    grant.extensions = vaultTokenExtensions(ctx, made, grant);
+      }),
+    });
     ctx.evidence.record('emergency grant issued through the break-glass path', { accessor: made.accessor, role: roleOf(ctx), breakGlassIdentity: identity(ctx).accessor, expiresAt: info.expire_time });
     return grant;
   },

@@ -16,12 +16,13 @@
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
 import { bornCredential, type Grant, type GrantSource } from '../../contract.ts';
-import { grantedCapabilities, lookupAccessor, type VaultClient } from '../client.ts';
-import { mintedEntitlements, vaultTokenExtensions, type VaultGrantContext } from '../extension.ts';
+import { lookupAccessor, type VaultClient } from '../client.ts';
+import { mintedEntitlements, type VaultGrantContext } from '../extension.ts';
 import { confirmUnchanged, useExisting } from '../../existing-objects.ts';
 import { mountMaxTtl, readObject } from '../existing.ts';
 import { judgeTokenRole } from '../role-findings.ts';
 import { TERMS, term } from '../terms.ts';
+import { tokenGrant } from '../token-grant.ts';
 import { revokeTracked, tokenHandles, tokenMeta, trackAccessor, type VaultToken } from '../tokens.ts';
 
 const params = z
@@ -189,16 +190,10 @@ export const tokenSource: GrantSource<TokenParams, VaultClient> = {
     const jit = bornCredential(ctx.secrets, { type: 'vault-token', token: answer.auth.client_token, accessor: answer.auth.accessor });
     trackAccessor(ctx, jit.accessor);
     ctx.state.set(JIT, jit);
-    const info = await lookupAccessor(ctx.client.api, jit.accessor);
-    const handles = tokenHandles(ctx, jit, 'JIT token');
-    const grant: Grant = {
-      credentialId: `accessor ${jit.accessor}`,
-      issuedAt: info.issue_time,
-      expiresAt: info.expire_time,
+    const { grant } = await tokenGrant(ctx, jit, {
       ttlRequestedSeconds: ttl,
-      ttlGrantedSeconds: info.expire_time === null ? null : info.creation_ttl,
-      scopeGranted: await grantedCapabilities(ctx.client.api, info.policies),
-      attributes: {
+      handles: tokenHandles(ctx, jit, 'JIT token'),
+      attributes: (info) => ({
         renewable: info.renewable,
         explicitMaxTtlSeconds: info.explicit_max_ttl,
         explicitMaxTtlAsked: cap,
@@ -206,12 +201,8 @@ export const tokenSource: GrantSource<TokenParams, VaultClient> = {
         policies: info.policies.join(','),
         ...(p.role === undefined ? {} : { role: p.role }),
         ...(p.boundCidrs ? { boundCidrs: p.boundCidrs.join(',') } : {}),
-      },
-      handles,
-      extensions: [],
-      credential: jit,
-    };
-    grant.extensions = vaultTokenExtensions(ctx, jit, grant);
+      }),
+    });
     return grant;
   },
 

@@ -12,6 +12,7 @@ import { grantedCapabilities, lookupAccessor, type VaultClient } from '../client
 import { mintedEntitlements, vaultTokenExtensions, type VaultGrantContext } from '../extension.ts';
 import { GONE, probe, readRefusal, saysGone } from '../probes.ts';
 import { TERMS, term } from '../terms.ts';
+import { tokenGrant } from '../token-grant.ts';
 import { revokeTracked, tokenMeta, trackAccessor, type VaultToken } from '../tokens.ts';
 
 const params = z.strictObject({
@@ -78,21 +79,13 @@ async function plain(ctx: Ctx): Promise<Grant> {
   const answer = await api.call<{ auth: { client_token: string; accessor: string } }>('POST', 'auth/token/create', tokenBody(ctx));
   const token = bornCredential(ctx.secrets, { type: 'vault-token', token: answer.auth.client_token, accessor: answer.auth.accessor });
   trackAccessor(ctx, token.accessor);
-  const info = await lookupAccessor(api, token.accessor);
-  const grant: Grant = {
-    credentialId: `accessor ${token.accessor}`,
-    issuedAt: info.issue_time,
-    expiresAt: info.expire_time,
+  const { grant } = await tokenGrant(ctx, token, {
     ttlRequestedSeconds: ctx.params.wrapTtlSeconds,
-    ttlGrantedSeconds: info.expire_time === null ? null : info.creation_ttl,
-    scopeGranted: await grantedCapabilities(api, [term(ctx, TERMS.policy)]),
-    attributes: { delivery: 'plain-token' },
+    scopePolicies: [term(ctx, TERMS.policy)],
+    attributes: () => ({ delivery: 'plain-token' }),
     // Redeeming a plain token is using it: a second redemption is a second use at the point of use.
     handles: [{ name: 'handed-over credential (second redemption)', check: 'reuse-denied', probe: (node) => ctx.pointOfUse.probe(token, node) }],
-    extensions: [],
-    credential: token,
-  };
-  grant.extensions = vaultTokenExtensions(ctx, token, grant);
+  });
   return grant;
 }
 
