@@ -223,7 +223,8 @@ describe.concurrent('reuse after the end', () => {
   test('the revocation latency is that of the slowest handle, and only when every handle was denied', async () => {
     const { result } = await run({
       handles: () => [scriptedHandle('JIT token', 'reuse-denied', ['denied']), scriptedHandle('child token', 'derived-credentials-denied', ['allowed', 'allowed', 'denied'])],
-    });
+    }, { reuse: { deadlineSeconds: 2 } }); // a loaded machine's late timers must not push the third probe past the deadline
+    expect(result.verdict).toBe('pass');
     expect(result.metrics.revocationLatencyMs).toBeGreaterThanOrEqual(240); // backoffs of 100 and 150 ms, timers may fire a little early
   });
 
