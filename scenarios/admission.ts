@@ -17,6 +17,7 @@
  * A scheduler, not a bigger pool: scenarios outside that stretch (waiting for an expiry, polling
  * reuse, reading residue) are not counted, so hundreds can wait at once.
  */
+import { processLoopLag } from './loop-lag.ts';
 import { Interrupted } from './wait.ts';
 
 export interface AdmissionOptions {
@@ -121,28 +122,6 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/**
- * This process's event-loop delay, sampled: a timer due every `intervalMs` records how late it
- * fired; the delay is the worst of the last `windowSamples` samples, so one prompt tick right
- * after a long stall does not read as a prompt loop. Unref'd: it never keeps a process alive.
- */
-export function loopDelaySampler(intervalMs = 20, windowSamples = 10): () => number {
-  const samples: number[] = [];
-  let expected = Date.now() + intervalMs;
-  const timer = setInterval(() => {
-    const now = Date.now();
-    samples.push(Math.max(0, now - expected));
-    if (samples.length > windowSamples) samples.shift();
-    expected = now + intervalMs;
-  }, intervalMs);
-  timer.unref();
-  return () => {
-    // A stall still under way has not produced its sample yet: count it from the due time.
-    const pending = Math.max(0, Date.now() - expected);
-    return Math.max(pending, ...samples);
-  };
-}
-
 /** The shortest TTL a scenario states, in ms: its window, or any `…ttlSeconds`/`…durationSeconds` parameter below it. */
 export function shortestTtlMs(windowSeconds: number, ...params: unknown[]): number {
   let shortest = windowSeconds;
@@ -163,6 +142,6 @@ let shared: Admission | undefined;
  * the target's own answers; the starting cap is a suite's default concurrency.
  */
 export function processAdmission(): Admission {
-  shared ??= new Admission({ lagFraction: 0.25, holdFraction: 0.5, loopDelayMs: loopDelaySampler(), initialCap: 8, maxCap: 1000, maxWaitMs: 120_000 });
+  shared ??= new Admission({ lagFraction: 0.25, holdFraction: 0.5, loopDelayMs: processLoopLag().current, initialCap: 8, maxCap: 1000, maxWaitMs: 120_000 });
   return shared;
 }

@@ -27,6 +27,7 @@ import {
 } from '../adapters/contract.ts';
 import { checkDefinition } from './catalogue.ts';
 import { Evidence, type Phase } from './evidence.ts';
+import { processLoopLag } from './loop-lag.ts';
 import { pollUntilDenied, type ReuseObservation } from './reuse-poll.ts';
 import { type CheckResult, emptyMetrics, type GrantSummary, type PhaseTiming, resultSkeleton, type ScenarioMetrics, type ScenarioResult } from './result.ts';
 import type { Scenario } from './schema.ts';
@@ -437,6 +438,8 @@ interface EndInstant {
   endedAt: number;
   /** When the end call returned; the revoke call's own time counts against the deadline. */
   endReturnedAt: number;
+  /** How long this process could not run during the end call (its own lag, not the target's). */
+  endCallLagMs: number;
   /** The promise: from here on a still-working credential is a fail. */
   deadlineAt: number;
 }
@@ -471,7 +474,7 @@ async function endGrant(
     const deadlineAt = endedAt + graceMs + deadlineMs;
     ctx.evidence.record('grant due to have expired', { at: new Date(endedAt).toISOString(), deadline: new Date(deadlineAt).toISOString() }, new Date(endedAt));
     // Waiting is the harness's job, not the target's: an expiry call is not a revoke call.
-    return { endedAt, endReturnedAt: endedAt, deadlineAt };
+    return { endedAt, endReturnedAt: endedAt, endCallLagMs: 0, deadlineAt };
   }
   const endedAt = Date.now();
   const deadlineAt = endedAt + deadlineMs;
@@ -480,8 +483,9 @@ async function endGrant(
   }, new Date(endedAt));
   await source.end(ctx, grant, mode);
   const endReturnedAt = Date.now();
-  ctx.evidence.record(mode === 'revoke' ? 'revoke call returned' : 'end call returned', { callMs: endReturnedAt - endedAt });
-  return { endedAt, endReturnedAt, deadlineAt };
+  const endCallLagMs = processLoopLag().during(endedAt, endReturnedAt);
+  ctx.evidence.record(mode === 'revoke' ? 'revoke call returned' : 'end call returned', { callMs: endReturnedAt - endedAt, harnessLagMs: endCallLagMs });
+  return { endedAt, endReturnedAt, endCallLagMs, deadlineAt };
 }
 
 /** What one extension attempt answered, and when it was tried. */

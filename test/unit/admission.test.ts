@@ -5,7 +5,8 @@
  */
 import { setMaxListeners } from 'node:events';
 import { describe, expect, test, vi } from 'vitest';
-import { Admission, loopDelaySampler, shortestTtlMs } from '../../scenarios/admission.ts';
+import { Admission, shortestTtlMs } from '../../scenarios/admission.ts';
+import { loopLagMonitor } from '../../scenarios/loop-lag.ts';
 import { sleep } from '../../scenarios/wait.ts';
 
 const never = new AbortController().signal;
@@ -93,13 +94,28 @@ describe('admission', () => {
   });
 
   test('the sampler reads a stall of the event loop, including one still under way', async () => {
-    const delay = loopDelaySampler(10, 5);
+    const delay = loopLagMonitor(10, 5).current;
     await sleep(60, never);
     expect(delay()).toBeLessThan(150);
     busy(250);
     expect(delay()).toBeGreaterThanOrEqual(200);
     await sleep(15, never);
     expect(delay()).toBeGreaterThanOrEqual(200);
+  });
+
+  test('the monitor counts the time the process could not run between two instants', async () => {
+    const lag = loopLagMonitor(10, 5);
+    await sleep(50, never);
+    const from = Date.now();
+    busy(300);
+    await sleep(30, never);
+    const to = Date.now();
+    expect(lag.during(from, to)).toBeGreaterThanOrEqual(250);
+    expect(lag.during(from, to)).toBeLessThanOrEqual(to - from);
+    await sleep(60, never);
+    const quiet = Date.now();
+    await sleep(100, never);
+    expect(lag.during(quiet, Date.now())).toBeLessThan(80);
   });
 
   test('grants are used within their TTL under injected lag with admission, and expire unused without it', async () => {
@@ -124,7 +140,7 @@ describe('admission', () => {
     const unscheduled = await simulate(async () => () => undefined);
     expect(unscheduled.filter((lag) => lag > ttlMs).length).toBeGreaterThan(0);
 
-    const admission = new Admission({ lagFraction: 0.25, holdFraction: 0.5, loopDelayMs: loopDelaySampler(10, 5), initialCap: 8, maxCap: 1000, maxWaitMs: 60_000 });
+    const admission = new Admission({ lagFraction: 0.25, holdFraction: 0.5, loopDelayMs: loopLagMonitor(10, 5).current, initialCap: 8, maxCap: 1000, maxWaitMs: 60_000 });
     const scheduled = await simulate(async () => {
       const ticket = await admission.admit(ttlMs, never);
       return () => ticket.release(true);

@@ -12,7 +12,7 @@ import { answer, scriptedHandle } from '../support/fake-adapter.ts';
 
 function options(deadlineInMs: number, signal: AbortSignal = new AbortController().signal): PollOptions {
   const endedAt = Date.now();
-  return { endedAt, endReturnedAt: endedAt, deadlineAt: endedAt + deadlineInMs, evidence: new Evidence(new SecretRegistry()), signal };
+  return { endedAt, endReturnedAt: endedAt, endCallLagMs: 0, deadlineAt: endedAt + deadlineInMs, evidence: new Evidence(new SecretRegistry()), signal };
 }
 
 /** Answers by the time since the end: `until(ms)` gives `before` until then, `after` from then on. */
@@ -135,6 +135,18 @@ describe.concurrent('polling a credential after its grant ended', () => {
     const seen = await pollUntilDenied(handle, opts);
     expect(seen.verdict).toBe('fail');
     expect(seen.detail).toMatch(/^JIT token: the end call itself took \d+ ms, past the 1000 ms deadline/);
+  });
+
+  test("an end call that overran the deadline only by this process's own lag is not laid on the target", async () => {
+    const endedAt = Date.now() - 2_600;
+    const handle = scriptedHandle('JIT token', 'reuse-denied', ['denied']);
+    const lagged = await pollUntilDenied(handle, { ...options(0), endedAt, endReturnedAt: endedAt + 1_300, endCallLagMs: 900, deadlineAt: endedAt + 1_000 });
+    expect(lagged.verdict).toBe('inconclusive');
+    expect(lagged.detail).toMatch(/^JIT token: the end call took 1300 ms, past the 1000 ms deadline, but this process could not run for 900 ms of it/);
+    // Lag that cannot explain the overrun leaves the fail standing, and says how much there was.
+    const slow = await pollUntilDenied(scriptedHandle('JIT token', 'reuse-denied', ['denied']), { ...options(0), endedAt, endReturnedAt: endedAt + 1_300, endCallLagMs: 200, deadlineAt: endedAt + 1_000 });
+    expect(slow.verdict).toBe('fail');
+    expect(slow.detail).toMatch(/the end call itself took 1300 ms \(200 ms of it this process's own lag\), past the 1000 ms deadline/);
   });
 
   test('every attempt is timestamped evidence, measured from the end, with the time left to the deadline', async () => {
