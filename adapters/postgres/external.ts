@@ -40,6 +40,13 @@ export const externalConfig = z
      * its operator's to keep current: jitc only reads what the server then answers.
      */
     certLogin: z.strictObject({ serverCaFile: z.string().min(1), group: z.string().min(1) }).optional(),
+    /**
+     * The server's own log, as this machine reads it (a copy or a mount of it), for the
+     * `audit-trail` check: `jsonlog` format, with log_connections, log_disconnections and
+     * log_statement = 'ddl' (or 'all') on. jitc only reads it; it never changes the server's
+     * logging. Absent: the check is not evidenced on this target.
+     */
+    serverLog: z.string().min(1).optional(),
   })
   .default({ passwordEnv: 'PGPASSWORD' });
 
@@ -149,6 +156,7 @@ export async function connectExternal(options: ProvisionOptions): Promise<Target
     }
     settings = { ...settings, caCertFile: cfg.certLogin.serverCaFile, certLoginGroup: cfg.certLogin.group };
   }
+  if (cfg.serverLog) settings = { ...settings, serverLog: cfg.serverLog };
   if (!facts.rolsuper && !facts.can_signal) {
     options.log(`postgres: ${user} is neither a superuser nor a member of pg_signal_backend: teardown and cleanup cannot end sessions the scenarios leave open`);
   }

@@ -13,7 +13,7 @@ import pg from 'pg';
 import type { ProvisionOptions, StartedTarget, TargetConnection, TargetProvisioning } from '../contract.ts';
 import { freePort, startLocalServer } from '../local-process.ts';
 import { clientConfig, type PgSettings, quoteIdent } from './client.ts';
-import { ADMIN_USER, asServerUser, CERT_LOGIN_GROUP, clusterEnv, CONTEXT_BOUND_GROUP, INITDB, initCluster, ownedDir, POSTGRES, serverArgs, serverUser } from './cluster.ts';
+import { ADMIN_USER, asServerUser, CERT_LOGIN_GROUP, clusterEnv, CONTEXT_BOUND_GROUP, INITDB, initCluster, ownedDir, POSTGRES, serverArgs, serverLogDir, serverLogFile, serverUser } from './cluster.ts';
 import { connectExternal, externalConfig } from './external.ts';
 import { makeLocalTls, OPENSSL, tlsServerArgs } from './tls.ts';
 
@@ -48,6 +48,7 @@ function connection(settings: PgSettings, version: string): TargetConnection {
       product: 'PostgreSQL',
       version,
       mode: 'local cluster, own data directory in a temporary directory',
+      log: 'jsonlog in the work directory: logins, disconnections and DDL statements (the audit trail)',
       authentication: `scram-sha-256 over TCP from the loopback (members of ${CONTEXT_BOUND_GROUP} from 127.0.0.1 only); client certificates (cert, over TLS) for members of ${CERT_LOGIN_GROUP}, against the target's own root CA and CRL directory`,
     },
   };
@@ -63,6 +64,7 @@ export const postgresTargets: TargetProvisioning = {
       const user = await serverUser();
       ownedDir(root, user);
       ownedDir(join(root, 'socket'), user);
+      ownedDir(serverLogDir(root), user);
       const password = randomBytes(18).toString('base64url');
       await initCluster(root, data, password, user);
       const tls = await makeLocalTls(root, user);
@@ -103,6 +105,7 @@ export const postgresTargets: TargetProvisioning = {
         crlDir: tls.crlDir,
         certLoginGroup: CERT_LOGIN_GROUP,
         contextBoundGroup: CONTEXT_BOUND_GROUP,
+        serverLog: serverLogFile(root),
       };
       return { connection: connection(settings, version), pid: server.pid, stop: server.stop };
     },
