@@ -8,6 +8,8 @@
  * No `container` mode: bring-up says so in one line when it is asked for one.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { ProvisionOptions, StartedTarget, TargetConnection, TargetProvisioning } from '../contract.ts';
@@ -30,6 +32,29 @@ async function asAdmin<T>(settings: PgSettings, action: (client: pg.Client) => P
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/** The processes the postmaster started (its backends, its logging collector), as /proc states them now. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Stop the server, and return once its processes are gone too: the logging collector outlives the
+ * postmaster on purpose (it leaves only when every process writing to it has), so a stop that
+ * returned with the postmaster alone would leave it running for a moment after the target is "stopped".
+ */
+function stopWithCollector(pid: number, stop: () => Promise<void>): () => Promise<void> {
+  return async () => {
+    const children = childrenOf(pid);
+    await stop();
+    const until = Date.now() + 5000;
+    while (children.some((c) => existsSync(`/proc/${c}`)) && Date.now() < until) await sleep(50);
+  };
 }
 
 /** Ready: the admin logs in and the server answers a statement. */
@@ -107,7 +132,7 @@ export const postgresTargets: TargetProvisioning = {
         contextBoundGroup: CONTEXT_BOUND_GROUP,
         serverLog: serverLogFile(root),
       };
-      return { connection: connection(settings, version), pid: server.pid, stop: server.stop };
+      return { connection: connection(settings, version), pid: server.pid, stop: stopWithCollector(server.pid, server.stop) };
     },
   },
   external: {
