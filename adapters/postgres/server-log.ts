@@ -102,29 +102,31 @@ export class ServerLogCursor {
 
   async read(): Promise<void> {
     const handle = await open(this.path, 'r');
+    let appended: Buffer;
     try {
       const size = (await handle.stat()).size;
       // Shorter than what was read: rotated or truncated, and what was not read yet is gone from this file.
       if (size < this.offset) throw new Error(`the server log ${this.path} shrank below the offset read so far (${size} < ${this.offset} bytes): rotated or truncated`);
-      const chunk = Buffer.alloc(64 * 1024);
-      let pending = Buffer.alloc(0);
-      let position = this.offset;
-      while (position < size) {
-        const { bytesRead } = await handle.read(chunk, 0, Math.min(chunk.length, size - position), position);
+      // What one scenario's lifecycle appends is small: read it whole.
+      appended = Buffer.alloc(size - this.offset);
+      let got = 0;
+      while (got < appended.length) {
+        const { bytesRead } = await handle.read(appended, got, appended.length - got, this.offset + got);
         if (bytesRead === 0) break;
-        position += bytesRead;
-        pending = Buffer.concat([pending, chunk.subarray(0, bytesRead)]);
-        let newline = pending.indexOf(0x0a);
-        while (newline >= 0) {
-          this.take(pending.subarray(0, newline).toString('utf8'), this.offset);
-          this.offset += newline + 1;
-          pending = pending.subarray(newline + 1);
-          newline = pending.indexOf(0x0a);
-        }
+        got += bytesRead;
       }
+      appended = appended.subarray(0, got);
     } finally {
       await handle.close();
     }
+    // Whole lines only: one the server is still writing waits for the next read.
+    const whole = appended.lastIndexOf(0x0a) + 1;
+    for (let from = 0; from < whole; ) {
+      const newline = appended.indexOf(0x0a, from);
+      this.take(appended.toString('utf8', from, newline), this.offset + from);
+      from = newline + 1;
+    }
+    this.offset += whole;
   }
 
   private take(line: string, at: number): void {

@@ -193,26 +193,29 @@ export function buildAssessmentResults(results: readonly ScenarioResult[], summa
     return evidence;
   };
 
+  /** An observation of one scenario: every one points at the same evidence of it. */
+  const observe = (result: ScenarioResult, uuid: string, title: string, description: string, props: OscalProperty[]): OscalObservation => ({
+    uuid,
+    title: line(title, `${result.adapter}/${result.id}`),
+    description,
+    props,
+    methods: ['TEST'],
+    types: ['control-objective'],
+    'relevant-evidence': evidenceOf(result),
+    collected: result.finishedAt,
+    ...(result.waiver ? { remarks: waiverText(result) } : {}),
+  });
+
   const observations = refs.map(({ result, check, observation }): OscalObservation => {
     const scenario = `${result.adapter}/${result.id}`;
-    return {
-      uuid: observation,
-      title: line(`${scenario}: ${check.title}`, scenario),
-      description: text(check.detail, check.title),
-      props: [
-        prop('scenario', scenario),
-        prop('check', check.name),
-        prop('verdict', check.verdict),
-        prop('severity', check.severity),
-        prop('target-mode', result.target.mode),
-        ...check.controls.map((c) => prop('control-id', c)),
-      ],
-      methods: ['TEST'],
-      types: ['control-objective'],
-      'relevant-evidence': evidenceOf(result),
-      collected: result.finishedAt,
-      ...(result.waiver ? { remarks: waiverText(result) } : {}),
-    };
+    return observe(result, observation, `${scenario}: ${check.title}`, text(check.detail, check.title), [
+      prop('scenario', scenario),
+      prop('check', check.name),
+      prop('verdict', check.verdict),
+      prop('severity', check.severity),
+      prop('target-mode', result.target.mode),
+      ...check.controls.map((c) => prop('control-id', c)),
+    ]);
   });
 
   const gapRefs: GapRef[] = ordered.flatMap((result) =>
@@ -221,22 +224,15 @@ export function buildAssessmentResults(results: readonly ScenarioResult[], summa
   for (const { result, gap, observation } of gapRefs) {
     const scenario = `${result.adapter}/${result.id}`;
     const title = catalogue.checks.get(gap.check)?.title ?? gap.check;
-    observations.push({
-      uuid: observation,
-      title: line(`${scenario}: ${title} (not evidenced on this target)`, scenario),
-      description: text(`Not evidenced on this target, counted neither pass nor fail: ${gap.why}`, 'Not evidenced on this target.'),
-      props: [
+    observations.push(
+      observe(result, observation, `${scenario}: ${title} (not evidenced on this target)`, text(`Not evidenced on this target, counted neither pass nor fail: ${gap.why}`, 'Not evidenced on this target.'), [
         prop('scenario', scenario),
         prop('check', gap.check),
         prop('evidence-status', 'not-evidenced'),
         prop('target-mode', result.target.mode),
         ...gap.controls.map((c) => prop('control-id', c)),
-      ],
-      methods: ['TEST'],
-      types: ['control-objective'],
-      'relevant-evidence': evidenceOf(result),
-      collected: result.finishedAt,
-    });
+      ]),
+    );
   }
 
   const checkFindings = refs
