@@ -7,7 +7,7 @@
  * naming the variable, never its value.
  */
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { z } from 'zod';
 import { parseSection } from '../config-section.ts';
@@ -156,7 +156,15 @@ export async function connectExternal(options: ProvisionOptions): Promise<Target
     }
     settings = { ...settings, caCertFile: cfg.certLogin.serverCaFile, certLoginGroup: cfg.certLogin.group };
   }
-  if (cfg.serverLog) settings = { ...settings, serverLog: cfg.serverLog };
+  if (cfg.serverLog) {
+    // Named but unreadable is bad input, said once, not a doubt in every scenario.
+    try {
+      accessSync(cfg.serverLog, constants.R_OK);
+    } catch (error) {
+      throw new InputError(`external postgres target: postgres.serverLog ${cfg.serverLog} is not readable (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    settings = { ...settings, serverLog: cfg.serverLog };
+  }
   if (!facts.rolsuper && !facts.can_signal) {
     options.log(`postgres: ${user} is neither a superuser nor a member of pg_signal_backend: teardown and cleanup cannot end sessions the scenarios leave open`);
   }

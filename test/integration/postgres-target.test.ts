@@ -157,6 +157,9 @@ describe("the harness's PostgreSQL is its own", () => {
       expect(connection.settings).toEqual(login);
       // The server's log only where the config names it: then audit-trail reads it.
       expect((await external.connect({ ...options, config: { ...config, serverLog } })).settings.serverLog).toBe(serverLog);
+      await expect(external.connect({ ...options, config: { ...config, serverLog: '/nonexistent/server.json' } })).rejects.toThrow(
+        /^external postgres target: postgres\.serverLog \/nonexistent\/server\.json is not readable \(ENOENT\)$/,
+      );
       expect(adapter.hookEnvironment?.(connection)).toMatchObject({ PGHOST: '127.0.0.1', PGPORT: settings.port, PGDATABASE: 'jitc', PGUSER: 'jitc_admin', PGPASSWORD: settings.password });
       // Without sslmode, libpq's default (prefer) settles on TLS: this server offers it.
       const { sslmode: _, ...preferred } = config;
