@@ -4,7 +4,8 @@
  * results for one scenario, an incomplete set of shards or a malformed file is bad input, and
  * `--out` is left exactly as it was. Then the reports are computed from the sources' evidence
  * exactly as `jitc run` computes them, so totals, verdicts and the control view equal an unsharded
- * run, and the merged summary keeps each source's run id and chain head.
+ * run, and the merged summary keeps each source's run id and chain head. A check a shard's target
+ * could not evidence is read from that shard's evidence too, so every merged report keeps the gap.
  */
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

@@ -35,6 +35,12 @@ export const settingsSchema = z.object({
   certLoginGroup: z.string().min(1).optional(),
   /** The group whose members pg_hba.conf admits from one context alone (the local target's 127.0.0.1); absent: none jitc knows of. */
   contextBoundGroup: z.string().min(1).optional(),
+  /**
+   * The server's own log as this machine reads it, in PostgreSQL's `jsonlog` format, with logins,
+   * disconnections and DDL statements logged (server-log.ts): the `audit-trail` check reads it.
+   * Absent: the target has no trail jitc can read, and the check is not evidenced there.
+   */
+  serverLog: z.string().min(1).optional(),
 });
 export type PgSettings = z.infer<typeof settingsSchema>;
 

@@ -129,7 +129,23 @@ export async function initCluster(root: string, data: string, password: string, 
   writeFileSync(join(data, 'pg_hba.conf'), PG_HBA);
 }
 
-/** The server's command line: the data directory, 127.0.0.1 and the port, the socket in the work dir, every login logged. */
+/** Where the server writes its own log, in the work directory: `jsonlog` names its file `<log_filename minus .log>.json`. */
+export function serverLogDir(root: string): string {
+  return join(root, 'log');
+}
+const LOG_FILENAME = 'server.log';
+export function serverLogFile(root: string): string {
+  return join(serverLogDir(root), 'server.json');
+}
+
+/**
+ * The server's command line: the data directory, 127.0.0.1 and the port, the socket in the work
+ * dir, and the target's own trail of every grant (the `audit-trail` check, server-log.ts): each
+ * login and disconnection, and every DDL statement — a role's removal shows only there — written
+ * as `jsonlog` (one JSON object a line: time, pid, user, database and application name as fields,
+ * no prefix to parse) by the logging collector into one file that is never rotated. Startup
+ * messages from before the collector runs still go to stderr, with a prefix naming the same.
+ */
 export function serverArgs(root: string, data: string, port: number): string[] {
   const setting = (name: string, value: string): string[] => ['-c', `${name}=${value}`];
   return [
@@ -141,6 +157,14 @@ export function serverArgs(root: string, data: string, port: number): string[] {
     ...setting('unix_socket_directories', join(root, 'socket')),
     ...setting('log_connections', 'on'),
     ...setting('log_disconnections', 'on'),
+    ...setting('log_statement', 'ddl'),
+    ...setting('log_line_prefix', '%m [%p] %q%u@%d %a '),
+    ...setting('logging_collector', 'on'),
+    ...setting('log_destination', 'jsonlog'),
+    ...setting('log_directory', serverLogDir(root)),
+    ...setting('log_filename', LOG_FILENAME),
+    ...setting('log_rotation_age', '0'),
+    ...setting('log_rotation_size', '0'),
     // A throwaway cluster: nothing to recover, so nothing is flushed to disk.
     ...setting('fsync', 'off'),
   ];

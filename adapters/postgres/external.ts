@@ -7,7 +7,7 @@
  * naming the variable, never its value.
  */
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { z } from 'zod';
 import { parseSection } from '../config-section.ts';
@@ -40,6 +40,13 @@ export const externalConfig = z
      * its operator's to keep current: jitc only reads what the server then answers.
      */
     certLogin: z.strictObject({ serverCaFile: z.string().min(1), group: z.string().min(1) }).optional(),
+    /**
+     * The server's own log, as this machine reads it (a copy or a mount of it), for the
+     * `audit-trail` check: `jsonlog` format, with log_connections, log_disconnections and
+     * log_statement = 'ddl' (or 'all') on. jitc only reads it; it never changes the server's
+     * logging. Absent: the check is not evidenced on this target.
+     */
+    serverLog: z.string().min(1).optional(),
   })
   .default({ passwordEnv: 'PGPASSWORD' });
 
@@ -148,6 +155,15 @@ export async function connectExternal(options: ProvisionOptions): Promise<Target
       throw fail(`external postgres target ${where}: postgres.certLogin.group ${cfg.certLogin.group} is not a role on the server (it must be the group pg_hba.conf admits by certificate)`);
     }
     settings = { ...settings, caCertFile: cfg.certLogin.serverCaFile, certLoginGroup: cfg.certLogin.group };
+  }
+  if (cfg.serverLog) {
+    // Named but unreadable is bad input, said once, not a doubt in every scenario.
+    try {
+      accessSync(cfg.serverLog, constants.R_OK);
+    } catch (error) {
+      throw new InputError(`external postgres target: postgres.serverLog ${cfg.serverLog} is not readable (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    settings = { ...settings, serverLog: cfg.serverLog };
   }
   if (!facts.rolsuper && !facts.can_signal) {
     options.log(`postgres: ${user} is neither a superuser nor a member of pg_signal_backend: teardown and cleanup cannot end sessions the scenarios leave open`);

@@ -8,12 +8,14 @@
  * No `container` mode: bring-up says so in one line when it is asked for one.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { ProvisionOptions, StartedTarget, TargetConnection, TargetProvisioning } from '../contract.ts';
 import { freePort, startLocalServer } from '../local-process.ts';
 import { clientConfig, type PgSettings, quoteIdent } from './client.ts';
-import { ADMIN_USER, asServerUser, CERT_LOGIN_GROUP, clusterEnv, CONTEXT_BOUND_GROUP, INITDB, initCluster, ownedDir, POSTGRES, serverArgs, serverUser } from './cluster.ts';
+import { ADMIN_USER, asServerUser, CERT_LOGIN_GROUP, clusterEnv, CONTEXT_BOUND_GROUP, INITDB, initCluster, ownedDir, POSTGRES, serverArgs, serverLogDir, serverLogFile, serverUser } from './cluster.ts';
 import { connectExternal, externalConfig } from './external.ts';
 import { makeLocalTls, OPENSSL, tlsServerArgs } from './tls.ts';
 
@@ -32,6 +34,29 @@ async function asAdmin<T>(settings: PgSettings, action: (client: pg.Client) => P
   }
 }
 
+/** The processes the postmaster started (its backends, its logging collector), as /proc states them now. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Stop the server, and return once its processes are gone too: the logging collector outlives the
+ * postmaster on purpose (it leaves only when every process writing to it has), so a stop that
+ * returned with the postmaster alone would leave it running for a moment after the target is "stopped".
+ */
+function stopWithCollector(pid: number, stop: () => Promise<void>): () => Promise<void> {
+  return async () => {
+    const children = childrenOf(pid);
+    await stop();
+    const until = Date.now() + 5000;
+    while (children.some((c) => existsSync(`/proc/${c}`)) && Date.now() < until) await sleep(50);
+  };
+}
+
 /** Ready: the admin logs in and the server answers a statement. */
 function answers(settings: PgSettings): Promise<boolean> {
   return asAdmin(settings, async (client) => (await client.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one === 1);
@@ -48,6 +73,7 @@ function connection(settings: PgSettings, version: string): TargetConnection {
       product: 'PostgreSQL',
       version,
       mode: 'local cluster, own data directory in a temporary directory',
+      log: 'jsonlog in the work directory: logins, disconnections and DDL statements (the audit trail)',
       authentication: `scram-sha-256 over TCP from the loopback (members of ${CONTEXT_BOUND_GROUP} from 127.0.0.1 only); client certificates (cert, over TLS) for members of ${CERT_LOGIN_GROUP}, against the target's own root CA and CRL directory`,
     },
   };
@@ -63,6 +89,7 @@ export const postgresTargets: TargetProvisioning = {
       const user = await serverUser();
       ownedDir(root, user);
       ownedDir(join(root, 'socket'), user);
+      ownedDir(serverLogDir(root), user);
       const password = randomBytes(18).toString('base64url');
       await initCluster(root, data, password, user);
       const tls = await makeLocalTls(root, user);
@@ -103,8 +130,9 @@ export const postgresTargets: TargetProvisioning = {
         crlDir: tls.crlDir,
         certLoginGroup: CERT_LOGIN_GROUP,
         contextBoundGroup: CONTEXT_BOUND_GROUP,
+        serverLog: serverLogFile(root),
       };
-      return { connection: connection(settings, version), pid: server.pid, stop: server.stop };
+      return { connection: connection(settings, version), pid: server.pid, stop: stopWithCollector(server.pid, server.stop) };
     },
   },
   external: {

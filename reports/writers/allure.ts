@@ -1,13 +1,16 @@
 /**
  * A scenario as one Allure test: labels (epic = control, feature = adapter, story = scenario,
  * severity), links to each control's text, the lifecycle phases as steps (wrapped live by the
- * suite), one step per check, and the redacted evidence attached as JSON.
+ * suite), one step per check, and the redacted evidence attached as JSON. A check the target
+ * cannot evidence is shown too, under each of its controls: a `notEvidenced` label and tag to
+ * filter on and a skipped step saying why, never a status of the test's own.
  */
 import * as allure from 'allure-js-commons';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import type { Scenario } from '../../scenarios/schema.ts';
 import type { PhaseWrapper } from '../../scenarios/engine.ts';
 import { loadCatalogue, type Severity } from '../../scenarios/catalogue.ts';
+import { notEvidencedOf } from './summary.ts';
 
 const ALLURE_SEVERITY: Record<Severity, string> = { critical: 'blocker', high: 'critical', medium: 'normal', low: 'minor' };
 
@@ -36,7 +39,9 @@ const STATUS = { pass: 'passed', fail: 'failed', inconclusive: 'broken' } as con
 /** What the run established: the controls its checks evidence, each check, the evidence. */
 export async function reportResult(result: ScenarioResult): Promise<void> {
   const catalogue = loadCatalogue();
-  for (const id of result.controls) {
+  const gaps = notEvidencedOf(result);
+  // A control only a gap names is listed too: filtered by control, the auditor must find the gap.
+  for (const id of new Set([...result.controls, ...gaps.flatMap((g) => g.controls)])) {
     const control = catalogue.controls.get(id);
     if (!control) continue;
     await allure.epic(`${id} ${control.title}`);
@@ -50,6 +55,11 @@ export async function reportResult(result: ScenarioResult): Promise<void> {
     const remedy = check.verdict !== 'pass' && check.remediation ? ` — to fix: ${check.remediation}` : '';
     await allure.logStep(`check ${check.name} — ${check.verdict}: ${check.detail}${remedy}`, STATUS[check.verdict] as allure.Status);
   }
+  for (const gap of gaps) {
+    await allure.label('notEvidenced', gap.check);
+    await allure.logStep(`check ${gap.check} — not evidenced on this target (${gap.controls.join(', ')}): ${gap.why}`, 'skipped' as allure.Status);
+  }
+  if (gaps.length > 0) await allure.tag('not-evidenced');
   if (result.waiver) {
     await allure.tag('waived');
     await allure.attachment('waiver.json', JSON.stringify(result.waiver, null, 2), 'application/json');

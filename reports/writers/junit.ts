@@ -2,8 +2,11 @@
  * junit.xml for CI: one testsuite per adapter, one testcase per scenario. fail is a <failure>,
  * inconclusive an <error> (the run could not decide), waived a <skipped> carrying its waiver;
  * the checks, controls and metrics go in properties and system-out for whoever reads the log.
+ * A check the target cannot evidence is a `notEvidenced` property and a system-out line: a gap
+ * to read, never a failure or a skip that would change what CI counts.
  */
 import type { ScenarioResult } from '../../scenarios/result.ts';
+import { notEvidencedOf } from './summary.ts';
 
 function xml(text: string): string {
   return text
@@ -22,6 +25,7 @@ function seconds(r: ScenarioResult): string {
 function testcase(r: ScenarioResult): string {
   const failed = r.checks.filter((c) => c.verdict !== 'pass');
   const message = failed.map((c) => `${c.name}: ${c.detail}`).join('; ');
+  const gaps = notEvidencedOf(r);
   const props = [
     ['verdict', r.verdict],
     ['controls', r.controls.join(' ')],
@@ -32,6 +36,7 @@ function testcase(r: ScenarioResult): string {
     ['sessionOutlivedTtlMs', String(r.metrics.sessionOutlivedTtlMs)],
     ['privilegeWidth', String(r.metrics.privilegeWidth)],
     ['residue', String(r.metrics.residue)],
+    ...gaps.map((g) => ['notEvidenced', `${g.check} (${g.controls.join(' ')}): ${g.why}`]),
   ];
   const lines = [
     `    <testcase classname="jitc.${xml(r.adapter)}" name="${xml(r.id)}" time="${seconds(r)}">`,
@@ -46,7 +51,8 @@ function testcase(r: ScenarioResult): string {
       `      <skipped message="${xml(`waived by ${r.waiver.id} (accepted by ${r.waiver.acceptedBy}, until ${r.waiver.expires}): ${r.waiver.justification}; failed: ${message}`)}"/>`,
     );
   }
-  lines.push(`      <system-out>${xml(r.checks.map((c) => `${c.verdict.padEnd(12)} ${c.name}: ${c.detail}`).join('\n'))}</system-out>`);
+  const out = [...r.checks.map((c) => `${c.verdict.padEnd(12)} ${c.name}: ${c.detail}`), ...gaps.map((g) => `${'not evidenced'.padEnd(12)} ${g.check}: ${g.why}`)];
+  lines.push(`      <system-out>${xml(out.join('\n'))}</system-out>`);
   lines.push('    </testcase>');
   return lines.join('\n');
 }

@@ -4,7 +4,10 @@
  * control with its own finding (satisfied only when every check that evidences it passed — no pass
  * on doubt, and a control no check of this run evidences is not satisfied); every failed or
  * inconclusive check is a finding of its own; every check of every scenario is an observation whose
- * relevant evidence points at the scenario's evidence file and its records in events.jsonl.
+ * relevant evidence points at the scenario's evidence file and its records in events.jsonl. A check
+ * a target cannot evidence (no readable trail) is an observation of its own with a "not evidenced"
+ * statement, related from each of its controls' findings: a gap an auditor sees, never a finding
+ * of its own, a pass or a fail.
  *
  * jitc has no separate OSCAL assessment plan: its plan is the control catalogue, embedded in
  * back-matter and imported from there. Control ids are the catalogue's own (summary.json, JUnit and
@@ -16,7 +19,7 @@ import { join } from 'node:path';
 import type { CheckResult, ScenarioResult } from '../../scenarios/result.ts';
 import { CATALOGUE_PATH, loadCatalogue, type Control } from '../../scenarios/catalogue.ts';
 import { evidenceFileOf, EVENT_LOG, orderedResults, seqSpans } from '../ledger/event-log.ts';
-import type { Summary } from './summary.ts';
+import { type NotEvidenced, notEvidencedOf, type Summary } from './summary.ts';
 
 export const ASSESSMENT_RESULTS = 'assessment-results.json';
 /** The OSCAL release of the schema this document is validated against (test/data/oscal/). */
@@ -144,6 +147,13 @@ interface CheckRef {
   observation: string;
 }
 
+/** A check a scenario's target could not evidence, and the observation that says so. */
+interface GapRef {
+  result: ScenarioResult;
+  gap: NotEvidenced;
+  observation: string;
+}
+
 export interface OscalOptions {
   /** Whether a file named by a relative href exists next to the document (evidence of scenarios that never ran does not). */
   exists: (href: string) => boolean;
@@ -166,7 +176,7 @@ export function buildAssessmentResults(results: readonly ScenarioResult[], summa
     }),
   );
 
-  const observations = refs.map(({ result, check, observation }): OscalObservation => {
+  const evidenceOf = (result: ScenarioResult): OscalObservation['relevant-evidence'] => {
     const scenario = `${result.adapter}/${result.id}`;
     const evidence: OscalObservation['relevant-evidence'] = [];
     const file = evidenceFileOf(result);
@@ -180,25 +190,50 @@ export function buildAssessmentResults(results: readonly ScenarioResult[], summa
       });
     }
     if (evidence.length === 0) evidence.push({ description: 'No evidence: the scenario did not run to a result.' });
-    return {
-      uuid: observation,
-      title: line(`${scenario}: ${check.title}`, scenario),
-      description: text(check.detail, check.title),
-      props: [
-        prop('scenario', scenario),
-        prop('check', check.name),
-        prop('verdict', check.verdict),
-        prop('severity', check.severity),
-        prop('target-mode', result.target.mode),
-        ...check.controls.map((c) => prop('control-id', c)),
-      ],
-      methods: ['TEST'],
-      types: ['control-objective'],
-      'relevant-evidence': evidence,
-      collected: result.finishedAt,
-      ...(result.waiver ? { remarks: waiverText(result) } : {}),
-    };
+    return evidence;
+  };
+
+  /** An observation of one scenario: every one points at the same evidence of it. */
+  const observe = (result: ScenarioResult, uuid: string, title: string, description: string, props: OscalProperty[]): OscalObservation => ({
+    uuid,
+    title: line(title, `${result.adapter}/${result.id}`),
+    description,
+    props,
+    methods: ['TEST'],
+    types: ['control-objective'],
+    'relevant-evidence': evidenceOf(result),
+    collected: result.finishedAt,
+    ...(result.waiver ? { remarks: waiverText(result) } : {}),
   });
+
+  const observations = refs.map(({ result, check, observation }): OscalObservation => {
+    const scenario = `${result.adapter}/${result.id}`;
+    return observe(result, observation, `${scenario}: ${check.title}`, text(check.detail, check.title), [
+      prop('scenario', scenario),
+      prop('check', check.name),
+      prop('verdict', check.verdict),
+      prop('severity', check.severity),
+      prop('target-mode', result.target.mode),
+      ...check.controls.map((c) => prop('control-id', c)),
+    ]);
+  });
+
+  const gapRefs: GapRef[] = ordered.flatMap((result) =>
+    notEvidencedOf(result).map((gap, i) => ({ result, gap, observation: id(`not-evidenced/${result.adapter}/${result.id}/${gap.check}${i > 0 ? `#${i}` : ''}`) })),
+  );
+  for (const { result, gap, observation } of gapRefs) {
+    const scenario = `${result.adapter}/${result.id}`;
+    const title = catalogue.checks.get(gap.check)?.title ?? gap.check;
+    observations.push(
+      observe(result, observation, `${scenario}: ${title} (not evidenced on this target)`, text(`Not evidenced on this target, counted neither pass nor fail: ${gap.why}`, 'Not evidenced on this target.'), [
+        prop('scenario', scenario),
+        prop('check', gap.check),
+        prop('evidence-status', 'not-evidenced'),
+        prop('target-mode', result.target.mode),
+        ...gap.controls.map((c) => prop('control-id', c)),
+      ]),
+    );
+  }
 
   const checkFindings = refs
     .filter(({ check }) => check.verdict !== 'pass')
@@ -226,7 +261,14 @@ export function buildAssessmentResults(results: readonly ScenarioResult[], summa
 
   const evidenced = new Set(refs.flatMap((r) => r.check.controls));
   const controls = [...catalogue.controls.values()];
-  const controlFindings = controls.map((control) => controlFinding(control, refs.filter((r) => r.check.controls.includes(control.id)), id(`control/${control.id}`)));
+  const controlFindings = controls.map((control) =>
+    controlFinding(
+      control,
+      refs.filter((r) => r.check.controls.includes(control.id)),
+      gapRefs.filter((g) => g.gap.controls.includes(control.id)),
+      id(`control/${control.id}`),
+    ),
+  );
 
   const selections: OscalControlSelection[] = [];
   const covered = controls.filter((c) => evidenced.has(c.id));
@@ -236,7 +278,7 @@ export function buildAssessmentResults(results: readonly ScenarioResult[], summa
   }
   if (uncovered.length > 0) {
     selections.push({
-      description: 'Controls of the jitc catalogue that no check of this run evidences (their scenarios or suites were not run); each has a not-satisfied finding saying so.',
+      description: 'Controls of the jitc catalogue that no check of this run evidences (their scenarios or suites were not run, or their targets could not evidence them); each has a not-satisfied finding saying so.',
       props: [prop('evidenced', false)],
       'include-controls': uncovered.map((c) => ({ 'control-id': c.id })),
     });
@@ -305,7 +347,7 @@ export function buildAssessmentResults(results: readonly ScenarioResult[], summa
   };
 }
 
-function controlFinding(control: Control, refs: CheckRef[], uuid: string): OscalFinding {
+function controlFinding(control: Control, refs: CheckRef[], gaps: GapRef[], uuid: string): OscalFinding {
   const count = (v: string): number => refs.filter((r) => r.check.verdict === v).length;
   const [pass, fail, inconclusive] = [count('pass'), count('fail'), count('inconclusive')];
   const scenarios = new Set(refs.map((r) => `${r.result.adapter}/${r.result.id}`)).size;
@@ -318,6 +360,12 @@ function controlFinding(control: Control, refs: CheckRef[], uuid: string): Oscal
           ? { state: 'not-satisfied', reason: 'other', remarks: 'Not evidenced by any check of this run.' }
           : { state: 'satisfied', reason: 'pass' };
   const waived = refs.filter((r) => r.result.waiver && r.check.verdict === 'fail');
+  const related = [...refs, ...gaps].map((r) => ({ 'observation-uuid': r.observation }));
+  const remarks = [
+    ...(waived.length > 0 ? [`Failures accepted by waiver (still failures): ${waived.map((r) => `${r.result.adapter}/${r.result.id} ${r.check.name} (waiver ${r.result.waiver!.id})`).join('; ')}.`] : []),
+    // Neither pass nor fail: the status above is what the checks that ran say, and this what none could.
+    ...(gaps.length > 0 ? [`Not evidenced on the target of ${gaps.map((g) => `${g.result.adapter}/${g.result.id} (${g.gap.check})`).join('; ')}: counted neither pass nor fail.`] : []),
+  ];
   return {
     uuid,
     title: line(`${control.id}: ${control.title}`, control.id),
@@ -328,8 +376,8 @@ function controlFinding(control: Control, refs: CheckRef[], uuid: string): Oscal
     props: [prop('framework', control.framework)],
     links: [{ href: control.url, rel: 'reference', text: line(control.title, control.id) }],
     target: { type: 'objective-id', 'target-id': control.id, title: line(control.title, control.id), status },
-    ...(refs.length > 0 ? { 'related-observations': refs.map((r) => ({ 'observation-uuid': r.observation })) } : {}),
-    ...(waived.length > 0 ? { remarks: `Failures accepted by waiver (still failures): ${waived.map((r) => `${r.result.adapter}/${r.result.id} ${r.check.name} (waiver ${r.result.waiver!.id})`).join('; ')}.` } : {}),
+    ...(related.length > 0 ? { 'related-observations': related } : {}),
+    ...(remarks.length > 0 ? { remarks: remarks.join(' ') } : {}),
   };
 }
 

@@ -58,9 +58,11 @@ export interface NotEvidenced {
 
 /**
  * What a half said it cannot evidence on its target: an evidence event whose data names the check
- * as `notEvidenced` (adapters/vault/audit-trail.ts), the event's words saying why.
+ * as `notEvidenced` (adapters/vault/audit-trail.ts), the event's words saying why. Every writer
+ * shows these from the result itself, so a merged run, recomputed from its shards' evidence, keeps
+ * each shard's gaps.
  */
-function notEvidencedOf(result: ScenarioResult): NotEvidenced[] {
+export function notEvidencedOf(result: ScenarioResult): NotEvidenced[] {
   return result.evidence.flatMap((e) => {
     const check = e.data?.notEvidenced;
     return typeof check === 'string' ? [{ check, controls: checkDefinition(check).controls, why: e.event }] : [];

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import type { Manifest } from '../../reports/ledger/manifest.ts';
 import type { Summary } from '../../reports/writers/summary.ts';
+import type { AssessmentResultsDocument } from '../../reports/writers/oscal.ts';
 import { expectRefused, jitcAsync, type CliResult } from '../support/cli.ts';
 import { reseal, sealedResult, sealedRun } from '../support/sealed-run.ts';
 import { snapshot } from '../support/dir-snapshot.ts';
@@ -138,5 +139,31 @@ describe.concurrent('a sharded run is merged whole or not at all', () => {
   test('shards that together tested nothing are exit 2: the merged run is judged as a whole', async () => {
     const empty = sealedRun(fresh('empty'), [], { runId: 'empty1', shard: { index: 1, count: 1, planned: [] } });
     expectRefused(await merge(empty, '--out', fresh('never')), /nothing tested: the run merged holds no scenario result/);
+  });
+});
+
+describe('a check a shard\'s target could not evidence', () => {
+  test('stays a gap in the merged summary, JUnit and OSCAL results, for each shard, counted neither pass nor fail', async () => {
+    const planned = ['vault/token-revoke-at-task-end', 'vault/token-ttl-expiry'];
+    const dirs = planned.map((key, i) => {
+      const runId = `gap${i + 1}`;
+      const result = sealedResult(key.split('/')[1]!, 'pass', runId);
+      result.evidence.push({ at: result.startedAt, phase: 'setup', event: `audit-trail not evidenced on this target: no audit log is named (shard ${i + 1})`, data: { notEvidenced: 'audit-trail' } });
+      return sealedRun(fresh(`gap-shard-${i + 1}`), [result], { runId, shard: { index: i + 1, count: 2, planned } });
+    });
+    const out = fresh('merged-gaps');
+    const r = await merge(...dirs, '--out', out);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as Summary;
+    expect(summary.totals).toMatchObject({ pass: 2, fail: 0, inconclusive: 0 });
+    expect(summary.scenarios.map((s) => s.notEvidenced?.map((g) => `${s.id}: ${g.check}: ${g.why}`))).toEqual([
+      ['token-revoke-at-task-end: audit-trail: audit-trail not evidenced on this target: no audit log is named (shard 1)'],
+      ['token-ttl-expiry: audit-trail: audit-trail not evidenced on this target: no audit log is named (shard 2)'],
+    ]);
+    const junit = readFileSync(join(out, 'junit.xml'), 'utf8');
+    for (const shard of [1, 2]) expect(junit).toMatch(new RegExp(`<property name="notEvidenced" value="audit-trail \\(.+\\): audit-trail not evidenced on this target: no audit log is named \\(shard ${shard}\\)"/>`));
+    const oscal = JSON.parse(readFileSync(join(out, 'assessment-results.json'), 'utf8')) as AssessmentResultsDocument;
+    const gaps = (oscal['assessment-results'].results[0]!.observations ?? []).filter((o) => o.props.some((p) => p.name === 'evidence-status' && p.value === 'not-evidenced'));
+    expect(gaps.map((o) => o.props.find((p) => p.name === 'scenario')?.value).sort()).toEqual(planned);
   });
 });

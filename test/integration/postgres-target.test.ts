@@ -18,6 +18,7 @@ import { bringUp } from '../../adapters/bring-up.ts';
 import { type Adapter, bornCredential, type PointOfUse, type ScenarioContext, type StartedTarget } from '../../adapters/contract.ts';
 import { clientConfig, type PgClient, quoteIdent } from '../../adapters/postgres/client.ts';
 import { POSTGRES } from '../../adapters/postgres/cluster.ts';
+import { judgeServerLog, openServerLog } from '../../adapters/postgres/audit-trail.ts';
 import { trackedSessions } from '../../adapters/postgres/fixtures.ts';
 import { scramVerifier } from '../../adapters/postgres/passwords.ts';
 import { freePort } from '../../adapters/local-process.ts';
@@ -120,8 +121,13 @@ describe("the harness's PostgreSQL is its own", () => {
       { type: 'host', database: ['all'], user_name: ['all'], address: '127.0.0.0', auth_method: 'scram-sha-256' },
     ]);
     // The admin's password went through a file that initdb read and jitc removed at once.
-    expect(readdirSync(dirname(data)).sort()).toEqual(['data', 'postgres.log', 'socket', 'tls']);
-    expect(readFileSync(join(dirname(data), 'postgres.log'), 'utf8')).toMatch(/connection authorized: user=jitc_admin/);
+    expect(readdirSync(dirname(data)).sort()).toEqual(['data', 'log', 'postgres.log', 'socket', 'tls']);
+    // Its own trail: logins, disconnections and DDL as jsonlog, in one file the settings name.
+    expect(await sql("SELECT current_setting('log_statement') AS s, current_setting('log_destination') AS d, current_setting('logging_collector') AS c")).toEqual([{ s: 'ddl', d: 'jsonlog', c: 'on' }]);
+    const serverLog = started().connection.settings.serverLog ?? expect.unreachable('no serverLog setting');
+    expect(serverLog).toBe(join(dirname(data), 'log', 'server.json'));
+    const records = readFileSync(serverLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { user?: string; message?: string });
+    expect(records).toContainEqual(expect.objectContaining({ user: 'jitc_admin', message: expect.stringMatching(/^connection authorized: user=jitc_admin database=/) }));
     expect(started().connection.settings.database).toBe('jitc');
   });
 
@@ -147,8 +153,13 @@ describe("the harness's PostgreSQL is its own", () => {
       const connection = await external.connect(options);
       expect(connection).toMatchObject({ adapter: 'postgres', mode: 'external', secretSettings: ['password'], facts: { product: 'PostgreSQL' } });
       // The local target's own TLS (its root CA, CRL directory, certificate group) and its context-bound group are nothing an external one states.
-      const { caCertFile: _ca, caKeyFile: _key, crlDir: _crl, certLoginGroup: _group, contextBoundGroup: _bound, ...login } = settings;
+      const { caCertFile: _ca, caKeyFile: _key, crlDir: _crl, certLoginGroup: _group, contextBoundGroup: _bound, serverLog, ...login } = settings;
       expect(connection.settings).toEqual(login);
+      // The server's log only where the config names it: then audit-trail reads it.
+      expect((await external.connect({ ...options, config: { ...config, serverLog } })).settings.serverLog).toBe(serverLog);
+      await expect(external.connect({ ...options, config: { ...config, serverLog: '/nonexistent/server.json' } })).rejects.toThrow(
+        /^external postgres target: postgres\.serverLog \/nonexistent\/server\.json is not readable \(ENOENT\)$/,
+      );
       expect(adapter.hookEnvironment?.(connection)).toMatchObject({ PGHOST: '127.0.0.1', PGPORT: settings.port, PGDATABASE: 'jitc', PGUSER: 'jitc_admin', PGPASSWORD: settings.password });
       // Without sslmode, libpq's default (prefer) settles on TLS: this server offers it.
       const { sslmode: _, ...preferred } = config;
@@ -370,6 +381,30 @@ describe('a session is ended only when the server no longer runs it', () => {
       for (const socket of [...downstreams, ...upstreams]) socket.destroy();
       relay.close();
     }
+  });
+});
+
+describe('a target that names no server log', () => {
+  test('declares audit-trail not evidenced, and never reports it', async () => {
+    const secrets = new SecretRegistry();
+    const { ctx } = tableReadContext('no-server-log', secrets);
+    const { serverLog: _log, ...settings } = admin().settings;
+    const reported: string[] = [];
+    const blind = { ...ctx, client: { ...admin(), settings }, report: (f: { check: string }) => void reported.push(f.check) };
+    await openServerLog(blind);
+    await judgeServerLog(blind);
+    expect(reported).toEqual([]);
+    expect(blind.evidence.events).toContainEqual(expect.objectContaining({ event: expect.stringMatching(/^audit-trail not evidenced on this target: no server log is named/), data: { notEvidenced: 'audit-trail' } }));
+  });
+
+  test('a named log that is not there is inconclusive, never a pass', async () => {
+    const secrets = new SecretRegistry();
+    const { ctx } = tableReadContext('absent-server-log', secrets);
+    const reported: { check: string; verdict: string; detail: string }[] = [];
+    const absent = { ...ctx, client: { ...admin(), settings: { ...admin().settings, serverLog: join(tmpdir(), `jitc-absent-${testRunId()}.json`) } }, report: (f: { check: string; verdict: string; detail: string }) => void reported.push(f) };
+    await openServerLog(absent);
+    await judgeServerLog(absent);
+    expect(reported).toEqual([{ check: 'audit-trail', verdict: 'inconclusive', detail: expect.stringMatching(/^the server log could not be read: ENOENT/) }]);
   });
 });
 

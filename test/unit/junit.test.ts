@@ -211,6 +211,23 @@ describe('escaping what targets answer', () => {
   });
 });
 
+describe('a check its target cannot evidence', () => {
+  const gap = fakeResult({ id: 'token-ttl-expiry', checks: [checkResult('no-residue', 'pass')] });
+  gap.evidence.push({ at: '2026-01-01T00:00:00.000Z', phase: 'setup', event: 'audit-trail not evidenced on this target: no audit log is named', data: { notEvidenced: 'audit-trail' } });
+  const xml = renderJunit([gap], 'r-gap');
+
+  test('is a property and a system-out line, and changes no count CI reads', () => {
+    const root = parseXml(xml);
+    expect(root.attrs).toMatchObject({ tests: '1', failures: '0', errors: '0', skipped: '0' });
+    const c = testcase(xml, 'token-ttl-expiry');
+    expect(c.children.map((e) => e.name)).not.toContain('failure');
+    expect(c.children.map((e) => e.name)).not.toContain('skipped');
+    const property = all(one(c, 'properties'), 'property').find((p) => p.attrs.name === 'notEvidenced');
+    expect(property?.attrs.value).toMatch(/^audit-trail \(.+\): audit-trail not evidenced on this target: no audit log is named$/);
+    expect(one(c, 'system-out').text).toContain('not evidenced audit-trail: audit-trail not evidenced on this target: no audit log is named');
+  });
+});
+
 describe('the well-formedness check used above', () => {
   const declared = (body: string): string => `<?xml version="1.0" encoding="UTF-8"?>\n${body}`;
   test.each([

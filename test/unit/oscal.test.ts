@@ -214,3 +214,37 @@ describe('a run with failures', () => {
     expect(Buffer.from(resource.base64!.value, 'base64').toString('utf8')).toBe(readFileSync(join(PROJECT_ROOT, 'scenarios', 'controls.yaml'), 'utf8'));
   });
 });
+
+describe('a run with a check its target cannot evidence', () => {
+  const out = join(scratch, 'gap');
+  const gap = fakeResult({ id: 'token-ttl-expiry', checks: [checkResult('no-residue', 'pass')] });
+  gap.evidence.push({ at: '2026-01-01T00:00:00.000Z', phase: 'setup', event: 'audit-trail not evidenced on this target: no audit log is named', data: { notEvidenced: 'audit-trail' } });
+  let doc: AssessmentResultsDocument;
+  beforeAll(() => {
+    mkdirSync(join(out, 'evidence'), { recursive: true });
+    writeFileSync(join(out, 'evidence', `${gap.adapter}.${gap.id}.json`), JSON.stringify(gap));
+    writeRunReports(out, [gap], { runId: 'r-gap', startedAt: '2026-01-01T00:00:00.000Z', waivers: [], gate: [], doubtful: false });
+    sealRun(out);
+    doc = read(out);
+  });
+
+  test('is valid OSCAL', () => {
+    expect(errorsOf(doc)).toEqual([]);
+  });
+
+  test('states the gap in an observation of its own, no finding of its own, related from each of its controls', () => {
+    const r = doc['assessment-results'].results[0]!;
+    const observation = (r.observations ?? []).find((o) => o.props.some((p) => p.name === 'evidence-status' && p.value === 'not-evidenced'))!;
+    expect(observation.description).toBe('Not evidenced on this target, counted neither pass nor fail: audit-trail not evidenced on this target: no audit log is named');
+    expect(observation.props).toContainEqual(expect.objectContaining({ name: 'check', value: 'audit-trail' }));
+    expect(observation.props.some((p) => p.name === 'verdict')).toBe(false);
+    expect(findingFor(doc, 'audit-trail')).toEqual([]);
+    const controls = loadCatalogue().checks.get('audit-trail')!.controls;
+    expect(controls.length).toBeGreaterThan(0);
+    for (const control of controls) {
+      const [finding] = findingFor(doc, control);
+      expect(finding!['related-observations'], control).toContainEqual({ 'observation-uuid': observation.uuid });
+      expect(finding!.remarks, control).toMatch(/Not evidenced on the target of vault\/token-ttl-expiry \(audit-trail\): counted neither pass nor fail/);
+    }
+  });
+});

@@ -181,6 +181,11 @@ export const certLoginPoint: PointOfUse<Params, PgClient> = {
 
   async setup(ctx) {
     const target = certTarget(ctx.client.settings);
+    // A visible gap per control (reports/writers/summary.ts) rather than silence: the grant ends in
+    // its CA's CRL, and the server logs a refused handshake before any user name is known.
+    ctx.evidence.record("audit-trail not evidenced at this point of use: a certificate's end is its CA's CRL, which PostgreSQL's log does not record, and a refused handshake is logged without a user name to correlate", {
+      notEvidenced: 'audit-trail',
+    });
     const fixtures = await createFixtures(ctx);
     const user = certUserName(ctx.prefix);
     // Known before it exists, so teardown removes whatever a failed setup left.

@@ -12,6 +12,9 @@
  * requester a member of the grant role, create a login of its own; a login it created is removed
  * again at teardown. With `contextBound`, the login is bound to the address the task runs from,
  * and a scenario naming that context has it tried from elsewhere (`drifted`, scenarios/drift.ts).
+ *
+ * Where the target's own log is readable, the grant's login, the end of the session it held and the
+ * login's removal are looked for there as separate records (`audit-trail`, audit-trail.ts).
  */
 import { z } from 'zod';
 import { credentialOf, type Credential, type CredentialOf, type CredentialType, type PointOfUse, type ProbeResult } from '../../contract.ts';
@@ -19,6 +22,7 @@ import { probeThroughRelay } from '../../loopback-relay.ts';
 import { type PgClient, quoteIdent } from '../client.ts';
 import { tableEntitlements } from '../entitlements.ts';
 import { loginExtensions, removeHolderLogins } from '../extension.ts';
+import { judgeServerLog, markResidueRead, openServerLog, rememberGrantSession } from '../audit-trail.ts';
 import { applicationName, createFixtures, fixturesOf, type PgContext, removeFixtures, trackedSessions } from '../fixtures.ts';
 import { loginAndRead, pgErrorText, readContextFailure } from '../probes.ts';
 import { closeSession, holdSession, openSession, readOnSession } from '../sessions.ts';
@@ -31,6 +35,13 @@ const params = z.strictObject({
    * 127.0.0.1), so a login that is a member of the grant role is rejected from anywhere else.
    */
   contextBound: z.boolean().default(false),
+  /**
+   * Broken setup: the login's own sessions log only FATAL and worse (ALTER ROLE … SET
+   * log_min_messages = fatal before its first session), as a role whose logging was turned down
+   * would. Its logins still show (they are logged before the role's settings apply), its
+   * disconnections do not. Needs an admin that is a superuser: the local target's.
+   */
+  quietSessions: z.boolean().default(false),
 });
 type Params = z.infer<typeof params>;
 type Ctx = PgContext<Params>;
@@ -65,6 +76,12 @@ async function bindToContext(ctx: Ctx, grantRole: string): Promise<void> {
   ctx.evidence.record('grant role bound to its context: a member of the group pg_hba.conf admits from 127.0.0.1 alone', { grantRole, group });
 }
 
+/** The broken setup `quietSessions`: the login's sessions log only FATAL and worse, so their ends leave no record. */
+async function quietSessions(ctx: Ctx, login: string): Promise<void> {
+  await ctx.client.admin.query(`ALTER ROLE ${quoteIdent(login)} SET log_min_messages = fatal`);
+  ctx.evidence.record("broken setup: the login's sessions log only FATAL and worse (log_min_messages = fatal): their disconnections leave no record", { user: login });
+}
+
 interface RoleFacts {
   rolvaliduntil: Date | number | null;
   rolcanlogin: boolean;
@@ -79,10 +96,12 @@ export const tableReadPoint: PointOfUse<Params, PgClient> = {
   accepts: ACCEPTS,
   offers: [GRANT_ROLE_TERM, TABLE_TERM, DATABASE_TERM],
 
-  // Every use holds its session across the end.
-  checks: () => ['session-ended-with-task'],
+  // Every use holds its session across the end; the target's own log, where it is readable.
+  checks: () => ['session-ended-with-task', 'audit-trail'],
 
   remediation: {
+    'audit-trail':
+      "Log every login, every session's end and every role's removal where the reviewer reads them: log_connections = on, log_disconnections = on, log_statement = 'ddl', log_destination = 'jsonlog' (postgres.serverLog names the file), no role or database setting that raises log_min_messages above LOG, and drop a grant's login at its end",
     'context-bound':
       "Admit the task's logins from the workload's own addresses alone: a pg_hba.conf line for their group naming those addresses, then a `host all +<group> all reject` line before any wider one",
     'zero-standing-privilege':
@@ -96,6 +115,8 @@ export const tableReadPoint: PointOfUse<Params, PgClient> = {
   },
 
   async setup(ctx) {
+    // Before anything is created: the log is read from here on.
+    await openServerLog(ctx);
     const fixtures = await createFixtures(ctx);
     if (ctx.params.contextBound) await bindToContext(ctx, fixtures.grantRole);
     const database = ctx.client.settings.database;
@@ -106,7 +127,11 @@ export const tableReadPoint: PointOfUse<Params, PgClient> = {
     };
   },
 
-  entitlements: (ctx) => tableEntitlements(ctx.client, fixturesOf(ctx), trackedSessions(ctx)),
+  async entitlements(ctx) {
+    const found = await tableEntitlements(ctx.client, fixturesOf(ctx), trackedSessions(ctx));
+    await markResidueRead(ctx);
+    return found;
+  },
 
   async probeStanding(ctx) {
     const { requester } = fixturesOf(ctx);
@@ -121,9 +146,11 @@ export const tableReadPoint: PointOfUse<Params, PgClient> = {
   async use(ctx, credential) {
     const login = credentialOf(credential, 'db-login');
     if (!login) return unusable(credential);
+    if (ctx.params.quietSessions) await quietSessions(ctx, login.user);
     const opened = await openSession(ctx, login);
     if ('refused' in opened) return opened.refused;
     const { session } = opened;
+    rememberGrantSession(ctx, session.user, session.pid);
     const table = fixturesOf(ctx).table;
     const used = await readOnSession(session, table);
     if (used.outcome !== 'allowed') {
@@ -189,6 +216,12 @@ export const tableReadPoint: PointOfUse<Params, PgClient> = {
       } catch (error) {
         failed.push(error instanceof Error ? error.message : String(error));
       }
+    }
+    // Once the sessions were ended: each one's end is in the log by now, or never will be.
+    try {
+      await judgeServerLog(ctx);
+    } catch (error) {
+      ctx.report({ check: 'audit-trail', verdict: 'inconclusive', detail: `the server log could not be judged: ${error instanceof Error ? error.message : String(error)}` });
     }
     if (failed.length > 0) throw new Error(failed.join('; '));
     return removed;
