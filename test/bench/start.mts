@@ -5,6 +5,9 @@
  *   CLI start   the median wall time of BENCH_CLI_REPEAT (default 10) starts of each command, as the
  *               user types it (bin/jitc: the shim's staleness check included) and as the shim execs
  *               it (node dist/cli/main.js). The compiled CLI is brought up to date first, untimed.
+ *               Beside the wall time, the CPU time the start used (its processes' user + system
+ *               time, from /proc): on a machine shared with other work the wall time grows with the
+ *               load, the CPU time hardly, and on an idle machine the two are close.
  *   cold start  each local target started through the project's own bring-up (what `jitc run` does)
  *               until it answers, then stopped by its pid; the median of BENCH_TARGET_REPEAT (default
  *               1) starts. BENCH_TARGETS=vault,ldap limits which. Installing the targets is not timed.
@@ -12,6 +15,7 @@
  * The machine's load average is printed with the figures: on a shared machine they are upper bounds.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Adapter } from '../../adapters/contract.ts';
@@ -35,12 +39,34 @@ const COMMANDS = [['list'], ['list', '--checks'], ['--help'], ['run', '--help']]
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const load = (): string => loadavg().map((l) => l.toFixed(1)).join(' ');
 
-function timed(command: string, args: string[]): number {
+/** CPU time of this process's waited-for children so far (cutime + cstime), in ms; undefined off Linux. */
+function childrenCpuMs(): number | undefined {
+  if (!existsSync('/proc/self/stat')) return undefined;
+  // The command name (field 2) may hold spaces: count fields from after its closing parenthesis.
+  const fields = readFileSync('/proc/self/stat', 'utf8').replace(/^.*\) /s, '').split(' ');
+  const ticksPerSecond = 100; // USER_HZ, 100 on every Linux architecture Node runs on
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / ticksPerSecond;
+}
+
+interface Start {
+  wallMs: number;
+  cpuMs?: number;
+}
+
+function timed(command: string, args: string[]): Start {
+  const cpu0 = childrenCpuMs();
   const t0 = performance.now();
   const r = spawnSync(command, args, { cwd: PROJECT_ROOT, encoding: 'utf8' });
-  const ms = performance.now() - t0;
+  const wallMs = performance.now() - t0;
+  const cpu1 = childrenCpuMs();
   if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
-  return ms;
+  return cpu0 === undefined || cpu1 === undefined ? { wallMs } : { wallMs, cpuMs: cpu1 - cpu0 };
+}
+
+const secs = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+function cell(starts: Start[]): string {
+  const cpu = starts.flatMap((s) => (s.cpuMs === undefined ? [] : [s.cpuMs]));
+  return `${secs(median(starts.map((s) => s.wallMs)))}${cpu.length > 0 ? ` (cpu ${secs(median(cpu))})` : ''}`;
 }
 
 function cliStart(): void {
@@ -48,16 +74,16 @@ function cliStart(): void {
   const main = join(PROJECT_ROOT, 'dist', 'cli', 'main.js');
   timed(shim, ['--help']);
   console.log(`CLI start: median of ${CLI_REPEAT} starts (load average before: ${load()})`);
-  console.log(`  ${'command'.padEnd(20)} ${'bin/jitc'.padStart(9)} ${'node dist'.padStart(10)}`);
+  console.log(`  ${'command'.padEnd(20)} ${'bin/jitc'.padEnd(22)} node dist/cli/main.js`);
   for (const args of COMMANDS) {
-    const viaShim: number[] = [];
-    const direct: number[] = [];
+    const viaShim: Start[] = [];
+    const direct: Start[] = [];
     // Interleaved, so a burst of load on the machine falls on both alike.
     for (let i = 0; i < CLI_REPEAT; i++) {
       viaShim.push(timed(shim, args));
       direct.push(timed(process.execPath, [main, ...args]));
     }
-    console.log(`  ${`jitc ${args.join(' ')}`.padEnd(20)} ${`${(median(viaShim) / 1000).toFixed(2)} s`.padStart(9)} ${`${(median(direct) / 1000).toFixed(2)} s`.padStart(10)}`);
+    console.log(`  ${`jitc ${args.join(' ')}`.padEnd(20)} ${cell(viaShim).padEnd(22)} ${cell(direct)}`);
   }
 }
 
@@ -85,7 +111,7 @@ async function coldStarts(): Promise<void> {
     const before = load();
     try {
       const ms = await coldStart(adapters[i]!);
-      console.log(`  ${`${server} (${name})`.padEnd(26)} ${`${(ms / 1000).toFixed(2)} s`.padStart(8)}   (load average before: ${before})`);
+      console.log(`  ${`${server} (${name})`.padEnd(26)} ${secs(ms).padStart(8)}   (load average before: ${before})`);
     } catch (error) {
       console.log(`  ${`${server} (${name})`.padEnd(26)} not measured: ${(error as Error).message}`);
     }
