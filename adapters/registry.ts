@@ -45,3 +45,18 @@ export async function getAdapter(name: string): Promise<Adapter> {
   if (!adapter) throw new InputError(`unknown adapter "${name}" (known: ${[...adapters.keys()].join(', ')})`);
   return adapter;
 }
+
+/**
+ * Whether a suite name selects the scenario. A suite runs the scenarios of its point of use, so
+ * `vault` is the Vault suite, not every scenario whose grant OpenBao issues (those of `postgres`
+ * and `ssh` need their own targets as well). An adapter that only grants (a broker) has no suite
+ * of its own: its name selects the scenarios it grants. `suited`: the adapters with a suite.
+ */
+export function inSuites(scenario: { adapter: string; grant: { adapter: string } }, suites: readonly string[], suited: ReadonlySet<string>): boolean {
+  return suites.includes(scenario.adapter) || (!suited.has(scenario.grant.adapter) && suites.includes(scenario.grant.adapter));
+}
+
+/** The adapters with a suite of their own: those with a point of use. */
+export function suitedAdapters(adapters: Iterable<{ name: string; pointsOfUse: Record<string, unknown> }>): Set<string> {
+  return new Set([...adapters].filter((a) => Object.keys(a.pointsOfUse).length > 0).map((a) => a.name));
+}

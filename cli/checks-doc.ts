@@ -4,15 +4,8 @@
  * produce it (as their two halves declare for their params), the example files that can (checks about
  * the user's own roles and brokers need the user's objects), and the remediation each half states
  * in its own target's terms, as Markdown (docs/checks.md, which a test keeps current) or JSON.
+ * The records are made in cli/list-records.ts; this renders them.
  */
-import { LIFECYCLE_CHECKS, ownEntry } from '../adapters/contract.ts';
-import { loadAdapters } from '../adapters/registry.ts';
-import { loadCatalogue } from '../scenarios/catalogue.ts';
-import { declaredChecks } from '../scenarios/engine.ts';
-import { displayPath } from '../scenarios/input.ts';
-import { loadBuiltinScenarios, loadExampleScenarios } from '../scenarios/load.ts';
-import type { Scenario } from '../scenarios/schema.ts';
-
 export interface CheckRecord {
   id: string;
   title: string;
@@ -28,36 +21,6 @@ export interface CheckRecord {
   examples: string[];
   /** What a half says to change on its own target, by `adapter/half`. */
   targetRemediation: Record<string, string>;
-}
-
-export async function checkRecords(): Promise<CheckRecord[]> {
-  const adapters = await loadAdapters();
-  const scenarios = await loadBuiltinScenarios();
-  const catalogue = loadCatalogue();
-  const records = new Map<string, CheckRecord>(
-    [...catalogue.checks.values()].map((c) => [
-      c.id,
-      { id: c.id, title: c.title, severity: c.severity, meaning: c.meaning.replace(/\s+/g, ' ').trim(), controls: c.controls, remediation: c.remediation, lifecycle: (LIFECYCLE_CHECKS as readonly string[]).includes(c.id), scenarios: [], examples: [], targetRemediation: {} },
-    ]),
-  );
-  const produced = (s: Scenario): string[] => declaredChecks(s, ownEntry(adapters.get(s.grant.adapter)!.grantSources, s.grant.name)!, ownEntry(adapters.get(s.use.adapter)!.pointsOfUse, s.use.name)!);
-  for (const s of scenarios) for (const id of produced(s)) records.get(id)?.scenarios.push(`${s.adapter}/${s.id}`);
-  for (const s of await loadExampleScenarios()) {
-    for (const id of produced(s)) {
-      const record = records.get(id);
-      if (record && !record.examples.includes(displayPath(s.source))) record.examples.push(displayPath(s.source));
-    }
-  }
-  for (const adapter of adapters.values()) {
-    const halves = [...Object.entries(adapter.grantSources), ...Object.entries(adapter.pointsOfUse)];
-    for (const [name, half] of halves) {
-      for (const [id, text] of Object.entries(half.remediation ?? {})) {
-        const record = records.get(id);
-        if (record) record.targetRemediation[`${adapter.name}/${name}`] = text;
-      }
-    }
-  }
-  return [...records.values()];
 }
 
 const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\s+/g, ' ').trim();

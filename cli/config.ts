@@ -4,18 +4,10 @@
  * from environment variables it names, and a key that looks like it holds a secret is refused.
  */
 import { z } from 'zod';
-import { TARGET_MODES, type DiscoveryPolicy, type TargetMode } from '../adapters/contract.ts';
+import { TARGET_MODES, type TargetMode } from '../adapters/contract.ts';
 import { adapterNames, loadAdapters } from '../adapters/registry.ts';
 import { InputError, describeIssue, displayPath, readYaml } from '../scenarios/input.ts';
-
-/** The most scenarios run at once per suite: the one bound for --concurrency and the config's `concurrency:`. */
-export const MAX_CONCURRENCY = 1000;
-
-/**
- * The organisation's bounds `jitc discover` judges existing roles by, when the config states none:
- * an approval window of one hour, and five minutes a generated scenario may wait for an expiry.
- */
-export const DEFAULT_POLICY: DiscoveryPolicy = { maxWindowSeconds: 3600, maxWaitSeconds: 300 };
+import { DEFAULT_POLICY, MAX_CONCURRENCY } from './defaults.ts';
 
 const policySchema = z.strictObject({
   /** Longest approval window the organisation allows: a role letting a grant live longer fails `role-within-window`. */

@@ -30,7 +30,8 @@ import { OutputDir, readManifest } from '../reports/outputs/out-dir.ts';
 import { loadBuiltinScenarios, toScenario } from '../scenarios/load.ts';
 import { scenarioId } from '../scenarios/schema.ts';
 import { displayPath, errorText, InputError, PROJECT_ROOT } from '../scenarios/input.ts';
-import { adapterSections, DEFAULT_POLICY, loadRunConfig } from './config.ts';
+import { adapterSections, loadRunConfig } from './config.ts';
+import { DEFAULT_POLICY } from './defaults.ts';
 import { outputDir } from './output-paths.ts';
 import { newRunId } from './run.ts';
 

@@ -12,6 +12,7 @@ import { computeTrends } from '../reports/history/trends.ts';
 import { renderTrends } from '../reports/history/trends-text.ts';
 import type { ScenarioResult } from '../scenarios/result.ts';
 import { loadConfig } from './config.ts';
+import { DEFAULT_LAST } from './defaults.ts';
 import { displayPath, PROJECT_ROOT, errorText } from '../scenarios/input.ts';
 
 /** Beside the local targets (`.jitc/` in a checkout, git-ignored: a developer's own runs). */
@@ -54,9 +55,6 @@ export interface HistoryFlags {
   last?: number;
   json?: boolean;
 }
-
-/** The default window: enough runs for a p95 to mean something, few enough to read. */
-export const DEFAULT_LAST = 20;
 
 export async function historyCommand(flags: HistoryFlags): Promise<number> {
   const file = historyFile(flags.history, flags.config);

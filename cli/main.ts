@@ -1,21 +1,18 @@
 /**
  * The jitc command line. Every command validates its input up front; bad input of any kind is
  * one line on stderr naming what is wrong and where, and exit code 2.
+ *
+ * Each command's module is imported when that command runs, not before: they reach the adapters'
+ * client libraries, the report writers and vitest, and loading all of them cost most of a second
+ * at every start, `jitc --help` included.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { TARGET_MODES } from '../adapters/contract.ts';
-import { cleanupCommand } from './cleanup.ts';
-import { DEFAULT_POLICY, MAX_CONCURRENCY } from './config.ts';
-import { discoverCommand, type DiscoverFlags } from './discover.ts';
-import { listCommand } from './list.ts';
-import { mergeCommand } from './merge.ts';
-import { reportCommand } from './report.ts';
-import { DEFAULT_OUT, runCommand, type RunFlags } from './run.ts';
-import { runEvery } from './every.ts';
-import { targetsCommand } from './targets.ts';
-import { DEFAULT_LAST, historyCommand } from './history.ts';
+import { DEFAULT_LAST, DEFAULT_OUT, DEFAULT_POLICY, MAX_CONCURRENCY } from './defaults.ts';
+import type { DiscoverFlags } from './discover.ts';
+import type { RunFlags } from './run.ts';
 import { signKeyOption } from './sign-key.ts';
-import { verifyCommand, type VerifyFlags } from './verify.ts';
+import type { VerifyFlags } from './verify.ts';
 import { InputError, errorText } from '../scenarios/input.ts';
 
 function positiveInt(flag: string, max = Number.MAX_SAFE_INTEGER) {
@@ -58,7 +55,7 @@ function program(setExit: (code: number) => void): Command {
     .option('--break-glass', 'also run break-glass scenarios where they are left out by default: in continuous mode (--every) and against container or external targets (a one-shot local run includes them; --scenario naming one always runs it)')
     .option('--history <file>', 'record the run in this history file (default: .jitc/history.sqlite, or history.sqlite in the cache directory of an installed jitc)')
     .addOption(signKeyOption())
-    .action(async (opts: RunFlags & { every?: string }) => setExit(opts.every ? await runEvery(opts.every, opts) : await runCommand(opts)));
+    .action(async (opts: RunFlags & { every?: string }) => setExit(opts.every ? await (await import('./every.ts')).runEvery(opts.every, opts) : await (await import('./run.ts')).runCommand(opts)));
 
   cli
     .command('discover')
@@ -76,7 +73,7 @@ The config's policy: section sets the bounds roles are judged by:
 Run what it wrote with: jitc run --scenario-file DIR/*.yaml (opt-in/ on purpose, file by file).
 Exit codes: 0 no static finding fails, 1 one fails, 2 bad input.`,
     )
-    .action(async (opts: DiscoverFlags) => setExit(await discoverCommand(opts)));
+    .action(async (opts: DiscoverFlags) => setExit(await (await import('./discover.ts')).discoverCommand(opts)));
 
   cli
     .command('merge')
@@ -89,7 +86,7 @@ Exit codes: 0 no static finding fails, 1 one fails, 2 bad input.`,
     .option('--html', 'also build the HTML report')
     .option('--history <file>', 'record the merged run in this history file (default: .jitc/history.sqlite, or history.sqlite in the cache directory of an installed jitc)')
     .addOption(signKeyOption())
-    .action(async (dirs: string[], opts) => setExit(await mergeCommand(dirs, opts)));
+    .action(async (dirs: string[], opts) => setExit(await (await import('./merge.ts')).mergeCommand(dirs, opts)));
 
   cli
     .command('history')
@@ -98,14 +95,14 @@ Exit codes: 0 no static finding fails, 1 one fails, 2 bad input.`,
     .option('--config <file>', 'config file whose history: names the history file')
     .option('--last <n>', `only the last N runs (default ${DEFAULT_LAST})`, positiveInt('--last'))
     .option('--json', 'print as JSON')
-    .action(async (opts) => setExit(await historyCommand(opts)));
+    .action(async (opts) => setExit(await (await import('./history.ts')).historyCommand(opts)));
 
   cli
     .command('verify')
     .description('check that a run directory is as it was sealed: event chain, file digests, signature')
     .argument('<dir>', 'output directory of jitc run or jitc merge')
     .option('--key <file>', 'PEM public key: require and check the signature (manifest.sig)')
-    .action((dir: string, opts: VerifyFlags) => setExit(verifyCommand(dir, opts)));
+    .action(async (dir: string, opts: VerifyFlags) => setExit((await import('./verify.ts')).verifyCommand(dir, opts)));
 
   cli
     .command('list')
@@ -114,22 +111,22 @@ Exit codes: 0 no static finding fails, 1 one fails, 2 bad input.`,
     .option('--checks', 'list the checks instead: meaning, controls, remediation, the scenarios that produce each (Markdown, or JSON with --json)')
     .option('--broker-schema', "print the JSON Schema of a broker hook's answers (README, 'Testing your own broker')")
     .option('--json', 'print as JSON')
-    .action(async (opts) => setExit(await listCommand(opts)));
+    .action(async (opts) => setExit(await (await import('./list.ts')).listCommand(opts)));
 
   const targets = cli.command('targets').description('install, start or stop the embedded local targets');
   targets
     .command('install')
     .description('install the local targets (idempotent) into .targets/, or the per-user cache of an installed jitc')
-    .action(async () => setExit(await targetsCommand('install', {})));
+    .action(async () => setExit(await (await import('./targets.ts')).targetsCommand('install', {})));
   targets
     .command('up')
     .description('start the local targets and leave them running')
     .option('--suite <name...>', 'only these suites', collect)
-    .action(async (opts) => setExit(await targetsCommand('up', opts)));
+    .action(async (opts) => setExit(await (await import('./targets.ts')).targetsCommand('up', opts)));
   targets
     .command('down')
     .description('stop the local targets started by `targets up`')
-    .action(async () => setExit(await targetsCommand('down', {})));
+    .action(async () => setExit(await (await import('./targets.ts')).targetsCommand('down', {})));
 
   cli
     .command('report')
@@ -137,7 +134,7 @@ Exit codes: 0 no static finding fails, 1 one fails, 2 bad input.`,
     .option('--out <dir>', `run output directory (default: ${DEFAULT_OUT})`)
     .option('--key <file>', 'public key the sealed run must be signed with (checked before rebuilding)')
     .addOption(signKeyOption())
-    .action(async (opts) => setExit(await reportCommand(opts)));
+    .action(async (opts) => setExit(await (await import('./report.ts')).reportCommand(opts)));
 
   cli
     .command('cleanup')
@@ -146,7 +143,7 @@ Exit codes: 0 no static finding fails, 1 one fails, 2 bad input.`,
     .addOption(new Option('--target <mode>', 'also sweep these targets').choices(['external']))
     .option('--config <file>', 'config file for external targets')
     .option('--suite <name...>', 'only these adapters', collect)
-    .action(async (opts) => setExit(await cleanupCommand(opts)));
+    .action(async (opts) => setExit(await (await import('./cleanup.ts')).cleanupCommand(opts)));
   return cli;
 }
 

@@ -18,7 +18,7 @@ import { loadWaivers } from '../reports/waivers.ts';
 import { finishRun } from './finish.ts';
 import { plannedHistory } from './history.ts';
 import { metricsFile, outputDir } from './output-paths.ts';
-import { DEFAULT_OUT } from './run.ts';
+import { DEFAULT_OUT } from './defaults.ts';
 import { InputError } from '../scenarios/input.ts';
 
 interface MergeFlags {

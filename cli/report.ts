@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { buildHtmlReport } from '../reports/writers/html.ts';
 import { sealRun, verifyRun } from '../reports/ledger/ledger.ts';
 import { checkOutputDir, OutputDir } from '../reports/outputs/out-dir.ts';
-import { DEFAULT_OUT } from './run.ts';
+import { DEFAULT_OUT } from './defaults.ts';
 
 export async function reportCommand(opts: { out?: string; key?: string; signKey?: string }): Promise<number> {
   const log = (line: string): void => void process.stderr.write(`${line}\n`);

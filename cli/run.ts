@@ -11,7 +11,6 @@ import type { TestSpecification, Vitest } from 'vitest/node';
 import { type Adapter, type StartedTarget, type TargetMode } from '../adapters/contract.ts';
 import { installUnderway, venvDir } from '../adapters/install.ts';
 import { stopLocalServers, sweepKilledRuns } from '../adapters/local-process.ts';
-import { loadAdapters } from '../adapters/registry.ts';
 import { readEvidence } from '../reports/outputs/artifacts.ts';
 import { checkDefinition } from '../scenarios/catalogue.ts';
 import { parseGateRule, type GateRule } from '../reports/gate.ts';
@@ -19,13 +18,15 @@ import { OutputDir } from '../reports/outputs/out-dir.ts';
 import { planDigest } from '../reports/outputs/shards.ts';
 import { closingLine, renderTable } from '../reports/writers/terminal.ts';
 import { loadWaivers, type Waiver } from '../reports/waivers.ts';
-import { inSuites, loadBuiltinScenarios, loadScenarioFile, suitedAdapters } from '../scenarios/load.ts';
+import { inSuites, loadAdapters, suitedAdapters } from '../adapters/registry.ts';
+import { loadBuiltinScenarios, loadScenarioFile } from '../scenarios/load.ts';
 import { resultSkeleton, type ScenarioResult } from '../scenarios/result.ts';
 import type { Scenario } from '../scenarios/schema.ts';
 import { post, runChannel, type RunMessage } from '../suites/channel.ts';
 import { RUN_ENV, type RunContext } from '../suites/run-context.ts';
 import { bringUp, effectiveMode } from '../adapters/bring-up.ts';
 import { adapterSections, loadRunConfig } from './config.ts';
+import { DEFAULT_OUT } from './defaults.ts';
 import { finishRun } from './finish.ts';
 import { plannedHistory } from './history.ts';
 import { metricsFile, outputDir } from './output-paths.ts';
@@ -68,7 +69,6 @@ export function takesBreakGlass(flags: Pick<RunFlags, 'breakGlass' | 'continuous
   return flags.breakGlass === true || (!flags.continuous && mode === 'local');
 }
 
-export const DEFAULT_OUT = 'reports/out';
 /** Waivers the embedded local targets ship with: their documented gaps, accepted and visible. */
 export const LOCAL_WAIVERS = join(PROJECT_ROOT, 'waivers', 'local.yaml');
 
