@@ -126,7 +126,15 @@ export async function jwtMountLeftovers(client: VaultClient, runId: string): Pro
 export async function cleanupJwtMounts(client: VaultClient, runId: string | undefined): Promise<CleanupReport> {
   const prefix = runPrefix(runId);
   const report: CleanupReport = { removed: [], failed: [] };
-  for (const path of (await authMounts(client.api)).filter((p) => p.startsWith(prefix))) {
+  let mounted: string[];
+  try {
+    mounted = await authMounts(client.api);
+  } catch (error) {
+    // Said, not thrown: the rest of the sweep stands, and a mount left unseen is not a clean sweep.
+    report.failed.push(`list auth mounts: ${describeVaultError(error).message}`);
+    return report;
+  }
+  for (const path of mounted.filter((p) => p.startsWith(prefix))) {
     try {
       await client.api.call('DELETE', `sys/auth/${path}`);
       report.removed.push(`auth mount ${path}`);
