@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ScenarioContext } from '../contract.ts';
-import { isNotFound, type IdpClient } from './client.ts';
+import { IdpAnswerError, isNotFound, postForm, readBody, tokenEndpoint, type IdpClient } from './client.ts';
 
 export type IdpContext<P> = ScenarioContext<P, IdpClient>;
 
@@ -75,4 +75,36 @@ interface ClientRepresentation {
 
 export function listClients(client: IdpClient, realm: string): Promise<ClientRepresentation[]> {
   return client.admin.call<ClientRepresentation[]>('GET', `/${encodeURIComponent(realm)}/clients?max=1000`);
+}
+
+/** A user made for the task, with a password of its own (registered for redaction). */
+export async function createTaskUser(ctx: IdpContext<unknown>, realm: string, username: string): Promise<{ userId: string; password: string }> {
+  const password = newSecret(ctx);
+  const userId = await ctx.client.admin.create(`/${encodeURIComponent(realm)}/users`, {
+    username,
+    enabled: true,
+    email: `${username}@example.invalid`,
+    emailVerified: true,
+    firstName: 'Task',
+    lastName: 'User',
+    credentials: [{ type: 'password', value: password, temporary: false }],
+  });
+  return { userId, password };
+}
+
+/** The tokens of a login; every one is registered for redaction before it is returned. */
+export interface LoginTokens {
+  accessToken: string;
+  refreshToken: string | undefined;
+}
+
+/** The task user's login on a public client of the realm (password grant). */
+export async function passwordLogin(ctx: IdpContext<unknown>, realm: string, clientId: string, username: string, password: string, scope = 'openid'): Promise<LoginTokens> {
+  const response = await postForm(tokenEndpoint(ctx.client.base, realm), { grant_type: 'password', client_id: clientId, username, password, scope });
+  const body = (await readBody(response)) as { access_token?: unknown; refresh_token?: unknown; id_token?: unknown } | undefined;
+  if (!response.ok || typeof body?.access_token !== 'string') {
+    throw new IdpAnswerError(response.status, undefined, `the task user's login was refused: HTTP ${response.status}`);
+  }
+  for (const token of [body.access_token, body.refresh_token, body.id_token]) if (typeof token === 'string') ctx.secrets.add(token);
+  return { accessToken: body.access_token, refreshToken: typeof body.refresh_token === 'string' ? body.refresh_token : undefined };
 }

@@ -1,7 +1,8 @@
 /**
- * The identity-provider adapter: OIDC tokens from a real Keycloak. Two grant sources (the broker
- * half: `client-credentials`, a service account's access token; `user-session`, a task user's
- * login ended by an admin logout) and one point of use (the
+ * The identity-provider adapter: OIDC tokens from a real Keycloak. Three grant sources (the
+ * broker half: `client-credentials`, a service account's access token; `user-session`, a task
+ * user's login ended by an admin logout; `federated-vault`, a task user's login traded for a
+ * Vault token at Vault's jwt auth method, judged at Vault's point of use) and one point of use (the
  * observer half: `resource-server`, a client that introspects the tokens it is shown). Every
  * scenario lives in a realm of its own, named with its prefix, which teardown deletes.
  */
@@ -9,6 +10,7 @@ import type { Adapter } from '../contract.ts';
 import { cleanupIdp } from './cleanup.ts';
 import { connectIdp, type IdpClient } from './client.ts';
 import { clientCredentialsSource } from './grants/client-credentials.ts';
+import { federatedVaultSource } from './grants/federated-vault.ts';
 import { userSessionSource } from './grants/user-session.ts';
 import { idpLeftovers } from './leftovers.ts';
 import { resourceServerPoint } from './points/resource-server.ts';
@@ -23,6 +25,7 @@ const idpAdapter: Adapter<IdpClient> = {
   grantSources: {
     'client-credentials': clientCredentialsSource,
     'user-session': userSessionSource,
+    'federated-vault': federatedVaultSource,
   },
   pointsOfUse: {
     'resource-server': resourceServerPoint,

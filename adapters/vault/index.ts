@@ -6,6 +6,7 @@
  */
 import type { Adapter } from '../contract.ts';
 import { cleanupVault } from './cleanup.ts';
+import { cleanupJwtMounts, jwtMountLeftovers } from './jwt-login.ts';
 import { vaultLeftovers } from './leftovers.ts';
 import { connectVault, type VaultClient } from './client.ts';
 import { approleSource } from './grants/approle.ts';
@@ -44,8 +45,12 @@ const vaultAdapter: Adapter<VaultClient> = {
     'wrapped-response': { source: 'wrapped-response', pointOfUse: 'kv-secret' },
     'break-glass': { source: 'break-glass', pointOfUse: 'kv-secret' },
   },
-  cleanup: cleanupVault,
-  leftovers: vaultLeftovers,
+  // Auth mounts a federated login enabled (jwt-login.ts) are swept beside the rest.
+  cleanup: async (client, runId) => {
+    const [own, jwt] = [await cleanupVault(client, runId), await cleanupJwtMounts(client, runId)];
+    return { removed: [...own.removed, ...jwt.removed], failed: [...own.failed, ...jwt.failed] };
+  },
+  leftovers: async (client, runId) => [...(await vaultLeftovers(client, runId)), ...(await jwtMountLeftovers(client, runId))].sort(),
   discover: async (client, policy) => (await import('./discover.ts')).discoverVault(client, policy),
   longWait: { scenario: 'token-ttl-expiry', ttlParam: 'ttlSeconds' },
   // Both spellings: the `vault` and `bao` CLIs each read their own.

@@ -22,11 +22,11 @@
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
 import { bornCredential, type Grant, type GrantContext, type GrantSource } from '../../contract.ts';
-import { IdpAnswerError, postForm, readBody, tokenEndpoint, type IdpClient } from '../client.ts';
+import { IdpAnswerError, type IdpClient } from '../client.ts';
 import { AGENTS, createAgents, delegate, delegationMode, recordLocalAcceptance } from '../delegation.ts';
 import { userConsents } from '../entitlements.ts';
 import { registerTokens, sessionExtensions } from '../extension.ts';
-import { createClient, newSecret } from '../fixtures.ts';
+import { createClient, createTaskUser, passwordLogin } from '../fixtures.ts';
 import { audiences, claimsOf, grantTimes, realmIssuer, recordLocalAfterEnd } from '../jwt.ts';
 import { refresh } from '../probes.ts';
 import { TERMS, term } from '../terms.ts';
@@ -91,16 +91,7 @@ export const userSessionSource: GrantSource<Params, IdpClient> = {
 
   async setup(ctx) {
     const realm = term(ctx, TERMS.realm);
-    const password = newSecret(ctx);
-    const userId = await ctx.client.admin.create(`/${encodeURIComponent(realm)}/users`, {
-      username: USER,
-      enabled: true,
-      email: `${USER}@example.invalid`,
-      emailVerified: true,
-      firstName: 'Task',
-      lastName: 'User',
-      credentials: [{ type: 'password', value: password, temporary: false }],
-    });
+    const { userId, password } = await createTaskUser(ctx, realm, USER);
     const p = ctx.params;
     const attributes: Record<string, string> = { 'access.token.lifespan': String(Math.round(p.ttlSeconds)) };
     if (p.sessionSeconds !== null) {
@@ -138,16 +129,10 @@ export const userSessionSource: GrantSource<Params, IdpClient> = {
 
   async request(ctx) {
     const l = login(ctx);
-    const form: Record<string, string> = { grant_type: 'password', client_id: LOGIN_CLIENT, username: USER, password: l.password, scope: ctx.params.offline ? 'openid offline_access' : 'openid' };
-    const response = await postForm(tokenEndpoint(ctx.client.base, l.realm), form);
-    const body = (await readBody(response)) as { access_token?: unknown; refresh_token?: unknown; id_token?: unknown } | undefined;
-    if (!response.ok || typeof body?.access_token !== 'string' || typeof body.refresh_token !== 'string') {
-      throw new IdpAnswerError(response.status, undefined, `the task user's login was refused: HTTP ${response.status}`);
-    }
-    const refreshToken = body.refresh_token;
-    ctx.secrets.add(refreshToken);
-    if (typeof body.id_token === 'string') ctx.secrets.add(body.id_token);
-    const credential = bornCredential(ctx.secrets, { type: 'bearer-token', token: body.access_token });
+    const tokens = await passwordLogin(ctx, l.realm, LOGIN_CLIENT, USER, l.password, ctx.params.offline ? 'openid offline_access' : 'openid');
+    const refreshToken = tokens.refreshToken;
+    if (refreshToken === undefined) throw new IdpAnswerError(200, undefined, "the task user's login answered without a refresh token");
+    const credential = bornCredential(ctx.secrets, { type: 'bearer-token', token: tokens.accessToken });
     l.accessToken = credential.token;
     const claims = claimsOf(credential.token);
     const refreshClaims = claimsOf(refreshToken);
