@@ -65,6 +65,35 @@ export interface RunFlags {
  * A scenario named by `--scenario` (or the config's `scenarios:`) or given as a `--scenario-file`
  * always runs: naming it is the opt-in.
  */
+/**
+ * Against external targets, the scenarios granted through another adapter's target than their point
+ * of use's, where nobody named that target: an external run against a Vault alone must not need
+ * the identity provider that one scenario federates into it. Left out and said, never an error; a
+ * scenario named with --scenario is never left out (its missing target is then bad input), and a
+ * point of use's own target stays required.
+ */
+function grantedThroughUnnamed(
+  candidates: Scenario[],
+  adapters: Adapter[],
+  config: Awaited<ReturnType<typeof loadRunConfig>>,
+  configFile: string | undefined,
+): { adapter: Adapter; scenarios: Scenario[] }[] {
+  const unnamed = adapters.filter(
+    (a) =>
+      a.targets.external?.configured?.({
+        runId: 'plan',
+        projectRoot: PROJECT_ROOT,
+        workDir: PROJECT_ROOT,
+        config: adapterSections(config, [a.name])[a.name] ?? {},
+        ...(configFile ? { configFile } : {}),
+        log: () => undefined,
+      }) === false,
+  );
+  return unnamed
+    .map((adapter) => ({ adapter, scenarios: candidates.filter((s) => s.grant.adapter === adapter.name && s.adapter !== adapter.name) }))
+    .filter((u) => u.scenarios.length > 0);
+}
+
 export function takesBreakGlass(flags: Pick<RunFlags, 'breakGlass' | 'continuous'>, mode: TargetMode): boolean {
   return flags.breakGlass === true || (!flags.continuous && mode === 'local');
 }
@@ -153,13 +182,20 @@ async function plan(flags: RunFlags, log: (l: string) => void): Promise<Plan> {
   }
   const mode = await effectiveMode(flags.target ?? config.target ?? 'local', log);
   const selected = builtin.filter((s) => wanted.length === 0 || wanted.includes(s.id));
-  const leftOut = takesBreakGlass(flags, mode) ? [] : selected.filter((s) => s.breakGlass && !wanted.includes(s.id));
+  const breakGlassOut = takesBreakGlass(flags, mode) ? [] : selected.filter((s) => s.breakGlass && !wanted.includes(s.id));
+  const unnamedOut = mode === 'external' ? grantedThroughUnnamed(selected.filter((s) => !wanted.includes(s.id)), all, config, flags.config) : [];
   // Said once the run starts, with its header: bad input stays the one line on stderr.
-  const notes =
-    leftOut.length > 0
-      ? [`break-glass scenarios left out (${flags.continuous ? 'continuous mode' : `${mode} targets`}; their grants are emergency uses): ${leftOut.map((s) => `${s.adapter}/${s.id}`).join(', ')}; run them with --break-glass or by naming them with --scenario`]
-      : [];
-  const scenarios = [...selected.filter((s) => !leftOut.includes(s)), ...extra];
+  const notes = [
+    ...(breakGlassOut.length > 0
+      ? [`break-glass scenarios left out (${flags.continuous ? 'continuous mode' : `${mode} targets`}; their grants are emergency uses): ${breakGlassOut.map((s) => `${s.adapter}/${s.id}`).join(', ')}; run them with --break-glass or by naming them with --scenario`]
+      : []),
+    ...unnamedOut.map(({ scenarios: left, adapter }) => `left out, granted through ${adapter.name}, an external target nobody named (${adapter.targets.external?.howToConfigure ?? `a ${adapter.name}: section of the config file`}): ${left.map((s) => `${s.adapter}/${s.id}`).join(', ')}`),
+  ];
+  const leftOut = new Set([...breakGlassOut, ...unnamedOut.flatMap((u) => u.scenarios)]);
+  if (selected.length > 0 && extra.length === 0 && selected.every((s) => leftOut.has(s)) && unnamedOut.length > 0) {
+    throw new InputError(`--target external: every scenario selected is granted through a target nobody named (${unnamedOut.map((u) => `${u.adapter.name}: ${u.adapter.targets.external?.howToConfigure ?? 'name it in the config file'}`).join('; ')})`);
+  }
+  const scenarios = [...selected.filter((s) => !leftOut.has(s)), ...extra];
   // A scenario runs in the suite of its point of use; a point of use without a suite is an error, never a silent skip.
   const suites = [...new Set(scenarios.map((s) => s.adapter))].sort();
   for (const name of suites) {

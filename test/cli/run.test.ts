@@ -86,6 +86,8 @@ describe('jitc run against an external OpenBao', () => {
     const out = join(scratch, 'external');
     const result = jitc(['run', '--suite', 'vault', '--target', 'external', '--out', out, '--html'], { VAULT_ADDR: bao.address, VAULT_TOKEN: bao.rootToken });
     expect(result.code, result.stdout + result.stderr).toBe(0);
+    // Only a Vault is named: the scenario granted through the identity provider is left out, and said so.
+    expect(result.stdout).toMatch(/left out, granted through idp, an external target nobody named \(set KEYCLOAK_URL[^)]*\): vault\/federated-into-vault/);
     const secrets = bao.issuedSecrets();
     // The root token, and for each scenario at least a requester and a JIT credential.
     expect(secrets.length).toBeGreaterThan(14);
