@@ -34,7 +34,7 @@ export interface DirectoryLayout {
    * group's (local target only, for broken setups): there the holder can refresh its own grant.
    */
   selfServiceDn: string | null;
-  /** Suffix of the accesslog database. */
+  /** Suffix of the accesslog database; '' where none is named (the directory's trail is then not evidenced). */
   accessLogDn: string;
   /** groupOfNames needs a member; this non-existent DN stands in for "nobody". Empty where groups may be empty (AD). */
   emptyMember: string;
@@ -89,7 +89,7 @@ export const settingsSchema = z.object({
   dnGrantedDn: z.string().default(''),
   unauditedDn: z.string().default(''),
   selfServiceDn: z.string().default(''),
-  accessLogDn: z.string().min(2),
+  accessLogDn: z.string().default(''),
   emptyMember: z.string().default(''),
   groupObjectClass: z.string().min(1),
   accountObjectClasses: z.string().min(1),
