@@ -10,11 +10,12 @@
  *   binds: `logops writes bind`);
  * - **the end of each grant**: the account's deletion; for a membership, `member:- <dn>` on that
  *   group, the group's deletion or the identity's. An entry dds expires is deleted by the
- *   directory itself, recorded as a delete by the root DN; where that record is not in the log
- *   (measured here: of two entries the reaper expires in the same pass only one delete reached the
- *   log), the expiry time the log recorded for the entry (entryExpireTimestamp, set by the add or
- *   a refresh) stands for the end when it passed before the residue was read, and the evidence
- *   says the end is the directory's expiry, not a record of a removal.
+ *   directory itself, at times recorded as a delete by the root DN; measured on the local slapd,
+ *   that record is not always written (never for an expired account the grant group still named
+ *   as a member). Without it, the expiry the log recorded for the entry (entryExpireTimestamp, set
+ *   by the add or a refresh) stands for the end when it passed before the residue was read and the
+ *   teardown did not find the entry still there to delete; the evidence says the end is the
+ *   directory's expiry, not a record of a removal.
  *
  * The scenario's part of the log is bounded by the log itself, never by this machine's clock:
  * it starts after the newest record when the point finished its setup (so a standing membership
@@ -152,7 +153,8 @@ export async function markTrailEnd(ctx: LdapContext): Promise<void> {
   }
 }
 
-type Read = { identity: AuditRecord[]; binds: AuditRecord[]; groups: AuditRecord[] };
+/** `later`: deletes after the window (the teardown's): an entry deleted there had not expired. */
+type Read = { identity: AuditRecord[]; binds: AuditRecord[]; groups: AuditRecord[]; later: AuditRecord[] };
 
 async function search(client: LdapClient, filter: string): Promise<AuditRecord[]> {
   const result = await client.admin.search(client.layout.accessLogDn, { scope: 'one', filter, attributes: FIELDS });
@@ -176,12 +178,14 @@ function secondBefore(reqStart: string): string {
 export async function readTrail(client: LdapClient, dn: string, since: string, until: string): Promise<Read> {
   const coarse = `(reqStart>=${secondBefore(since)})(reqResult=0)`;
   const inWindow = (r: AuditRecord): boolean => compareReqStart(r.reqStart, since) > 0 && compareReqStart(r.reqStart, until) <= 0;
+  const isLater = (r: AuditRecord): boolean => r.reqType === 'delete' && compareReqStart(r.reqStart, until) > 0;
   const d = escapeFilterValue(dn);
-  const identity = (await search(client, `(&(objectClass=auditWriteObject)${coarse}(|(reqDN=${d})(reqMod=member:+ ${d})(reqMod=member:- ${d})))`)).filter(inWindow);
+  const named = await search(client, `(&(objectClass=auditWriteObject)${coarse}(|(reqDN=${d})(reqMod=member:+ ${d})(reqMod=member:- ${d})))`);
+  const identity = named.filter(inWindow);
   const binds = (await search(client, `(&(objectClass=auditBind)${coarse}(reqDN=${d}))`)).filter(inWindow);
   const joined = [...new Set(identity.filter((r) => hasMod(r, '+', dn)).map((r) => r.reqDN.toLowerCase()))];
-  const groups = joined.length === 0 ? [] : (await search(client, `(&(objectClass=auditWriteObject)${coarse}(|${joined.map((g) => `(reqDN=${escapeFilterValue(g)})`).join('')}))`)).filter(inWindow);
-  return { identity, binds, groups };
+  const touched = joined.length === 0 ? [] : await search(client, `(&(objectClass=auditWriteObject)${coarse}(|${joined.map((g) => `(reqDN=${escapeFilterValue(g)})`).join('')}))`);
+  return { identity, binds, groups: touched.filter(inWindow), later: [...named, ...touched].filter(isLater) };
 }
 
 interface Found {
@@ -206,7 +210,8 @@ function recordedExpiry(records: AuditRecord[], dn: string): string | undefined 
 const after = (r: AuditRecord, from: AuditRecord): boolean => compareReqStart(r.reqStart, from.reqStart) > 0;
 
 /** The end of one grant: a removal record after it, or the directory's expiry the log recorded, passed before `until`. */
-function endOf(name: string, grant: AuditRecord, removals: AuditRecord[], expiring: string[], all: AuditRecord[], until: string): Found | string {
+function endOf(name: string, grant: AuditRecord, removals: AuditRecord[], expiring: string[], read: Read, until: string): Found | string {
+  const all = [...read.identity, ...read.groups];
   const removal = removals.find((r) => after(r, grant));
   if (removal) {
     const byExpiry = expiring.map((dn) => recordedExpiry(all, dn)).find((t) => t !== undefined && compareReqStart(`${t.replace(/Z$/, '')}.0Z`, removal.reqStart) <= 0);
@@ -214,6 +219,8 @@ function endOf(name: string, grant: AuditRecord, removals: AuditRecord[], expiri
   }
   for (const dn of expiring) {
     const expiry = recordedExpiry(all, dn);
+    // Deleted after the window (by the teardown): it was still there, so it did not expire.
+    if (read.later.some((r) => sameDn(r.reqDN, dn))) continue;
     // The expiry is a whole second; `until` a reqStart: the whole second must have passed before the residue was read.
     if (expiry && compareReqStart(`${expiry.replace(/Z$/, '')}.999999Z`, until) < 0) {
       return { name: `end of ${name}`, note: `expired by the directory at ${isoOf(expiry)} (${dn}), the expiry its own log recorded; dds wrote no delete record of it` };
@@ -233,14 +240,14 @@ export function judgeRecords(dn: string, read: Read, until: string): Judged {
   const grants: Found[] = [];
   for (const r of added) {
     grants.push({ name: `grant: ${dn} added`, record: r });
-    const end = endOf(`account ${dn}`, r, ownDeletes, [dn], all, until);
+    const end = endOf(`account ${dn}`, r, ownDeletes, [dn], read, until);
     if (typeof end === 'string') missing.push(end);
     else found.push(end);
   }
   for (const r of joins) {
     grants.push({ name: `grant: ${dn} made a member of ${r.reqDN}`, record: r });
     const removals = all.filter((x) => (x.reqType === 'modify' && sameDn(x.reqDN, r.reqDN) && hasMod(x, '-', dn)) || isDelete(r.reqDN)(x) || isDelete(dn)(x));
-    const end = endOf(`membership in ${r.reqDN}`, r, removals, [r.reqDN, dn], all, until);
+    const end = endOf(`membership in ${r.reqDN}`, r, removals, [r.reqDN, dn], read, until);
     if (typeof end === 'string') missing.push(end);
     else found.push(end);
   }

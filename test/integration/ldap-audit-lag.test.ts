@@ -195,12 +195,15 @@ describe('an end by the directory\'s own expiry', () => {
       identity: [rec('20260101000000.000010Z', 'add', group, [`member:+ ${dn}`, 'entryExpireTimestamp:+ 20260101000100Z'])],
       binds: [rec('20260101000000.000012Z', 'bind', dn)],
       groups: [rec('20260101000000.000010Z', 'add', group, [`member:+ ${dn}`, 'entryExpireTimestamp:+ 20260101000100Z']), rec('20260101000000.000011Z', 'modify', group, ['entryExpireTimestamp:= 20260101000003Z'])],
+      later: [],
     };
     const passed = judgeRecords(dn, read, '20260101000005.000020Z');
     expect(passed.missing).toEqual([]);
     expect(passed.found.map((f) => f.note ?? '')).toContainEqual(expect.stringMatching(/^expired by the directory at 2026-01-01T00:00:03\.000Z .*dds wrote no delete record/));
     // Read in the very second it expires: not yet passed, so the end is missing.
     expect(judgeRecords(dn, read, '20260101000003.000020Z').missing).toEqual([expect.stringMatching(/^end of membership in cn=g/)]);
+    // The teardown found the group still there and deleted it: it had not expired, whatever the log said it would.
+    expect(judgeRecords(dn, { ...read, later: [rec('20260101000009.000001Z', 'delete', group)] }, '20260101000005.000020Z').missing).toEqual([expect.stringMatching(/^end of membership in cn=g/)]);
     // No bind after the grant: the use is missing.
     expect(judgeRecords(dn, { ...read, binds: [] }, '20260101000005.000020Z').missing).toEqual([expect.stringMatching(/^use /)]);
   });
