@@ -18,8 +18,8 @@
  *   directory's expiry, not a record of a removal.
  *
  * The scenario's part of the log is bounded by the log itself, never by this machine's clock:
- * it starts after the newest record when the point finished its setup (so a standing membership
- * made there is not read as the grant) and ends with the newest record when the residue was last
+ * it starts after the newest record when both halves have set up (so a standing membership made
+ * there is not read as the grant) and ends with the newest record when the residue was last
  * read (so the teardown's removals never stand in for an end nobody made). accesslog's reqStart
  * fractions are a counter, not time, so only the directory's own values are compared.
  *
@@ -115,8 +115,9 @@ function unreadable(ctx: LdapContext, why: string): void {
   if (!ctx.state.has(KEY.unreadable)) ctx.state.set(KEY.unreadable, why);
 }
 
-/** After the point's setup: the scenario's records are the ones after the newest there is now. */
+/** After both halves' setup, before the grant: the scenario's records are the ones after the newest there is now. Once. */
 export async function openTrail(ctx: LdapContext): Promise<void> {
+  if (ctx.state.has(KEY.since) || ctx.state.has(KEY.none) || ctx.state.has(KEY.unreadable)) return;
   const logDn = ctx.client.layout.accessLogDn;
   if (!logDn) {
     ctx.state.set(KEY.none, true);

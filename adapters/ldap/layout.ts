@@ -18,6 +18,14 @@ export interface DirectoryLayout {
    * ACL's peername clause): a grant bound to the context the task runs in (local target only).
    */
   boundGrantGroupDn: string | null;
+  /**
+   * The emergency path (local target only): members of this group, nested ones included, read the
+   * protected attribute like the grant group's, and only members of `breakGlassOperatorsDn` may
+   * write its `member` (the break-glass path). Null where the directory has none of jitc's making.
+   */
+  breakGlassGroupDn: string | null;
+  /** Who may use the break-glass path: membership here carries no read by itself. */
+  breakGlassOperatorsDn: string | null;
   /** The entry and attribute whose read is the privileged action. */
   resourceDn: string;
   resourceAttribute: string;
@@ -52,6 +60,8 @@ export function localLayout(): DirectoryLayout {
     rootDn: `cn=admin,${baseDn}`,
     grantGroupDn: `cn=protected-readers,ou=groups,${baseDn}`,
     boundGrantGroupDn: `cn=protected-readers-from-127.0.0.1,ou=groups,${baseDn}`,
+    breakGlassGroupDn: `cn=break-glass-readers,ou=groups,${baseDn}`,
+    breakGlassOperatorsDn: `cn=break-glass-operators,ou=groups,${baseDn}`,
     resourceDn: `cn=protected,ou=resources,${baseDn}`,
     resourceAttribute: 'description',
     accountsDn: `ou=accounts,${baseDn}`,
@@ -82,6 +92,8 @@ export const settingsSchema = z.object({
   baseDn: z.string().min(3),
   grantGroupDn: z.string().min(3),
   boundGrantGroupDn: z.string().default(''),
+  breakGlassGroupDn: z.string().default(''),
+  breakGlassOperatorsDn: z.string().default(''),
   resourceDn: z.string().min(3),
   resourceAttribute: z.string().min(1),
   accountsDn: z.string().min(3),
@@ -102,6 +114,8 @@ export function layoutToSettings(layout: DirectoryLayout): Omit<LdapSettings, 'u
     baseDn: layout.baseDn,
     grantGroupDn: layout.grantGroupDn,
     boundGrantGroupDn: layout.boundGrantGroupDn ?? '',
+    breakGlassGroupDn: layout.breakGlassGroupDn ?? '',
+    breakGlassOperatorsDn: layout.breakGlassOperatorsDn ?? '',
     resourceDn: layout.resourceDn,
     resourceAttribute: layout.resourceAttribute,
     accountsDn: layout.accountsDn,
@@ -123,6 +137,8 @@ export function settingsToLayout(s: LdapSettings): DirectoryLayout {
     rootDn: s.bindDn,
     grantGroupDn: s.grantGroupDn,
     boundGrantGroupDn: s.boundGrantGroupDn || null,
+    breakGlassGroupDn: s.breakGlassGroupDn || null,
+    breakGlassOperatorsDn: s.breakGlassOperatorsDn || null,
     resourceDn: s.resourceDn,
     resourceAttribute: s.resourceAttribute,
     accountsDn: s.accountsDn,

@@ -13,6 +13,8 @@
  *   second grant group does on connections from 127.0.0.1 alone: a grant bound to its context); an
  *   "apps" subtree is granted the same read by location (a DN rule), to show what such rules do to
  *   open connections; authenticated identities read the rest; anonymous binds only;
+ * - a break-glass group, read like the grant group, whose `member` only the break-glass operators
+ *   may write: the emergency path, kept apart from the routine one (the broker's);
  * - a separate database at ou=unaudited without the accesslog overlay: a real-world gap the
  *   audit-trail twin puts its grant into;
  * - a "self-service" subtree whose ACL lets an entry `manage` its own entryTtl and a group's
@@ -71,6 +73,8 @@ export function slapdConf(layout: DirectoryLayout, paths: SlapdPaths, rootPasswo
   const dnGranted = layout.dnGrantedDn;
   const selfService = layout.selfServiceDn;
   const bound = layout.boundGrantGroupDn;
+  const breakGlass = layout.breakGlassGroupDn;
+  const operators = layout.breakGlassOperatorsDn;
   return `# Written by jitc for one run; removed when the run's slapd stops.
 include ${paths.schemaDir}/core.schema
 include ${paths.schemaDir}/cosine.schema
@@ -135,11 +139,20 @@ ${refintBlock(layout)}
 # The privileged action: reading ${layout.resourceAttribute} of ${layout.resourceDn}.
 # Granted to members of ${layout.grantGroupDn}, nested groups included ("member*")${bound ? `,\n# to members of ${bound} on a connection from 127.0.0.1 alone` : ''}${dnGranted ? `,\n# and, by location, to any identity under ${dnGranted}` : ''}.
 access to dn.base=${quote(layout.resourceDn)} attrs=${layout.resourceAttribute}
-  by set=${quote(`[${layout.grantGroupDn}]/member* & user`)} read${bound ? `\n  by set=${quote(`[${bound}]/member* & user`)} peername.ip=127.0.0.1 read` : ''}${dnGranted ? `\n  by dn.children=${quote(dnGranted)} read` : ''}
+  by set=${quote(`[${layout.grantGroupDn}]/member* & user`)} read${breakGlass ? `\n  by set=${quote(`[${breakGlass}]/member* & user`)} read` : ''}${bound ? `\n  by set=${quote(`[${bound}]/member* & user`)} peername.ip=127.0.0.1 read` : ''}${dnGranted ? `\n  by dn.children=${quote(dnGranted)} read` : ''}
   by * none
 access to attrs=userPassword
   by anonymous auth
   by * none${
+    breakGlass && operators
+      ? `
+# The break-glass path: only the operators may add to (or take from) the break-glass group.
+access to dn.base=${quote(breakGlass)} attrs=member
+  by set=${quote(`[${operators}]/member & user`)} write
+  by users read
+  by * none`
+      : ''
+  }${
     selfService
       ? `
 # Broken on purpose: under ${selfService} an entry may refresh its own TTL, and a group's members the group's.
@@ -164,7 +177,7 @@ export function seedLdif(layout: DirectoryLayout, protectedValue: string, rootOb
       .filter((dn, i, all) => dn !== layout.baseDn && all.indexOf(dn) === i)
       .map((dn) => [`dn: ${dn}`, 'objectClass: organizationalUnit', `ou: ${rdnValue(dn)}`]),
     [`dn: ${layout.resourceDn}`, 'objectClass: applicationProcess', `cn: ${rdnValue(layout.resourceDn)}`, `${layout.resourceAttribute}: ${protectedValue}`],
-    ...[layout.grantGroupDn, ...(layout.boundGrantGroupDn ? [layout.boundGrantGroupDn] : [])].map((dn) => [`dn: ${dn}`, 'objectClass: groupOfNames', `cn: ${rdnValue(dn)}`, `member: ${layout.emptyMember}`]),
+    ...[layout.grantGroupDn, ...[layout.boundGrantGroupDn, layout.breakGlassGroupDn, layout.breakGlassOperatorsDn].filter((dn): dn is string => Boolean(dn))].map((dn) => [`dn: ${dn}`, 'objectClass: groupOfNames', `cn: ${rdnValue(dn)}`, `member: ${layout.emptyMember}`]),
   ];
   return `${entries.map((lines) => lines.join('\n')).join('\n\n')}\n`;
 }

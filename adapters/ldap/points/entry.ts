@@ -159,12 +159,7 @@ export const entryPoint: PointOfUse<Params, LdapClient> = {
       'Make connections end with the grant: close (or re-check) connections bound as an identity the grant created or whose membership ended, e.g. with an idle or connection-lifetime limit on the directory, and grant nothing to "any authenticated identity" that a kept-open connection could go on reading.',
   },
 
-  async setup(ctx): Promise<Resource> {
-    const resource = await setUpResource(ctx);
-    // After what setup wrote (a standing membership included): the grant is what the log shows after this.
-    await openTrail(ctx);
-    return resource;
-  },
+  setup: (ctx) => setUpResource(ctx),
 
   // What reaches the entry: every member chain into the grant group through something the scenario
   // made (and, for an existing requester, every chain that ends at it). Read after the use, it also
@@ -176,6 +171,8 @@ export const entryPoint: PointOfUse<Params, LdapClient> = {
   },
 
   async probeStanding(ctx) {
+    // Before any grant, after both halves set up (a standing membership, a break-glass operator): the grant is what the log shows after this.
+    await openTrail(ctx);
     if (!ctx.params.existing) return newConnectionRead(ctx, requester(ctx));
     const own = existingRequester(ctx);
     return own ? newConnectionRead(ctx, own) : noRequester(ctx.params.existing);
