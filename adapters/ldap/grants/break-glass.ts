@@ -17,21 +17,40 @@
  *   cannot count a group's members, so a bare directory path fails that check: only a broker in
  *   front of the path can keep one emergency grant open.
  *
- * The shared judging of isolation and of grants open at once is adapters/break-glass.ts. The
- * break-glass group of a directory of one's own is not named here yet: the local target's only.
+ * With `existing:` the break-glass group and the break-glass identity are the user's own (its
+ * password from the variable named): only the emergency groups are created, the group is read
+ * before and after and otherwise never changed, and the routine identity is the point of use's
+ * requester. Every grant the scenario obtains is an emergency use on that path: the scenario is
+ * opt-in in scheduled runs (README, "Break-glass").
+ *
+ * The shared judging of isolation and of grants open at once is adapters/break-glass.ts.
  */
 import { Attribute, Change, type Client } from 'ldapts';
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
 import { askWhileOpen, reportIsolation } from '../../break-glass.ts';
-import { credentialOf, type Grant, type GrantSource, type ProbeResult } from '../../contract.ts';
+import { bornCredential, credentialOf, type Grant, type GrantSource, type ProbeResult } from '../../contract.ts';
+import { confirmUnchanged, useExisting } from '../../existing-objects.ts';
+import { distinguishedName, envName } from '../../param-fields.ts';
 import { addMember, type LdapClient, removeMember } from '../client.ts';
 import { entryEntitlements } from '../entitlements.ts';
+import { groupSettings } from '../existing-entry.ts';
 import { bindExtensions } from '../extension.ts';
 import { addAccount, addGroup, brokerParams, type EntryLifetime, groupsBase, type Identity, type LdapGrantContext, lifetimeOf, named, newIdentity, removeScenario, requesterEntries, setTtl } from '../fixtures.ts';
 import { describeLdapError } from '../probes.ts';
 
-const params = brokerParams.extend({
+const params = brokerParams
+  .extend({
+    /** The user's own break-glass group and identity; nothing but the emergency groups is created. */
+    existing: z
+      .strictObject({
+        /** The group the directory's ACL grants the read through, whose member only the break-glass identity may write. */
+        groupDn: distinguishedName,
+        identityDn: distinguishedName,
+        /** The variable holding the break-glass identity's password. */
+        identityPasswordEnv: envName,
+      })
+      .optional(),
   /** Lifetime the broker gives an emergency grant; absent: the approval window. */
   ttlSeconds: seconds.optional(),
   /** false (broken): the emergency group is a plain entry, which nothing but a revocation removes. */
@@ -40,7 +59,10 @@ const params = brokerParams.extend({
   routineMayUseBreakGlass: z.boolean().default(false),
   /** Emergency grants the path may have open at once; absent: a second one is only recorded. */
   maxOpen: z.number().int().min(1).max(3).optional(),
-});
+  })
+  .superRefine((p, issue) => {
+    if (p.existing && p.routineMayUseBreakGlass) issue.addIssue({ code: 'custom', path: ['routineMayUseBreakGlass'], message: "not with existing: the break-glass group's ACL is the user's own and is never changed" });
+  });
 type Params = z.infer<typeof params>;
 type Ctx = LdapGrantContext<Params>;
 
@@ -49,12 +71,14 @@ const EMERGENCY = 'emergencyGroups';
 
 interface Path {
   group: string;
-  operators: string;
+  /** Who may write the group, where jitc made it; the user's own ACL says so otherwise. */
+  operators?: string;
 }
 
 function pathOf(ctx: Ctx): Path {
+  if (ctx.params.existing) return { group: ctx.params.existing.groupDn };
   const { breakGlassGroupDn: group, breakGlassOperatorsDn: operators } = ctx.client.layout;
-  if (!group || !operators) throw new Error('this target has no break-glass group of jitc\'s making (breakGlassGroupDn, breakGlassOperatorsDn): the local target only');
+  if (!group || !operators) throw new Error("this target has no break-glass group of jitc's making: name your own with existing: { groupDn, identityDn, identityPasswordEnv }");
   return { group, operators };
 }
 
@@ -137,15 +161,27 @@ export const breakGlassSource: GrantSource<Params, LdapClient> = {
 
   async setup(ctx) {
     const path = pathOf(ctx);
+    const existing = ctx.params.existing;
+    if (existing) {
+      await useExisting(ctx, `group ${existing.groupDn}`, () => groupSettings(ctx.client, existing.groupDn)).catch((error: unknown) => {
+        throw new Error(`the existing break-glass group ${existing.groupDn} could not be read: ${describeLdapError(error).text}`);
+      });
+      const password = process.env[existing.identityPasswordEnv];
+      if (!password) throw new Error(`existing.identityPasswordEnv: the variable ${existing.identityPasswordEnv} holds no password: the break-glass identity cannot be used`);
+      ctx.state.set(IDENTITY, bornCredential(ctx.secrets, { type: 'ldap-bind', dn: existing.identityDn, password }));
+      ctx.evidence.record("break-glass path: the user's own group and identity, used as they are", { breakGlassGroup: path.group, breakGlassIdentity: existing.identityDn, routineIdentity: routine(ctx)?.dn ?? null });
+      return;
+    }
+    const operators = path.operators as string;
     const who = newIdentity(ctx, named(ctx, 'break-glass', ctx.client.layout.accountsDn));
     await addAccount(ctx, who.dn, who.password, { dynamic: false });
     ctx.state.set(IDENTITY, who);
-    await addMember(ctx.client, path.operators, who.dn);
+    await addMember(ctx.client, operators, who.dn);
     const own = routine(ctx);
-    if (ctx.params.routineMayUseBreakGlass && own) await addMember(ctx.client, path.operators, own.dn);
+    if (ctx.params.routineMayUseBreakGlass && own) await addMember(ctx.client, operators, own.dn);
     ctx.evidence.record('break-glass path: the break-glass identity is an operator of the break-glass group, apart from the routine JIT path', {
       breakGlassGroup: path.group,
-      operators: path.operators,
+      operators,
       breakGlassIdentity: who.dn,
       routineIdentity: own?.dn ?? null,
     });
@@ -221,6 +257,8 @@ export const breakGlassSource: GrantSource<Params, LdapClient> = {
 
   async teardown(ctx) {
     // The emergency groups, the break-glass identity and its operator membership (member values naming prefixed entries).
-    return removeScenario(ctx, requesterEntries(ctx));
+    const removed = await removeScenario(ctx, requesterEntries(ctx));
+    if (ctx.params.existing) await confirmUnchanged(ctx);
+    return removed;
   },
 };
