@@ -79,6 +79,22 @@ function endTrailAt(ctx: LdapContext, until: string): void {
 
 const FAR = '29991231235959.999999Z';
 
+/**
+ * A scenario's trail up to its use: the identity, the log opened, the grant (a group holding it,
+ * dynamic when the directory is to expire it) and a bind as it.
+ */
+async function grantedAndUsed(name: string, dynamic = false): Promise<AuditRun & { dn: string; who: { dn: string; password: string } }> {
+  const run = context(client, name);
+  const who = await account(name);
+  await openTrail(run.ctx);
+  const dn = await grantGroup(name, who.dn, dynamic);
+  if (dynamic) await client.admin.use((c) => refreshTtl(c, dn, 1));
+  await bindAs(who);
+  rememberUse(run.ctx, who.dn, true);
+  return { ...run, dn, who };
+}
+
+
 beforeAll(async () => {
   adapter = (await getAdapter('ldap')) as Adapter<LdapClient>;
   [target] = await bringUp([adapter], { runId, projectRoot: PROJECT_ROOT, mode: 'local', config: {}, log: () => undefined });
@@ -96,12 +112,7 @@ afterAll(async () => {
 
 describe('audit-trail on a log that lags', () => {
   test('a removal the directory records only after the first read is found by a later read, and the wait is evidence', async () => {
-    const { ctx, findings } = context(client, 'late');
-    const who = await account('late');
-    await openTrail(ctx);
-    const dn = await grantGroup('late', who.dn);
-    await bindAs(who);
-    rememberUse(ctx, who.dn, true);
+    const { ctx, findings, dn } = await grantedAndUsed('late');
     endTrailAt(ctx, FAR);
     // The removal reaches the log 2.5 s after the audit starts reading: later than a fixed 2 s would allow.
     const late = new Promise((r) => setTimeout(r, 2500)).then(() => client.admin.use((c) => c.del(dn)));
@@ -118,12 +129,7 @@ describe('audit-trail on a log that lags', () => {
   });
 
   test('a removal never recorded fails once the deadline has passed, naming what is missing and how long it waited', async () => {
-    const { ctx, findings } = context(client, 'never');
-    const who = await account('never');
-    await openTrail(ctx);
-    const dn = await grantGroup('never', who.dn);
-    await bindAs(who);
-    rememberUse(ctx, who.dn, true);
+    const { ctx, findings, dn } = await grantedAndUsed('never');
     await markTrailEnd(ctx);
     const started = Date.now();
     await judgeAuditTrail(ctx, 2);
@@ -134,12 +140,7 @@ describe('audit-trail on a log that lags', () => {
   });
 
   test('the teardown\'s removal after the residue was read is not the end of the grant', async () => {
-    const { ctx, findings } = context(client, 'teardown');
-    const who = await account('teardown');
-    await openTrail(ctx);
-    const dn = await grantGroup('teardown', who.dn);
-    await bindAs(who);
-    rememberUse(ctx, who.dn, true);
+    const { ctx, findings, dn } = await grantedAndUsed('teardown');
     await markTrailEnd(ctx);
     await client.admin.use((c) => c.del(dn));
     await judgeAuditTrail(ctx, 1);
@@ -173,13 +174,7 @@ describe('audit-trail on a log that lags', () => {
 
 describe('an end by the directory\'s own expiry', () => {
   test('a dynamic grant group dds deletes is the end of the membership, found in the log', async () => {
-    const { ctx, findings } = context(client, 'expiry');
-    const who = await account('expiry');
-    await openTrail(ctx);
-    const dn = await grantGroup('expiry', who.dn, true);
-    await client.admin.use((c) => refreshTtl(c, dn, 1));
-    await bindAs(who);
-    rememberUse(ctx, who.dn, true);
+    const { ctx, findings, dn } = await grantedAndUsed('expiry', true);
     // dds reaps once a second: the group is gone within three.
     await new Promise((r) => setTimeout(r, 3000));
     await markTrailEnd(ctx);
