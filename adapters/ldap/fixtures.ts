@@ -17,8 +17,8 @@ import { sweepPrefix } from './cleanup.ts';
  */
 export const brokerParams = z.strictObject({
   /**
-   * Where the scenario's own groups live: `groups`; `unaudited` (broken), a subtree the directory
-   * does not audit; `self-service` (broken), a subtree whose ACL lets a group's members refresh it.
+   * Where the scenario's own groups live: `groups`; `unaudited` (broken), a subtree whose
+   * deletions the directory's audit log leaves out; `self-service` (broken), a subtree whose ACL lets a group's members refresh it.
    */
   groupsIn: z.enum(['groups', 'unaudited', 'self-service']).default('groups'),
 });

@@ -35,7 +35,7 @@ export interface DirectoryLayout {
   groupsDn: string;
   /** A subtree whose identities the ACL grants the privileged action by location (a DN rule), if any. */
   dnGrantedDn: string | null;
-  /** A subtree whose changes the directory does not audit (local target only), if any. */
+  /** A subtree whose deletions the directory's audit log leaves out (local target only), if any. */
   unauditedDn: string | null;
   /**
    * A subtree whose ACL lets an entry manage its own entryTtl, and a group's members manage the

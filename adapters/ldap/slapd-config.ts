@@ -15,8 +15,9 @@
  *   open connections; authenticated identities read the rest; anonymous binds only;
  * - a break-glass group, read like the grant group, whose `member` only the break-glass operators
  *   may write: the emergency path, kept apart from the routine one (the broker's);
- * - a separate database at ou=unaudited without the accesslog overlay: a real-world gap the
- *   audit-trail twin puts its grant into;
+ * - a separate database at ou=unaudited whose accesslog logs adds, modifies and binds but no
+ *   deletes (a `logops` list that forgot them): the audit-trail twin's grant is recorded there,
+ *   its removal is not;
  * - a "self-service" subtree whose ACL lets an entry `manage` its own entryTtl and a group's
  *   members manage the group's: the common misconfiguration under which the holder of a grant
  *   refreshes it past its window (RFC 2589 refresh needs manage on entryTtl in slapd).
@@ -102,7 +103,8 @@ access to * by * none
 ${
   unaudited
     ? `
-# A subtree served by its own database, WITHOUT accesslog: changes here leave no audit record.
+# A subtree served by its own database whose accesslog leaves deletions out (logops without
+# delete): a grant made here is recorded, its removal is not.
 database mdb
 suffix ${quote(unaudited)}
 rootdn ${quote(layout.rootDn)}
@@ -113,6 +115,9 @@ index cn eq,sub
 index member eq
 index entryExpireTimestamp eq
 ${ddsBlock(bounds)}
+overlay accesslog
+logdb ${quote(layout.accessLogDn)}
+logops add modify modrdn bind
 ${refintBlock(layout)}
 access to attrs=userPassword by anonymous auth by * none
 access to * by users read by * none

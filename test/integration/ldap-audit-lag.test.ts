@@ -199,6 +199,8 @@ describe('an end by the directory\'s own expiry', () => {
     expect(judgeRecords(dn, read, '20260101000003.000020Z').missing).toEqual([expect.stringMatching(/^end of membership in cn=g/)]);
     // The teardown found the group still there and deleted it: it had not expired, whatever the log said it would.
     expect(judgeRecords(dn, { ...read, later: [rec('20260101000009.000001Z', 'delete', group)] }, '20260101000005.000020Z').missing).toEqual([expect.stringMatching(/^end of membership in cn=g/)]);
+    // Nothing in the log names the identity: the grant itself is missing, and nothing else can be judged.
+    expect(judgeRecords(dn, { identity: [], binds: read.binds, groups: [], later: [] }, '20260101000005.000020Z').missing).toEqual([expect.stringMatching(/^grant \(no write adds cn=a/)]);
     // No bind after the grant: the use is missing.
     expect(judgeRecords(dn, { ...read, binds: [] }, '20260101000005.000020Z').missing).toEqual([expect.stringMatching(/^use /)]);
   });
