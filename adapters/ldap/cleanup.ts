@@ -30,8 +30,8 @@ function isNotFound(error: unknown): boolean {
 }
 
 function protectedDns(client: LdapClient): Set<string> {
-  const { baseDn, grantGroupDn, boundGrantGroupDn, resourceDn, accountsDn, groupsDn, dnGrantedDn, unauditedDn, selfServiceDn } = client.layout;
-  return new Set([baseDn, grantGroupDn, boundGrantGroupDn, resourceDn, accountsDn, groupsDn, dnGrantedDn, unauditedDn, selfServiceDn].flatMap((dn) => (dn ? [dn.toLowerCase()] : [])));
+  const { baseDn, grantGroupDn, boundGrantGroupDn, breakGlassGroupDn, breakGlassOperatorsDn, resourceDn, accountsDn, groupsDn, dnGrantedDn, unauditedDn, selfServiceDn } = client.layout;
+  return new Set([baseDn, grantGroupDn, boundGrantGroupDn, breakGlassGroupDn, breakGlassOperatorsDn, resourceDn, accountsDn, groupsDn, dnGrantedDn, unauditedDn, selfServiceDn].flatMap((dn) => (dn ? [dn.toLowerCase()] : [])));
 }
 
 /** `spare`: entries that match but are left in place (their member values are still removed). */

@@ -5,7 +5,6 @@
  */
 import { Attribute } from 'ldapts';
 import { z } from 'zod';
-import { seconds } from '../../scenarios/durations.ts';
 import { bornCredential, type CredentialOf, type GrantContext, type ScenarioContext } from '../contract.ts';
 import { escapeRdnValue, type LdapClient, scenarioName, values } from './client.ts';
 import { generalizedTimeToIso, refreshTtl } from './dynamic-objects.ts';
@@ -13,17 +12,13 @@ import { newPassword, sshaHash, unicodePwd } from './passwords.ts';
 import { sweepPrefix } from './cleanup.ts';
 
 /**
- * Parameters both directory grant sources accept: how the directory's own audit log is judged,
- * and where the broker creates its groups. The point of use has its own (requester, sessions).
+ * Parameters both directory grant sources accept: where the broker creates its groups. The point
+ * of use has its own (requester, sessions, the audit log's patience).
  */
 export const brokerParams = z.strictObject({
-  /** `judge`: a missing grant or removal record fails `audit-trail`; `attach`: records are evidence only. */
-  audit: z.enum(['judge', 'attach', 'off']).default('attach'),
-  /** How long an audit record still missing is read again (the log lags the change) before it counts as missing. */
-  auditWaitSeconds: seconds.refine((s) => s > 0, 'must be more than 0').default(10),
   /**
-   * Where the scenario's own groups live: `groups`; `unaudited` (broken), a subtree the directory
-   * does not audit; `self-service` (broken), a subtree whose ACL lets a group's members refresh it.
+   * Where the scenario's own groups live: `groups`; `unaudited` (broken), a subtree whose
+   * deletions the directory's audit log leaves out; `self-service` (broken), a subtree whose ACL lets a group's members refresh it.
    */
   groupsIn: z.enum(['groups', 'unaudited', 'self-service']).default('groups'),
 });
@@ -72,11 +67,6 @@ export function brokenSubtree(client: LdapClient, which: 'unaudited' | 'self-ser
 
 export function named(ctx: LdapContext, suffix: string, base: string): string {
   return `cn=${escapeRdnValue(scenarioName(ctx.prefix, suffix))},${base}`;
-}
-
-/** Start of the scenario, for reading its audit records (with room for clock skew on external targets). */
-export function markStart(ctx: LdapContext): void {
-  ctx.state.set('auditSince', new Date(Date.now() - 10 * 60_000));
 }
 
 /** A password attribute as the directory wants it: hashed userPassword, or AD's unicodePwd. */

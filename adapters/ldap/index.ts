@@ -4,7 +4,8 @@
  * their grant, nested-group paths, and the directory's own audit log. Any LDAPv3 directory;
  * the local target is a real OpenLDAP slapd the harness configures and starts itself.
  *
- * Two grant sources (the broker half: `dynamic-account`, `group-membership`) and one point of use
+ * Three grant sources (the broker half: `dynamic-account`, `group-membership`, the emergency path
+ * `break-glass`) and one point of use
  * (the observer half: `entry`, a protected attribute the ACL lets the grant group read). Both
  * sources hand on an LDAP bind; the built-in scenarios name them as native pairs.
  */
@@ -12,6 +13,7 @@ import type { Adapter } from '../contract.ts';
 import { cleanupLdap } from './cleanup.ts';
 import { ldapLeftovers } from './leftovers.ts';
 import { connectLdap, type LdapClient } from './client.ts';
+import { breakGlassSource } from './grants/break-glass.ts';
 import { dynamicAccountSource } from './grants/dynamic-account.ts';
 import { groupMembershipSource } from './grants/group-membership.ts';
 import { entryPoint } from './points/entry.ts';
@@ -27,6 +29,7 @@ const ldapAdapter: Adapter<LdapClient> = {
   grantSources: {
     'dynamic-account': dynamicAccountSource,
     'group-membership': groupMembershipSource,
+    'break-glass': breakGlassSource,
   },
   pointsOfUse: {
     entry: entryPoint,
@@ -34,6 +37,7 @@ const ldapAdapter: Adapter<LdapClient> = {
   pairs: {
     'dynamic-account': { source: 'dynamic-account', pointOfUse: 'entry' },
     'group-membership': { source: 'group-membership', pointOfUse: 'entry' },
+    'break-glass': { source: 'break-glass', pointOfUse: 'entry' },
   },
   cleanup: cleanupLdap,
   leftovers: ldapLeftovers,

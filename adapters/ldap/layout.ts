@@ -18,6 +18,14 @@ export interface DirectoryLayout {
    * ACL's peername clause): a grant bound to the context the task runs in (local target only).
    */
   boundGrantGroupDn: string | null;
+  /**
+   * The emergency path (local target only): members of this group, nested ones included, read the
+   * protected attribute like the grant group's, and only members of `breakGlassOperatorsDn` may
+   * write its `member` (the break-glass path). Null where the directory has none of jitc's making.
+   */
+  breakGlassGroupDn: string | null;
+  /** Who may use the break-glass path: membership here carries no read by itself. */
+  breakGlassOperatorsDn: string | null;
   /** The entry and attribute whose read is the privileged action. */
   resourceDn: string;
   resourceAttribute: string;
@@ -27,14 +35,14 @@ export interface DirectoryLayout {
   groupsDn: string;
   /** A subtree whose identities the ACL grants the privileged action by location (a DN rule), if any. */
   dnGrantedDn: string | null;
-  /** A subtree whose changes the directory does not audit (local target only), if any. */
+  /** A subtree whose deletions the directory's audit log leaves out (local target only), if any. */
   unauditedDn: string | null;
   /**
    * A subtree whose ACL lets an entry manage its own entryTtl, and a group's members manage the
    * group's (local target only, for broken setups): there the holder can refresh its own grant.
    */
   selfServiceDn: string | null;
-  /** Suffix of the accesslog database. */
+  /** Suffix of the accesslog database; '' where none is named (the directory's trail is then not evidenced). */
   accessLogDn: string;
   /** groupOfNames needs a member; this non-existent DN stands in for "nobody". Empty where groups may be empty (AD). */
   emptyMember: string;
@@ -52,6 +60,8 @@ export function localLayout(): DirectoryLayout {
     rootDn: `cn=admin,${baseDn}`,
     grantGroupDn: `cn=protected-readers,ou=groups,${baseDn}`,
     boundGrantGroupDn: `cn=protected-readers-from-127.0.0.1,ou=groups,${baseDn}`,
+    breakGlassGroupDn: `cn=break-glass-readers,ou=groups,${baseDn}`,
+    breakGlassOperatorsDn: `cn=break-glass-operators,ou=groups,${baseDn}`,
     resourceDn: `cn=protected,ou=resources,${baseDn}`,
     resourceAttribute: 'description',
     accountsDn: `ou=accounts,${baseDn}`,
@@ -82,6 +92,8 @@ export const settingsSchema = z.object({
   baseDn: z.string().min(3),
   grantGroupDn: z.string().min(3),
   boundGrantGroupDn: z.string().default(''),
+  breakGlassGroupDn: z.string().default(''),
+  breakGlassOperatorsDn: z.string().default(''),
   resourceDn: z.string().min(3),
   resourceAttribute: z.string().min(1),
   accountsDn: z.string().min(3),
@@ -89,7 +101,7 @@ export const settingsSchema = z.object({
   dnGrantedDn: z.string().default(''),
   unauditedDn: z.string().default(''),
   selfServiceDn: z.string().default(''),
-  accessLogDn: z.string().min(2),
+  accessLogDn: z.string().default(''),
   emptyMember: z.string().default(''),
   groupObjectClass: z.string().min(1),
   accountObjectClasses: z.string().min(1),
@@ -102,6 +114,8 @@ export function layoutToSettings(layout: DirectoryLayout): Omit<LdapSettings, 'u
     baseDn: layout.baseDn,
     grantGroupDn: layout.grantGroupDn,
     boundGrantGroupDn: layout.boundGrantGroupDn ?? '',
+    breakGlassGroupDn: layout.breakGlassGroupDn ?? '',
+    breakGlassOperatorsDn: layout.breakGlassOperatorsDn ?? '',
     resourceDn: layout.resourceDn,
     resourceAttribute: layout.resourceAttribute,
     accountsDn: layout.accountsDn,
@@ -123,6 +137,8 @@ export function settingsToLayout(s: LdapSettings): DirectoryLayout {
     rootDn: s.bindDn,
     grantGroupDn: s.grantGroupDn,
     boundGrantGroupDn: s.boundGrantGroupDn || null,
+    breakGlassGroupDn: s.breakGlassGroupDn || null,
+    breakGlassOperatorsDn: s.breakGlassOperatorsDn || null,
     resourceDn: s.resourceDn,
     resourceAttribute: s.resourceAttribute,
     accountsDn: s.accountsDn,

@@ -13,8 +13,11 @@
  *   second grant group does on connections from 127.0.0.1 alone: a grant bound to its context); an
  *   "apps" subtree is granted the same read by location (a DN rule), to show what such rules do to
  *   open connections; authenticated identities read the rest; anonymous binds only;
- * - a separate database at ou=unaudited without the accesslog overlay: a real-world gap the
- *   audit-trail twin puts its grant into;
+ * - a break-glass group, read like the grant group, whose `member` only the break-glass operators
+ *   may write: the emergency path, kept apart from the routine one (the broker's);
+ * - a separate database at ou=unaudited whose accesslog logs adds, modifies and binds but no
+ *   deletes (a `logops` list that forgot them): the audit-trail twin's grant is recorded there,
+ *   its removal is not;
  * - a "self-service" subtree whose ACL lets an entry `manage` its own entryTtl and a group's
  *   members manage the group's: the common misconfiguration under which the holder of a grant
  *   refreshes it past its window (RFC 2589 refresh needs manage on entryTtl in slapd).
@@ -71,6 +74,8 @@ export function slapdConf(layout: DirectoryLayout, paths: SlapdPaths, rootPasswo
   const dnGranted = layout.dnGrantedDn;
   const selfService = layout.selfServiceDn;
   const bound = layout.boundGrantGroupDn;
+  const breakGlass = layout.breakGlassGroupDn;
+  const operators = layout.breakGlassOperatorsDn;
   return `# Written by jitc for one run; removed when the run's slapd stops.
 include ${paths.schemaDir}/core.schema
 include ${paths.schemaDir}/cosine.schema
@@ -98,7 +103,8 @@ access to * by * none
 ${
   unaudited
     ? `
-# A subtree served by its own database, WITHOUT accesslog: changes here leave no audit record.
+# A subtree served by its own database whose accesslog leaves deletions out (logops without
+# delete): a grant made here is recorded, its removal is not.
 database mdb
 suffix ${quote(unaudited)}
 rootdn ${quote(layout.rootDn)}
@@ -109,6 +115,9 @@ index cn eq,sub
 index member eq
 index entryExpireTimestamp eq
 ${ddsBlock(bounds)}
+overlay accesslog
+logdb ${quote(layout.accessLogDn)}
+logops add modify modrdn bind
 ${refintBlock(layout)}
 access to attrs=userPassword by anonymous auth by * none
 access to * by users read by * none
@@ -135,11 +144,20 @@ ${refintBlock(layout)}
 # The privileged action: reading ${layout.resourceAttribute} of ${layout.resourceDn}.
 # Granted to members of ${layout.grantGroupDn}, nested groups included ("member*")${bound ? `,\n# to members of ${bound} on a connection from 127.0.0.1 alone` : ''}${dnGranted ? `,\n# and, by location, to any identity under ${dnGranted}` : ''}.
 access to dn.base=${quote(layout.resourceDn)} attrs=${layout.resourceAttribute}
-  by set=${quote(`[${layout.grantGroupDn}]/member* & user`)} read${bound ? `\n  by set=${quote(`[${bound}]/member* & user`)} peername.ip=127.0.0.1 read` : ''}${dnGranted ? `\n  by dn.children=${quote(dnGranted)} read` : ''}
+  by set=${quote(`[${layout.grantGroupDn}]/member* & user`)} read${breakGlass ? `\n  by set=${quote(`[${breakGlass}]/member* & user`)} read` : ''}${bound ? `\n  by set=${quote(`[${bound}]/member* & user`)} peername.ip=127.0.0.1 read` : ''}${dnGranted ? `\n  by dn.children=${quote(dnGranted)} read` : ''}
   by * none
 access to attrs=userPassword
   by anonymous auth
   by * none${
+    breakGlass && operators
+      ? `
+# The break-glass path: only the operators may add to (or take from) the break-glass group.
+access to dn.base=${quote(breakGlass)} attrs=member
+  by set=${quote(`[${operators}]/member & user`)} write
+  by users read
+  by * none`
+      : ''
+  }${
     selfService
       ? `
 # Broken on purpose: under ${selfService} an entry may refresh its own TTL, and a group's members the group's.
@@ -164,7 +182,7 @@ export function seedLdif(layout: DirectoryLayout, protectedValue: string, rootOb
       .filter((dn, i, all) => dn !== layout.baseDn && all.indexOf(dn) === i)
       .map((dn) => [`dn: ${dn}`, 'objectClass: organizationalUnit', `ou: ${rdnValue(dn)}`]),
     [`dn: ${layout.resourceDn}`, 'objectClass: applicationProcess', `cn: ${rdnValue(layout.resourceDn)}`, `${layout.resourceAttribute}: ${protectedValue}`],
-    ...[layout.grantGroupDn, ...(layout.boundGrantGroupDn ? [layout.boundGrantGroupDn] : [])].map((dn) => [`dn: ${dn}`, 'objectClass: groupOfNames', `cn: ${rdnValue(dn)}`, `member: ${layout.emptyMember}`]),
+    ...[layout.grantGroupDn, ...[layout.boundGrantGroupDn, layout.breakGlassGroupDn, layout.breakGlassOperatorsDn].filter((dn): dn is string => Boolean(dn))].map((dn) => [`dn: ${dn}`, 'objectClass: groupOfNames', `cn: ${rdnValue(dn)}`, `member: ${layout.emptyMember}`]),
   ];
   return `${entries.map((lines) => lines.join('\n')).join('\n\n')}\n`;
 }

@@ -107,7 +107,11 @@ const externalConfig = z.strictObject({
   accountsDn: z.string().min(3).optional(),
   groupsDn: z.string().min(3).optional(),
   dnGrantedDn: z.string().min(3).optional(),
-  accessLogDn: z.string().min(2).default('cn=accesslog'),
+  /**
+   * The accesslog suffix jitc may read (OpenLDAP: the logdb of slapo-accesslog). Not assumed: without
+   * it the directory's own trail is not evidenced, and jitc never enables or changes a log there.
+   */
+  accessLogDn: z.string().min(2).optional(),
   emptyMember: z.string().optional(),
   groupObjectClass: z.string().min(1).optional(),
   accountObjectClasses: z.array(z.string().min(1)).min(1).optional(),
@@ -311,7 +315,7 @@ export const ldapTargets: TargetProvisioning = {
         groupsDn: cfg.groupsDn ?? baseDn,
         dnGrantedDn: cfg.dnGrantedDn ?? '',
         unauditedDn: '',
-        accessLogDn: cfg.accessLogDn,
+        accessLogDn: cfg.accessLogDn ?? '',
         emptyMember: '',
         groupObjectClass: 'groupOfNames',
         accountObjectClasses: 'applicationProcess,simpleSecurityObject',

@@ -1,15 +1,14 @@
 /**
  * The audit-trail check on a log that lags, against a real slapd: a record the directory writes
  * only after the first read is still found (and the wait is in the evidence); a record never
- * written fails once the deadline has passed; a log that cannot be read is inconclusive. And a
- * refresh's record is found whatever the countdown entryTtl shows when it is read back.
+ * written fails once the deadline has passed; a log that cannot be read is inconclusive. And an
+ * entry the directory expires ends its grant whether or not the reaper's delete reached the log.
  */
-import { Attribute, Change } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Adapter, Finding, StartedTarget, TargetConnection } from '../../adapters/contract.ts';
-import { auditScenario, expectAudit } from '../../adapters/ldap/audit.ts';
+import { judgeAuditTrail, judgeRecords, markTrailEnd, openTrail, rememberUse } from '../../adapters/ldap/audit.ts';
 import { connectLdap, type LdapClient } from '../../adapters/ldap/client.ts';
-import { type BrokerParams, type LdapContext, lifetimeOf, markStart } from '../../adapters/ldap/fixtures.ts';
+import type { LdapContext } from '../../adapters/ldap/fixtures.ts';
 import { refreshTtl } from '../../adapters/ldap/dynamic-objects.ts';
 import { getAdapter } from '../../adapters/registry.ts';
 import { Evidence } from '../../scenarios/evidence.ts';
@@ -31,13 +30,12 @@ interface AuditRun {
 
 function context(on: LdapClient, name: string): AuditRun {
   const findings: Finding[] = [];
-  const params: BrokerParams = { audit: 'judge', auditWaitSeconds: 4, groupsIn: 'groups' };
   const prefix = `jitc-${runId}-${name}`;
   const ctx: LdapContext = {
     runId,
     scenarioId: name,
     prefix,
-    params,
+    params: {},
     client: on,
     connection: target?.connection ?? expect.unreachable('no target'),
     task: { windowSeconds: 30, approver: 'test', needs: ['read'], id: `${runId}/${name}` },
@@ -48,19 +46,54 @@ function context(on: LdapClient, name: string): AuditRun {
     report: (finding) => findings.push(finding),
     signal: new AbortController().signal,
   };
-  markStart(ctx);
   return { ctx, findings };
 }
 
-/** A group of the scenario's own; the grant is `member` added to it, the removal its deletion. */
-async function group(name: string): Promise<string> {
-  const dn = `cn=jitc-${runId}-${name}.team,${client.layout.groupsDn}`;
-  await client.admin.use((c) => c.add(dn, { objectClass: ['groupOfNames'], cn: `jitc-${runId}-${name}.team`, member: client.layout.emptyMember }));
+const member = (name: string): string => `cn=jitc-${runId}-${name}.someone,${client.layout.accountsDn}`;
+
+/** A group of the scenario's own holding `who`: the grant, as a grant group is one (dynamic: the directory expires it). */
+async function grantGroup(name: string, who: string, dynamic = false): Promise<string> {
+  const dn = `cn=jitc-${runId}-${name}.grant,${client.layout.groupsDn}`;
+  await client.admin.use((c) => c.add(dn, { objectClass: ['groupOfNames', ...(dynamic ? ['dynamicObject'] : [])], cn: `jitc-${runId}-${name}.grant`, member: who }));
   return dn;
 }
 
-const addMember = (dn: string, member: string) =>
-  client.admin.use((c) => c.modify(dn, new Change({ operation: 'add', modification: new Attribute({ type: 'member', values: [member] }) })));
+/** The identity the grant is for; its use, as the log sees it, is a bind of its own. */
+async function account(name: string): Promise<{ dn: string; password: string }> {
+  const dn = member(name);
+  const password = `pw-${runId}-${name}`;
+  await client.admin.use((c) => c.add(dn, { objectClass: ['applicationProcess', 'simpleSecurityObject'], cn: `jitc-${runId}-${name}.someone`, userPassword: password }));
+  return { dn, password };
+}
+
+async function bindAs(who: { dn: string; password: string }): Promise<void> {
+  const c = client.open();
+  await c.bind(who.dn, who.password);
+  await c.unbind();
+}
+
+/** The scenario's part of the log ends at the newest record, or later when a test writes after it on purpose. */
+function endTrailAt(ctx: LdapContext, until: string): void {
+  ctx.state.set('auditUntil', until);
+}
+
+const FAR = '29991231235959.999999Z';
+
+/**
+ * A scenario's trail up to its use: the identity, the log opened, the grant (a group holding it,
+ * dynamic when the directory is to expire it) and a bind as it.
+ */
+async function grantedAndUsed(name: string, dynamic = false): Promise<AuditRun & { dn: string; who: { dn: string; password: string } }> {
+  const run = context(client, name);
+  const who = await account(name);
+  await openTrail(run.ctx);
+  const dn = await grantGroup(name, who.dn, dynamic);
+  if (dynamic) await client.admin.use((c) => refreshTtl(c, dn, 1));
+  await bindAs(who);
+  rememberUse(run.ctx, who.dn, true);
+  return { ...run, dn, who };
+}
+
 
 beforeAll(async () => {
   adapter = (await getAdapter('ldap')) as Adapter<LdapClient>;
@@ -79,37 +112,39 @@ afterAll(async () => {
 
 describe('audit-trail on a log that lags', () => {
   test('a removal the directory records only after the first read is found by a later read, and the wait is evidence', async () => {
-    const { ctx, findings } = context(client, 'late');
-    const dn = await group('late');
-    const member = `cn=jitc-${runId}-late.someone,${client.layout.accountsDn}`;
-    await addMember(dn, member);
-    expectAudit(ctx, { stage: 'grant', type: 'modify', dn, mod: `member:+ ${member}`, by: 'the broker' });
-    expectAudit(ctx, { stage: 'removal', type: 'delete', dn, by: 'the broker' });
-    // The removal reaches the log 2.5 s after the audit starts reading: later than the fixed 2 s the audit once allowed.
+    const { ctx, findings, dn } = await grantedAndUsed('late');
+    endTrailAt(ctx, FAR);
+    // The removal reaches the log 2.5 s after the audit starts reading: later than a fixed 2 s would allow.
     const late = new Promise((r) => setTimeout(r, 2500)).then(() => client.admin.use((c) => c.del(dn)));
-    await auditScenario(ctx, 'judge', 4);
+    await judgeAuditTrail(ctx, 4);
     await late;
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({ check: 'audit-trail', verdict: 'pass' });
     expect(findings[0]?.detail).toMatch(/; found after \d+ reads over \d\.\d s \(deadline 4 s\)$/);
-    const read = ctx.evidence.events.find((e) => e.event.startsWith('audit records read'));
+    const read = ctx.evidence.events.find((e) => e.event.startsWith('audit records of'));
     const wait = read?.data?.wait as { reads: number; waitedMs: number; outcome: string };
     expect(wait.outcome).toBe('found');
     expect(wait.reads).toBeGreaterThan(1);
     expect(wait.waitedMs).toBeGreaterThanOrEqual(2400);
   });
 
-  test('a removal never recorded fails once the deadline has passed, saying how long it waited', async () => {
-    const { ctx, findings } = context(client, 'never');
-    const dn = await group('never');
-    expectAudit(ctx, { stage: 'grant', type: 'add', dn, by: 'the broker' });
-    expectAudit(ctx, { stage: 'removal', type: 'delete', dn, by: 'the broker' });
+  test('a removal never recorded fails once the deadline has passed, naming what is missing and how long it waited', async () => {
+    const { ctx, findings, dn } = await grantedAndUsed('never');
+    await markTrailEnd(ctx);
     const started = Date.now();
-    await auditScenario(ctx, 'judge', 2);
+    await judgeAuditTrail(ctx, 2);
     expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
     expect(findings).toEqual([
-      expect.objectContaining({ check: 'audit-trail', verdict: 'fail', detail: expect.stringMatching(/^missing from cn=accesslog, missing after \d+ reads over 2\.\d s \(deadline 2 s\): removal: delete /) }),
+      expect.objectContaining({ check: 'audit-trail', verdict: 'fail', detail: expect.stringMatching(new RegExp(`^missing from cn=accesslog, missing after \\d+ reads over 2\\.\\d s \\(deadline 2 s\\): end of membership in ${dn.replace(/[.]/g, '\\.')} \\(no removal recorded`)) }),
     ]);
+  });
+
+  test('the teardown\'s removal after the residue was read is not the end of the grant', async () => {
+    const { ctx, findings, dn } = await grantedAndUsed('teardown');
+    await markTrailEnd(ctx);
+    await client.admin.use((c) => c.del(dn));
+    await judgeAuditTrail(ctx, 1);
+    expect(findings).toEqual([expect.objectContaining({ check: 'audit-trail', verdict: 'fail', detail: expect.stringContaining(`end of membership in ${dn}`) })]);
   });
 
   test('a log that cannot be read is inconclusive, never a fail or a pass', async () => {
@@ -117,29 +152,56 @@ describe('audit-trail on a log that lags', () => {
     const connection: TargetConnection = { ...(target?.connection ?? expect.unreachable('no target')) };
     const unreachable = connectLdap({ ...connection, settings: { ...connection.settings, url: `ldap://127.0.0.1:${port}`, timeoutMs: '1000' } });
     const { ctx, findings } = context(unreachable, 'dark');
-    expectAudit(ctx, { stage: 'grant', type: 'add', dn: `cn=x,${client.layout.groupsDn}`, by: 'the broker' });
-    expectAudit(ctx, { stage: 'removal', type: 'delete', dn: `cn=x,${client.layout.groupsDn}`, by: 'the broker' });
-    await auditScenario(ctx, 'judge', 1);
+    await openTrail(ctx);
+    rememberUse(ctx, `cn=x,${client.layout.accountsDn}`, true);
+    await judgeAuditTrail(ctx, 1);
     await unreachable.admin.close();
-    expect(findings).toEqual([expect.objectContaining({ check: 'audit-trail', verdict: 'inconclusive', detail: expect.stringMatching(/^could not read the audit log at cn=accesslog: ECONNREFUSED.*unreachable after \d+ reads/) })]);
+    expect(findings).toEqual([expect.objectContaining({ check: 'audit-trail', verdict: 'inconclusive', detail: expect.stringMatching(/^could not read the audit log at cn=accesslog: ECONNREFUSED/) })]);
+  });
+
+  test('a target naming no log does not evidence the check: no finding, and the evidence says why', async () => {
+    const connection: TargetConnection = { ...(target?.connection ?? expect.unreachable('no target')) };
+    const unnamed = connectLdap({ ...connection, settings: { ...connection.settings, accessLogDn: '' } });
+    const { ctx, findings } = context(unnamed, 'unnamed');
+    await openTrail(ctx);
+    rememberUse(ctx, `cn=x,${client.layout.accountsDn}`, true);
+    await judgeAuditTrail(ctx, 1);
+    await unnamed.admin.close();
+    expect(findings).toEqual([]);
+    expect(ctx.evidence.events.some((e) => e.data?.notEvidenced === 'audit-trail')).toBe(true);
   });
 });
 
-describe('the record of a refresh', () => {
-  test('is found whichever second the TTL is read back in: the log holds the TTL set, entryTtl a countdown', async () => {
-    const { ctx, findings } = context(client, 'ttl');
-    const dn = `cn=jitc-${runId}-ttl.grant,${client.layout.groupsDn}`;
-    await client.admin.use((c) => c.add(dn, { objectClass: ['groupOfNames', 'dynamicObject'], cn: `jitc-${runId}-ttl.grant`, member: client.layout.emptyMember }));
-    await client.admin.use((c) => refreshTtl(c, dn, 30));
-    await new Promise((r) => setTimeout(r, 1100));
-    // A second later the directory states 29 (or less): an expectation built on it would miss the record.
-    expect((await lifetimeOf(client, dn)).ttlSeconds).toBeLessThan(30);
-    expectAudit(ctx, { stage: 'grant', type: 'modify', dn, modPrefix: 'entryTtl:= ', by: 'the broker' });
-    expectAudit(ctx, { stage: 'removal', type: 'delete', dn, by: 'the broker' });
-    await client.admin.use((c) => c.del(dn));
-    await auditScenario(ctx, 'judge', 2);
-    expect(findings).toEqual([expect.objectContaining({ check: 'audit-trail', verdict: 'pass' })]);
-    const read = ctx.evidence.events.find((e) => e.event.startsWith('audit records read'));
-    expect(JSON.stringify(read?.data)).toContain('entryTtl:= 30');
+describe('an end by the directory\'s own expiry', () => {
+  test('a dynamic grant group dds deletes is the end of the membership, found in the log', async () => {
+    const { ctx, findings, dn } = await grantedAndUsed('expiry', true);
+    // dds reaps once a second: the group is gone within three.
+    await new Promise((r) => setTimeout(r, 3000));
+    await markTrailEnd(ctx);
+    await judgeAuditTrail(ctx, 4);
+    expect(findings).toEqual([expect.objectContaining({ check: 'audit-trail', verdict: 'pass', detail: expect.stringContaining(`end of membership in ${dn}`) })]);
+  });
+
+  test('without the reaper\'s delete record, the expiry the log recorded stands for the end once it has passed, and says so', () => {
+    const dn = 'cn=a,ou=accounts,dc=x';
+    const group = 'cn=g,ou=groups,dc=x';
+    const rec = (reqStart: string, reqType: string, reqDN: string, reqMod: string[] = []) => ({ reqStart, reqType, reqDN, reqAuthzID: 'cn=admin,dc=x', reqResult: '0', reqMod });
+    const read = {
+      identity: [rec('20260101000000.000010Z', 'add', group, [`member:+ ${dn}`, 'entryExpireTimestamp:+ 20260101000100Z'])],
+      binds: [rec('20260101000000.000012Z', 'bind', dn)],
+      groups: [rec('20260101000000.000010Z', 'add', group, [`member:+ ${dn}`, 'entryExpireTimestamp:+ 20260101000100Z']), rec('20260101000000.000011Z', 'modify', group, ['entryExpireTimestamp:= 20260101000003Z'])],
+      later: [],
+    };
+    const passed = judgeRecords(dn, read, '20260101000005.000020Z');
+    expect(passed.missing).toEqual([]);
+    expect(passed.found.map((f) => f.note ?? '')).toContainEqual(expect.stringMatching(/^expired by the directory at 2026-01-01T00:00:03\.000Z .*dds wrote no delete record/));
+    // Read in the very second it expires: not yet passed, so the end is missing.
+    expect(judgeRecords(dn, read, '20260101000003.000020Z').missing).toEqual([expect.stringMatching(/^end of membership in cn=g/)]);
+    // The teardown found the group still there and deleted it: it had not expired, whatever the log said it would.
+    expect(judgeRecords(dn, { ...read, later: [rec('20260101000009.000001Z', 'delete', group)] }, '20260101000005.000020Z').missing).toEqual([expect.stringMatching(/^end of membership in cn=g/)]);
+    // Nothing in the log names the identity: the grant itself is missing, and nothing else can be judged.
+    expect(judgeRecords(dn, { identity: [], binds: read.binds, groups: [], later: [] }, '20260101000005.000020Z').missing).toEqual([expect.stringMatching(/^grant \(no write adds cn=a/)]);
+    // No bind after the grant: the use is missing.
+    expect(judgeRecords(dn, { ...read, binds: [] }, '20260101000005.000020Z').missing).toEqual([expect.stringMatching(/^use /)]);
   });
 });

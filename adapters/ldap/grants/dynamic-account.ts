@@ -15,7 +15,6 @@
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
 import type { Grant, GrantSource } from '../../contract.ts';
-import { auditScenario, expectAudit } from '../audit.ts';
 import { addMember, type LdapClient, removeMember } from '../client.ts';
 import { entryEntitlements } from '../entitlements.ts';
 import { bindExtensions } from '../extension.ts';
@@ -26,7 +25,6 @@ import {
   type Identity,
   type LdapGrantContext,
   lifetimeOf,
-  markStart,
   named,
   newIdentity,
   removeScenario,
@@ -75,7 +73,6 @@ export const dynamicAccountSource: GrantSource<Params, LdapClient> = {
   checks: (p) => [
     'reuse-denied',
     'credential-invalidated',
-    ...(p.audit === 'judge' ? ['audit-trail'] : []),
     ...(p.dynamic ? ['holder-cannot-extend'] : []),
   ],
 
@@ -86,11 +83,9 @@ export const dynamicAccountSource: GrantSource<Params, LdapClient> = {
     'credential-invalidated': 'Let the directory delete the account at its TTL (dynamicObject under the dds overlay), or delete it at task end: its entry must be gone once the grant ends.',
     'holder-cannot-extend': 'Remove any ACL rule that lets an entry write its own entryTtl (RFC 2589 refresh): only the broker may refresh the temporary account.',
     'no-residue': 'Delete the temporary account and its grant-group membership at task end, or create it as a dynamicObject with refint on member, so the directory removes both.',
-    'audit-trail': 'Keep the subtree holding the temporary accounts under the accesslog overlay (logops writes), so the account, its TTL and its deletion are recorded.',
   },
 
   async setup(ctx) {
-    markStart(ctx);
     termOf(ctx, GRANT_GROUP_TERM);
     if (ctx.params.accountIn === 'self-service') ctx.evidence.record("broken setup: the account lives where the directory's ACL lets an entry refresh its own entryTtl", { subtree: ctx.client.layout.selfServiceDn });
     // The account does not exist yet; its name and password do, so the baseline can try them.
@@ -108,12 +103,9 @@ export const dynamicAccountSource: GrantSource<Params, LdapClient> = {
     const { layout } = ctx.client;
     const svc = account(ctx);
     await addAccount(ctx, svc.dn, svc.password, { dynamic: ctx.params.dynamic });
-    expectAudit(ctx, { stage: 'grant', type: 'add', dn: svc.dn, by: 'the broker' });
     const lifetime = ctx.params.dynamic ? await setTtl(ctx, svc.dn, ctx.params.ttlSeconds) : await lifetimeOf(ctx.client, svc.dn);
-    if (ctx.params.dynamic) expectAudit(ctx, { stage: 'grant', type: 'modify', dn: svc.dn, modPrefix: 'entryTtl:= ', by: 'the broker (RFC 2589 refresh)' });
     if (ctx.params.grantVia === 'membership') {
       await addMember(ctx.client, grantGroup, svc.dn);
-      expectAudit(ctx, { stage: 'grant', type: 'modify', dn: grantGroup, mod: `member:+ ${svc.dn}`, by: 'the broker' });
     } else {
       ctx.evidence.record('broken setup: the account is granted by where it lives (an ACL rule on its DN), not by a membership', { dnGranted: layout.dnGrantedDn });
     }
@@ -153,20 +145,16 @@ export const dynamicAccountSource: GrantSource<Params, LdapClient> = {
     const svc = account(ctx);
     if (mode !== 'revoke') {
       // The directory must end it: dds deletes the expired entry, refint drops its membership.
-      if (ctx.params.dynamic) expectAudit(ctx, { stage: 'removal', type: 'delete', dn: svc.dn, by: 'the directory (dds expiry)' });
       return;
     }
     if (ctx.params.grantVia === 'membership') {
       const grantGroup = termOf(ctx, GRANT_GROUP_TERM);
       await removeMember(ctx.client, grantGroup, svc.dn);
-      expectAudit(ctx, { stage: 'removal', type: 'modify', dn: grantGroup, mod: `member:- ${svc.dn}`, by: 'the broker' });
     }
     await ctx.client.admin.use((c) => c.del(svc.dn));
-    expectAudit(ctx, { stage: 'removal', type: 'delete', dn: svc.dn, by: 'the broker' });
   },
 
   async teardown(ctx) {
-    await auditScenario(ctx, ctx.params.audit, ctx.params.auditWaitSeconds);
     // The account and its membership; the requester's entry is left to the point of use.
     return removeScenario(ctx, requesterEntries(ctx));
   },

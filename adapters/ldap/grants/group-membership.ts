@@ -25,7 +25,6 @@
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
 import { credentialOf, type Grant, type GrantSource } from '../../contract.ts';
-import { auditScenario, expectAudit } from '../audit.ts';
 import { addMember, carriesPrefix, type LdapClient, removeMember, values } from '../client.ts';
 import { groupSettings } from '../existing-entry.ts';
 import { confirmUnchanged, useExisting } from '../../existing-objects.ts';
@@ -39,7 +38,6 @@ import {
   groupsBase,
   type Identity,
   type LdapGrantContext,
-  markStart,
   named,
   removeScenario,
   requesterEntries,
@@ -124,11 +122,8 @@ async function grantPath(ctx: Ctx, path: PathName, who: Identity): Promise<PathG
   if (via === 'dynamic-group') {
     const grantGroup = named(ctx, `grant-${path}`, groupsBase(ctx));
     await addGroup(ctx, grantGroup, [who.dn], true);
-    expectAudit(ctx, { stage: 'grant', type: 'add', dn: grantGroup, by: 'the broker' });
     const lifetime = await setTtl(ctx, grantGroup, ctx.params.ttlSeconds);
-    expectAudit(ctx, { stage: 'grant', type: 'modify', dn: grantGroup, modPrefix: 'entryTtl:= ', by: 'the broker (RFC 2589 refresh)' });
     await addMember(ctx.client, target, grantGroup);
-    expectAudit(ctx, { stage: 'grant', type: 'modify', dn: target, mod: `member:+ ${grantGroup}`, by: 'the broker' });
     return { path, target, via, grantGroup, lifetime };
   }
   if (via === 'link-ttl') {
@@ -137,20 +132,16 @@ async function grantPath(ctx: Ctx, path: PathName, who: Identity): Promise<PathG
     return { path, target, via, lifetime: { createdAt: now, ttlSeconds: ttl, expiresAt: ttl === null ? null : new Date(Date.now() + ttl * 1000).toISOString() } };
   }
   await addMember(ctx.client, target, who.dn);
-  expectAudit(ctx, { stage: 'grant', type: 'modify', dn: target, mod: `member:+ ${who.dn}`, by: 'the broker' });
   return { path, target, via, lifetime: { createdAt: now, ttlSeconds: null, expiresAt: null } };
 }
 
 async function revokePath(ctx: Ctx, grant: PathGrant, who: Identity): Promise<void> {
   if (grant.via === 'dynamic-group' && grant.grantGroup) {
     await removeMember(ctx.client, grant.target, grant.grantGroup);
-    expectAudit(ctx, { stage: 'removal', type: 'modify', dn: grant.target, mod: `member:- ${grant.grantGroup}`, by: 'the broker' });
     await ctx.client.admin.use((c) => c.del(grant.grantGroup as string));
-    expectAudit(ctx, { stage: 'removal', type: 'delete', dn: grant.grantGroup, by: 'the broker' });
     return;
   }
   await removeMember(ctx.client, grant.target, who.dn);
-  expectAudit(ctx, { stage: 'removal', type: 'modify', dn: grant.target, mod: `member:- ${who.dn}`, by: 'the broker' });
 }
 
 /** Member values the holder wrote with its own bind (group, member). */
@@ -192,7 +183,7 @@ export const groupMembershipSource: GrantSource<Params, LdapClient> = {
   issues: ['ldap-bind'],
   needs: [GRANT_GROUP_TERM],
 
-  checks: (p) => ['reuse-denied', ...(p.audit === 'judge' ? ['audit-trail'] : []), 'holder-cannot-extend'],
+  checks: () => ['reuse-denied', 'holder-cannot-extend'],
 
   remediation: {
     'ttl-bounded':
@@ -200,11 +191,9 @@ export const groupMembershipSource: GrantSource<Params, LdapClient> = {
     'reuse-denied': 'At task end remove every path the grant created (the direct membership and each nested group), so nothing still leads the requester into the grant group.',
     'holder-cannot-extend': "Do not let a group's members write its member attribute or refresh its entryTtl: only the broker may change the grant groups.",
     'no-residue': 'Remove every member value and grant group the task created, nested paths included, when the task ends (or let dds and refint remove dynamic grant groups at their TTL).',
-    'audit-trail': 'Keep the subtree holding the grant groups under the accesslog overlay (logops writes), so each membership change and its removal are recorded.',
   },
 
   async setup(ctx) {
-    markStart(ctx);
     requester(ctx);
     const existing = ctx.params.group;
     if (existing) {
@@ -263,12 +252,8 @@ export const groupMembershipSource: GrantSource<Params, LdapClient> = {
 
   async end(ctx, _grant, mode) {
     const who = requester(ctx);
-    if (mode !== 'revoke') {
-      for (const g of grants(ctx)) {
-        if (g.via === 'dynamic-group' && g.grantGroup) expectAudit(ctx, { stage: 'removal', type: 'delete', dn: g.grantGroup, by: 'the directory (dds expiry)' });
-      }
-      return;
-    }
+    // Expiry is the directory's: dds deletes the dynamic grant groups, refint drops their nesting.
+    if (mode !== 'revoke') return;
     const revoke = ctx.params.revoke ?? ctx.params.paths;
     const left = grants(ctx).filter((g) => !revoke.includes(g.path));
     for (const g of grants(ctx).filter((x) => revoke.includes(x.path))) await revokePath(ctx, g, who);
@@ -280,7 +265,6 @@ export const groupMembershipSource: GrantSource<Params, LdapClient> = {
   },
 
   async teardown(ctx) {
-    await auditScenario(ctx, ctx.params.audit, ctx.params.auditWaitSeconds);
     // Member values naming the requester itself (a static path, a holder's own write): a requester
     // carrying no prefix (an existing one) is found by no prefix sweep.
     const removed = await removeRequesterValues(ctx);

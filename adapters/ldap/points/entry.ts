@@ -24,10 +24,15 @@
  * About a bind it did not see issued (a user's broker issued it) the point reads what makes that DN
  * reach the entry, and until when (reach.ts), and lets its holder try to outlast it with its own
  * bind (extension.ts); a member value a holder wrote is removed again at teardown.
+ *
+ * Whoever granted, the directory's own log must show the grant, its first use and its end
+ * (`audit-trail`, audit.ts): the point knows the identity it was handed, and reads the rest there.
  */
 import { z } from 'zod';
 import { credentialOf, type Credential, type CredentialOf, type CredentialType, type PointOfUse, type ProbeResult, type Resource } from '../../contract.ts';
 import { probeThroughRelay } from '../../loopback-relay.ts';
+import { seconds } from '../../../scenarios/durations.ts';
+import { judgeAuditTrail, markTrailEnd, openTrail, rememberUse } from '../audit.ts';
 import { addMember, type LdapClient } from '../client.ts';
 import { pathEntitlements } from '../entitlements.ts';
 import { confirmUnchanged } from '../../existing-objects.ts';
@@ -58,6 +63,8 @@ const params = z
     contextBound: z.boolean().default(false),
     /** The user's own entry, grant group and requester (existing-entry.ts): nothing is created. */
     existing: existingEntryParams.optional(),
+    /** How long an audit record still missing is read again (the log lags the change) before it counts as missing. */
+    auditWaitSeconds: seconds.refine((s) => s > 0, 'must be more than 0').default(10),
   })
   .superRefine((p, issue) => {
     if (!p.existing) return;
@@ -111,25 +118,9 @@ function unusable(credential: Credential): ProbeResult {
   return { outcome: 'unknown', at: new Date().toISOString(), detail: `ldap/entry cannot use a ${credential.type} credential (it accepts ${ACCEPTS.join(', ')})` };
 }
 
-export const entryPoint: PointOfUse<Params, LdapClient> = {
-  title: 'Protected attribute of a directory entry, readable through the ACL',
-  params,
-  accepts: ACCEPTS,
-  offers: [GRANT_GROUP_TERM, ENTRY_TERM, ATTRIBUTE_TERM],
-
-  checks: (p) => (p.keepSessionOpen ? ['session-ended-with-task'] : []),
-
-  remediation: {
-    'zero-standing-privilege':
-      "Take the requester out of the grant group (and every group nested in it) and out of any subtree the directory's ACL grants the read by DN: only the broker's grant may reach the protected attribute.",
-    'context-bound':
-      "Grant the read to the task's group only on connections from the workload's own addresses: an ACL clause such as `by set=\"[<grant group>]/member* & user\" peername.ip=<address> read`, and no other clause granting that group the read",
-    'session-ended-with-task':
-      'Make connections end with the grant: close (or re-check) connections bound as an identity the grant created or whose membership ended, e.g. with an idle or connection-lifetime limit on the directory, and grant nothing to "any authenticated identity" that a kept-open connection could go on reading.',
-  },
-
-  async setup(ctx): Promise<Resource> {
-    if (ctx.params.existing) return setUpExistingEntry(ctx, ctx.params.existing);
+/** The resource and the requester: the user's own (existing), or made here. */
+async function setUpResource(ctx: Ctx): Promise<Resource> {
+  if (ctx.params.existing) return setUpExistingEntry(ctx, ctx.params.existing);
     const { layout } = ctx.client;
     const who = newIdentity(ctx, named(ctx, 'requester', requesterBase(ctx)));
     await addAccount(ctx, who.dn, who.password, { dynamic: false });
@@ -146,13 +137,42 @@ export const entryPoint: PointOfUse<Params, LdapClient> = {
       terms: { [GRANT_GROUP_TERM]: grantGroupOf(ctx), [ENTRY_TERM]: layout.resourceDn, [ATTRIBUTE_TERM]: layout.resourceAttribute },
       requester: who,
     };
+}
+
+export const entryPoint: PointOfUse<Params, LdapClient> = {
+  title: 'Protected attribute of a directory entry, readable through the ACL',
+  params,
+  accepts: ACCEPTS,
+  offers: [GRANT_GROUP_TERM, ENTRY_TERM, ATTRIBUTE_TERM],
+
+  // Beside the engine's own: the directory's own trail, emitted wherever the target names a readable log.
+  checks: (p) => ['audit-trail', ...(p.keepSessionOpen ? ['session-ended-with-task'] : [])],
+
+  remediation: {
+    'audit-trail':
+      'Keep every subtree where grants are made (accounts, grant groups) under the accesslog overlay with `logops writes bind` (writes for the grant and its end, binds for the use), keep its logdb readable by the reviewer (ldap.accessLogDn), and give it a purge age well beyond a task',
+    'zero-standing-privilege':
+      "Take the requester out of the grant group (and every group nested in it) and out of any subtree the directory's ACL grants the read by DN: only the broker's grant may reach the protected attribute.",
+    'context-bound':
+      "Grant the read to the task's group only on connections from the workload's own addresses: an ACL clause such as `by set=\"[<grant group>]/member* & user\" peername.ip=<address> read`, and no other clause granting that group the read",
+    'session-ended-with-task':
+      'Make connections end with the grant: close (or re-check) connections bound as an identity the grant created or whose membership ended, e.g. with an idle or connection-lifetime limit on the directory, and grant nothing to "any authenticated identity" that a kept-open connection could go on reading.',
   },
 
+  setup: (ctx) => setUpResource(ctx),
+
   // What reaches the entry: every member chain into the grant group through something the scenario
-  // made (and, for an existing requester, every chain that ends at it).
-  entitlements: (ctx) => pathEntitlements(ctx.client, grantGroupOf(ctx), ctx.prefix, ctx.params.existing?.requesterDn),
+  // made (and, for an existing requester, every chain that ends at it). Read after the use, it also
+  // closes the scenario's part of the audit log: the teardown's removals come after it.
+  async entitlements(ctx) {
+    const found = await pathEntitlements(ctx.client, grantGroupOf(ctx), ctx.prefix, ctx.params.existing?.requesterDn);
+    await markTrailEnd(ctx);
+    return found;
+  },
 
   async probeStanding(ctx) {
+    // Before any grant, after both halves set up (a standing membership, a break-glass operator): the grant is what the log shows after this.
+    await openTrail(ctx);
     if (!ctx.params.existing) return newConnectionRead(ctx, requester(ctx));
     const own = existingRequester(ctx);
     return own ? newConnectionRead(ctx, own) : noRequester(ctx.params.existing);
@@ -167,9 +187,13 @@ export const entryPoint: PointOfUse<Params, LdapClient> = {
     const bind = credentialOf(credential, 'ldap-bind');
     if (!bind) return unusable(credential);
     const opened = await openSession(ctx, bind);
-    if ('refused' in opened) return opened.refused;
+    if ('refused' in opened) {
+      rememberUse(ctx, bind.dn, false);
+      return opened.refused;
+    }
     const { session } = opened;
     const used = await readProtected(session, protectedTarget(ctx), (v) => ctx.secrets.add(v));
+    rememberUse(ctx, bind.dn, used.outcome === 'allowed');
     if (ctx.params.keepSessionOpen && used.outcome === 'allowed') {
       // A bind other than the requester's is an identity the grant created: it is the grant.
       const own = requesterDn(ctx);
@@ -179,7 +203,6 @@ export const entryPoint: PointOfUse<Params, LdapClient> = {
     await session.unbind().catch(() => undefined);
     return used;
   },
-
   async inspect(ctx, credential) {
     const bind = credentialOf(credential, 'ldap-bind');
     if (!bind) return undefined;
@@ -210,6 +233,11 @@ export const entryPoint: PointOfUse<Params, LdapClient> = {
   // Runs after the grant source's teardown: what carries the prefix now is the requester and any
   // membership still naming it (a standing one); a source whose teardown failed leaves more, swept too.
   async teardown(ctx) {
+    try {
+      await judgeAuditTrail(ctx, ctx.params.auditWaitSeconds);
+    } catch (error) {
+      ctx.report({ check: 'audit-trail', verdict: 'inconclusive', detail: `the audit log could not be judged: ${error instanceof Error ? error.message : String(error)}` });
+    }
     const removed = [...(await removeWritten(ctx)), ...(await removeScenario(ctx))];
     if (ctx.params.existing) await confirmUnchanged(ctx);
     return removed;
