@@ -21,7 +21,8 @@
  */
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
-import { bornCredential, type Grant, type GrantSource, type ProbeResult } from '../../contract.ts';
+import { askWhileOpen, type FurtherGrants, reportIsolation } from '../../break-glass.ts';
+import { bornCredential, type GrantSource, type ProbeResult } from '../../contract.ts';
 import { confirmUnchanged, useExisting } from '../../existing-objects.ts';
 import { envName } from '../../param-fields.ts';
 import { probeWith } from '../../probe-shell.ts';
@@ -206,21 +207,14 @@ async function revokeNow(ctx: Ctx, token: VaultToken): Promise<void> {
 /** The routine JIT identity tries the break-glass path: only Vault's own refusal passes. */
 async function judgeIsolation(ctx: Ctx): Promise<void> {
   const routine = ctx.state.get(ROUTINE) as VaultToken | undefined;
-  if (!routine) {
-    ctx.report({ check: 'break-glass-isolated', verdict: 'inconclusive', detail: 'no routine JIT identity to try the break-glass path with: set existing.routineTokenEnv to the variable holding its token' });
-    return;
+  let attempt: ProbeResult | undefined;
+  if (routine) {
+    const { result, made } = await requestThroughPath(ctx, routine, 'routine identity on the break-glass path');
+    ctx.evidence.record(`routine JIT identity on the break-glass path (${createPath(ctx)}): ${result.outcome}`, { routineIdentity: routine.accessor, answer: result.detail, ...(made ? { madeAccessor: made.accessor } : {}) }, new Date(result.at));
+    if (made) await revokeNow(ctx, made);
+    attempt = result;
   }
-  const { result, made } = await requestThroughPath(ctx, routine, 'routine identity on the break-glass path');
-  ctx.evidence.record(`routine JIT identity on the break-glass path (${createPath(ctx)}): ${result.outcome}`, { routineIdentity: routine.accessor, answer: result.detail, ...(made ? { madeAccessor: made.accessor } : {}) }, new Date(result.at));
-  if (made) await revokeNow(ctx, made);
-  const verdict = result.outcome === 'denied' ? 'pass' : result.outcome === 'allowed' ? 'fail' : 'inconclusive';
-  const detail =
-    result.outcome === 'denied'
-      ? `the routine JIT identity is refused on ${createPath(ctx)} (${result.detail})`
-      : result.outcome === 'allowed'
-        ? `the routine JIT identity obtained an emergency grant through ${createPath(ctx)} (${result.detail}): the break-glass path is not kept apart from the routine channel`
-        : `the routine JIT identity's attempt on ${createPath(ctx)} got no recognised answer (${result.detail})`;
-  ctx.report({ check: 'break-glass-isolated', verdict, detail });
+  reportIsolation(ctx, createPath(ctx), attempt, 'no routine JIT identity to try the break-glass path with: set existing.routineTokenEnv to the variable holding its token');
 }
 
 /** Whether Vault still knows a token: a grant counts as open only while it does. */
@@ -233,46 +227,17 @@ async function stillOpen(ctx: Ctx, token: VaultToken): Promise<boolean | undefin
   }
 }
 
-/**
- * While the first emergency grant is open, ask for more through the same path. Each one issued
- * while Vault still knows the first is recorded as a further emergency grant while one is open,
- * then revoked at once. Asked after the first use, so it never delays it.
- */
-async function askWhileOpen(ctx: Ctx, grant: Grant): Promise<void> {
-  const max = ctx.params.maxOpen;
+/** Further emergency grants through the same path while the first is open (a grant counts as open while Vault knows it). */
+function furtherGrants(ctx: Ctx): FurtherGrants<VaultToken> {
   const first = ctx.state.get(EMERGENCY) as VaultToken;
-  let open = 1;
-  const extra: VaultToken[] = [];
-  let refusal: ProbeResult | undefined;
-  let firstEnded = false;
-  for (let i = 0; i < (max ?? 1); i++) {
-    const { result, made } = await requestThroughPath(ctx, identity(ctx), 'further grant while one is open');
-    if (!made) {
-      refusal = result;
-      break;
-    }
-    extra.push(made);
-    // Issued after the first one ended, it shows nothing about grants open at once.
-    if ((await stillOpen(ctx, first)) !== true) {
-      firstEnded = true;
-      ctx.evidence.record('a further emergency grant was issued, but the first one was no longer known to Vault by then: not counted as open at once', { accessor: made.accessor }, new Date(result.at));
-      break;
-    }
-    open += 1;
-    ctx.evidence.record(`repeated emergency use: emergency grant ${open} issued while ${open - 1} ${open === 2 ? 'is' : 'are'} open`, { accessor: made.accessor, open, maxOpen: max ?? null, byJitc: true }, new Date(result.at));
-  }
-  if (refusal) ctx.evidence.record(`a further emergency grant while ${open} ${open === 1 ? 'is' : 'are'} open: ${refusal.outcome}`, { answer: refusal.detail, open, maxOpen: max ?? null }, new Date(refusal.at));
-  for (const token of extra) await revokeNow(ctx, token);
-  grant.attributes.emergencyGrantsOpenAtOnce = open;
-  if (max === undefined) return;
-  if (open > max) {
-    ctx.report({ check: 'break-glass-one-open', verdict: 'fail', detail: `${open} emergency grants were open at once through ${createPath(ctx)}; the scenario allows ${max}` });
-  } else if (refusal?.outcome === 'denied') {
-    ctx.report({ check: 'break-glass-one-open', verdict: 'pass', detail: `a further emergency grant while ${open} ${open === 1 ? 'is' : 'are'} open was refused (${refusal.detail})` });
-  } else {
-    const why = firstEnded ? 'the first emergency grant had ended before a further one was issued' : `a further emergency grant got no recognised answer (${refusal?.detail ?? 'none'})`;
-    ctx.report({ check: 'break-glass-one-open', verdict: 'inconclusive', detail: why });
-  }
+  return {
+    path: createPath(ctx),
+    maxOpen: ctx.params.maxOpen,
+    request: () => requestThroughPath(ctx, identity(ctx), 'further grant while one is open'),
+    firstOpen: () => stillOpen(ctx, first),
+    release: (token) => revokeNow(ctx, token),
+    describe: (token) => ({ accessor: token.accessor }),
+  };
 }
 
 export const breakGlassSource: GrantSource<BreakGlassParams, VaultClient> = {
@@ -328,7 +293,8 @@ export const breakGlassSource: GrantSource<BreakGlassParams, VaultClient> = {
   },
 
   // Before the first grant ends: a further emergency request while it is open.
-  afterUse: (ctx, grant) => askWhileOpen(ctx, grant),
+  // Asked after the first use, so it never delays it.
+  afterUse: (ctx, grant) => askWhileOpen(ctx, grant, furtherGrants(ctx)),
 
   async end(ctx, _grant, mode) {
     if (mode !== 'revoke') return;
