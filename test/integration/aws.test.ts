@@ -42,6 +42,12 @@ describe('what the AWS results say beyond their verdicts', () => {
     expect(expiry.checks.find((c) => c.name === 'reuse-denied')?.detail).toMatch(/still usable \d+ ms after the end/);
   });
 
+  test('every scenario declares its audit trail not evidenced on the emulator, which keeps no CloudTrail', () => {
+    for (const r of conformance.run().results.values()) {
+      expect(r.evidence.some((e) => e.data?.notEvidenced === 'audit-trail' && /the embedded emulator keeps no CloudTrail/.test(e.event)), r.id).toBe(true);
+    }
+  });
+
   test("a deleted key's revocation latency, polled through IAM's eventual consistency, lands in the metrics", () => {
     const key = result('iam-temporary-access-key');
     expect(key.metrics.revocationLatencyMs).toEqual(expect.any(Number));

@@ -151,6 +151,13 @@ export const s3ObjectPoint: PointOfUse<Params, AwsClient> = {
 
   async setup(ctx) {
     await registerBrokerSecrets(ctx);
+    // A visible gap per control (reports/writers/summary.ts) rather than silence.
+    ctx.evidence.record(
+      ctx.connection.mode === 'external'
+        ? "audit-trail not evidenced on this target: jitc does not read the account's CloudTrail; its event history (LookupEvents by the grant's access key id) holds the issue, use and end an auditor asks for"
+        : 'audit-trail not evidenced on this target: the embedded emulator keeps no CloudTrail',
+      { notEvidenced: 'audit-trail' },
+    );
     const existing = ctx.params.existing;
     if (existing) {
       ctx.state.set(OBJECT, objectOf(existing.objectArn));
