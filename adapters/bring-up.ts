@@ -120,6 +120,29 @@ async function bringUpOne(adapter: Adapter, mode: TargetMode, options: TargetOpt
     const connection = await provisioning.connect(provisionOptions(join(tmpdir(), `jitc-${adapter.name}-unused`)));
     return { connection, stop: async () => undefined };
   }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startInWorkDir(adapter, provisioning, provisionOptions, options);
+    } catch (error) {
+      // A port found free is only free until the server binds it, which for a JVM is seconds later:
+      // on a busy machine another server may take it first. That is no fault of the target: try
+      // again with new ports, a bounded number of times.
+      if (attempt >= PORT_RACE_ATTEMPTS || !PORT_TAKEN.test(error instanceof Error ? error.message : String(error))) throw error;
+      options.log(`${adapter.name}: a port it was given was taken before it could bind it; starting it again on new ports`);
+    }
+  }
+}
+
+/** How a local server says a port it was told to listen on is already in use (every server jitc starts, Quarkus included). */
+const PORT_TAKEN = /address already in use|EADDRINUSE|port\(s\) already bound/i;
+const PORT_RACE_ATTEMPTS = 3;
+
+async function startInWorkDir(
+  adapter: Adapter,
+  provisioning: { start(options: ProvisionOptions): Promise<StartedTarget> },
+  provisionOptions: (workDir: string) => ProvisionOptions,
+  options: TargetOptions,
+): Promise<StartedTarget> {
   options.signal?.throwIfAborted();
   // Made only for a target that is started, and removed with it whatever happens: a run leaves nothing in the temporary directory.
   const workDir = mkdtempSync(join(tmpdir(), `jitc-${adapter.name}-`));

@@ -122,7 +122,7 @@ describe('a full run of every suite on the local targets, with the HTML report',
     expect([0, 2], run.result.stdout + run.result.stderr).toContain(run.result.code);
     expect(run.results.filter((r) => r.verdict === 'fail').map((r) => r.id)).toEqual([]);
     // Every suite with built-in scenarios ran.
-    expect(new Set(run.results.map((r) => r.adapter))).toEqual(new Set(readdirSync(BUILTIN_DIR)));
+    expect(new Set(run.results.map((r) => r.adapter)), run.result.stdout + run.result.stderr).toEqual(new Set(readdirSync(BUILTIN_DIR)));
     expect(run.results.length).toBeGreaterThanOrEqual(20);
     // At least the target's admin credential and one credential the scenario issued or used.
     for (const r of run.results) expect(r.secretFingerprints.length, `${r.adapter}/${r.id}`).toBeGreaterThanOrEqual(2);
