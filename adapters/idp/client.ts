@@ -58,7 +58,8 @@ export async function postForm(url: string, form: Record<string, string>, option
   if (options.basic) headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(options.basic.user)}:${encodeURIComponent(options.basic.password)}`).toString('base64')}`;
   // The server closes the connection after answering: the next probe cannot ride on this one.
   if (options.fresh) headers.connection = 'close';
-  return fetch(url, { method: 'POST', headers, body: new URLSearchParams(form).toString(), signal: AbortSignal.timeout(TIMEOUT_MS) });
+  // A probe's unanswered question is an unknown answer soon; a step of the lifecycle waits as long as an admin call, since a Keycloak busy making realms answers its token endpoint late too.
+  return fetch(url, { method: 'POST', headers, body: new URLSearchParams(form).toString(), signal: AbortSignal.timeout(options.fresh ? TIMEOUT_MS : ADMIN_TIMEOUT_MS) });
 }
 
 export const tokenEndpoint = (base: string, realm: string): string => `${base}/realms/${encodeURIComponent(realm)}/protocol/openid-connect/token`;
