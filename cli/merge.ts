@@ -63,6 +63,9 @@ export async function mergeCommand(dirs: string[], flags: MergeFlags): Promise<n
       for (const { result, file } of s.results) copyInto(s.dir, file, out.staging, `evidence/${result.adapter}.${result.id}.json`);
     }
     const results = readEvidence(out.staging);
+    // A scenario one source left out and another ran is run; one left out everywhere stays in sight.
+    const ran = new Set(results.map((r) => `${r.adapter}/${r.id}`));
+    const leftOut = new Map(sources.flatMap((s) => s.leftOut).filter((l) => !ran.has(`${l.adapter}/${l.id}`)).map((l) => [`${l.adapter}/${l.id}`, l] as const));
     const summary = await finishRun(
       out,
       results,
@@ -74,6 +77,7 @@ export async function mergeCommand(dirs: string[], flags: MergeFlags): Promise<n
         doubtful: sources.some((s) => s.doubtful),
         shards: runIds,
         merged: sources.map(mergedSource),
+        leftOut: [...leftOut.values()],
       },
       { outDir, ...(flags.html ? { html: { title: `jitc merged run ${runId}` } } : {}), signKey: flags.signKey, metricsFile: metrics, history, command: 'merge', log },
     );

@@ -17,6 +17,7 @@ import { parseGateRule, type GateRule } from '../reports/gate.ts';
 import { OutputDir } from '../reports/outputs/out-dir.ts';
 import { planDigest } from '../reports/outputs/shards.ts';
 import { closingLine, renderTable } from '../reports/writers/terminal.ts';
+import type { LeftOut } from '../reports/writers/summary.ts';
 import { loadWaivers, type Waiver } from '../reports/waivers.ts';
 import { inSuites, loadAdapters, suitedAdapters } from '../adapters/registry.ts';
 import { loadBuiltinScenarios, loadScenarioFile } from '../scenarios/load.ts';
@@ -139,6 +140,8 @@ interface Plan {
   sections: Record<string, Record<string, unknown>>;
   /** What the engineer should know about the selection, printed with the run's header. */
   notes: string[];
+  /** Scenarios the selection held that the run leaves out, and why: recorded in summary.json and summary.md. */
+  leftOut: LeftOut[];
 }
 
 function parseShard(text: string | undefined): Plan['shard'] {
@@ -191,6 +194,10 @@ async function plan(flags: RunFlags, log: (l: string) => void): Promise<Plan> {
       : []),
     ...unnamedOut.map(({ scenarios: left, adapter }) => `left out, granted through ${adapter.name}, an external target nobody named (${adapter.targets.external?.howToConfigure ?? `a ${adapter.name}: section of the config file`}): ${left.map((s) => `${s.adapter}/${s.id}`).join(', ')}`),
   ];
+  const leftOutWhy = [
+    ...breakGlassOut.map((s) => ({ adapter: s.adapter, id: s.id, why: `a break-glass scenario, left out in ${flags.continuous ? 'continuous mode' : `a run against ${mode} targets`} unless --break-glass is given or it is named with --scenario` })),
+    ...unnamedOut.flatMap(({ scenarios: left, adapter }) => left.map((s) => ({ adapter: s.adapter, id: s.id, why: `granted through ${adapter.name}, an external target nobody named` }))),
+  ];
   const leftOut = new Set([...breakGlassOut, ...unnamedOut.flatMap((u) => u.scenarios)]);
   if (selected.length > 0 && extra.length === 0 && selected.every((s) => leftOut.has(s)) && unnamedOut.length > 0) {
     throw new InputError(`--target external: every scenario selected is granted through a target nobody named (${unnamedOut.map((u) => `${u.adapter.name}: ${u.adapter.targets.external?.howToConfigure ?? 'name it in the config file'}`).join('; ')})`);
@@ -223,6 +230,7 @@ async function plan(flags: RunFlags, log: (l: string) => void): Promise<Plan> {
     metricsFile: flags.metrics ? metricsFile(resolve(flags.metrics), '--metrics') : undefined,
     sections: adapterSections(config, adapters.map((a) => a.name)),
     notes,
+    leftOut: leftOutWhy,
   };
 }
 
@@ -378,6 +386,7 @@ async function runClaimed(flags: RunFlags, p: Plan, history: string, out: Output
       waivers: p.waivers,
       gate: p.gate,
       doubtful: interrupted !== undefined || reporter.problems.length > 0,
+      leftOut: p.leftOut,
       // Each shard records the whole plan it is part of, so merge can tell a complete set of shards.
       ...(p.shard ? { shard: { index: p.shard.index, count: p.shard.count, planned: wholePlan, plan: planDigest(wholePlan) } } : {}),
     },

@@ -11,7 +11,7 @@ import { applyGate, describeRule, type GateRule } from '../gate.ts';
 import { renderJunit } from '../writers/junit.ts';
 import { renderMarkdown } from '../writers/markdown.ts';
 import { writeAssessmentResults } from '../writers/oscal.ts';
-import { buildSummary, type MergedSource, type ShardRecord, type Summary } from '../writers/summary.ts';
+import { buildSummary, type LeftOut, type MergedSource, type ShardRecord, type Summary } from '../writers/summary.ts';
 import { applyWaivers, type Waiver } from '../waivers.ts';
 
 export function evidenceDir(outDir: string): string {
@@ -37,6 +37,8 @@ export interface ReportOptions {
   shards?: string[];
   shard?: ShardRecord;
   merged?: MergedSource[];
+  /** What the selection held and the run did not run, and why. */
+  leftOut?: LeftOut[];
 }
 
 export function writeRunReports(outDir: string, results: ScenarioResult[], options: ReportOptions): Summary {
@@ -48,6 +50,7 @@ export function writeRunReports(outDir: string, results: ScenarioResult[], optio
   if (options.shards) summary.shards = options.shards;
   if (options.shard) summary.shard = options.shard;
   if (options.merged) summary.merged = options.merged;
+  if (options.leftOut && options.leftOut.length > 0) summary.leftOut = options.leftOut;
   // A run that tested nothing is not conformant; only one shard of a sharded run may be empty.
   const nothingTested = results.length === 0 && !options.shard;
   summary.exitCode = options.doubtful || nothingTested ? (Math.max(gate.exitCode, 2) as 2) : gate.exitCode;

@@ -13,7 +13,7 @@ import { worstOf } from '../../scenarios/verdict.ts';
 import { isEvidencePath, verifyRun } from '../ledger/ledger.ts';
 import type { Manifest } from '../ledger/manifest.ts';
 import { checkShardSets } from './shards.ts';
-import type { MergedSource, ShardRecord } from '../writers/summary.ts';
+import type { LeftOut, MergedSource, ShardRecord } from '../writers/summary.ts';
 import { InputError } from '../../scenarios/input.ts';
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -24,6 +24,7 @@ const summaryShape = z.object({
   startedAt: z.string(),
   doubtful: z.boolean(),
   shard: z.object({ index: z.number().int().min(1), count: z.number().int().min(1), planned: z.array(z.string()), plan: hex64 }).refine((s) => s.index <= s.count, 'index above count').optional(),
+  leftOut: z.array(z.strictObject({ adapter: z.string().min(1), id: z.string().min(1), why: z.string().min(1) })).optional(),
 });
 
 /** The fields every report writer reads from an evidence file; the rest is carried as it is. */
@@ -51,6 +52,8 @@ export interface MergeSource {
   startedAt: string;
   doubtful: boolean;
   shard: ShardRecord | undefined;
+  /** What the source's run left out of its selection, and why. */
+  leftOut: LeftOut[];
   manifest: Manifest;
   results: { result: ScenarioResult; file: string }[];
   /** allure-results/… paths the manifest lists. */
@@ -109,6 +112,7 @@ export function loadMergeSource(dir: string): MergeSource {
     startedAt: s.startedAt,
     doubtful: s.doubtful,
     shard: s.shard,
+    leftOut: s.leftOut ?? [],
     manifest,
     results,
     allure: manifest.files.map((f) => f.path).filter((p) => p.startsWith('allure-results/')),

@@ -106,6 +106,10 @@ export function renderMarkdown(summary: Summary): string {
       ...scenarioTable(breakGlass),
     );
   }
+  if (summary.leftOut && summary.leftOut.length > 0) {
+    lines.push('', '### Not run', '', 'Selected, but not run by this run: neither pass nor fail, and no evidence for their controls.', '');
+    for (const l of summary.leftOut) lines.push(`- \`${l.adapter}/${l.id}\`: ${cell(l.why)}`);
+  }
   if (summary.waivers.applied.length + summary.waivers.expired.length + summary.waivers.unused.length > 0) {
     lines.push('', '### Waivers', '');
     for (const w of summary.waivers.applied) lines.push(`- \`${w.waiver}\` in force for \`${w.scenario}\``);

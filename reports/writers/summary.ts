@@ -46,8 +46,20 @@ export interface Summary {
     evidence: string;
   }[];
   waivers: WaiverReport;
+  /**
+   * Scenarios the selection held that this run did not run, each with why (a break-glass path not
+   * opted into, a grant source on an external target nobody named): not run is neither pass nor
+   * fail, and an auditor must see it beside what was.
+   */
+  leftOut?: LeftOut[];
   /** The gate policy in force and what it made of the failures (all failures gate without rules). */
   gate: { rules: string[]; gating: string[]; tolerated: string[] };
+}
+
+export interface LeftOut {
+  adapter: string;
+  id: string;
+  why: string;
 }
 
 export interface NotEvidenced {

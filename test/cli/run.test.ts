@@ -88,6 +88,14 @@ describe('jitc run against an external OpenBao', () => {
     expect(result.code, result.stdout + result.stderr).toBe(0);
     // Only a Vault is named: the scenario granted through the identity provider is left out, and said so.
     expect(result.stdout + result.stderr).toMatch(/left out, granted through idp, an external target nobody named \(set KEYCLOAK_URL[^)]*\): vault\/federated-into-vault/);
+    // What was not run is kept where an auditor reads the run, not only on the terminal.
+    const leftOut = summaryOf(out).leftOut ?? [];
+    expect(leftOut).toContainEqual({ adapter: 'vault', id: 'federated-into-vault', why: 'granted through idp, an external target nobody named' });
+    expect(leftOut.find((l) => l.id === 'break-glass-token')?.why).toMatch(/^a break-glass scenario, left out in a run against external targets/);
+    expect(readFileSync(join(out, 'summary.md'), 'utf8')).toMatch(/### Not run[\s\S]*`vault\/federated-into-vault`: granted through idp/);
+    const merged = jitc(['merge', out, '--out', join(scratch, 'external-merged')]);
+    expect(merged.code, merged.stderr).toBe(0);
+    expect(summaryOf(join(scratch, 'external-merged')).leftOut).toEqual(leftOut);
     const secrets = bao.issuedSecrets();
     // The root token, and for each scenario at least a requester and a JIT credential.
     expect(secrets.length).toBeGreaterThan(14);
