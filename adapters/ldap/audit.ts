@@ -58,10 +58,11 @@ export interface AuditRecord {
 const ATTACHED_MODS = /^(member|objectClass|entryTtl|entryExpireTimestamp):/i;
 const FIELDS = ['reqStart', 'reqType', 'reqDN', 'reqAuthzID', 'reqResult', 'reqMod'];
 /**
- * How far back the newest record is looked for: a minute first, so a busy directory's log is not
- * read whole; ten when that finds nothing, for a directory clock behind this machine's.
+ * How far back the newest record is looked for: two seconds first, so what a busy directory logs
+ * (other writers, other scenarios at once) is read for two seconds only, not a minute; a minute,
+ * then ten, when that finds nothing, for a quiet directory or a directory clock behind this machine's.
  */
-const LOOKBACKS_MS = [60_000, 10 * 60_000];
+const LOOKBACKS_MS = [2_000, 60_000, 10 * 60_000];
 const LOOKBACK_MS = LOOKBACKS_MS.at(-1) ?? 0;
 
 function toGeneralizedTime(date: Date): string {

@@ -34,41 +34,69 @@ function protectedDns(client: LdapClient): Set<string> {
   return new Set([baseDn, grantGroupDn, boundGrantGroupDn, breakGlassGroupDn, breakGlassOperatorsDn, resourceDn, accountsDn, groupsDn, dnGrantedDn, unauditedDn, selfServiceDn].flatMap((dn) => (dn ? [dn.toLowerCase()] : [])));
 }
 
+/** The layout's own groups: where a grant puts a member, and where a value left dangling by an expired entry stays. */
+function layoutGroups(client: LdapClient): string[] {
+  const { grantGroupDn, boundGrantGroupDn, breakGlassGroupDn, breakGlassOperatorsDn } = client.layout;
+  return [grantGroupDn, boundGrantGroupDn, breakGlassGroupDn, breakGlassOperatorsDn].flatMap((dn) => (dn ? [dn] : []));
+}
+
+/**
+ * What a sweep reads for member values: a run's or every run's (`jitc cleanup`) reads every group
+ * under the scenario bases; one scenario's teardown (`names` given: the entries it named, and its
+ * entries still there) reads the layout's groups and the groups listing one of those names, so its
+ * cost does not grow with how many groups the directory holds.
+ */
+type GroupScope = { every: true } | { names: readonly string[] };
+
 /** `spare`: entries that match but are left in place (their member values are still removed). */
-async function sweep(client: LdapClient, filterPrefix: string, matches: Matcher, spare: Matcher = () => false): Promise<CleanupReport> {
+async function sweep(client: LdapClient, filterPrefix: string, matches: Matcher, spare: Matcher = () => false, scope: GroupScope = { every: true }): Promise<CleanupReport> {
   const report: CleanupReport = { removed: [], failed: [] };
   const keep = protectedDns(client);
   const ad = client.settings.flavour === 'active-directory';
 
+  const entries = new Set<string>();
+  const found = new Set<string>();
+  for (const base of scenarioBases(client)) {
+    try {
+      const result = await client.admin.search(base, { scope: 'sub', filter: `(cn=${escapeFilterValue(filterPrefix)}*)`, attributes: ['1.1'] });
+      for (const entry of result.searchEntries) {
+        if (!matches(entry.dn)) continue;
+        found.add(entry.dn);
+        if (!keep.has(entry.dn.toLowerCase()) && !spare(entry.dn)) entries.add(entry.dn);
+      }
+    } catch (error) {
+      if (!isNotFound(error)) report.failed.push(`search ${base}: ${ldapErrorText(error)}`);
+    }
+  }
+
   // Membership values first, so no group keeps granting through a name about to disappear.
   const groups = new Map<string, string[]>();
-  const readGroups = async (base: string, scope: 'base' | 'sub'): Promise<void> => {
+  const readGroups = async (base: string, scope: 'base' | 'sub', filter: string): Promise<void> => {
     try {
-      const result = await client.admin.use((c: Client) =>
-        c.search(base, { scope, filter: `(objectClass=${escapeFilterValue(client.layout.groupObjectClass)})`, attributes: ['member'] }, ad ? [new LinkTtlControl()] : undefined),
-      );
+      const result = await client.admin.use((c: Client) => c.search(base, { scope, filter, attributes: ['member'] }, ad ? [new LinkTtlControl()] : undefined));
       for (const entry of result.searchEntries) groups.set(entry.dn, values(entry, 'member').map((v) => parseLinkValue(v).dn));
     } catch (error) {
       if (!isNotFound(error)) report.failed.push(`read groups under ${base}: ${ldapErrorText(error)}`);
     }
   };
-  await readGroups(client.layout.grantGroupDn, 'base');
-  for (const base of scenarioBases(client)) await readGroups(base, 'sub');
+  const isGroup = `(objectClass=${escapeFilterValue(client.layout.groupObjectClass)})`;
+  if ('every' in scope) {
+    await readGroups(client.layout.grantGroupDn, 'base', isGroup);
+    for (const base of scenarioBases(client)) await readGroups(base, 'sub', isGroup);
+  } else {
+    for (const group of layoutGroups(client)) await readGroups(group, 'base', isGroup);
+    const names = [...new Set([...scope.names, ...found].map((dn) => dn.toLowerCase()))];
+    if (names.length > 0) {
+      const listing = `(&${isGroup}(|${names.map((dn) => `(member=${escapeFilterValue(dn)})`).join('')}))`;
+      for (const base of scenarioBases(client)) await readGroups(base, 'sub', listing);
+    }
+  }
   for (const [group, members] of groups) {
     // A group of our own is deleted below, members and all.
     if (matches(group) && !keep.has(group.toLowerCase()) && !spare(group)) continue;
     if (members.some(matches)) await removeMembers(client, group, members, matches, report);
   }
 
-  const entries = new Set<string>();
-  for (const base of scenarioBases(client)) {
-    try {
-      const result = await client.admin.search(base, { scope: 'sub', filter: `(cn=${escapeFilterValue(filterPrefix)}*)`, attributes: ['1.1'] });
-      for (const entry of result.searchEntries) if (matches(entry.dn) && !keep.has(entry.dn.toLowerCase()) && !spare(entry.dn)) entries.add(entry.dn);
-    } catch (error) {
-      if (!isNotFound(error)) report.failed.push(`search ${base}: ${ldapErrorText(error)}`);
-    }
-  }
   // Deepest first: a parent cannot be deleted before its children.
   const ordered = [...entries].sort((a, b) => b.split(',').length - a.split(',').length);
   for (const dn of ordered) {
@@ -119,11 +147,13 @@ async function removeMembers(client: LdapClient, group: string, members: string[
 /**
  * Everything carrying exactly this scenario prefix (`<prefix>.<role>`), except the entries named
  * in `keep`: one half's teardown leaves the other half's identity to that half. Membership values
- * pointing at a kept entry still go: a membership is a grant, whoever holds it.
+ * pointing at a kept entry still go: a membership is a grant, whoever holds it. `named`: every
+ * entry the scenario named, gone or not, so a value pointing at one the directory already expired
+ * is found too.
  */
-export function sweepPrefix(client: LdapClient, prefix: string, keep: readonly string[] = []): Promise<CleanupReport> {
+export function sweepPrefix(client: LdapClient, prefix: string, keep: readonly string[] = [], named: readonly string[] = []): Promise<CleanupReport> {
   const kept = new Set(keep.map((dn) => dn.toLowerCase()));
-  return sweep(client, prefix, (dn) => carriesPrefix(dn, prefix), (dn) => kept.has(dn.toLowerCase()));
+  return sweep(client, prefix, (dn) => carriesPrefix(dn, prefix), (dn) => kept.has(dn.toLowerCase()), { names: named });
 }
 
 /** `jitc cleanup`: what a run (or every jitc run) left in the directory. */

@@ -59,52 +59,115 @@ async function membersOf(client: LdapClient, dn: string): Promise<LinkValue[] | 
   }
 }
 
-/** Every member chain from `root`, depth-first, cycles cut. */
-export async function memberPaths(client: LdapClient, root: string): Promise<string[][]> {
-  return (await memberLinkPaths(client, root)).map((chain) => chain.map((link) => link.dn));
+/**
+ * Groups that list `dn` as a member, in every scenario base: one indexed search per base, whatever
+ * else the directory holds. (Walking down from a group instead reads every member it has, one
+ * lookup each: a production group of thousands costs thousands of requests per scenario.)
+ */
+async function groupsListing(client: LdapClient, dn: string): Promise<string[]> {
+  const ad = client.settings.flavour === 'active-directory';
+  const found = new Map<string, string>();
+  const filter = `(&(objectClass=${escapeFilterValue(client.layout.groupObjectClass)})(member=${escapeFilterValue(dn)}))`;
+  for (const base of scenarioBases(client)) {
+    try {
+      const result = await client.admin.use((c: Client) => c.search(base, { scope: 'sub', filter, attributes: ['1.1'] }, ad ? [new LinkTtlControl()] : undefined));
+      for (const entry of result.searchEntries) found.set(entry.dn.toLowerCase(), entry.dn);
+    } catch (error) {
+      const answer = describeLdapError(error);
+      if (answer.kind === 'result' && answer.code === 32) continue;
+      throw error;
+    }
+  }
+  return [...found.values()];
 }
 
 /**
- * Every member chain from `root` as its links: each element after the root carries the TTL its
- * member value states (an Active Directory expiring link), null for a plain value.
+ * Every member chain from `root` down to `dn`, found by climbing from `dn` through the groups that
+ * list it (cycles cut, at most MAX_DEPTH links). Each link after the root carries the TTL its
+ * member value states (an Active Directory expiring link, read from the group above it), null for a
+ * plain value.
  */
-export async function memberLinkPaths(client: LdapClient, root: string): Promise<LinkValue[][]> {
-  const paths: LinkValue[][] = [];
-  const cache = new Map<string, Promise<LinkValue[] | null>>();
-  const lookup = (dn: string): Promise<LinkValue[] | null> => {
-    const key = dn.toLowerCase();
-    let hit = cache.get(key);
+export async function chainsTo(client: LdapClient, root: string, dn: string): Promise<LinkValue[][]> {
+  const chains: string[][] = [];
+  const parents = new Map<string, Promise<string[]>>();
+  const listing = (member: string): Promise<string[]> => {
+    const key = member.toLowerCase();
+    let hit = parents.get(key);
     if (!hit) {
-      hit = membersOf(client, dn);
-      cache.set(key, hit);
+      hit = groupsListing(client, member);
+      parents.set(key, hit);
     }
     return hit;
   };
-  const walk = async (chain: LinkValue[]): Promise<void> => {
-    const head = chain[chain.length - 1] as LinkValue;
-    const members = await lookup(head.dn);
+  // `upward` runs from dn to the group reached so far.
+  const climb = async (upward: string[]): Promise<void> => {
+    const head = upward[upward.length - 1] as string;
+    if (upward.length > 1 && head.toLowerCase() === root.toLowerCase()) {
+      chains.push([...upward].reverse());
+      return;
+    }
+    if (upward.length > MAX_DEPTH) return;
+    for (const group of await listing(head)) {
+      if (upward.some((d) => d.toLowerCase() === group.toLowerCase())) continue;
+      await climb([...upward, group]);
+    }
+  };
+  if (dn.toLowerCase() !== root.toLowerCase()) await climb([dn]);
+  return Promise.all(chains.map((chain) => withLinkTtls(client, chain)));
+}
+
+/** A chain's links with the TTL each member value states; only Active Directory states one, so only there is each group read. */
+async function withLinkTtls(client: LdapClient, chain: string[]): Promise<LinkValue[]> {
+  if (client.settings.flavour !== 'active-directory') return chain.map((dn) => ({ dn, ttlSeconds: null }));
+  const links: LinkValue[] = [{ dn: chain[0] as string, ttlSeconds: null }];
+  for (let i = 1; i < chain.length; i++) {
+    const member = chain[i] as string;
+    const stated = (await membersOf(client, chain[i - 1] as string))?.find((m) => m.dn.toLowerCase() === member.toLowerCase());
+    links.push({ dn: member, ttlSeconds: stated?.ttlSeconds ?? null });
+  }
+  return links;
+}
+
+/** Every member chain from `root`, depth-first, cycles cut: for a group the scenario made, whose members are its own. */
+async function memberPaths(client: LdapClient, root: string): Promise<string[][]> {
+  const paths: string[][] = [];
+  const walk = async (chain: string[]): Promise<void> => {
+    const head = chain[chain.length - 1] as string;
+    const members = await membersOf(client, head);
     if (!members || chain.length > MAX_DEPTH) return;
     for (const member of members) {
       if (member.dn.toLowerCase() === client.layout.emptyMember.toLowerCase()) continue;
-      if (chain.some((link) => link.dn.toLowerCase() === member.dn.toLowerCase())) continue;
-      const next = [...chain, member];
+      if (chain.some((dn) => dn.toLowerCase() === member.dn.toLowerCase())) continue;
+      const next = [...chain, member.dn];
       paths.push(next);
       await walk(next);
     }
   };
-  await walk([{ dn: root, ttlSeconds: null }]);
+  await walk([root]);
   return paths;
 }
 
 /**
  * Paths into `grantGroup` that involve something carrying the prefix, and (for an existing
  * requester, which carries no prefix) every path ending at `reaching`, as `path` entitlements.
+ * Found from the scenario's own entries up, and from its own groups down: never by reading the
+ * grant group's other members, however many it has.
  */
 export async function pathEntitlements(client: LdapClient, grantGroup: string, prefix: string, reaching?: string): Promise<string[]> {
-  const paths = await memberPaths(client, grantGroup);
+  const paths = new Map<string, string[]>();
+  const add = (chain: string[]): void => void paths.set(chain.join('\n').toLowerCase(), chain);
+  for (const own of await prefixedEntries(client, prefix)) {
+    for (const chain of await chainsTo(client, grantGroup, own)) {
+      const dns = chain.map((link) => link.dn);
+      add(dns);
+      // Below one of the scenario's own groups: everything it holds reaches the grant group through it.
+      for (const below of await memberPaths(client, own)) add([...dns, ...below.slice(1)]);
+    }
+  }
+  if (reaching !== undefined) for (const chain of await chainsTo(client, grantGroup, reaching)) add(chain.map((link) => link.dn));
   const ours = (chain: string[]): boolean =>
     chain.slice(1).some((dn) => carriesPrefix(dn, prefix)) || (reaching !== undefined && chain[chain.length - 1]?.toLowerCase() === reaching.toLowerCase());
-  return paths.filter(ours).map((chain) => `path ${chain.join(' <- ')}`);
+  return [...paths.values()].filter(ours).map((chain) => `path ${chain.join(' <- ')}`);
 }
 
 /** Entries carrying the prefix, but for those in `except` (another half's), as `entry` entitlements. */

@@ -65,8 +65,14 @@ export function brokenSubtree(client: LdapClient, which: 'unaudited' | 'self-ser
   return dn;
 }
 
+/** Where each half keeps the names it gave, for its teardown to find values pointing at them after the entries are gone. */
+const NAMED = 'ldapNamed';
+
 export function named(ctx: LdapContext, suffix: string, base: string): string {
-  return `cn=${escapeRdnValue(scenarioName(ctx.prefix, suffix))},${base}`;
+  const dn = `cn=${escapeRdnValue(scenarioName(ctx.prefix, suffix))},${base}`;
+  const names = (ctx.state.get(NAMED) as Set<string> | undefined) ?? new Set<string>();
+  ctx.state.set(NAMED, names.add(dn));
+  return dn;
 }
 
 /** A password attribute as the directory wants it: hashed userPassword, or AD's unicodePwd. */
@@ -148,7 +154,7 @@ export async function lifetimeOf(client: LdapClient, dn: string): Promise<EntryL
  * entries named in `keep` (another half's, removed by that half's own teardown).
  */
 export async function removeScenario(ctx: LdapContext, keep: readonly string[] = []): Promise<string[]> {
-  const report = await sweepPrefix(ctx.client, ctx.prefix, keep);
+  const report = await sweepPrefix(ctx.client, ctx.prefix, keep, [...((ctx.state.get(NAMED) as Set<string> | undefined) ?? [])]);
   if (report.failed.length > 0) throw new Error(`could not remove: ${report.failed.join('; ')}`);
   return report.removed;
 }

@@ -14,8 +14,8 @@
  */
 import type { CredentialFacts } from '../contract.ts';
 import type { LdapClient } from './client.ts';
-import { memberLinkPaths } from './entitlements.ts';
-import { type EntryLifetime, lifetimeOf, sameDn } from './fixtures.ts';
+import { chainsTo } from './entitlements.ts';
+import { type EntryLifetime, lifetimeOf } from './fixtures.ts';
 import { describeLdapError } from './probes.ts';
 
 /** One membership path from the grant group down to the DN, and what ends it. */
@@ -100,7 +100,7 @@ export async function readReach(client: LdapClient, grantGroup: string, dn: stri
     }
     return hit;
   };
-  const chains = (await memberLinkPaths(client, grantGroup)).filter((chain) => sameDn(chain[chain.length - 1]?.dn ?? '', dn));
+  const chains = await chainsTo(client, grantGroup, dn);
   const paths: PathLifetime[] = [];
   const dynamicEntries = new Set<string>();
   const groups = new Set<string>([grantGroup]);

@@ -1,9 +1,12 @@
 /**
  * A loopback TCP relay in front of a target that counts the connections it accepts: one per probe
  * shows a new connection each time, fewer shows a pooled socket. Several relays stand for several
- * nodes of one target.
+ * nodes of one target. A tap sees every byte each way, per connection, to count what crosses it.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+
+/** Bytes crossing the relay: which side sent them, on which accepted connection (numbered from 1). */
+export type RelayTap = (from: 'client' | 'server', connection: number, chunk: Buffer) => void;
 
 export class CountingRelay {
   accepted = 0;
@@ -12,10 +15,14 @@ export class CountingRelay {
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
 
-  constructor(targetPort: number) {
+  constructor(targetPort: number, tap?: RelayTap) {
     this.#server = createServer((client) => {
-      this.accepted++;
+      const connection = ++this.accepted;
       const upstream = createConnection({ host: '127.0.0.1', port: targetPort });
+      if (tap) {
+        client.on('data', (chunk: Buffer) => tap('client', connection, chunk));
+        upstream.on('data', (chunk: Buffer) => tap('server', connection, chunk));
+      }
       for (const s of [client, upstream]) {
         this.#sockets.add(s);
         s.on('close', () => this.#sockets.delete(s));
