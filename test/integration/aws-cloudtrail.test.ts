@@ -7,7 +7,8 @@
  * hold. What is tested is jitc's reading of that format from an S3 bucket, not a real account.
  *
  * With the complete trail the check passes; with the end left out it fails naming the end; with
- * records of another key it fails; with no bucket to read it is inconclusive.
+ * records of another key it fails; with nothing delivered after the residue read, or no bucket to
+ * read, it is inconclusive.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -70,7 +71,7 @@ interface Seen {
   endedAt?: string;
 }
 
-type Trail = 'complete' | 'without end' | 'of another key';
+type Trail = 'complete' | 'without end' | 'of another key' | 'delivered only up to the use';
 
 const second = (ms: number | string): string => new Date(Math.floor(new Date(ms).getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 const pad = (n: number): string => String(n).padStart(2, '0');
@@ -119,9 +120,9 @@ function trailRecords(seen: Seen, trail: Trail): unknown[] {
   return [
     record('iam.amazonaws.com', 'CreateAccessKey', issuedAt, adminKey, { userName: worker }, { accessKey: { accessKeyId: key, status: 'Active', userName: worker } }, 'Management'),
     record('s3.amazonaws.com', 'GetObject', usedAt, key, { bucketName: object.bucket, Host: 'localhost', key: object.key }, null, 'Data'),
-    ...(trail === 'without end' ? [] : [record('iam.amazonaws.com', 'DeleteAccessKey', endedAt, adminKey, { userName: worker, accessKeyId: key }, null, 'Management')]),
+    ...(trail === 'complete' || trail === 'of another key' ? [record('iam.amazonaws.com', 'DeleteAccessKey', endedAt, adminKey, { userName: worker, accessKeyId: key }, null, 'Management')] : []),
     // Whatever else the account did since: the trail has delivered past the scenario's end.
-    record('s3.amazonaws.com', 'ListBuckets', new Date().toISOString(), adminKey, {}, null, 'Management'),
+    ...(trail === 'delivered only up to the use' ? [] : [record('s3.amazonaws.com', 'ListBuckets', new Date().toISOString(), adminKey, {}, null, 'Management')]),
   ];
 }
 
@@ -205,6 +206,7 @@ describe("the account's own CloudTrail, read from its bucket", () => {
       ['complete', { bucket: TRAIL_BUCKET, prefix: 'complete', deliveryMinutes: 0.1 }, 'complete'],
       ['without end', { bucket: TRAIL_BUCKET, prefix: 'no-end', deliveryMinutes: 0.1 }, 'without end'],
       ['of another key', { bucket: TRAIL_BUCKET, prefix: 'other-key', deliveryMinutes: 0.1 }, 'of another key'],
+      ['late', { bucket: TRAIL_BUCKET, prefix: 'late', deliveryMinutes: 0.1 }, 'delivered only up to the use'],
       ['unreadable', { bucket: `${TRAIL_BUCKET}-absent`, deliveryMinutes: 0.1 }, undefined],
       ['not named', undefined, undefined],
     ];
@@ -231,6 +233,12 @@ describe("the account's own CloudTrail, read from its bucket", () => {
     const r = results.get('of another key')!;
     expect(auditTrail(r)?.verdict, all(r)).toBe('fail');
     expect(auditTrail(r)?.detail).toMatch(/missing from .*: issue \(no CreateAccessKey or AssumeRole answering with AKIA\w+\); use \(no GetObject/);
+  });
+
+  test('a trail that has delivered nothing made after the residue read by the bound leaves the check inconclusive, saying how long it waited', () => {
+    const r = results.get('late')!;
+    expect(auditTrail(r)?.verdict, all(r)).toBe('inconclusive');
+    expect(auditTrail(r)?.detail).toMatch(/^CloudTrail has delivered no record made after the residue was read \(.*\): waited \d+ s, up to 0\.1 min after the residue read, so these may still arrive: end \(no DeleteAccessKey/);
   });
 
   test('a bucket that cannot be read leaves the check inconclusive, saying what S3 answered', () => {
