@@ -64,7 +64,10 @@ afterAll(async () => {
 /** What the writer saw of one scenario, as the halves saw it. */
 interface Seen {
   keyId?: string;
+  /** The user the grant's records name: the access key's worker, or the task identity a policy is attached to. */
   worker?: string;
+  /** The policy a binding grant attaches; absent for a key made for the task. */
+  policyArn?: string;
   object?: { bucket: string; key: string };
   issuedAt?: string;
   usedAt?: string;
@@ -113,27 +116,37 @@ async function deliver(prefix: string, records: unknown[]): Promise<void> {
 
 /** The records the account would hold for what the writer saw; `trail` says what is left out or changed. */
 function trailRecords(seen: Seen, trail: Trail): unknown[] {
-  const { keyId, worker, object, issuedAt, usedAt, endedAt } = seen;
+  const { keyId, worker, policyArn, object, issuedAt, usedAt, endedAt } = seen;
   if (!keyId || !object || !issuedAt || !usedAt || !endedAt) throw new Error(`the writer did not see the whole grant: ${JSON.stringify(seen)}`);
   const key = trail === 'of another key' ? 'AKIAOTHERKEYEXAMPLE' : keyId;
   const adminKey = target.connection.settings.accessKeyId!;
+  const ended = trail === 'complete' || trail === 'of another key';
+  const [issue, end] = policyArn
+    ? [
+        record('iam.amazonaws.com', 'AttachUserPolicy', issuedAt, adminKey, { userName: worker, policyArn }, null, 'Management'),
+        record('iam.amazonaws.com', 'DetachUserPolicy', endedAt, adminKey, { userName: worker, policyArn }, null, 'Management'),
+      ]
+    : [
+        record('iam.amazonaws.com', 'CreateAccessKey', issuedAt, adminKey, { userName: worker }, { accessKey: { accessKeyId: key, status: 'Active', userName: worker } }, 'Management'),
+        record('iam.amazonaws.com', 'DeleteAccessKey', endedAt, adminKey, { userName: worker, accessKeyId: key }, null, 'Management'),
+      ];
   return [
-    record('iam.amazonaws.com', 'CreateAccessKey', issuedAt, adminKey, { userName: worker }, { accessKey: { accessKeyId: key, status: 'Active', userName: worker } }, 'Management'),
+    issue,
     record('s3.amazonaws.com', 'GetObject', usedAt, key, { bucketName: object.bucket, Host: 'localhost', key: object.key }, null, 'Data'),
-    ...(trail === 'complete' || trail === 'of another key' ? [record('iam.amazonaws.com', 'DeleteAccessKey', endedAt, adminKey, { userName: worker, accessKeyId: key }, null, 'Management')] : []),
+    ...(ended ? [end] : []),
     // Whatever else the account did since: the trail has delivered past the scenario's end.
     ...(trail === 'delivered only up to the use' ? [] : [record('s3.amazonaws.com', 'ListBuckets', new Date().toISOString(), adminKey, {}, null, 'Management')]),
   ];
 }
 
 /**
- * The AWS adapter with its `access-key` source and `s3-object` point wrapped: each call goes to the
+ * The AWS adapter with a grant source and the `s3-object` point wrapped: each call goes to the
  * real half unchanged; the writer only notes what it sees, and delivers the trail when the source
  * tears down (after the residue was read, before the point judges the trail at its own teardown).
  */
-function withTrailWriter(prefix: string, trail: Trail | undefined): Adapter<AwsClient> {
+function withTrailWriter(prefix: string, trail: Trail | undefined, sourceName: 'access-key' | 'policy-binding'): Adapter<AwsClient> {
   const seen: Seen = {};
-  const source = awsAdapter.grantSources['access-key'] as GrantSource<unknown, AwsClient>;
+  const source = awsAdapter.grantSources[sourceName] as GrantSource<unknown, AwsClient>;
   const point = awsAdapter.pointsOfUse['s3-object'] as PointOfUse<unknown, AwsClient>;
   const wrappedSource: GrantSource<unknown, AwsClient> = {
     ...source,
@@ -141,7 +154,8 @@ function withTrailWriter(prefix: string, trail: Trail | undefined): Adapter<AwsC
       const grant = await source.request(ctx);
       seen.keyId = keysOf(grant.credential)?.accessKeyId;
       seen.issuedAt = grant.issuedAt;
-      seen.worker = String(grant.attributes.user ?? `${ctx.prefix}.worker`);
+      seen.worker = String(grant.attributes.user);
+      if (sourceName === 'policy-binding') seen.policyArn = String(grant.attributes.policy);
       return grant;
     },
     async end(ctx, grant, mode) {
@@ -167,7 +181,7 @@ function withTrailWriter(prefix: string, trail: Trail | undefined): Adapter<AwsC
       return used;
     },
   };
-  return { ...awsAdapter, grantSources: { ...awsAdapter.grantSources, 'access-key': wrappedSource }, pointsOfUse: { ...awsAdapter.pointsOfUse, 's3-object': wrappedPoint } };
+  return { ...awsAdapter, grantSources: { ...awsAdapter.grantSources, [sourceName]: wrappedSource }, pointsOfUse: { ...awsAdapter.pointsOfUse, 's3-object': wrappedPoint } };
 }
 
 async function externalConnection(cloudTrail: Record<string, unknown> | undefined): Promise<TargetConnection> {
@@ -180,12 +194,14 @@ async function externalConnection(cloudTrail: Record<string, unknown> | undefine
   });
 }
 
-/** Run the built-in temporary access key scenario in external mode against the trail `cloudTrail` names. */
-async function runWithTrail(cloudTrail: Record<string, unknown> | undefined, trail: Trail | undefined): Promise<ScenarioResult> {
-  const [scenario] = (await loadBuiltinScenarios(['aws'])).filter((s) => s.id === 'iam-temporary-access-key');
-  if (!scenario) throw new Error('no built-in iam-temporary-access-key scenario');
+const SOURCE_OF = { 'iam-temporary-access-key': 'access-key', 'temporary-policy-binding': 'policy-binding' } as const;
+
+/** Run a built-in scenario in external mode against the trail `cloudTrail` names. */
+async function runWithTrail(cloudTrail: Record<string, unknown> | undefined, trail: Trail | undefined, id: keyof typeof SOURCE_OF = 'iam-temporary-access-key'): Promise<ScenarioResult> {
+  const [scenario] = (await loadBuiltinScenarios(['aws'])).filter((s) => s.id === id);
+  if (!scenario) throw new Error(`no built-in ${id} scenario`);
   const connection = await externalConnection(cloudTrail);
-  const adapter = withTrailWriter(String(cloudTrail?.prefix ?? ''), trail);
+  const adapter = withTrailWriter(String(cloudTrail?.prefix ?? ''), trail, SOURCE_OF[id]);
   const client = await adapter.connect(connection);
   try {
     return await runScenario(scenario, { runId: testRunId(), targets: targetsOf({ adapter, client, connection }), signal: new AbortController().signal, secrets: new SecretRegistry() });
@@ -210,7 +226,10 @@ describe("the account's own CloudTrail, read from its bucket", () => {
       ['unreadable', { bucket: `${TRAIL_BUCKET}-absent`, deliveryMinutes: 0.1 }, undefined],
       ['not named', undefined, undefined],
     ];
-    const done = await Promise.all(runs.map(async ([name, config, trail]) => [name, await runWithTrail(config, trail)] as const));
+    const done = await Promise.all([
+      ...runs.map(async ([name, config, trail]) => [name, await runWithTrail(config, trail)] as const),
+      (async () => ['binding', await runWithTrail({ bucket: TRAIL_BUCKET, prefix: 'binding', deliveryMinutes: 0.1 }, 'complete', 'temporary-policy-binding')] as const)(),
+    ]);
     for (const [name, result] of done) results.set(name, result);
   }, 180_000);
 
@@ -221,6 +240,12 @@ describe("the account's own CloudTrail, read from its bucket", () => {
     // The rest of the scenario is judged as without a trail.
     expect(r.verdict, all(r)).toBe('pass');
     expect(r.evidence.some((e) => e.data?.notEvidenced === 'audit-trail')).toBe(false);
+  });
+
+  test("a policy attached to the task identity is found by the identity's own key: AttachUserPolicy naming it, its GetObject, DetachUserPolicy of the same policy", () => {
+    const r = results.get('binding')!;
+    expect(auditTrail(r)?.verdict, all(r)).toBe('pass');
+    expect(auditTrail(r)?.detail).toMatch(/issue: AttachUserPolicy naming jitc-\w+-temporary-policy-binding\.identity at .*; use: GetObject .* signed with AKIA\w+ at .*; end: DetachUserPolicy of arn:aws:iam::\d+:policy\/jitc-/);
   });
 
   test('a trail without the DeleteAccessKey fails, naming the end as missing', () => {
