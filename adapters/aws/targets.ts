@@ -21,8 +21,38 @@ const externalConfig = z
     region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as eu-west-1').optional(),
     /** An AWS-compatible endpoint instead of the real one (a shared LocalStack, say). */
     endpoint: z.url().optional(),
+    /**
+     * The account's CloudTrail trail, read for the `audit-trail` check (cloudtrail.ts): the S3 bucket
+     * it delivers log files to, read with the admin credential (s3:ListBucket, s3:GetObject). jitc
+     * never creates or changes a trail.
+     */
+    cloudTrail: z
+      .strictObject({
+        bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'),
+        /** The trail's S3 key prefix, when it has one: its files are under <prefix>/AWSLogs/<account>/CloudTrail/. */
+        prefix: z
+          .string()
+          .min(1)
+          .transform((p) => p.replace(/^\/+|\/+$/g, ''))
+          .optional(),
+        /** How long after the grant's end its records may take to arrive in the bucket: AWS says typically 5, and up to 15. */
+        deliveryMinutes: z.number().positive().max(60).default(15),
+      })
+      .optional(),
   })
   .default({});
+
+/** The connection settings naming the trail: plain strings, as every setting is. */
+export const CLOUDTRAIL_SETTINGS = { bucket: 'cloudTrailBucket', prefix: 'cloudTrailPrefix', deliveryMinutes: 'cloudTrailDeliveryMinutes' } as const;
+
+function trailSettings(trail: z.infer<typeof externalConfig>['cloudTrail']): Record<string, string> {
+  if (!trail) return {};
+  return {
+    [CLOUDTRAIL_SETTINGS.bucket]: trail.bucket,
+    ...(trail.prefix ? { [CLOUDTRAIL_SETTINGS.prefix]: trail.prefix } : {}),
+    [CLOUDTRAIL_SETTINGS.deliveryMinutes]: String(trail.deliveryMinutes),
+  };
+}
 
 /**
  * Trust policies name the broker. A session of a role (SSO, CI) is named by its role, found on the
@@ -109,9 +139,16 @@ export const awsTargets: TargetProvisioning = {
           adapter: 'aws',
           mode: 'external',
           address: endpoint ?? `aws account ${me.account} (${region})`,
-          settings: { region, ...(endpoint ? { endpoint } : {}), account: me.account, partition: partitionOf(me.arn), brokerArn: broker },
+          settings: { region, ...(endpoint ? { endpoint } : {}), account: me.account, partition: partitionOf(me.arn), brokerArn: broker, ...trailSettings(cfg.cloudTrail) },
           secretSettings: [],
-          facts: { product: 'AWS IAM/STS', mode: 'external', account: me.account, region, broker: broker },
+          facts: {
+            product: 'AWS IAM/STS',
+            mode: 'external',
+            account: me.account,
+            region,
+            broker: broker,
+            ...(cfg.cloudTrail ? { cloudTrail: `s3://${cfg.cloudTrail.bucket}${cfg.cloudTrail.prefix ? `/${cfg.cloudTrail.prefix}` : ''}` } : {}),
+          },
         };
       } finally {
         destroyAll(c);

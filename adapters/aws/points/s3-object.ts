@@ -14,12 +14,17 @@
  * a long-term key states no expiry; a session is stated nothing about), and lets their holder try
  * what any holder of such keys may (extension/handed-keys.ts); what the holder made here is
  * removed again at teardown.
+ *
+ * Where the configuration names the account's CloudTrail bucket (external targets only), the
+ * grant's issue, use and end are looked for there as separate records, by the key the point was
+ * handed (`audit-trail`, audit-trail.ts); elsewhere that check is not evidenced.
  */
 import { randomBytes } from 'node:crypto';
 import { type BucketLocationConstraint, CreateBucketCommand, GetObjectCommand, PutBucketTaggingCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateAccessKeyCommand, CreateUserCommand, DeleteAccessKeyCommand, DeleteLoginProfileCommand } from '@aws-sdk/client-iam';
 import type { z } from 'zod';
 import type { Credential, PointOfUse, ProbeResult } from '../../contract.ts';
+import { judgeCloudTrail, markResidueRead, openCloudTrail, rememberUse } from '../audit-trail.ts';
 import { removeBucket } from '../buckets.ts';
 import type { AwsClient } from '../client.ts';
 import { type AwsContext, type AwsHolderContext, propagationParams } from '../context.ts';
@@ -89,6 +94,14 @@ async function readObject(ctx: Ctx, credential: Credential, node?: string): Prom
   }
 }
 
+/** The task identity by name and its own key, where the point knows them: a grant that binds to it hands on that key. */
+function taskIdentity(ctx: Ctx): { requester?: { userName: string; accessKeyId: string } } {
+  const own = requester(ctx);
+  if (own) return { requester: { userName: own.userName, accessKeyId: own.credential.accessKeyId } };
+  const found = ctx.state.get('existingRequester') as ExistingRequester | undefined;
+  return found?.userName ? { requester: { userName: found.userName, accessKeyId: found.credential.accessKeyId } } : {};
+}
+
 /** The point's own context as a holder's extension attempts need it: what they mint is probed here. */
 function holderContext(ctx: Ctx): AwsHolderContext {
   return { ...ctx, pointOfUse: { probe: (credential, node) => readObject(ctx, credential, node) } };
@@ -141,9 +154,11 @@ export const s3ObjectPoint: PointOfUse<Params, AwsClient> = {
   params,
   accepts: ['aws-keys'],
   offers: [OBJECT_ARN, REQUESTER_USER, REQUESTER_ARN],
-  // Every reuse handle and finding belongs to the grant source; reading the object adds no check of its own.
-  checks: () => [],
+  // Every reuse handle and finding belongs to the grant source; the point adds the account's own trail, where it is named.
+  checks: () => ['audit-trail'],
   remediation: {
+    'audit-trail':
+      "Keep a CloudTrail trail that delivers this region's management events and S3 data events (GetObject) for the task's bucket to a bucket the reviewer reads (aws.cloudTrail), and end grants with a call that names them (DeleteAccessKey, DetachUserPolicy, RemoveUserFromGroup, a revocation of the role's sessions), so issue, use and end each leave a record",
     'zero-standing-privilege':
       'Give the task identity no policy, group membership or role trust that reaches the task object: it may read it only through a grant.',
     'grant-usable': "Make the grant name this object (or its bucket for bucket actions) in its policy's Resource, and allow IAM to propagate within propagationSeconds.",
@@ -151,13 +166,8 @@ export const s3ObjectPoint: PointOfUse<Params, AwsClient> = {
 
   async setup(ctx) {
     await registerBrokerSecrets(ctx);
-    // A visible gap per control (reports/writers/summary.ts) rather than silence.
-    ctx.evidence.record(
-      ctx.connection.mode === 'external'
-        ? "audit-trail not evidenced on this target: jitc does not read the account's CloudTrail; its event history (LookupEvents by the grant's access key id) holds the issue, use and end an auditor asks for"
-        : 'audit-trail not evidenced on this target: the embedded emulator keeps no CloudTrail',
-      { notEvidenced: 'audit-trail' },
-    );
+    // Before anything is created: the trail is read from here on (or its gap is declared).
+    openCloudTrail(ctx);
     const existing = ctx.params.existing;
     if (existing) {
       ctx.state.set(OBJECT, objectOf(existing.objectArn));
@@ -184,6 +194,7 @@ export const s3ObjectPoint: PointOfUse<Params, AwsClient> = {
   // The identity is read by its name: its keys, password, policies and memberships are what reach the
   // object; and whatever a holder of handed-over keys minted here while it still reaches it.
   async entitlements(ctx) {
+    markResidueRead(ctx);
     const who = requester(ctx);
     const own = who ? await userEntitlements(ctx.client.iam, who.userName) : [];
     return [...own, ...(await mintedSessionEntitlements(holderContext(ctx)))].sort();
@@ -199,8 +210,11 @@ export const s3ObjectPoint: PointOfUse<Params, AwsClient> = {
 
   probe: (ctx, credential, node) => readObject(ctx, credential, node),
 
-  use: (ctx, credential) =>
-    untilAllowed(ctx, `first use of the ${keysOf(credential)?.sessionToken ? 'session' : 'key'}`, () => readObject(ctx, credential)),
+  async use(ctx, credential) {
+    const used = await untilAllowed(ctx, `first use of the ${keysOf(credential)?.sessionToken ? 'session' : 'key'}`, () => readObject(ctx, credential));
+    rememberUse(ctx, keysOf(credential), used.outcome === 'allowed');
+    return used;
+  },
 
   async inspect(ctx, credential) {
     const keys = keysOf(credential);
@@ -215,6 +229,12 @@ export const s3ObjectPoint: PointOfUse<Params, AwsClient> = {
   },
 
   async teardown(ctx) {
+    // The residue was read: the grant's end, if it came, is in the past, and the trail is judged first.
+    try {
+      await judgeCloudTrail(ctx, { object: ctx.state.has(OBJECT) ? taskObject(ctx) : { bucket: '', key: '' }, ...taskIdentity(ctx) });
+    } catch (error) {
+      ctx.report({ check: 'audit-trail', verdict: 'inconclusive', detail: `CloudTrail could not be judged: ${error instanceof Error ? error.message : String(error)}` });
+    }
     const made = await removeMade(ctx);
     if (ctx.params.existing) {
       await confirmUnchanged(ctx);
