@@ -19,6 +19,11 @@ const conformance = describeConformance('aws', {
       failedChecks: ['reuse-denied', 'broker-expiry-honoured'],
       because: "moto does not check the expiry of the reference broker's assumed-role session either",
     },
+    'break-glass-role': {
+      verdict: 'fail',
+      failedChecks: ['reuse-denied', 'credential-invalidated'],
+      because: 'moto does not check the expiry of the emergency session of the break-glass role either',
+    },
     'sts-revoke-active-sessions': {
       verdict: 'fail',
       failedChecks: ['revocation-targeted'],
