@@ -55,7 +55,7 @@ let target: StartedTarget;
 let adapter: Adapter;
 let aws: AwsClient;
 const secrets = new SecretRegistry();
-const roles = { apart: '', routineNamespace: '' };
+const roles = { apart: '', routineNamespace: '', trustOnly: '', trustNamesRoutine: '' };
 const results = new Map<string, ScenarioResult>();
 let before: unknown;
 let after: unknown;
@@ -84,7 +84,12 @@ async function createOwnPath(): Promise<void> {
   roles.apart = await role('emergency-admin', [identity]);
   // The classic slip: the break-glass role named inside the routine namespace, its trust naming the routine identity too.
   roles.routineNamespace = await role('app-emergency', [identity, routine]);
-  await aws.iam.send(new PutUserPolicyCommand({ UserName: 'oncall-breakglass', PolicyName: 'break-glass', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: [roles.apart, roles.routineNamespace] }] }) }));
+  // Inside the routine namespace, but trusting the break-glass identity alone: only the trust can refuse.
+  roles.trustOnly = await role('app-oncall', [identity]);
+  // Outside the routine namespace, but trusting the routine identity: only its identity policy can refuse, which AWS would not ask for.
+  roles.trustNamesRoutine = await role('emergency-shared', [identity, routine]);
+  const all = [roles.apart, roles.routineNamespace, roles.trustOnly, roles.trustNamesRoutine];
+  await aws.iam.send(new PutUserPolicyCommand({ UserName: 'oncall-breakglass', PolicyName: 'break-glass', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: all }] }) }));
   await aws.iam.send(new PutUserPolicyCommand({ UserName: 'app-deployer', PolicyName: 'routine-jit', PolicyDocument: JSON.stringify(assumeDocument(`arn:${aws.partition}:iam::${aws.account}:role/app-*`)) }));
 }
 
@@ -137,7 +142,13 @@ beforeAll(async () => {
   const signal = new AbortController().signal;
   setMaxListeners(0, signal);
   const targets = { aws: { adapter, client: aws, connection: target.connection } };
-  const scenarios = await Promise.all([toScenario(scenarioFile('own-break-glass', roles.apart), 'own-break-glass.yaml'), toScenario(scenarioFile('own-break-glass-in-routine-namespace', roles.routineNamespace), 'own-break-glass-in-routine-namespace.yaml')]);
+  const named: [string, string][] = [
+    ['own-break-glass', roles.apart],
+    ['own-break-glass-in-routine-namespace', roles.routineNamespace],
+    ['own-break-glass-trust-refuses', roles.trustOnly],
+    ['own-break-glass-trusts-routine', roles.trustNamesRoutine],
+  ];
+  const scenarios = await Promise.all(named.map(([id, arn]) => toScenario(scenarioFile(id, arn), `${id}.yaml`)));
   for (const r of await Promise.all(scenarios.map((s) => runScenario(s, { runId, targets, signal, secrets })))) results.set(r.id, r);
   after = await iamConfiguration();
 }, 180_000);
@@ -172,6 +183,19 @@ describe("an account's own break-glass role, exercised as it is", () => {
     const r = results.get('own-break-glass-in-routine-namespace')!;
     expect(check(r.id, 'break-glass-isolated')?.verdict, summary(r)).toBe('fail');
     expect(check(r.id, 'break-glass-isolated')?.detail).toMatch(/the routine JIT identity obtained an emergency grant/);
+  });
+
+  test("moto evaluates the role's trust policy: a role the routine identity's own policy reaches, but whose trust names only the break-glass identity, refuses it", () => {
+    const r = results.get('own-break-glass-trust-refuses')!;
+    expect(check(r.id, 'break-glass-isolated')?.verdict, summary(r)).toBe('pass');
+    expect(check(r.id, 'break-glass-isolated')?.detail).toMatch(/HTTP 403 AccessDenied: .*not authorized to perform: sts:AssumeRole/);
+  });
+
+  test('the emulator\'s gap, measured: moto also asks the routine identity\'s own policy when the trust names it, which AWS does not within one account, so such a role passes here and would fail on AWS (README, "Break-glass")', () => {
+    const r = results.get('own-break-glass-trusts-routine')!;
+    expect(check(r.id, 'break-glass-isolated')?.verdict, summary(r)).toBe('pass');
+    // The role's own settings still show who it trusts: the routine identity is named there for a reader to see.
+    expect(check(r.id, 'role-trust-narrow')?.detail).toMatch(/user\/app-deployer/);
   });
 
   test('no secret key or session token reaches a result', () => {
