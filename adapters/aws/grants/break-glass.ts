@@ -179,6 +179,7 @@ async function stillOpen(ctx: Ctx, session: Session): Promise<boolean | undefine
 /** Further emergency sessions while the first is open; each one is probed after the end like the first. */
 function furtherGrants(ctx: Ctx, grant: Grant): FurtherGrants<Session> {
   const first = ctx.state.get(FIRST) as Session;
+  const describe = (session: Session): Record<string, unknown> => ({ sessionArn: session.arn, accessKeyId: session.credentials.accessKeyId, expiresAt: new Date(session.expiration).toISOString() });
   return {
     path: pathName(ctx),
     // STS has no setting that caps a role's live sessions.
@@ -187,9 +188,9 @@ function furtherGrants(ctx: Ctx, grant: Grant): FurtherGrants<Session> {
     firstOpen: () => stillOpen(ctx, first),
     async release(session) {
       grant.handles.push({ name: `further emergency session (access key id ${session.credentials.accessKeyId})`, check: 'reuse-denied', probe: (node) => ctx.pointOfUse.probe(session.credentials, node) });
-      ctx.evidence.record('STS cannot end one session of a role alone: the further emergency session lives to its Expiration and is probed after the end like the first', { sessionArn: session.arn, accessKeyId: session.credentials.accessKeyId, expiresAt: new Date(session.expiration).toISOString() });
+      ctx.evidence.record('STS cannot end one session of a role alone: the further emergency session lives to its Expiration and is probed after the end like the first', describe(session));
     },
-    describe: (session) => ({ sessionArn: session.arn, accessKeyId: session.credentials.accessKeyId, expiresAt: new Date(session.expiration).toISOString() }),
+    describe,
   };
 }
 
