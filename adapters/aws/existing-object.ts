@@ -16,12 +16,15 @@ import { type AwsKeys, bornKeys } from './credentials.ts';
 import { useExisting } from '../existing-objects.ts';
 import { describeAwsError, failureText } from './probes.ts';
 
+/** The variables holding an access key of the user's own: its id and its secret, by name. */
+export const keysEnv = z.strictObject({ accessKeyId: envName, secretAccessKey: envName });
+
 /** The point's `existing:` params. */
 export const existingObjectParams = z.strictObject({
   /** The object the task reads: `arn:aws:s3:::bucket/key`. */
   objectArn: z.string().regex(/^arn:[^:]+:s3:::[^/]+\/.+$/, 'an S3 object ARN such as arn:aws:s3:::bucket/key'),
   /** The variables holding the requester's own access key, for the standing probe; absent: that probe is inconclusive. */
-  requesterKeysEnv: z.strictObject({ accessKeyId: envName, secretAccessKey: envName }).optional(),
+  requesterKeysEnv: keysEnv.optional(),
 });
 export type ExistingObject = z.infer<typeof existingObjectParams>;
 
@@ -64,12 +67,16 @@ export async function useExistingObject(ctx: AwsContext, existing: ExistingObjec
   }
 }
 
-/** The requester's own keys from the variables named, born as a credential before anything can record them. */
-export async function requesterFromEnv(ctx: AwsContext, names: NonNullable<ExistingObject['requesterKeysEnv']>): Promise<ExistingRequester | undefined> {
+/**
+ * Keys of the user's own from the variables named, born as a credential before anything can record
+ * them, and who AWS says they are. `who` names them in the evidence ("requester", "break-glass
+ * identity"), `param` the parameter that named the variables.
+ */
+export async function keysFromEnv(ctx: AwsContext, names: z.infer<typeof keysEnv>, who = 'requester', param = 'requesterKeysEnv'): Promise<ExistingRequester | undefined> {
   const accessKeyId = process.env[names.accessKeyId];
   const secretAccessKey = process.env[names.secretAccessKey];
   if (!accessKeyId || !secretAccessKey) {
-    ctx.evidence.record(`the variables ${names.accessKeyId} and ${names.secretAccessKey} named by requesterKeysEnv do not both hold a value: no requester credential`);
+    ctx.evidence.record(`the variables ${names.accessKeyId} and ${names.secretAccessKey} named by ${param} do not both hold a value: no ${who} credential`);
     return undefined;
   }
   const credential = bornKeys(ctx.secrets, { accessKeyId, secretAccessKey });
@@ -78,7 +85,7 @@ export async function requesterFromEnv(ctx: AwsContext, names: NonNullable<Exist
   try {
     arn = (await c.sts.send(new GetCallerIdentityCommand({}))).Arn ?? '';
   } catch (error) {
-    ctx.evidence.record(`AWS did not say who the requester's own keys are: ${failureText(describeAwsError(error))}`);
+    ctx.evidence.record(`AWS did not say who the ${who}'s own keys are: ${failureText(describeAwsError(error))}`);
   } finally {
     c.destroy();
   }

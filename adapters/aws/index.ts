@@ -1,6 +1,7 @@
 /**
- * The AWS adapter: one point of use (an S3 object read by the task identity) and three native
- * grant sources for it — STS AssumeRole sessions, temporary IAM access keys and policy bindings.
+ * The AWS adapter: one point of use (an S3 object read by the task identity) and four native
+ * grant sources for it — STS AssumeRole sessions, temporary IAM access keys, policy bindings and
+ * emergency sessions of a break-glass role.
  * Each grant source hands over AWS keys (`aws-keys`) and grants by the object's ARN (and, for a
  * binding, the requester's user name); the pairs keep the built-in scenario files' `mechanism:`
  * names.
@@ -11,6 +12,7 @@ import { awsLeftovers } from './leftovers.ts';
 import { type AwsClient, connectAws, disconnectAws } from './client.ts';
 import { accessKeySource } from './grants/access-key.ts';
 import { assumeRoleSource } from './grants/assume-role.ts';
+import { breakGlassSource } from './grants/break-glass.ts';
 import { policyBindingSource } from './grants/policy-binding.ts';
 import { s3ObjectPoint } from './points/s3-object.ts';
 import { awsTargets } from './targets.ts';
@@ -26,6 +28,7 @@ const awsAdapter: Adapter<AwsClient> = {
     'assume-role': assumeRoleSource,
     'access-key': accessKeySource,
     'policy-binding': policyBindingSource,
+    'break-glass': breakGlassSource,
   },
   pointsOfUse: {
     's3-object': s3ObjectPoint,
@@ -34,6 +37,7 @@ const awsAdapter: Adapter<AwsClient> = {
     'assume-role': { source: 'assume-role', pointOfUse: 's3-object' },
     'access-key': { source: 'access-key', pointOfUse: 's3-object' },
     'policy-binding': { source: 'policy-binding', pointOfUse: 's3-object' },
+    'break-glass': { source: 'break-glass', pointOfUse: 's3-object' },
   },
   cleanup: cleanupAws,
   leftovers: awsLeftovers,

@@ -37,7 +37,7 @@ export function stem(source: NameSource): string {
   return `${head}${source.scenarioId.slice(0, Math.max(0, room))}~${shortHash(source.scenarioId)}`;
 }
 
-export type Kind = 'identity' | 'identity-assume' | 'role' | 'grant' | 'worker' | 'group' | 'revoke-sessions';
+export type Kind = 'identity' | 'identity-assume' | 'role' | 'grant' | 'worker' | 'group' | 'revoke-sessions' | 'break-glass' | 'bg-identity' | 'bg-assume' | 'routine-path';
 
 export function iamName(source: NameSource, kind: Kind): string {
   return `${stem(source)}.${kind}`;

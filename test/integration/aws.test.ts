@@ -19,6 +19,11 @@ const conformance = describeConformance('aws', {
       failedChecks: ['reuse-denied', 'broker-expiry-honoured'],
       because: "moto does not check the expiry of the reference broker's assumed-role session either",
     },
+    'break-glass-role': {
+      verdict: 'fail',
+      failedChecks: ['reuse-denied', 'credential-invalidated'],
+      because: 'moto does not check the expiry of the emergency session of the break-glass role either',
+    },
     'sts-revoke-active-sessions': {
       verdict: 'fail',
       failedChecks: ['revocation-targeted'],
@@ -88,6 +93,20 @@ describe('what the AWS results say beyond their verdicts', () => {
   test('moto asks for sts:GetSessionToken, which AWS never does: a user key without it is refused there (on AWS the session would be judged by its reach)', () => {
     const check = result('iam-temporary-access-key').checks.find((c) => c.name === 'holder-cannot-extend');
     expect(check?.detail).toMatch(/GetSessionToken with the key \(a session of its own user\) \(inside-window\): refused \(GetSessionToken for 900 s: HTTP 403 AccessDenied: .* not authorized to perform: sts:GetSessionToken\)/);
+  });
+
+  test("the routine JIT identity is refused the break-glass role by moto's own AccessDenied, and a second emergency session while one is open is recorded", () => {
+    const bg = result('break-glass-role');
+    const isolated = bg.checks.find((c) => c.name === 'break-glass-isolated');
+    expect(isolated?.verdict, isolated?.detail).toBe('pass');
+    expect(isolated?.detail).toMatch(/HTTP 403 AccessDenied: User: arn:aws:iam::\d{12}:user\/jitc-.*break-glass-role\.identity is not authorized to perform: sts:AssumeRole/);
+    expect(bg.checks.find((c) => c.name === 'zero-standing-privilege')?.detail).toMatch(/the break-glass identity's own key: HTTP 403 AccessDenied/);
+    expect(bg.checks.map((c) => c.name)).not.toContain('break-glass-one-open');
+    expect(bg.evidence.some((e) => e.event === 'repeated emergency use: emergency grant 2 issued while 1 is open' && e.data?.byJitc === true)).toBe(true);
+    expect(bg.issued?.attributes.emergencyGrantsOpenAtOnce).toBe(2);
+    // The further session cannot be ended alone: it is probed after the end like the first.
+    expect(bg.checks.find((c) => c.name === 'reuse-denied')?.detail).toMatch(/further emergency session \(access key id ASIA/);
+    expect(result('break-glass-role-twin').checks.find((c) => c.name === 'break-glass-isolated')?.verdict).toBe('pass');
   });
 
   test('results name keys by id only: no secret access key or session token', () => {

@@ -11,24 +11,23 @@
  * `role-within-window`, `role-trust-narrow`), never changed. Revoking a session of it would need a
  * policy written onto the role, so such a scenario ends by expiry only.
  */
-import { DeleteRolePolicyCommand, CreateRoleCommand, GetRoleCommand, PutRolePolicyCommand, PutUserPolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
-import { AssumeRoleCommand, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { DeleteRolePolicyCommand, CreateRoleCommand, PutRolePolicyCommand, PutUserPolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
 import { z } from 'zod';
-import { seconds } from '../../../scenarios/durations.ts';
 import { sleep } from '../../../scenarios/wait.ts';
 import type { GrantRecord, GrantSource, ProbeResult } from '../../contract.ts';
 import type { AwsClient } from '../client.ts';
 import { type AwsGrantContext, propagationParams } from '../context.ts';
-import { type AwsKeys, bornKeys, keysOf, registerBrokerSecrets } from '../credentials.ts';
+import { keysOf, registerBrokerSecrets } from '../credentials.ts';
+import { judgeExistingRole, roleArnField, roleNameOf } from '../existing-role.ts';
 import { roleSessionExtensions } from '../extension/role-session.ts';
-import { confirmUnchanged, useExisting } from '../../existing-objects.ts';
+import { confirmUnchanged } from '../../existing-objects.ts';
 import { mintedSessionEntitlements } from '../extension/minted.ts';
-import { attachedPolicies, inlinePolicies, type InlinePolicy, scopeOf } from '../iam-read.ts';
+import { scopeOf } from '../iam-read.ts';
 import { iamName, sessionName, tagsFor } from '../names.ts';
-import { assumeDocument, grantDocument, iamDate, parseDocument, type PolicyDocument, revokeOlderSessionsDocument, trustDocument, unboundedEntries } from '../policies.ts';
+import { assumeDocument, grantDocument, iamDate, revokeOlderSessionsDocument, trustDocument, unboundedEntries } from '../policies.ts';
 import { describeAwsError, failureText, probe } from '../probes.ts';
-import { judgeSessionDuration, judgeTrust } from '../role-findings.ts';
 import { eventually } from '../propagation.ts';
+import { assumeRole, durationSeconds, explainDurationFloor, type Session, sessionCredentialHandle } from '../sessions.ts';
 import { OBJECT_ARN, REQUESTER_ARN, REQUESTER_USER, taskResourceOf, term } from '../terms.ts';
 import { awsAction } from './actions.ts';
 import { removeSourceObjects, sourceEntitlements } from './owned.ts';
@@ -36,12 +35,8 @@ import { removeSourceObjects, sourceEntitlements } from './owned.ts';
 const params = propagationParams
   .extend({
     /** An existing role of the user's configuration, assumed as it is: nothing is created or changed on it. */
-    roleArn: z.string().regex(/^arn:[^:]+:iam::\d{12}:role\/.+$/, 'an IAM role ARN such as arn:aws:iam::123456789012:role/app-reader').optional(),
-    /**
-     * DurationSeconds asked of AssumeRole. AWS accepts 900 s up to the role's maximum session
-     * duration; moto accepts any value, which lets the embedded target test expiry in seconds.
-     */
-    durationSeconds: seconds.refine((s) => Number.isInteger(s) && s >= 1, 'whole seconds, at least 1'),
+    roleArn: roleArnField.optional(),
+    durationSeconds,
     /** Actions the role's permission policy grants on the task object (bucket actions on its bucket); default s3:GetObject. */
     grantActions: z.array(awsAction).min(1).optional(),
     /** Broken setup: the role also trusts the requester, which may assume it whenever it likes. */
@@ -76,59 +71,21 @@ const params = propagationParams
 type Params = z.infer<typeof params>;
 type Ctx = AwsGrantContext<Params>;
 
-interface Session {
-  credentials: AwsKeys;
-  arn: string;
-  expiration: number;
-}
-
-const roleName = (ctx: Ctx): string => (ctx.params.roleArn === undefined ? iamName(ctx, 'role') : (ctx.params.roleArn.split('/').at(-1) ?? ''));
+const roleName = (ctx: Ctx): string => (ctx.params.roleArn === undefined ? iamName(ctx, 'role') : roleNameOf(ctx.params.roleArn));
 const revokeBy = (ctx: Ctx): NonNullable<Params['revokeBy']> => ctx.params.revokeBy ?? 'revoke-older-sessions';
 const grantActions = (ctx: Ctx): string[] => ctx.params.grantActions ?? ['s3:GetObject'];
 const grantPolicy = (ctx: Ctx): string => iamName(ctx, 'grant');
 const roleArn = (ctx: Ctx): string => ctx.state.get('roleArn') as string;
 const session = (ctx: Ctx): Session => ctx.state.get('session') as Session;
 
-/** An existing role as IAM holds it: ARN, MaxSessionDuration, trust, inline and attached policies. */
-async function readRole(ctx: Ctx, name: string): Promise<{ arn: string; maxSessionDuration: number | undefined; trust: PolicyDocument; inline: InlinePolicy[]; attached: string[] }> {
-  const { iam } = ctx.client;
-  const role = (await iam.send(new GetRoleCommand({ RoleName: name }))).Role;
-  return {
-    arn: role?.Arn ?? '',
-    maxSessionDuration: role?.MaxSessionDuration,
-    trust: parseDocument(role?.AssumeRolePolicyDocument ?? '{}'),
-    inline: await inlinePolicies(iam, { role: name }),
-    attached: (await attachedPolicies(iam, { role: name })).map((a) => a.arn).sort(),
-  };
-}
-
-/** Read the existing role, report what it lets a session become and who it trusts, and remember it for teardown. */
-async function judgeExistingRole(ctx: Ctx, arn: string): Promise<void> {
-  let role: Awaited<ReturnType<typeof readRole>>;
-  try {
-    role = await useExisting(ctx, `role ${arn}`, () => readRole(ctx, roleName(ctx)));
-  } catch (error) {
-    throw new Error(`the existing role ${arn} could not be read with the admin credential: ${failureText(describeAwsError(error))}`);
-  }
-  if (role.arn !== arn) throw new Error(`roleArn ${arn} names role ${roleName(ctx)}, whose ARN is ${role.arn}: give the role's own ARN, path included`);
+/** Read the existing role and judge it; its ARN is what the grant assumes. */
+async function useExistingRole(ctx: Ctx, arn: string): Promise<void> {
+  const role = await judgeExistingRole(ctx, arn);
   ctx.state.set('roleArn', role.arn);
-  ctx.report(judgeSessionDuration(role.arn, role.maxSessionDuration, ctx.task.windowSeconds));
-  ctx.report(judgeTrust(role.arn, role.trust));
 }
 
-/** AssumeRole with a credential; the session's secret parts are registered the moment they arrive. */
-async function assume(ctx: Ctx, sts: AwsClient['sts'], purpose: string): Promise<Session> {
-  const answer = await sts.send(
-    new AssumeRoleCommand({ RoleArn: roleArn(ctx), RoleSessionName: sessionName(ctx, purpose), DurationSeconds: ctx.params.durationSeconds }),
-  );
-  const c = answer.Credentials;
-  if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) throw new Error('AssumeRole answered without credentials');
-  return {
-    credentials: bornKeys(ctx.secrets, { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken }),
-    arn: answer.AssumedRoleUser?.Arn ?? '',
-    expiration: c.Expiration.getTime(),
-  };
-}
+/** AssumeRole of the scenario's role with a credential, for the scenario's DurationSeconds. */
+const assume = (ctx: Ctx, sts: AwsClient['sts'], purpose: string): Promise<Session> => assumeRole(ctx, sts, roleArn(ctx), purpose, ctx.params.durationSeconds);
 
 /** Broken setup (params.selfChaining): the role trusts itself and its sessions may assume it. */
 async function allowSelfChaining(ctx: Ctx): Promise<void> {
@@ -152,13 +109,7 @@ async function brokerAssume(ctx: Ctx, purpose: string): Promise<Session> {
   try {
     return await eventually(ctx, 'AssumeRole on the new role', ['AccessDenied'], () => assume(ctx, ctx.client.sts, purpose));
   } catch (error) {
-    const failure = describeAwsError(error);
-    if (failure.code === 'ValidationError' && /durationSeconds/i.test(failure.message)) {
-      throw new Error(
-        `the target refused DurationSeconds ${ctx.params.durationSeconds} (${failure.message}); AWS accepts 900 s at least: run a copy of this scenario with params.durationSeconds and task.windowSeconds of 900 or more`,
-      );
-    }
-    throw error;
+    throw explainDurationFloor(error, ctx.params.durationSeconds);
   }
 }
 
@@ -275,7 +226,7 @@ export const assumeRoleSource: GrantSource<Params, AwsClient> = {
 
   async setup(ctx) {
     await registerBrokerSecrets(ctx);
-    if (ctx.params.roleArn !== undefined) return judgeExistingRole(ctx, ctx.params.roleArn);
+    if (ctx.params.roleArn !== undefined) return useExistingRole(ctx, ctx.params.roleArn);
     const { iam } = ctx.client;
     // "*" stands alone: it already includes the broker, and a list holding it reads differently to some evaluators.
     const trusted = ctx.params.trustAnyPrincipal ? ['*'] : [ctx.client.brokerArn, ...(ctx.params.identityTrusted ? [term(ctx.resource, REQUESTER_ARN)] : [])];
@@ -349,20 +300,7 @@ export const assumeRoleSource: GrantSource<Params, AwsClient> = {
   async end(ctx, grant, mode) {
     const issued = session(ctx);
     if (mode === 'expire') {
-      // An expired session is refused as a credential, not merely denied by policy: sts:GetCallerIdentity
-      // needs no permission and no policy can deny it, so only the credential's own death stops it.
-      grant.handles.push({
-        name: 'session credential (sts:GetCallerIdentity)',
-        check: 'credential-invalidated',
-        probe: async (node) => {
-          const c = ctx.client.as(issued.credentials, node);
-          try {
-            return await probe(async () => `GetCallerIdentity: ${(await c.sts.send(new GetCallerIdentityCommand({}))).Arn ?? ''}`);
-          } finally {
-            c.destroy();
-          }
-        },
-      });
+      grant.handles.push(sessionCredentialHandle(ctx, issued.credentials));
       return;
     }
     if (mode !== 'revoke') return;

@@ -30,7 +30,7 @@ import type { AwsClient } from '../client.ts';
 import { type AwsContext, type AwsHolderContext, propagationParams } from '../context.ts';
 import { type AwsKeys, bornKeys, keysOf, registerBrokerSecrets } from '../credentials.ts';
 import { confirmUnchanged } from '../../existing-objects.ts';
-import { digest, existingObjectParams, type ExistingRequester, noRequester, objectOf, requesterFromEnv, type TaskObject, useExistingObject } from '../existing-object.ts';
+import { digest, existingObjectParams, type ExistingRequester, keysFromEnv, noRequester, objectOf, type TaskObject, useExistingObject } from '../existing-object.ts';
 import { handedKeysExtensions } from '../extension/handed-keys.ts';
 import { mintedSessionEntitlements } from '../extension/minted.ts';
 import type { MadeOnUser } from '../extension/user-key.ts';
@@ -172,7 +172,7 @@ export const s3ObjectPoint: PointOfUse<Params, AwsClient> = {
     if (existing) {
       ctx.state.set(OBJECT, objectOf(existing.objectArn));
       ctx.state.set('objectDigest', await useExistingObject(ctx, existing));
-      const found: ExistingRequester | undefined = existing.requesterKeysEnv ? await requesterFromEnv(ctx, existing.requesterKeysEnv) : undefined;
+      const found: ExistingRequester | undefined = existing.requesterKeysEnv ? await keysFromEnv(ctx, existing.requesterKeysEnv) : undefined;
       if (found?.userName) ctx.state.set('requester', { userName: found.userName, arn: found.arn, credential: found.credential } satisfies Requester);
       if (found) ctx.evidence.record('requester identity: the existing keys the scenario names', { arn: found.arn, accessKeyId: found.credential.accessKeyId });
       ctx.state.set('existingRequester', found);
