@@ -362,12 +362,13 @@ export const breakGlassSource: GrantSource<Params, IdpClient> = {
     ctx.state.set('path', ctx.params.existing ? await useExistingPath(ctx, ctx.params.existing) : await createLocalPath(ctx));
   },
 
-  // The break-glass identity's sessions and its emergency role mapping: what an emergency leaves if nothing ends it.
+  // The emergency role mapping, and in a realm of the user's own (whose sessions the point of use
+  // does not read) the break-glass identity's sessions: what an emergency leaves if nothing ends it.
   async entitlements(ctx) {
     const p = ctx.state.get('path') as Path | undefined;
     if (!p) return [];
     try {
-      const sessions = (await sessionIds(ctx, p.identity)).map((sid) => `session ${sid} of ${p.identity.username}`);
+      const sessions = ctx.params.existing ? (await sessionIds(ctx, p.identity)).map((sid) => `session ${sid} of ${p.identity.username}`) : [];
       return [...sessions, ...((await emergencyMapped(ctx)) ? [`role ${p.roleLabel} mapped to ${p.identity.username}`] : [])].sort();
     } catch (error) {
       // The realm is gone (the point of use's teardown ran): it holds nothing.
