@@ -89,6 +89,21 @@ export async function findClient(client: IdpClient, realm: string, clientId: str
   return found.find((c) => c.clientId === clientId);
 }
 
+/** A client of the user's own realm that a scenario names: it must be there. */
+export async function existingClient(client: IdpClient, realm: string, clientId: string): Promise<ClientRepresentation & Record<string, unknown>> {
+  const found = await findClient(client, realm, clientId);
+  if (!found) throw new Error(`existing: realm ${realm} has no client ${clientId}`);
+  return found;
+}
+
+/** A secret of the user's own from the variable named, registered for redaction before anything can record it. */
+export function secretFromEnv(ctx: IdpContext<unknown>, variable: string, what: string): string {
+  const value = process.env[variable];
+  if (!value) throw new Error(`existing: the variable ${variable} holds nothing for ${what}`);
+  ctx.secrets.add(value);
+  return value;
+}
+
 export function listClients(client: IdpClient, realm: string): Promise<ClientRepresentation[]> {
   return client.admin.call<ClientRepresentation[]>('GET', `/${encodeURIComponent(realm)}/clients?max=1000`);
 }

@@ -36,7 +36,7 @@ import { confirmUnchanged, useExisting } from '../../existing-objects.ts';
 import { envName } from '../../param-fields.ts';
 import { isNotFound, type IdpClient } from '../client.ts';
 import { registerTokens, sessionExtensions } from '../extension.ts';
-import { createClient, createTaskUser, findClient, withoutOfflineScope } from '../fixtures.ts';
+import { createClient, createTaskUser, existingClient, findClient, secretFromEnv, withoutOfflineScope } from '../fixtures.ts';
 import { createPathFlow } from '../flows.ts';
 import { audiences, claimsOf, grantTimes } from '../jwt.ts';
 import { readPathLogin, refresh, tokenRequest } from '../probes.ts';
@@ -201,31 +201,19 @@ async function createLocalPath(ctx: Ctx): Promise<Path> {
   };
 }
 
-function passwordFrom(ctx: Ctx, variable: string, who: string): string {
-  const value = process.env[variable];
-  if (!value) throw new Error(`existing: the variable ${variable} holds no password for the ${who}`);
-  ctx.secrets.add(value);
-  return value;
-}
-
 async function useExistingPath(ctx: Ctx, existing: NonNullable<Params['existing']>): Promise<Path> {
   const realm = term(ctx, TERMS.realm);
   const r = `/${encodeURIComponent(realm)}`;
-  await useExisting(ctx, `client ${existing.clientId} of realm ${realm}`, async () => {
-    const found = await findClient(ctx.client, realm, existing.clientId);
-    if (!found) throw new Error(`existing: realm ${realm} has no client ${existing.clientId}`);
-    return found;
-  });
-  const owner = existing.emergencyRole.client ? await findClient(ctx.client, realm, existing.emergencyRole.client) : undefined;
-  if (existing.emergencyRole.client && !owner) throw new Error(`existing: realm ${realm} has no client ${existing.emergencyRole.client}`);
+  await useExisting(ctx, `client ${existing.clientId} of realm ${realm}`, () => existingClient(ctx.client, realm, existing.clientId));
+  const owner = existing.emergencyRole.client ? await existingClient(ctx.client, realm, existing.emergencyRole.client) : undefined;
   const roleLabel = owner ? `${owner.clientId}/${existing.emergencyRole.name}` : existing.emergencyRole.name;
   const role = await useExisting(ctx, `role ${roleLabel} of realm ${realm}`, () =>
     ctx.client.admin.call<{ id: string; name: string }>('GET', owner ? `${r}/clients/${owner.id}/roles/${encodeURIComponent(existing.emergencyRole.name)}` : `${r}/roles/${encodeURIComponent(existing.emergencyRole.name)}`),
   );
-  const identity = { username: existing.identity, password: passwordFrom(ctx, existing.identityPasswordEnv, 'break-glass identity'), userId: await userIdOf(ctx, realm, existing.identity) };
+  const identity = { username: existing.identity, password: secretFromEnv(ctx, existing.identityPasswordEnv, "the break-glass identity's password"), userId: await userIdOf(ctx, realm, existing.identity) };
   const routine =
     existing.routine && existing.routinePasswordEnv
-      ? { username: existing.routine, password: passwordFrom(ctx, existing.routinePasswordEnv, 'routine JIT identity'), userId: await userIdOf(ctx, realm, existing.routine) }
+      ? { username: existing.routine, password: secretFromEnv(ctx, existing.routinePasswordEnv, "the routine JIT identity's password"), userId: await userIdOf(ctx, realm, existing.routine) }
       : undefined;
   ctx.evidence.record("break-glass path: the user's own client, role and identities, used as they are", { client: existing.clientId, emergencyRole: roleLabel, breakGlassIdentity: identity.username, routineIdentity: routine?.username ?? null });
   return {

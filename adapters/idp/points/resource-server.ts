@@ -26,7 +26,7 @@ import { postForm, readBody, tokenEndpoint, type IdpClient } from '../client.ts'
 import { confirmUnchanged, useExisting } from '../../existing-objects.ts';
 import { envName } from '../../param-fields.ts';
 import { realmSessions } from '../entitlements.ts';
-import { audienceMapper, createClient, createRealm, deleteRealm, findClient, type IdpContext, newSecret } from '../fixtures.ts';
+import { audienceMapper, createClient, createRealm, deleteRealm, existingClient, type IdpContext, newSecret, secretFromEnv } from '../fixtures.ts';
 import { acceptedBy, type ResourceServer } from '../probes.ts';
 import { TERMS } from '../terms.ts';
 
@@ -71,23 +71,11 @@ interface Fixtures {
   requester: { clientId: string; secret: string };
 }
 
-/** A secret of the user's own from the variable named, registered for redaction before anything can record it. */
-function secretFromEnv(ctx: Ctx, variable: string, what: string): string {
-  const value = process.env[variable];
-  if (!value) throw new Error(`existing: the variable ${variable} holds no secret for ${what}`);
-  ctx.secrets.add(value);
-  return value;
-}
-
 /** The user's own realm and clients, read and remembered as they are. */
 async function useExistingRealm(ctx: Ctx, existing: NonNullable<Params['existing']>): Promise<Fixtures> {
   const { realm } = existing;
   for (const clientId of [existing.clientId, existing.requesterClientId]) {
-    await useExisting(ctx, `client ${clientId} of realm ${realm}`, async () => {
-      const found = await findClient(ctx.client, realm, clientId);
-      if (!found) throw new Error(`existing: realm ${realm} has no client ${clientId}`);
-      return found;
-    });
+    await useExisting(ctx, `client ${clientId} of realm ${realm}`, () => existingClient(ctx.client, realm, clientId));
   }
   return {
     realm,
