@@ -87,7 +87,7 @@ const params = z
       const fixed = key === 'denyNonOperators' || key === 'limitSessions' ? p[key] !== true : key === 'routineMayUseBreakGlass' ? p[key] : p[key] !== undefined;
       if (fixed) issue.addIssue({ code: 'custom', path: [key], message: "not with existing: the path's client and flow are the user's own and are never changed" });
     }
-    if (p.existing.routine && !p.existing.routinePasswordEnv) issue.addIssue({ code: 'custom', path: ['existing', 'routinePasswordEnv'], message: 'the variable holding the routine identity\'s password' });
+    if (p.existing.routine && !p.existing.routinePasswordEnv) issue.addIssue({ code: 'custom', path: ['existing', 'routinePasswordEnv'], message: "required with existing.routine: the variable holding the routine JIT identity's password" });
   });
 type Params = z.infer<typeof params>;
 type Ctx = GrantContext<Params, IdpClient>;
