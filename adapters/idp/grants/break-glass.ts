@@ -295,7 +295,8 @@ async function judgeIsolation(ctx: Ctx): Promise<void> {
 /** Outside an emergency the break-glass identity's own login must reach nothing: its token is shown to the resource server. */
 async function standingOfIdentity(ctx: Ctx): Promise<ProbeResult> {
   const p = path(ctx);
-  const answer = await logIn(ctx, p.identity, [p.denyMessage, p.limitMessage]);
+  // The limiter's refusal would only say that some session of the identity is open already: not a denial of the resource.
+  const answer = await logIn(ctx, p.identity, [p.denyMessage]);
   const access = tokenOf(answer.body, 'access_token');
   if (answer.outcome === 'denied') return { outcome: 'denied', at: answer.at, detail: `the path refuses the break-glass identity outside an emergency (${answer.detail})` };
   if (!access) return { outcome: 'unknown', at: answer.at, detail: `the break-glass identity's login outside an emergency: ${answer.detail}` };
