@@ -243,7 +243,7 @@ const tokenOf = (body: unknown, key: 'access_token' | 'refresh_token'): string |
   return typeof value === 'string' ? value : undefined;
 };
 
-const sidOf = (token: string): string | undefined => (claimsOf(token).sid as string | undefined) ?? undefined;
+const sidOf = (token: string): string | undefined => claimsOf(token).sid as string | undefined;
 
 /** End one session at once; gone already is fine. */
 async function endSession(ctx: Ctx, sid: string): Promise<void> {
