@@ -52,9 +52,10 @@ function refreshed(ctx: Ctx, answer: unknown, moment: string): ReuseHandle | und
   return { name: `access token the holder refreshed ${moment} (jti ${claimsOf(token).jti ?? 'none'})`, check: 'reuse-denied', probe: (node) => ctx.pointOfUse.probe(credential, node) };
 }
 
-export function sessionExtensions(ctx: Ctx, held: HeldSession): ExtensionAttempt[] {
+/** `offline: false`: only the refresh is tried (a path whose flow allows one session refuses a second login before its scope is read). */
+export function sessionExtensions(ctx: Ctx, held: HeldSession, options: { offline?: boolean } = {}): ExtensionAttempt[] {
   const base = ctx.client.base;
-  return [
+  const attempts: ExtensionAttempt[] = [
     {
       name: "refresh with the session's refresh token",
       attempt: async (moment): Promise<ExtensionResult> => {
@@ -101,4 +102,5 @@ export function sessionExtensions(ctx: Ctx, held: HeldSession): ExtensionAttempt
       },
     },
   ];
+  return options.offline === false ? attempts.slice(0, 1) : attempts;
 }

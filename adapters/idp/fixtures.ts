@@ -49,6 +49,8 @@ export interface ClientSpec {
   directGrant?: boolean;
   attributes?: Record<string, string>;
   audiences?: string[];
+  /** Flows this client uses instead of the realm's (`direct_grant`: a flow's id). */
+  flowOverrides?: Record<string, string>;
 }
 
 /** Create a client in the realm; returns its internal id. No browser flow: nothing of the scenario logs in interactively. */
@@ -64,13 +66,42 @@ export function createClient(ctx: IdpContext<unknown>, realm: string, spec: Clie
     directAccessGrantsEnabled: spec.directGrant ?? false,
     serviceAccountsEnabled: spec.serviceAccount ?? false,
     attributes: spec.attributes ?? {},
+    ...(spec.flowOverrides ? { authenticationFlowBindingOverrides: spec.flowOverrides } : {}),
     protocolMappers: (spec.audiences ?? []).map(audienceMapper),
   });
+}
+
+/** Drop `offline_access` from the client's optional scopes: the client can then never be granted an offline token. */
+export async function withoutOfflineScope(ctx: IdpContext<unknown>, realm: string, clientUuid: string): Promise<void> {
+  const r = encodeURIComponent(realm);
+  const optional = await ctx.client.admin.call<{ id: string; name: string }[]>('GET', `/${r}/clients/${clientUuid}/optional-client-scopes`);
+  for (const scope of optional.filter((s) => s.name === 'offline_access')) await ctx.client.admin.call('DELETE', `/${r}/clients/${clientUuid}/optional-client-scopes/${scope.id}`);
 }
 
 interface ClientRepresentation {
   id: string;
   clientId: string;
+}
+
+/** One client of the realm by its client id, as Keycloak describes it; undefined when there is none. */
+export async function findClient(client: IdpClient, realm: string, clientId: string): Promise<(ClientRepresentation & Record<string, unknown>) | undefined> {
+  const found = await client.admin.call<(ClientRepresentation & Record<string, unknown>)[]>('GET', `/${encodeURIComponent(realm)}/clients?clientId=${encodeURIComponent(clientId)}`);
+  return found.find((c) => c.clientId === clientId);
+}
+
+/** A client of the user's own realm that a scenario names: it must be there. */
+export async function existingClient(client: IdpClient, realm: string, clientId: string): Promise<ClientRepresentation & Record<string, unknown>> {
+  const found = await findClient(client, realm, clientId);
+  if (!found) throw new Error(`existing: realm ${realm} has no client ${clientId}`);
+  return found;
+}
+
+/** A secret of the user's own from the variable named, registered for redaction before anything can record it. */
+export function secretFromEnv(ctx: IdpContext<unknown>, variable: string, what: string): string {
+  const value = process.env[variable];
+  if (!value) throw new Error(`existing: the variable ${variable} holds nothing for ${what}`);
+  ctx.secrets.add(value);
+  return value;
 }
 
 export function listClients(client: IdpClient, realm: string): Promise<ClientRepresentation[]> {

@@ -1,7 +1,8 @@
 /**
- * The identity-provider adapter: OIDC tokens from a real Keycloak. Three grant sources (the
+ * The identity-provider adapter: OIDC tokens from a real Keycloak. Four grant sources (the
  * broker half: `client-credentials`, a service account's access token; `user-session`, a task
- * user's login ended by an admin logout; `federated-vault`, a task user's login traded for a
+ * user's login ended by an admin logout; `break-glass`, an emergency session through a client
+ * kept to its break-glass identity; `federated-vault`, a task user's login traded for a
  * Vault token at Vault's jwt auth method, judged at Vault's point of use) and one point of use (the
  * observer half: `resource-server`, a client that introspects the tokens it is shown). Every
  * scenario lives in a realm of its own, named with its prefix, which teardown deletes.
@@ -9,6 +10,7 @@
 import type { Adapter } from '../contract.ts';
 import { cleanupIdp } from './cleanup.ts';
 import { connectIdp, type IdpClient } from './client.ts';
+import { breakGlassSource } from './grants/break-glass.ts';
 import { clientCredentialsSource } from './grants/client-credentials.ts';
 import { federatedVaultSource } from './grants/federated-vault.ts';
 import { userSessionSource } from './grants/user-session.ts';
@@ -26,6 +28,7 @@ const idpAdapter: Adapter<IdpClient> = {
     'client-credentials': clientCredentialsSource,
     'user-session': userSessionSource,
     'federated-vault': federatedVaultSource,
+    'break-glass': breakGlassSource,
   },
   pointsOfUse: {
     'resource-server': resourceServerPoint,
@@ -33,6 +36,7 @@ const idpAdapter: Adapter<IdpClient> = {
   pairs: {
     'client-credentials': { source: 'client-credentials', pointOfUse: 'resource-server' },
     'user-session': { source: 'user-session', pointOfUse: 'resource-server' },
+    'break-glass': { source: 'break-glass', pointOfUse: 'resource-server' },
   },
   cleanup: cleanupIdp,
   leftovers: idpLeftovers,

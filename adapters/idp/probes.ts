@@ -24,6 +24,19 @@
  *   or HTTP 200 whose refresh token is of type `Refresh` (the scope was dropped, no offline token).
  * Everything else is `unknown`.
  *
+ * A login through a break-glass path (a password grant on the path's client), the verdict of the
+ * path's own refusals (grants/break-glass.ts):
+ * - `allowed`: HTTP 200 with an `access_token`;
+ * - `denied`: a refusal the path was set up to give: HTTP 401 (Deny access) or 403 (User Session
+ *   Count Limiter) whose message is exactly one of those the path's flow was configured with.
+ *   Keycloak 26.7.3 answers a direct grant refused by those authenticators not with an OAuth error
+ *   code but with that message: as JSON `{"error": "<message>"}` when asked for JSON (as jitc
+ *   asks), on its HTML error page (`kc-error-message`) otherwise. Also HTTP 400/401/403 with the
+ *   OAuth error `access_denied`.
+ * Everything else is `unknown`: `invalid_grant` ("Invalid user credentials": the identity could not
+ * even authenticate, which says nothing of the path), an error page with another message, another
+ * status, a proxy's page, no answer.
+ *
  * What a resource server validating the JWT locally would accept (jwt.ts) is evidence beside
  * these answers, never a probe's outcome.
  */
@@ -76,6 +89,32 @@ export function readOfflineLogin(status: number, body: unknown): Reading {
     if (typ === 'Refresh') return { outcome: 'denied', detail: 'offline login: HTTP 200 without an offline token (refresh token of type Refresh)' };
   }
   return { outcome: 'unknown', detail: `unrecognised answer to an offline login: HTTP ${status}, ${describeBody(body)}` };
+}
+
+/** The message of Keycloak's own error page (`<div id="kc-error-message"><p class="instruction">…`), decoded; undefined on any other body. */
+export function errorPageMessage(body: unknown): string | undefined {
+  if (typeof body !== 'string') return undefined;
+  const found = /<div id="kc-error-message">\s*<p class="instruction">([^<]*)<\/p>/.exec(body);
+  if (!found) return undefined;
+  const entities: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", '#x27': "'" };
+  return found[1]!.replace(/&(amp|lt|gt|quot|#39|#x27);/g, (_m, name: string) => entities[name] ?? '').trim();
+}
+
+/** Classify a login through a break-glass path; `refusals` are the messages its flow refuses with. */
+export function readPathLogin(refusals: readonly string[]): (status: number, body: unknown) => Reading {
+  return (status, body) => {
+    const b = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
+    if (status === 200 && typeof b?.access_token === 'string') return { outcome: 'allowed', detail: 'login: HTTP 200, tokens issued' };
+    if ([400, 401, 403].includes(status) && b?.error === 'access_denied') return { outcome: 'denied', detail: `login: HTTP ${status} access_denied` };
+    // Asked for JSON, Keycloak puts an authenticator's configured message in `error`; a browser gets the same message on its error page.
+    const message = typeof b?.error === 'string' ? b.error : errorPageMessage(body);
+    if ((status === 401 || status === 403) && message !== undefined && refusals.includes(message)) return { outcome: 'denied', detail: `login: HTTP ${status} "${message}"` };
+    if (message !== undefined) {
+      const description = typeof b?.error_description === 'string' ? ` (${b.error_description})` : '';
+      return { outcome: 'unknown', detail: `login: HTTP ${status} "${message}"${description}: not a refusal the path was set up to give (${refusals.map((r) => `"${r}"`).join(', ')})` };
+    }
+    return { outcome: 'unknown', detail: `unrecognised answer to a login: HTTP ${status}, ${describeBody(body)}` };
+  };
 }
 
 /** Run one HTTP exchange and read it; no answer at all is `unknown`. */

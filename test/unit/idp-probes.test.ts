@@ -1,6 +1,6 @@
 /** Which answers of Keycloak count as a denial: only its own well-formed introspection or refresh answers. */
 import { describe, expect, test } from 'vitest';
-import { readIntrospection, readOfflineLogin, readRefresh } from '../../adapters/idp/probes.ts';
+import { readIntrospection, readOfflineLogin, readPathLogin, readRefresh } from '../../adapters/idp/probes.ts';
 
 describe('an introspection answer', () => {
   test('active true from a well-formed answer is allowed', () => {
@@ -72,5 +72,39 @@ describe('an answer to a login asking offline_access', () => {
     ['503 from a gateway', 503, '<html>unavailable</html>'],
   ])('%s is unknown, never denied', (_name, status, body) => {
     expect(readOfflineLogin(status, body).outcome).toBe('unknown');
+  });
+});
+
+describe('a login through a break-glass path', () => {
+  const read = readPathLogin(['Only break-glass operators may log in through this client']);
+
+  test('tokens issued are allowed', () => {
+    expect(read(200, { access_token: 'x', refresh_token: 'y' }).outcome).toBe('allowed');
+  });
+
+  test("Keycloak's 401 with the message the path's Deny access was set up with is denied", () => {
+    expect(read(401, { error: 'Only break-glass operators may log in through this client' }).outcome).toBe('denied');
+  });
+
+  test("the same message on Keycloak's HTML error page is denied", () => {
+    const page = '<main><div id="kc-error-message">\n  <p class="instruction">Only break-glass operators may log in through this client</p>\n</div></main>';
+    expect(read(401, page).outcome).toBe('denied');
+  });
+
+  test('the OAuth error access_denied is denied', () => {
+    expect(read(400, { error: 'access_denied' }).outcome).toBe('denied');
+  });
+
+  test.each([
+    ['a wrong password (401 invalid_grant): the identity never reached the path', 401, { error: 'invalid_grant', error_description: 'Invalid user credentials' }],
+    ['another message than the path was set up with', 401, { error: 'Access denied' }],
+    ["the path's message with a 200", 200, { error: 'Only break-glass operators may log in through this client' }],
+    ["the path's message with a 500", 500, { error: 'Only break-glass operators may log in through this client' }],
+    ['an error page of another message', 401, '<div id="kc-error-message"><p class="instruction">Invalid username or password.</p></div>'],
+    ['a 403 from a proxy', 403, '<html>Forbidden</html>'],
+    ['a 200 without tokens', 200, { token_type: 'Bearer' }],
+    ['an empty body', 401, undefined],
+  ])('%s is unknown, never denied', (_name, status, body) => {
+    expect(read(status, body).outcome).toBe('unknown');
   });
 });

@@ -26,7 +26,7 @@ import { IdpAnswerError, type IdpClient } from '../client.ts';
 import { AGENTS, createAgents, delegate, delegationMode, recordLocalAcceptance } from '../delegation.ts';
 import { userConsents } from '../entitlements.ts';
 import { registerTokens, sessionExtensions } from '../extension.ts';
-import { createClient, createTaskUser, passwordLogin } from '../fixtures.ts';
+import { createClient, createTaskUser, passwordLogin, withoutOfflineScope } from '../fixtures.ts';
 import { audiences, claimsOf, grantTimes, realmIssuer, recordLocalAfterEnd } from '../jwt.ts';
 import { refresh } from '../probes.ts';
 import { TERMS, term } from '../terms.ts';
@@ -58,13 +58,6 @@ interface Login {
   userId: string;
   password: string;
   accessToken?: string;
-}
-
-/** Drop `offline_access` from the client's optional scopes: the client can then never be granted an offline token. */
-async function withoutOfflineScope(ctx: Ctx, realm: string, clientUuid: string): Promise<void> {
-  const r = encodeURIComponent(realm);
-  const optional = await ctx.client.admin.call<{ id: string; name: string }[]>('GET', `/${r}/clients/${clientUuid}/optional-client-scopes`);
-  for (const scope of optional.filter((s) => s.name === 'offline_access')) await ctx.client.admin.call('DELETE', `/${r}/clients/${clientUuid}/optional-client-scopes/${scope.id}`);
 }
 
 function login(ctx: Ctx): Login {

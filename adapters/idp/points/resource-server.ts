@@ -10,6 +10,12 @@
  * What a resource server validating JWTs locally would accept is recorded beside every verdict,
  * never as one (jwt.ts).
  *
+ * With `existing:` the realm, the resource server and the requester are the user's own: their
+ * secrets come from the variables named, nothing is created, the two clients are read before and
+ * after and never changed, and no realm is deleted. The realm's sessions are then not read (their
+ * number grows with everything else the realm serves): a grant source reads what its own
+ * identities hold.
+ *
  * Options: a second resource server the task does not need, which must refuse the task's token
  * (`privilege-width`); and broken setups for twins and mutants — the requester's own tokens carry
  * the resource server's audience, or a realm-wide default client scope adds it to every client's.
@@ -17,19 +23,40 @@
 import { z } from 'zod';
 import { credentialOf, type Credential, type PointOfUse, type ProbeResult } from '../../contract.ts';
 import { postForm, readBody, tokenEndpoint, type IdpClient } from '../client.ts';
+import { confirmUnchanged, useExisting } from '../../existing-objects.ts';
+import { envName } from '../../param-fields.ts';
 import { realmSessions } from '../entitlements.ts';
-import { audienceMapper, createClient, createRealm, deleteRealm, type IdpContext, newSecret } from '../fixtures.ts';
+import { audienceMapper, createClient, createRealm, deleteRealm, existingClient, type IdpContext, newSecret, secretFromEnv } from '../fixtures.ts';
 import { acceptedBy, type ResourceServer } from '../probes.ts';
 import { TERMS } from '../terms.ts';
 
-const params = z.strictObject({
+const params = z
+  .strictObject({
+  /** The user's own realm, resource server and requester: nothing is created or changed. */
+  existing: z
+    .strictObject({
+      realm: z.string().min(1),
+      /** The resource server's client id, and the variable holding its secret (it introspects). */
+      clientId: z.string().min(1),
+      secretEnv: envName,
+      /** The routine workload's own client (a service account), and the variable holding its secret. */
+      requesterClientId: z.string().min(1),
+      requesterSecretEnv: envName,
+    })
+    .optional(),
   /** A second resource server the task does not need: it must refuse the task's token (`privilege-width`). */
   otherResource: z.boolean().default(false),
   /** Broken setup: the requester's own client puts the resource server in its tokens' audience. */
   standingAudience: z.boolean().default(false),
   /** Broken setup: a realm default client scope puts the resource server in every client's tokens. */
   audienceInRealmDefaultScope: z.boolean().default(false),
-});
+  })
+  .superRefine((p, issue) => {
+    if (!p.existing) return;
+    for (const key of ['otherResource', 'standingAudience', 'audienceInRealmDefaultScope'] as const) {
+      if (p[key]) issue.addIssue({ code: 'custom', path: [key], message: "not with existing: the realm and its clients are the user's own and are never changed" });
+    }
+  });
 type Params = z.infer<typeof params>;
 type Ctx = IdpContext<Params>;
 
@@ -42,6 +69,19 @@ interface Fixtures {
   server: ResourceServer;
   other?: ResourceServer;
   requester: { clientId: string; secret: string };
+}
+
+/** The user's own realm and clients, read and remembered as they are. */
+async function useExistingRealm(ctx: Ctx, existing: NonNullable<Params['existing']>): Promise<Fixtures> {
+  const { realm } = existing;
+  for (const clientId of [existing.clientId, existing.requesterClientId]) {
+    await useExisting(ctx, `client ${clientId} of realm ${realm}`, () => existingClient(ctx.client, realm, clientId));
+  }
+  return {
+    realm,
+    server: { clientId: existing.clientId, secret: secretFromEnv(ctx, existing.secretEnv, `resource server ${existing.clientId}`) },
+    requester: { clientId: existing.requesterClientId, secret: secretFromEnv(ctx, existing.requesterSecretEnv, `requester ${existing.requesterClientId}`) },
+  };
 }
 
 function fixtures(ctx: Ctx): Fixtures {
@@ -81,6 +121,12 @@ export const resourceServerPoint: PointOfUse<Params, IdpClient> = {
   },
 
   async setup(ctx) {
+    const existing = ctx.params.existing;
+    if (existing) {
+      const f = await useExistingRealm(ctx, existing);
+      ctx.state.set('fixtures', f);
+      return { description: `be accepted by resource server ${f.server.clientId} of realm ${f.realm}`, terms: { [TERMS.realm]: f.realm, [TERMS.audience]: f.server.clientId } };
+    }
     const realm = ctx.prefix;
     await createRealm(ctx, realm);
     if (ctx.params.audienceInRealmDefaultScope) await audienceForEveryClient(ctx, realm);
@@ -98,7 +144,7 @@ export const resourceServerPoint: PointOfUse<Params, IdpClient> = {
     return { description: `be accepted by resource server ${server.clientId} of realm ${realm}`, terms: { [TERMS.realm]: realm, [TERMS.audience]: server.clientId } };
   },
 
-  entitlements: (ctx) => realmSessions(ctx.client, ctx.prefix),
+  entitlements: async (ctx) => (ctx.params.existing ? [] : realmSessions(ctx.client, ctx.prefix)),
 
   async probeStanding(ctx) {
     const f = fixtures(ctx);
@@ -144,5 +190,9 @@ export const resourceServerPoint: PointOfUse<Params, IdpClient> = {
     return used;
   },
 
-  teardown: (ctx) => deleteRealm(ctx.client, ctx.prefix),
+  async teardown(ctx) {
+    if (!ctx.params.existing) return deleteRealm(ctx.client, ctx.prefix);
+    await confirmUnchanged(ctx);
+    return [];
+  },
 };
