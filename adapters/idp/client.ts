@@ -4,6 +4,7 @@
  * given), fetched when needed and renewed before it runs out; no token or secret is ever part of
  * an error's text.
  */
+import pLimit from 'p-limit';
 import type { TargetConnection } from '../contract.ts';
 
 /** How the harness authenticates to the admin API: a user of the admin realm, or a service-account client. */
@@ -33,6 +34,17 @@ export interface IdpClient {
 const TIMEOUT_MS = 10_000;
 /** Creating a realm writes dozens of rows and warms caches: seconds each on two cores, longer when scenarios make theirs at once. */
 const ADMIN_TIMEOUT_MS = 90_000;
+/**
+ * Realms made or removed at once per Keycloak. Each is hundreds of rows (default clients, roles,
+ * scopes); concurrent scenarios sending theirs all at once queue inside the server, where each
+ * call's timeout runs while it waits, and on a loaded machine the calls of other scenarios' setups
+ * ran out of time behind them. Queued here, a realm's own timeout counts the server's work only.
+ * Nothing else waits in this queue: an end call or a probe is never held behind another
+ * scenario's setup, so its latency stays the target's.
+ */
+const REALMS_IN_FLIGHT = 2;
+/** A realm itself: `POST /admin/realms`, `DELETE /admin/realms/<realm>`. */
+const isRealmWrite = (method: string, path: string): boolean => (method === 'POST' && path === '') || (method === 'DELETE' && /^\/[^/]+$/.test(path));
 
 /** Read a body as Keycloak's own JSON error, where it is one. */
 function errorOf(body: unknown): string | undefined {
@@ -66,6 +78,7 @@ export const tokenEndpoint = (base: string, realm: string): string => `${base}/r
 
 export class AdminApi {
   private token: { value: string; renewAt: number } | undefined;
+  private readonly realmWrites = pLimit(REALMS_IN_FLIGHT);
 
   constructor(
     private readonly base: string,
@@ -100,6 +113,10 @@ export class AdminApi {
 
   /** One admin call under `/admin/realms`; the JSON answer, or undefined for an empty one. */
   async call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+    return isRealmWrite(method, path) ? this.realmWrites(() => this.send<T>(method, path, body)) : this.send<T>(method, path, body);
+  }
+
+  private async send<T>(method: string, path: string, body?: unknown): Promise<T> {
     const response = await fetch(`${this.base}/admin/realms${path}`, {
       method,
       headers: { authorization: `Bearer ${await this.accessToken()}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
