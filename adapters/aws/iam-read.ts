@@ -4,11 +4,14 @@
  * never from the harness's own bookkeeping.
  */
 import {
+  GetGroupCommand,
   GetGroupPolicyCommand,
   GetLoginProfileCommand,
   GetPolicyCommand,
   GetPolicyVersionCommand,
+  GetRoleCommand,
   GetRolePolicyCommand,
+  GetUserCommand,
   GetUserPolicyCommand,
   type IAMClient,
   paginateGetGroup,
@@ -29,6 +32,32 @@ import { grantedScope, grantsNothing, parseDocument, type PolicyDocument } from 
 import { describeAwsError } from './probes.ts';
 
 export type NameMatch = (name: string) => boolean;
+
+/**
+ * IAM objects named one by one (a scenario's own): read and removed with a Get or a per-object
+ * call each, so the cost never depends on how much else the account holds. Managed policies by ARN.
+ */
+export interface IamNames {
+  users: readonly string[];
+  roles: readonly string[];
+  groups: readonly string[];
+  policies: readonly string[];
+}
+
+/** IAM's "no such object" (the SDK's code, or moto's spelling of it). */
+export function isGone(error: unknown): boolean {
+  return ['NoSuchEntity', 'NoSuchEntityException'].includes(describeAwsError(error).code);
+}
+
+/** The answer of a read of one named object, or undefined when IAM says it does not exist. */
+export async function unlessGone<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    if (isGone(error)) return undefined;
+    throw error;
+  }
+}
 
 async function collect<P, T>(pages: AsyncIterable<P>, pick: (page: P) => T[] | undefined): Promise<T[]> {
   const out: T[] = [];
@@ -54,6 +83,12 @@ export async function rolesMatching(iam: IAMClient, match: NameMatch): Promise<R
     .map((r) => ({ name: r.RoleName!, arn: r.Arn ?? '', trust: parseDocument(r.AssumeRolePolicyDocument ?? '{}') }));
 }
 
+/** One role by name; undefined when it does not exist. */
+export async function roleNamed(iam: IAMClient, name: string): Promise<RoleInfo | undefined> {
+  const role = (await unlessGone(() => iam.send(new GetRoleCommand({ RoleName: name }))))?.Role;
+  return role && { name, arn: role.Arn ?? '', trust: parseDocument(role.AssumeRolePolicyDocument ?? '{}') };
+}
+
 export async function groupsMatching(iam: IAMClient, match: NameMatch): Promise<string[]> {
   const groups = await collect(paginateListGroups({ client: iam }, {}), (p) => p.Groups);
   return groups.map((g) => g.GroupName ?? '').filter((n) => n !== '' && match(n));
@@ -62,6 +97,22 @@ export async function groupsMatching(iam: IAMClient, match: NameMatch): Promise<
 export interface ManagedPolicy {
   name: string;
   arn: string;
+}
+
+/** Every user, role, group and customer-managed policy whose name matches, by listing the account. */
+export async function namesMatching(iam: IAMClient, match: NameMatch): Promise<IamNames> {
+  return {
+    users: await usersMatching(iam, match),
+    roles: (await rolesMatching(iam, match)).map((r) => r.name),
+    groups: await groupsMatching(iam, match),
+    policies: (await policiesMatching(iam, match)).map((p) => p.arn),
+  };
+}
+
+/** One managed policy by ARN; undefined when it does not exist. */
+export async function policyNamed(iam: IAMClient, arn: string): Promise<ManagedPolicy | undefined> {
+  const policy = (await unlessGone(() => iam.send(new GetPolicyCommand({ PolicyArn: arn }))))?.Policy;
+  return policy && { name: policy.PolicyName ?? arn, arn };
 }
 
 /** Customer-managed policies (Scope Local) whose name matches. */
@@ -81,7 +132,7 @@ export async function hasLoginProfile(iam: IAMClient, user: string): Promise<boo
     await iam.send(new GetLoginProfileCommand({ UserName: user }));
     return true;
   } catch (error) {
-    if (['NoSuchEntity', 'NoSuchEntityException'].includes(describeAwsError(error).code)) return false;
+    if (isGone(error)) return false;
     throw error;
   }
 }
@@ -184,22 +235,34 @@ export async function userEntitlements(iam: IAMClient, user: string): Promise<st
 }
 
 /**
- * The entitlements of the IAM objects a scenario owns, as one sorted list of strings: users, their
- * keys, console passwords, policies and group memberships; roles, who they trust and what they grant; groups; managed
- * policies. A policy that only denies (revoke-older-sessions) grants nothing and is left out.
+ * The entitlements of the IAM objects a scenario owns, read by their names alone, as one sorted
+ * list of strings: users, their keys, console passwords, policies and group memberships; roles,
+ * who they trust and what they grant; groups; managed policies. An object IAM no longer knows
+ * holds nothing. A policy that only denies (revoke-older-sessions) grants nothing and is left out.
+ * Given a name match instead, the account is listed for the names first: a run-level reading
+ * (what a killed run left), never a scenario's.
  */
-export async function entitlementsOf(iam: IAMClient, match: NameMatch): Promise<string[]> {
+export async function entitlementsOf(iam: IAMClient, which: IamNames | NameMatch): Promise<string[]> {
+  const names = typeof which === 'function' ? await namesMatching(iam, which) : which;
   const out: string[] = [];
-  for (const user of await usersMatching(iam, match)) out.push(...(await userEntitlements(iam, user)));
-  for (const role of await rolesMatching(iam, match)) {
+  for (const user of names.users) {
+    if (await unlessGone(() => iam.send(new GetUserCommand({ UserName: user })))) out.push(...(await userEntitlements(iam, user)));
+  }
+  for (const name of names.roles) {
+    const role = await roleNamed(iam, name);
+    if (!role) continue;
     out.push(`iam-role:${role.name}`);
     for (const principal of trustedPrincipals(role.trust)) out.push(`role-trust:${role.name}/${principal}`);
     out.push(...(await policyEntitlements(iam, { role: role.name }, 'role')));
   }
-  for (const group of await groupsMatching(iam, match)) {
+  for (const group of names.groups) {
+    if (!(await unlessGone(() => iam.send(new GetGroupCommand({ GroupName: group, MaxItems: 1 }))))) continue;
     out.push(`iam-group:${group}`);
     out.push(...(await policyEntitlements(iam, { group }, 'group')));
   }
-  for (const policy of await policiesMatching(iam, match)) out.push(`managed-policy:${policy.name}`);
+  for (const arn of names.policies) {
+    const policy = await policyNamed(iam, arn);
+    if (policy) out.push(`managed-policy:${policy.name}`);
+  }
   return out.sort();
 }

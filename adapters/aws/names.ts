@@ -2,8 +2,8 @@
  * Names and tags of everything a scenario creates on AWS. Every IAM name is `<stem>.<kind>`: the
  * stem is the scenario prefix `jitc-<runId>-<scenarioId>`, and the dot — which scenario ids never
  * contain — ends it, so `jitc-r1-x.` never matches the objects of a scenario `x-twin` running next
- * to it on the same account. Residue and teardown are scoped with that exact stem; cleanup of a
- * killed run with the run prefix `jitc-<runId>-`.
+ * to it on the same account. Residue and teardown read the names a scenario recorded as it created
+ * them (never a listing of the account); cleanup of a killed run lists by the run prefix `jitc-<runId>-`.
  */
 import { createHash } from 'node:crypto';
 import { runPrefix } from '../contract.ts';

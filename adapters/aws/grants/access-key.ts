@@ -30,7 +30,7 @@ import { describeAwsError, failureText } from '../probes.ts';
 import { awaitAuthenticates } from '../propagation.ts';
 import { OBJECT_ARN, taskResourceOf } from '../terms.ts';
 import { awsAction } from './actions.ts';
-import { removeSourceObjects, sourceEntitlements } from './owned.ts';
+import { own, removeSourceObjects, sourceEntitlements } from './owned.ts';
 import { putSelfService, selfServiceActions } from './self-service.ts';
 
 const params = propagationParams.extend({
@@ -99,7 +99,7 @@ export const accessKeySource: GrantSource<Params, AwsClient> = {
 
   async setup(ctx) {
     await registerBrokerSecrets(ctx);
-    await ctx.client.iam.send(new CreateUserCommand({ UserName: worker(ctx), Tags: tagsFor(ctx, ctx.task.id) }));
+    await ctx.client.iam.send(new CreateUserCommand({ UserName: own(ctx, 'users', worker(ctx)), Tags: tagsFor(ctx, ctx.task.id) }));
     // Until the broker issues a key, the worker's permission is already over (time-boxed to the past).
     await putGrant(ctx, ctx.params.timeBoxed ? Date.now() : undefined);
     ctx.evidence.record('worker user created with the task permission and no access key', {

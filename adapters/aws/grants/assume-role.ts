@@ -30,7 +30,7 @@ import { eventually } from '../propagation.ts';
 import { assumeRole, durationSeconds, explainDurationFloor, type Session, sessionCredentialHandle } from '../sessions.ts';
 import { OBJECT_ARN, REQUESTER_ARN, REQUESTER_USER, taskResourceOf, term } from '../terms.ts';
 import { awsAction } from './actions.ts';
-import { removeSourceObjects, sourceEntitlements } from './owned.ts';
+import { own, removeSourceObjects, sourceEntitlements } from './owned.ts';
 
 const params = propagationParams
   .extend({
@@ -230,6 +230,7 @@ export const assumeRoleSource: GrantSource<Params, AwsClient> = {
     const { iam } = ctx.client;
     // "*" stands alone: it already includes the broker, and a list holding it reads differently to some evaluators.
     const trusted = ctx.params.trustAnyPrincipal ? ['*'] : [ctx.client.brokerArn, ...(ctx.params.identityTrusted ? [term(ctx.resource, REQUESTER_ARN)] : [])];
+    own(ctx, 'roles', roleName(ctx));
     // A role names its principals in its trust policy; AWS refuses a principal it does not know yet.
     const role = await eventually(ctx, 'CreateRole trusting a new principal', ['MalformedPolicyDocument'], () =>
       iam.send(

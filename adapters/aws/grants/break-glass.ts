@@ -49,7 +49,7 @@ import { probe } from '../probes.ts';
 import { awaitAuthenticates, eventually } from '../propagation.ts';
 import { assumeRole, callerProbe, durationSeconds, explainDurationFloor, type Session, sessionCredentialHandle } from '../sessions.ts';
 import { OBJECT_ARN, REQUESTER_ARN, REQUESTER_USER, taskResourceOf, term } from '../terms.ts';
-import { removeSourceObjects, sourceEntitlements } from './owned.ts';
+import { own, removeSourceObjects, sourceEntitlements } from './owned.ts';
 
 const params = propagationParams
   .extend({
@@ -93,7 +93,7 @@ const routineRoles = (ctx: Ctx): string => `arn:${ctx.client.partition}:iam::${c
 /** The local path: the break-glass identity and its key, the role trusting it alone, and the routine identity's routine policy. */
 async function createLocalPath(ctx: Ctx): Promise<void> {
   const { iam } = ctx.client;
-  const user = iamName(ctx, 'bg-identity');
+  const user = own(ctx, 'users', iamName(ctx, 'bg-identity'));
   const made = await iam.send(new CreateUserCommand({ UserName: user, Tags: tagsFor(ctx, ctx.task.id) }));
   const key = await iam.send(new CreateAccessKeyCommand({ UserName: user }));
   if (!key.AccessKey?.AccessKeyId || !key.AccessKey.SecretAccessKey) throw new Error(`no access key returned for ${user}`);
@@ -101,6 +101,7 @@ async function createLocalPath(ctx: Ctx): Promise<void> {
   ctx.state.set(IDENTITY, who);
   const routineUser = ctx.resource.terms[REQUESTER_USER];
   const trusted = [who.arn, ...(ctx.params.routineMayUseBreakGlass ? [term(ctx.resource, REQUESTER_ARN)] : [])];
+  own(ctx, 'roles', roleName(ctx));
   // AWS refuses a trust naming a principal it does not know yet.
   const role = await eventually(ctx, 'CreateRole trusting the break-glass identity', ['MalformedPolicyDocument'], () =>
     iam.send(

@@ -30,7 +30,7 @@ import { iamName, tagsFor } from '../names.ts';
 import { grantDocument, grantedScope, timeBox } from '../policies.ts';
 import { OBJECT_ARN, REQUESTER_USER, taskResourceOf, term } from '../terms.ts';
 import { awsAction } from './actions.ts';
-import { removeSourceObjects, sourceEntitlements } from './owned.ts';
+import { own, ownPolicy, removeSourceObjects, sourceEntitlements } from './owned.ts';
 
 const params = propagationParams.extend({
   /** Actions the task policy grants on the task object. */
@@ -84,11 +84,11 @@ export const policyBindingSource: GrantSource<Params, AwsClient> = {
   async setup(ctx) {
     await registerBrokerSecrets(ctx);
     if (ctx.params.binding === 'group-membership') {
-      await ctx.client.iam.send(new CreateGroupCommand({ GroupName: group(ctx) }));
+      await ctx.client.iam.send(new CreateGroupCommand({ GroupName: own(ctx, 'groups', group(ctx)) }));
       ctx.evidence.record('task group created, without members or permissions', { group: group(ctx) });
     }
     if (ctx.params.alsoGrantVia === 'standing-group') {
-      await ctx.client.iam.send(new CreateGroupCommand({ GroupName: standingGroup(ctx) }));
+      await ctx.client.iam.send(new CreateGroupCommand({ GroupName: own(ctx, 'groups', standingGroup(ctx)) }));
       await ctx.client.iam.send(new AddUserToGroupCommand({ GroupName: standingGroup(ctx), UserName: requesterUser(ctx) }));
       ctx.evidence.record('a group the identity belongs to before and after the task, without permissions yet', { group: standingGroup(ctx) });
     }
@@ -106,7 +106,7 @@ export const policyBindingSource: GrantSource<Params, AwsClient> = {
     );
     const created = await iam.send(
       new CreatePolicyCommand({
-        PolicyName: policyName(ctx),
+        PolicyName: ownPolicy(ctx, policyName(ctx)),
         PolicyDocument: document,
         Description: `jitc grant for task ${ctx.task.id}, approved by ${ctx.task.approver}`,
         Tags: tagsFor(ctx, ctx.task.id),

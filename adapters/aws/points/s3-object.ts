@@ -35,7 +35,7 @@ import { handedKeysExtensions } from '../extension/handed-keys.ts';
 import { mintedSessionEntitlements } from '../extension/minted.ts';
 import type { MadeOnUser } from '../extension/user-key.ts';
 import { userEntitlements } from '../iam-read.ts';
-import { removeIam } from '../iam-remove.ts';
+import { removeNamed } from '../iam-remove.ts';
 import { keyFacts } from '../key-facts.ts';
 import { bucketName, iamName, tagsFor } from '../names.ts';
 import { objectArn } from '../policies.ts';
@@ -242,7 +242,7 @@ export const s3ObjectPoint: PointOfUse<Params, AwsClient> = {
       return made.removed;
     }
     const userName = iamName(ctx, 'identity');
-    const iamReport = await removeIam(ctx.client.iam, (name) => name === userName);
+    const iamReport = await removeNamed(ctx.client.iam, { users: [userName] });
     const removed = [...made.removed, ...iamReport.removed, ...(await removeBucket(ctx.client.s3, bucketName(ctx)))];
     const failed = [...made.failed, ...iamReport.failed];
     if (failed.length > 0) throw new Error(`teardown left: ${failed.join('; ')} (removed: ${removed.join(', ')})`);
