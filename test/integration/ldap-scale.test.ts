@@ -28,7 +28,8 @@ const GROUPS = 200;
 const GROUP_MEMBERS = 500;
 /**
  * The reuse poll probes until a denial has held through the confirmation window, with backoff by
- * the clock: how many probes (a bind and a search each) follows latency, not the directory's size.
+ * the clock, and the session checks repeat until they hold: how many reads (binds, searches,
+ * compares, the connection's own extended operations) follows latency, not the directory's size.
  */
 const TIMED_SLACK = 3;
 
@@ -85,9 +86,10 @@ beforeAll(async () => {
     await once('empty');
     const preloadMs = await preload(settings);
     console.log(`[ldap-scale] ${ACCOUNTS} accounts, ${GROUPS} groups and ${GROUP_MEMBERS} members of the grant group added in ${(preloadMs / 1000).toFixed(1)} s`);
-    // The trail's start is the newest record of the directory's last two seconds (adapters/ldap/audit.ts):
-    // what it reads follows how busy the directory is right now, which this test does not measure, not its size.
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // The trail's start is the newest record of the directory's last two seconds, from the whole
+    // second before (adapters/ldap/audit.ts): what it reads follows how busy the directory is right
+    // now, which this test does not measure, not its size. The preload's own writes must age out first.
+    await new Promise((resolve) => setTimeout(resolve, 3500));
     await once('loaded');
   } finally {
     await adapter.disconnect?.(client);
@@ -99,15 +101,15 @@ afterAll(async () => {
   await target?.stop();
 });
 
-/** Messages of a probe, repeated while the reuse poll waits for a denial to hold (an allowed read answers one entry). */
-const TIMED = new Set(['bindRequest', 'bindResponse', 'searchRequest', 'searchResEntry', 'searchResDone', 'unbindRequest']);
+/** Writes: what the scenario changes on the directory, the same whatever it holds. Every other message is a read. */
+const WRITES = new Set(['addRequest', 'addResponse', 'modifyRequest', 'modifyResponse', 'delRequest', 'delResponse', 'modDNRequest', 'modDNResponse']);
 
 describe(`a directory scenario's LDAP messages do not grow with ${ACCOUNTS} unrelated accounts and ${GROUPS} groups`, () => {
   test('the scenario passes on both directories', () => {
     for (const run of runs) expect(run.result.verdict, `${run.label}: ${run.result.checks.map((c) => `${c.name}=${c.verdict} ${c.detail}`).join('\n')}`).toBe('pass');
   });
 
-  test(`the messages are the same, but for the timed probes (±${TIMED_SLACK} each); the entries answered are the same`, () => {
+  test(`the writes are the same, each kind of read within ±${TIMED_SLACK}, and no search answers the directory's bulk`, () => {
     const [empty, loaded] = runs;
     if (!empty || !loaded) return expect.unreachable('both runs');
     const tally = (messages: string[]): Record<string, number> => Object.fromEntries([...new Set(messages)].sort().map((op) => [op, messages.filter((m) => m === op).length]));
@@ -116,7 +118,9 @@ describe(`a directory scenario's LDAP messages do not grow with ${ACCOUNTS} unre
     const a = tally(empty.messages);
     const b = tally(loaded.messages);
     for (const op of new Set([...Object.keys(a), ...Object.keys(b)])) {
-      const slack = TIMED.has(op) ? TIMED_SLACK : 0;
+      // Entries answered also count the log's last seconds read at the trail's start, which hold more
+      // or fewer of the scenario's own setup writes as the setup ran faster or slower: a quarter, not thousands.
+      const slack = WRITES.has(op) ? 0 : op === 'searchResEntry' ? Math.max(TIMED_SLACK, Math.ceil((a[op] ?? 0) / 4)) : TIMED_SLACK;
       expect(Math.abs((a[op] ?? 0) - (b[op] ?? 0)), `${op}: ${summary}`).toBeLessThanOrEqual(slack);
     }
     // Each search the scenario made answered at most a few entries, on either directory.
