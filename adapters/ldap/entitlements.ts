@@ -165,6 +165,12 @@ export async function pathEntitlements(client: LdapClient, grantGroup: string, p
     }
   }
   if (reaching !== undefined) for (const chain of await chainsTo(client, grantGroup, reaching)) add(chain.map((link) => link.dn));
+  // A value naming one of the scenario's entries that is gone (expired without referential
+  // integrity) is found by no entry: read in the grant group itself, one request however many members
+  // it has. It would grant again to whatever is made under that name.
+  for (const member of (await membersOf(client, grantGroup)) ?? []) {
+    if (carriesPrefix(member.dn, prefix)) for (const chain of await chainsTo(client, grantGroup, member.dn)) add(chain.map((link) => link.dn));
+  }
   const ours = (chain: string[]): boolean =>
     chain.slice(1).some((dn) => carriesPrefix(dn, prefix)) || (reaching !== undefined && chain[chain.length - 1]?.toLowerCase() === reaching.toLowerCase());
   return [...paths.values()].filter(ours).map((chain) => `path ${chain.join(' <- ')}`);
