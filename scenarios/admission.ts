@@ -17,6 +17,7 @@
  * A scheduler, not a bigger pool: scenarios outside that stretch (waiting for an expiry, polling
  * reuse, reading residue) are not counted, so hundreds can wait at once.
  */
+import pLimit, { type LimitFunction } from 'p-limit';
 import { processLoopLag } from './loop-lag.ts';
 import { Interrupted } from './wait.ts';
 
@@ -53,11 +54,21 @@ export interface AdmissionTicket {
   release(measured: boolean): void;
 }
 
-const POLL_MS = 10;
+/** How often queued waiters are looked at again while none is released: the loop's promptness changes without any event. */
+const RECHECK_MS = 10;
+
+interface Waiter {
+  budgetMs: number;
+  started: number;
+  admitted: (overBudget: boolean) => void;
+}
 
 export class Admission {
   private inFlight = 0;
   private cap: number;
+  /** Scenarios waiting, oldest first. One timer looks at all of them: a timer and an abort listener per waiter and per poll cost the harness the very promptness it waits for. */
+  private readonly waiting: Waiter[] = [];
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: AdmissionOptions) {
     this.cap = options.initialCap;
@@ -72,54 +83,78 @@ export class Admission {
     return ttlMs * this.options.lagFraction;
   }
 
-  async admit(ttlMs: number, signal: AbortSignal): Promise<AdmissionTicket> {
+  admit(ttlMs: number, signal: AbortSignal): Promise<AdmissionTicket> {
+    if (signal.aborted) return Promise.reject(new Interrupted());
     const budgetMs = this.budgetFor(ttlMs);
     const started = Date.now();
-    let overBudget = false;
-    for (;;) {
-      if (signal.aborted) throw new Interrupted();
-      // The first grant in flight is always admitted on a prompt loop: a cap never starves the run.
-      const room = this.inFlight < this.cap;
-      if (room && this.options.loopDelayMs() <= budgetMs) break;
-      if (Date.now() - started >= this.options.maxWaitMs) {
-        overBudget = true;
-        break;
+    return new Promise<AdmissionTicket>((resolve, reject) => {
+      const onAbort = (): void => {
+        const at = this.waiting.indexOf(waiter);
+        if (at >= 0) this.waiting.splice(at, 1);
+        reject(new Interrupted());
+      };
+      const waiter: Waiter = {
+        budgetMs,
+        started,
+        admitted: (overBudget) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(this.ticket(ttlMs, budgetMs, started, overBudget));
+        },
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(waiter);
+      this.pump();
+    });
+  }
+
+  /**
+   * Let in every waiter that may go now, oldest first: one whose budget the loop's current delay
+   * fits while there is room (a later waiter with a longer TTL may pass one the loop is too late
+   * for), and any that waited `maxWaitMs`, room or not.
+   */
+  private pump(): void {
+    const now = Date.now();
+    const delay = this.options.loopDelayMs();
+    for (let i = 0; i < this.waiting.length; ) {
+      const w = this.waiting[i]!;
+      const fits = this.inFlight < this.cap && delay <= w.budgetMs;
+      if (fits || now - w.started >= this.options.maxWaitMs) {
+        this.waiting.splice(i, 1);
+        this.inFlight += 1;
+        w.admitted(!fits);
+        continue;
       }
-      await pause(POLL_MS, signal);
+      i += 1;
     }
-    this.inFlight += 1;
+    if (this.waiting.length > 0 && this.timer === undefined) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.pump();
+      }, RECHECK_MS);
+    }
+  }
+
+  private ticket(ttlMs: number, budgetMs: number, started: number, overBudget: boolean): AdmissionTicket {
     const admittedAt = Date.now();
     let released = false;
     return {
-      waitedMs: Date.now() - started,
+      waitedMs: admittedAt - started,
       budgetMs,
       overBudget,
       release: (measured) => {
         if (released) return;
         released = true;
         this.inFlight -= 1;
-        if (!measured) return;
-        const heldMs = Date.now() - admittedAt;
-        const holdBudget = ttlMs * this.options.holdFraction;
-        if (heldMs > holdBudget) this.cap = Math.max(1, Math.floor(this.cap / 2));
-        else if (heldMs < holdBudget / 2) this.cap = Math.min(this.options.maxCap, this.cap + 1);
+        if (measured) {
+          const heldMs = Date.now() - admittedAt;
+          const holdBudget = ttlMs * this.options.holdFraction;
+          if (heldMs > holdBudget) this.cap = Math.max(1, Math.floor(this.cap / 2));
+          else if (heldMs < holdBudget / 2) this.cap = Math.min(this.options.maxCap, this.cap + 1);
+        }
+        if (this.waiting.length > 0) this.pump();
       },
     };
   }
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new Interrupted());
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** The shortest TTL a scenario states, in ms: its window, or any `…ttlSeconds`/`…durationSeconds` parameter below it. */
@@ -144,4 +179,18 @@ let shared: Admission | undefined;
 export function processAdmission(): Admission {
   shared ??= new Admission({ lagFraction: 0.25, holdFraction: 0.5, loopDelayMs: processLoopLag().current, initialCap: 8, maxCap: 1000, maxWaitMs: 120_000 });
   return shared;
+}
+
+/**
+ * Setups, baselines and teardowns under way at once in this process. None has a deadline, but
+ * hundreds started together queue inside the target until its answers miss the client's timeout,
+ * and the scenario ends inconclusive for the harness's own crowding. The timed steps (the first
+ * use, the in-window attempts, the probes after the end) never wait here.
+ */
+export const PREPARATIONS_AT_ONCE = 16;
+let preparations: LimitFunction | undefined;
+
+export function processPreparations(): LimitFunction {
+  preparations ??= pLimit(PREPARATIONS_AT_ONCE);
+  return preparations;
 }

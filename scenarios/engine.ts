@@ -5,6 +5,7 @@
  * so every target is judged by the same rules. See docs/architecture.md.
  */
 import pRetry from 'p-retry';
+import type { LimitFunction } from 'p-limit';
 import {
   LIFECYCLE_CHECKS,
   ownEntry,
@@ -35,7 +36,7 @@ import { SecretRegistry } from './secrets.ts';
 import { anyPathAllowed, type CheckVerdict, verdictWhenDenialExpected, verdictWhenUseExpected, worstOf } from './verdict.ts';
 import { Interrupted, sleep, waitUntil, type WaitReporter } from './wait.ts';
 import { errorText } from './input.ts';
-import { type Admission, type AdmissionTicket, processAdmission, shortestTtlMs } from './admission.ts';
+import { type Admission, type AdmissionTicket, processAdmission, processPreparations, shortestTtlMs } from './admission.ts';
 import { brokerChecks, judgeApprovalChain, judgeBrokerStatedTtl, judgeClaimsAfterReuse, judgeClaimsAtIssue } from './broker-claims.ts';
 import { checkContextBinding, driftChecks } from './drift.ts';
 
@@ -60,6 +61,8 @@ export interface EngineOptions {
   onWait?: WaitReporter;
   /** Who admits the grant request; default the process's own (every scenario of a suite file shares it). */
   admission?: Admission;
+  /** Where setup, baseline and teardown queue; default the process's own. */
+  preparations?: LimitFunction;
 }
 
 /** Rounding allowance when comparing a granted TTL with the approval window. */
@@ -67,6 +70,7 @@ const TTL_ROUNDING_SECONDS = 1;
 
 export async function runScenario(scenario: Scenario, options: EngineOptions): Promise<ScenarioResult> {
   const { signal } = options;
+  const preparations = options.preparations ?? processPreparations();
   const bound = (adapter: string): BoundTarget => {
     const target = ownEntry(options.targets, adapter);
     if (!target) throw new Error(`scenario ${scenario.id} needs a target of adapter ${adapter}, which the run did not bring up`);
@@ -163,13 +167,13 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
   const teardownErrors: string[] = [];
 
   try {
-    await runPhase('setup', async () => {
+    await preparations(() => runPhase('setup', async () => {
       grantCtx.resource = await point.setup(useCtx);
       sourceSetUp = true;
       await source.setup(grantCtx);
-    });
+    }));
 
-    const baseline = await runPhase('baseline', async () => {
+    const baseline = await preparations(() => runPhase('baseline', async () => {
       const before = await entitlements();
       evidence.record('entitlements snapshot before the grant', { count: before.length, entitlements: before });
       // Standing privilege at the point of use itself, and by the grant path (self-service) when it has one.
@@ -177,7 +181,7 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
       recordProbe(evidence, 'privileged action attempted without a grant', standing);
       addCheck('zero-standing-privilege', verdictWhenDenialExpected(standing.outcome), describeStanding(standing));
       return before;
-    });
+    }));
 
     const issued = await runPhase('request', async () => {
       // Admitted only when the harness can use the grant promptly: its TTL starts at issue.
@@ -328,7 +332,7 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
       }
       judgeApprovalChain({ claims, issuedAt: grant.issuedAt, firstUseAt, endedAt: end?.endedAt }, evidence, addCheck);
     }
-    await runPhase('teardown', async () => {
+    await preparations(() => runPhase('teardown', async () => {
       for (const handle of handles.length > 0 ? handles : (grant?.handles ?? [])) {
         await handle.close?.().catch((error: unknown) => teardownErrors.push(`close ${handle.name}: ${errorText(error)}`));
       }
@@ -346,7 +350,7 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
         }
       }
       evidence.record('harness removed what it created', { removed });
-    }).catch(() => undefined);
+    })).catch(() => undefined);
   }
 
   const verdict = worstOf(checks.map((c) => c.verdict));

@@ -93,6 +93,45 @@ describe('admission', () => {
     expect(admission.state().inFlight).toBe(0);
   });
 
+  test('hundreds of waiters cost one listener each and one timer between them, oldest first, a longer TTL passing one the loop is too late for', async () => {
+    let delay = 0;
+    const admission = new Admission({ lagFraction: 0.25, holdFraction: 0.5, loopDelayMs: () => delay, initialCap: 1, maxCap: 1, maxWaitMs: 60_000 });
+    const controller = new AbortController();
+    setMaxListeners(0, controller.signal);
+    let listeners = 0;
+    const add = controller.signal.addEventListener.bind(controller.signal);
+    controller.signal.addEventListener = ((...args: Parameters<typeof add>) => {
+      listeners += 1;
+      add(...args);
+    }) as typeof add;
+    const timers = vi.spyOn(globalThis, 'setTimeout');
+    try {
+      const first = await admission.admit(1_000, controller.signal);
+      const order: number[] = [];
+      const queued = Array.from({ length: 300 }, (_, i) =>
+        admission.admit(1_000, controller.signal).then((ticket) => {
+          order.push(i);
+          return ticket;
+        }),
+      );
+      await sleep(200, never);
+      // sleep's own timer, and the one re-check pending at a time.
+      expect(timers.mock.calls.length).toBeLessThan(30);
+      expect(listeners).toBe(301);
+      delay = 400;
+      const patient = admission.admit(4_000, controller.signal);
+      first.release(false);
+      await sleep(30, never);
+      expect(order).toEqual([]);
+      (await patient).release(false);
+      delay = 0;
+      for (const ticket of queued) (await ticket).release(false);
+      expect(order).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    } finally {
+      timers.mockRestore();
+    }
+  });
+
   test('the sampler reads a stall of the event loop, including one still under way', async () => {
     const delay = loopLagMonitor(10, 5).current;
     await sleep(60, never);

@@ -32,7 +32,7 @@ const revoke = (time: string, accessor: string): object => ({
   request: { path: 'auth/token/revoke-accessor', operation: 'update', data: { accessor: `hmac-sha256:acc-${accessor}` } },
 });
 
-async function entriesOf(records: object[]): Promise<AuditEntry[]> {
+async function entriesOf(records: object[]): Promise<readonly AuditEntry[]> {
   const log = join(mkdtempSync(join(tmpdir(), 'jitc-audit-')), 'audit.log');
   writeFileSync(log, line({ time: 't0', type: 'request', request: { path: SECRET } }));
   const cursor = await AuditCursor.open({ log, device: 'jitc' }, SECRET);
