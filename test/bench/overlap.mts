@@ -1,24 +1,115 @@
 /**
- * Benchmark: how many grants one harness holds at once. N copies of `vault/token-ttl-expiry`
- * (a 3-second token) run concurrently in one process against one local OpenBao, through a relay
- * that counts the requests they make. Run with `npm run bench:overlap`; prints figures, asserts
- * nothing. BENCH_SIZES (default 1,64,200,500) chooses the sizes.
+ * Benchmark: how many grants one harness holds at once. N copies of one short-TTL scenario run
+ * concurrently in one process against one local target, through a relay that counts the requests
+ * they make. Run with `npm run bench:overlap`; prints figures, asserts nothing.
+ *
+ *   BENCH_ADAPTER  vault (default): vault/token-ttl-expiry (3 s token) on OpenBao;
+ *                  aws: aws/sts-assume-role-expiry (3 s session) on moto;
+ *                  ldap: ldap/dynamic-account-ttl (3 s dynamic entry) on slapd.
+ *   BENCH_SIZES    the copies at once, e.g. 1,64,200,500 (each adapter has its own default).
  *
  *   floor = the larger of one copy's run time and (requests the run made ÷ the target's measured
- *           token-creation throughput): the run cannot be faster than the target can answer.
+ *           throughput, measured in the same run): the run cannot be faster than the target answers.
  */
+import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { GetUserCommand } from '@aws-sdk/client-iam';
+import type { Adapter, TargetConnection } from '../../adapters/contract.ts';
 import { getAdapter } from '../../adapters/registry.ts';
 import { bringUp } from '../../adapters/bring-up.ts';
+import type { AwsClient } from '../../adapters/aws/client.ts';
+import { MOTO_ADMIN } from '../../adapters/aws/moto-server.ts';
+import type { LdapClient } from '../../adapters/ldap/client.ts';
 import type { VaultClient } from '../../adapters/vault/client.ts';
 import { runScenario } from '../../scenarios/engine.ts';
 import { loadBuiltinScenarios } from '../../scenarios/load.ts';
 import { PROJECT_ROOT } from '../../scenarios/input.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import { targetsOf } from '../support/bound.ts';
-import { CountingHttpProxy } from './counting-http-proxy.ts';
+import { CountingHttpProxy } from '../support/counting-http-proxy.ts';
+import { CountingRelay } from '../support/counting-relay.ts';
+import { LdapMessageCounter } from '../support/ldap-messages.ts';
 
-const SIZES = (process.env.BENCH_SIZES ?? '1,64,200,500').split(',').map(Number);
+/** What the requests are counted by. */
+interface Counter {
+  readonly requests: number;
+  /** The target's answer times, ms, where the relay can tell them (HTTP); empty otherwise. */
+  readonly answerMs: number[];
+  stop(): Promise<void>;
+}
+
+interface Profile {
+  scenario: string;
+  sizes: string;
+  server: string;
+  /** The target's throughput, as `<count> <unit>/s`. */
+  unit: string;
+  /** A relay in front of the target, and the connection that reaches the target through it. */
+  relay(connection: TargetConnection): Promise<{ counter: Counter; connection: TargetConnection }>;
+  /** Requests per second the target answers, 32 at a time, of a kind its scenarios make. */
+  throughput(client: unknown, connection: TargetConnection): Promise<number>;
+}
+
+async function viaHttpProxy(upstream: string, through: (url: string) => TargetConnection): Promise<{ counter: Counter; connection: TargetConnection }> {
+  const proxy = await new CountingHttpProxy(upstream).start();
+  return { counter: proxy, connection: through(proxy.url) };
+}
+
+/** What a client sends: the relay sees both directions, and a search's answer is many messages. */
+const isLdapRequest = (op: string): boolean => /Req(uest)?$/.test(op);
+
+/** `count` calls of `call`, 32 at a time; calls per second. */
+async function rate(count: number, call: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next++ < count) await call();
+    }),
+  );
+  return count / ((performance.now() - t0) / 1000);
+}
+
+const PROFILES: Record<string, Profile> = {
+  vault: {
+    scenario: 'token-ttl-expiry',
+    sizes: '1,64,200,500',
+    server: 'OpenBao',
+    unit: 'token creations',
+    relay: (c) => viaHttpProxy(c.address, (url) => ({ ...c, address: url })),
+    // Short-lived, so they leave nothing.
+    throughput: (client) => rate(2000, () => (client as VaultClient).api.call('POST', 'auth/token/create', { body: { ttl: '2s', no_default_policy: true, policies: ['default'] } })),
+  },
+  aws: {
+    scenario: 'sts-assume-role-expiry',
+    sizes: '1,64,200',
+    server: 'moto',
+    unit: 'IAM requests',
+    relay: (c) => viaHttpProxy(c.settings.endpoint!, (url) => ({ ...c, address: url, settings: { ...c.settings, endpoint: url } })),
+    throughput: (client) => rate(400, () => (client as AwsClient).iam.send(new GetUserCommand({ UserName: MOTO_ADMIN }))),
+  },
+  ldap: {
+    scenario: 'dynamic-account-ttl',
+    sizes: '1,50,100',
+    server: 'slapd',
+    unit: 'LDAP searches',
+    relay: async (c) => {
+      const messages = new LdapMessageCounter();
+      const relay = await new CountingRelay(Number(new URL(c.settings.url!).port || 389), messages.tap).start();
+      return {
+        counter: { get requests() { return messages.messages.filter(isLdapRequest).length; }, answerMs: [], stop: () => relay.stop() },
+        connection: { ...c, address: relay.url, settings: { ...c.settings, url: relay.url } },
+      };
+    },
+    throughput: (client, c) => rate(2000, () => (client as LdapClient).admin.search(c.settings.grantGroupDn!, { scope: 'base', attributes: ['1.1'] })),
+  },
+};
+
+const adapterName = process.env.BENCH_ADAPTER ?? 'vault';
+const profile = PROFILES[adapterName];
+if (!profile) throw new Error(`BENCH_ADAPTER must be one of ${Object.keys(PROFILES).join(', ')}`);
+const SIZES = (process.env.BENCH_SIZES ?? profile.sizes).split(',').map(Number);
 const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 const pct = (xs: number[], p: number): number => {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -31,26 +122,17 @@ function peakRssMb(pid: number | string): number {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
 }
 
-const adapter = await getAdapter('vault');
+const adapter: Adapter = await getAdapter(adapterName);
 const [target] = await bringUp([adapter], { runId: 'benchoverlap', projectRoot: PROJECT_ROOT, mode: 'local', config: {}, log: () => undefined });
-if (!target) throw new Error('no vault target');
-const proxy = await new CountingHttpProxy(target.connection.address).start();
-const connection = { ...target.connection, address: proxy.url };
-const client = (await adapter.connect(connection)) as VaultClient;
-const base = (await loadBuiltinScenarios(['vault'])).find((x) => x.id === 'token-ttl-expiry')!;
+if (!target) throw new Error(`no ${adapterName} target`);
+const { counter, connection } = await profile.relay(target.connection);
+const client = await adapter.connect(connection);
+const base = (await loadBuiltinScenarios([adapterName])).find((x) => x.id === profile.scenario)!;
 const signal = new AbortController().signal;
-
-/** Token creations per second the target answers, 32 at a time, short-lived so they leave nothing. */
-async function tokenThroughput(count = 2000): Promise<number> {
-  const t0 = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 32 }, async () => {
-      while (next++ < count) await client.api.call('POST', 'auth/token/create', { body: { ttl: '2s', no_default_policy: true, policies: ['default'] } });
-    }),
-  );
-  return count / ((performance.now() - t0) / 1000);
-}
+// Every scenario's waits listen on it, as a run's scenarios listen on the run's one signal.
+setMaxListeners(0, signal);
+// Every size shares the process's one admission scheduler, as a run's scenarios do: the cap it
+// learns at one size carries into the next, so the sizes run smallest first.
 
 interface Row {
   n: number;
@@ -62,17 +144,23 @@ interface Row {
   reuseLag: number[];
   /** Each check that did not pass, with how often, and one of its details. */
   findings: Map<string, { count: number; detail: string }>;
+  /** The harness's CPU time over the wall time: near 1, its one event loop was the bottleneck. */
+  cpuShare: number;
+  answers: number[];
+  load: string;
 }
 
 async function copies(n: number): Promise<Row> {
-  const before = proxy.requests;
+  const before = counter.requests;
+  const answersBefore = counter.answerMs.length;
+  const load = loadavg()[0]!.toFixed(1);
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const results: ScenarioResult[] = await Promise.all(
-    Array.from({ length: n }, (_, i) =>
-      runScenario({ ...base, id: `${base.id}-${n}-${i}` }, { runId: 'benchoverlap', targets: targetsOf({ adapter, client, connection }), signal }),
-    ),
+    Array.from({ length: n }, (_, i) => runScenario({ ...base, id: `${base.id}-${n}-${i}` }, { runId: 'benchoverlap', targets: targetsOf({ adapter, client, connection }), signal })),
   );
   const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   const verdicts: Record<string, number> = {};
   for (const r of results) verdicts[r.verdict] = (verdicts[r.verdict] ?? 0) + 1;
   const findings = new Map<string, { count: number; detail: string }>();
@@ -86,22 +174,25 @@ async function copies(n: number): Promise<Row> {
   return {
     n,
     wallMs,
-    requests: proxy.requests - before,
+    requests: counter.requests - before,
     verdicts,
     lag: lags((r) => r.metrics.harnessLag.issueToFirstUseMs),
     admission: lags((r) => r.metrics.harnessLag.admissionWaitMs),
     reuseLag: lags((r) => r.metrics.harnessLag.endToFirstReuseMs),
     findings,
+    cpuShare: (cpu.user + cpu.system) / 1000 / wallMs,
+    answers: counter.answerMs.slice(answersBefore),
+    load,
   };
 }
 
 const rows: Row[] = [];
 for (const n of SIZES) rows.push(await copies(n));
-const throughput = await tokenThroughput();
+const throughput = await profile.throughput(client, connection);
 const one = rows.find((r) => r.n === 1)?.wallMs ?? (await copies(1)).wallMs;
 
-console.log(`Overlap: copies of vault/token-ttl-expiry (3 s token) at once, one process, one local OpenBao; token creations ${throughput.toFixed(0)}/s`);
-console.log('  copies  wall     floor    ×floor  requests  verdicts                 issue→use p50/p95/max   admission wait p50/max  end→reuse p95');
+console.log(`Overlap: copies of ${adapterName}/${profile.scenario} at once, one process, one local ${profile.server}; ${throughput.toFixed(0)} ${profile.unit}/s`);
+console.log('  copies  wall     floor    ×floor  requests  verdicts                 issue→use p50/p95/max   admission wait p50/max  end→reuse p95  load');
 for (const r of rows) {
   const floor = Math.max(one, (r.requests / throughput) * 1000);
   console.log(
@@ -115,10 +206,16 @@ for (const r of rows) {
       `${pct(r.lag, 50)}/${pct(r.lag, 95)}/${Math.max(0, ...r.lag)} ms`.padStart(22),
       `${pct(r.admission, 50)}/${Math.max(0, ...r.admission)} ms`.padStart(22),
       `${pct(r.reuseLag, 95)} ms`.padStart(14),
+      r.load.padStart(5),
     ].join('  '),
   );
 }
+for (const r of rows) {
+  const answers = r.answers.length > 0 ? `target answers p50/p95/max ${pct(r.answers, 50).toFixed(0)}/${pct(r.answers, 95).toFixed(0)}/${Math.max(...r.answers).toFixed(0)} ms` : 'target answer times not measured on this protocol';
+  console.log(`  at ${r.n}: harness CPU ${(r.cpuShare * 100).toFixed(0)} % of the wall time; ${answers}`);
+}
 for (const r of rows) for (const [key, f] of r.findings) console.log(`  at ${r.n}: ${f.count} × ${key}: ${f.detail}`);
-console.log(`  peak RSS: harness ${peakRssMb('self').toFixed(0)} MB, OpenBao ${target.pid ? `${peakRssMb(target.pid).toFixed(0)} MB` : 'n/a'}`);
-await proxy.stop();
+console.log(`  peak RSS: harness ${peakRssMb('self').toFixed(0)} MB, ${profile.server} ${target.pid ? `${peakRssMb(target.pid).toFixed(0)} MB` : 'n/a'}`);
+await adapter.disconnect?.(client);
+await counter.stop();
 await target.stop();

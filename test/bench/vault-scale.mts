@@ -1,7 +1,9 @@
 /**
- * Benchmark: run time of `token-revoke-at-task-end` on an empty local OpenBao and on one holding
- * 3,000 unrelated tokens. A scenario reads residue from its grant's lineage, so the two should be
- * close (target: within 1.3×). Run with `npm run bench`; prints figures, asserts nothing.
+ * Benchmark: run time and requests of `token-revoke-at-task-end` on an empty local OpenBao and on
+ * one holding 3,000 unrelated tokens, the requests counted by a relay in front of it. A scenario
+ * reads residue from its grant's lineage, so the two should be close (target: within 1.3×) and
+ * the requests the same but for polls that follow latency. Run with `npm run bench`; prints
+ * figures, asserts nothing.
  */
 import { getAdapter } from '../../adapters/registry.ts';
 import { bringUp } from '../../adapters/bring-up.ts';
@@ -9,6 +11,7 @@ import { runScenario } from '../../scenarios/engine.ts';
 import { PROJECT_ROOT } from '../../scenarios/input.ts';
 import { loadBuiltinScenarios } from '../../scenarios/load.ts';
 import { targetsOf } from '../support/bound.ts';
+import { CountingHttpProxy } from '../support/counting-http-proxy.ts';
 import { preloadUnrelatedTokens } from '../support/unrelated-tokens.ts';
 
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
@@ -18,16 +21,21 @@ const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
 const adapter = await getAdapter('vault');
 const [target] = await bringUp([adapter], { runId: 'benchscale', projectRoot: PROJECT_ROOT, mode: 'local', config: {}, log: () => undefined });
-const client = await adapter.connect(target!.connection);
+const proxy = await new CountingHttpProxy(target!.connection.address).start();
+const connection = { ...target!.connection, address: proxy.url };
+const client = await adapter.connect(connection);
 const base = (await loadBuiltinScenarios(['vault'])).find((x) => x.id === 'token-revoke-at-task-end')!;
 const signal = new AbortController().signal;
 
-async function times(label: string): Promise<number[]> {
-  const out: number[] = [];
+/** Each run's wall time and the requests it made. */
+async function times(label: string): Promise<{ ms: number[]; requests: number[] }> {
+  const out = { ms: [] as number[], requests: [] as number[] };
   for (let i = 0; i < REPEAT; i++) {
+    const before = proxy.requests;
     const t0 = performance.now();
-    const result = await runScenario({ ...base, id: `${base.id}-${label}-${i}` }, { runId: 'benchscale', targets: targetsOf({ adapter, client, connection: target!.connection }), signal });
-    out.push(performance.now() - t0);
+    const result = await runScenario({ ...base, id: `${base.id}-${label}-${i}` }, { runId: 'benchscale', targets: targetsOf({ adapter, client, connection }), signal });
+    out.ms.push(performance.now() - t0);
+    out.requests.push(proxy.requests - before);
     if (result.verdict !== 'pass') throw new Error(`${label}: the scenario did not pass (${result.verdict})`);
   }
   return out;
@@ -38,9 +46,10 @@ try {
   const preloadMs = await preloadUnrelatedTokens(target!.connection, UNRELATED);
   const loaded = await times('loaded');
   console.log(`token-revoke-at-task-end, ${REPEAT} runs each, one local OpenBao`);
-  console.log(`  empty target           median ${s(median(empty))}  (runs: ${empty.map(s).join(', ')})`);
-  console.log(`  ${UNRELATED} unrelated tokens  median ${s(median(loaded))}  (runs: ${loaded.map(s).join(', ')}; created in ${s(preloadMs)})`);
-  console.log(`  ratio ${(median(loaded) / median(empty)).toFixed(2)} (target: within 1.30)`);
+  console.log(`  empty target           median ${s(median(empty.ms))}  (runs: ${empty.ms.map(s).join(', ')}); requests per scenario ${empty.requests.join(', ')}`);
+  console.log(`  ${UNRELATED} unrelated tokens  median ${s(median(loaded.ms))}  (runs: ${loaded.ms.map(s).join(', ')}; created in ${s(preloadMs)}); requests per scenario ${loaded.requests.join(', ')}`);
+  console.log(`  ratio ${(median(loaded.ms) / median(empty.ms)).toFixed(2)} (target: within 1.30); requests ${median(empty.requests)} → ${median(loaded.requests)} (median)`);
 } finally {
+  await proxy.stop();
   await target!.stop();
 }

@@ -6,8 +6,7 @@
  * never by listing the account.
  */
 import { setMaxListeners } from 'node:events';
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 import { CreateGroupCommand, CreatePolicyCommand, CreateRoleCommand, CreateUserCommand } from '@aws-sdk/client-iam';
 import pLimit from 'p-limit';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -20,6 +19,7 @@ import { PROJECT_ROOT } from '../../scenarios/input.ts';
 import { loadBuiltinScenarios } from '../../scenarios/load.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import { targetsOf } from '../support/bound.ts';
+import { CountingHttpProxy } from '../support/counting-http-proxy.ts';
 import { testRunId } from '../support/run-id.ts';
 
 const SCENARIOS = ['iam-temporary-access-key', 'temporary-group-membership', 'sts-revoke-active-sessions'];
@@ -33,37 +33,10 @@ const OTHERS = 250;
 const TIMED_SLACK = 4;
 
 /** A request as the target sees it: service (from the signature's scope) and action (query API) or method and path shape (S3). */
-function describeRequest(method: string, path: string, authorization: string, body: string): string {
-  const service = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\//.exec(authorization)?.[1] ?? 'unsigned';
+function describeRequest(method: string, path: string, headers: IncomingHttpHeaders, body: Buffer): string {
+  const service = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\//.exec(String(headers.authorization ?? ''))?.[1] ?? 'unsigned';
   if (service === 's3') return `s3 ${method} ${path.replace(/\?.*$/, '').replace(/jitc-[^/]+/g, 'jitc-…')}`;
-  return `${service} ${new URLSearchParams(body).get('Action') ?? method}`;
-}
-
-interface Counting {
-  server: Server;
-  url: string;
-  calls: string[];
-}
-
-async function countingProxy(upstream: string): Promise<Counting> {
-  const target = new URL(upstream);
-  const calls: string[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      calls.push(describeRequest(req.method ?? '', req.url ?? '', String(req.headers.authorization ?? ''), body.toString('utf8')));
-      const forward = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
-      forward.on('error', () => res.destroy());
-      forward.end(body);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls };
+  return `${service} ${new URLSearchParams(body.toString('utf8')).get('Action') ?? method}`;
 }
 
 /** Users, roles, groups and policies nobody's scenario knows, made with the account's admin key. */
@@ -82,7 +55,7 @@ async function preload(client: AwsClient): Promise<number> {
 }
 
 let target: StartedTarget | undefined;
-let proxy: Counting | undefined;
+let proxy: CountingHttpProxy | undefined;
 const runs: { label: string; scenario: string; result: ScenarioResult; calls: string[]; ms: number }[] = [];
 
 beforeAll(async () => {
@@ -90,7 +63,7 @@ beforeAll(async () => {
   const runId = testRunId();
   [target] = await bringUp([adapter], { runId, projectRoot: PROJECT_ROOT, mode: 'local', config: {}, log: () => undefined });
   if (!target) throw new Error('the local moto did not start');
-  proxy = await countingProxy(target.connection.settings.endpoint ?? target.connection.address);
+  proxy = await new CountingHttpProxy(target.connection.settings.endpoint ?? target.connection.address, describeRequest).start();
   const connection: TargetConnection = { ...target.connection, address: proxy.url, settings: { ...target.connection.settings, endpoint: proxy.url } };
   const client = (await adapter.connect(connection)) as AwsClient;
   const builtin = await loadBuiltinScenarios(['aws']);
@@ -117,7 +90,7 @@ beforeAll(async () => {
 }, 420_000);
 
 afterAll(async () => {
-  proxy?.server.close();
+  await proxy?.stop();
   await target?.stop();
 });
 

@@ -6,18 +6,17 @@
  */
 import { setMaxListeners } from 'node:events';
 import { mkdtempSync } from 'node:fs';
-import { createServer, request as httpRequest, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { StartedTarget } from '../../adapters/contract.ts';
-import { freePort } from '../../adapters/local-process.ts';
 import { getAdapter } from '../../adapters/registry.ts';
 import { runScenario } from '../../scenarios/engine.ts';
 import { PROJECT_ROOT } from '../../scenarios/input.ts';
 import { loadBuiltinScenarios } from '../../scenarios/load.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import { targetsOf } from '../support/bound.ts';
+import { CountingHttpProxy } from '../support/counting-http-proxy.ts';
 import { testRunId } from '../support/run-id.ts';
 import { preloadUnrelatedTokens } from '../support/unrelated-tokens.ts';
 
@@ -31,36 +30,12 @@ const UNRELATED = 2000;
  */
 const TIMED_SLACK = 2;
 
-interface Counting {
-  server: Server;
-  address: string;
-  calls: string[];
-}
-
-/** An HTTP proxy that forwards every request to `upstream` and remembers its method and path. */
-async function countingProxy(upstream: string): Promise<Counting> {
-  const target = new URL(upstream);
-  const calls: string[] = [];
-  const server = createServer((req, res) => {
-    calls.push(`${req.method} ${(req.url ?? '').replace(/\?.*$/, '')}`);
-    const forward = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    forward.on('error', () => res.destroy());
-    req.pipe(forward);
-  });
-  const port = await freePort();
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return { server, address: `http://127.0.0.1:${port}`, calls };
-}
-
 const isProbe = (call: string): boolean => /^GET \/v1\/secret\/data\/jitc\//.test(call);
 /** The accessor's own poll after the end (credential-invalidated), and residue's lookups, repeated until settled. */
 const isLookup = (call: string): boolean => call === 'POST /v1/auth/token/lookup-accessor';
 
 let target: StartedTarget;
-let proxy: Counting;
+let proxy: CountingHttpProxy | undefined;
 const runs: { label: string; result: ScenarioResult; calls: string[]; ms: number }[] = [];
 
 beforeAll(async () => {
@@ -69,17 +44,18 @@ beforeAll(async () => {
   const local = adapter.targets.local;
   if (!local) throw new Error('the vault adapter has no local target');
   target = await local.start({ runId, workDir: mkdtempSync(join(tmpdir(), 'jitc-vault-scale-')), projectRoot: PROJECT_ROOT, config: {}, log: () => undefined });
-  proxy = await countingProxy(target.connection.address);
-  const connection = { ...target.connection, address: proxy.address };
+  const counting = await new CountingHttpProxy(target.connection.address).start();
+  proxy = counting;
+  const connection = { ...target.connection, address: counting.url };
   const client = await adapter.connect(connection);
   const base = (await loadBuiltinScenarios(['vault'])).find((s) => s.id === 'token-revoke-at-task-end') ?? expect.unreachable('no token-revoke-at-task-end');
   const signal = new AbortController().signal;
   setMaxListeners(0, signal);
   const once = async (label: string): Promise<void> => {
-    const before = proxy.calls.length;
+    const before = counting.calls.length;
     const started = performance.now();
     const result = await runScenario({ ...base, id: `${base.id}-${label}` }, { runId, targets: targetsOf({ adapter, client, connection }), signal });
-    runs.push({ label, result, calls: proxy.calls.slice(before), ms: performance.now() - started });
+    runs.push({ label, result, calls: counting.calls.slice(before), ms: performance.now() - started });
   };
   await once('empty');
   const preloadMs = await preloadUnrelatedTokens(target.connection, UNRELATED);
@@ -88,7 +64,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  proxy?.server.close();
+  await proxy?.stop();
   await target?.stop();
 });
 
