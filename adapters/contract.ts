@@ -169,6 +169,13 @@ export interface ExtensionAttempt {
   name: string;
   /** Inside the window it aims past the window's end; after the end it tries to bring the grant back. */
   attempt(moment: ExtensionMoment): Promise<ExtensionResult>;
+  /**
+   * True when neither this attempt nor the others declared so change what the others are answered
+   * (three calls with one token that consume nothing): they are tried at once, so all of them
+   * land inside a short TTL. Absent, attempts go one after another, as a refresh token one attempt
+   * spends would refuse the next for the wrong reason.
+   */
+  independent?: boolean;
 }
 
 export interface ExtensionResult {

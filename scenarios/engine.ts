@@ -12,6 +12,7 @@ import {
   type Adapter,
   type EndMode,
   type ExtensionMoment,
+  type ExtensionAttempt,
   type ExtensionResult,
   type Grant,
   type GrantContext,
@@ -505,24 +506,30 @@ interface ExtensionOutcome extends ExtensionResult {
  * the handles probed after the end, so a child or key that outlives the task is caught.
  */
 async function tryExtensions(ctx: ScenarioContext<unknown, unknown>, grant: GrantRecord, moment: ExtensionMoment, handles: ReuseHandle[]): Promise<ExtensionOutcome[]> {
-  const outcomes: ExtensionOutcome[] = [];
-  for (const extension of grant.extensions) {
-    const grantEndedAt = grant.expiresAt;
+  const tryOne = async (extension: ExtensionAttempt): Promise<ExtensionOutcome> => {
     let result: ExtensionResult;
     try {
       result = await extension.attempt(moment);
     } catch (error) {
       result = { outcome: 'unknown', at: new Date().toISOString(), detail: errorText(error) };
     }
-    outcomes.push({ ...result, name: extension.name, moment, ...(moment === 'inside-window' ? { grantEndedAt } : {}) });
+    // The expiry as the target states it once this one is answered: a renewal tried beside it may
+    // have moved it, and a renewal that worked did so while the grant still lived.
+    const grantEndedAt = grant.expiresAt;
     handles.push(...(result.minted ?? []));
     ctx.evidence.record(
       `holder tried to extend its own grant ${moment === 'inside-window' ? 'inside the window' : 'after the end'}: ${extension.name}: ${result.outcome}`,
       { answer: result.detail, reachesUntil: result.reachesUntil ?? null, minted: (result.minted ?? []).map((h) => h.name) },
       new Date(result.at),
     );
-  }
-  return outcomes;
+    return { ...result, name: extension.name, moment, ...(moment === 'inside-window' ? { grantEndedAt } : {}) };
+  };
+  const outcomes = new Map<ExtensionAttempt, ExtensionOutcome>();
+  await Promise.all(
+    grant.extensions.filter((e) => e.independent).map(async (e) => outcomes.set(e, await tryOne(e))),
+  );
+  for (const e of grant.extensions.filter((x) => !x.independent)) outcomes.set(e, await tryOne(e));
+  return grant.extensions.map((e) => outcomes.get(e)!);
 }
 
 /**

@@ -70,9 +70,10 @@ export function vaultTokenExtensions(ctx: VaultHolderContext, held: HeldToken, g
         }
         return result;
       },
+      independent: true,
     },
-    { name: `child token with a ${ask} s TTL`, attempt: (moment) => mint(ctx, held, ask, 'auth/token/create', moment) },
-    { name: `orphan token (create-orphan) with a ${ask} s TTL`, attempt: (moment) => mint(ctx, held, ask, 'auth/token/create-orphan', moment) },
+    { name: `child token with a ${ask} s TTL`, attempt: (moment) => mint(ctx, held, ask, 'auth/token/create', moment), independent: true },
+    { name: `orphan token (create-orphan) with a ${ask} s TTL`, attempt: (moment) => mint(ctx, held, ask, 'auth/token/create-orphan', moment), independent: true },
   ];
 }
 

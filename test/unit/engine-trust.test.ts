@@ -102,6 +102,26 @@ describe.concurrent('the holder tries to extend its own grant', () => {
     expect(minted.closed).toBe(true);
   });
 
+  test('independent attempts are tried at once, the others one after another, and the outcomes keep their declared order', async () => {
+    const log: string[] = [];
+    const timed = (name: string, independent: boolean): ExtensionAttempt => ({
+      name,
+      independent,
+      attempt: async (moment) => {
+        log.push(`${moment} ${name} start`);
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        log.push(`${moment} ${name} end`);
+        return { outcome: 'refused', detail: 'HTTP 403 permission denied', at: new Date().toISOString() };
+      },
+    });
+    const result = await run({ extensions: () => [timed('refresh', false), timed('renew-self', true), timed('child token', true), timed('spend the refresh token', false)] });
+    const inside = log.filter((l) => l.startsWith('inside-window')).map((l) => l.replace('inside-window ', ''));
+    expect(inside).toEqual(['renew-self start', 'child token start', 'renew-self end', 'child token end', 'refresh start', 'refresh end', 'spend the refresh token start', 'spend the refresh token end']);
+    const c = check(result, 'holder-cannot-extend');
+    expect(c.verdict).toBe('pass');
+    expect(c.detail.split('; ').map((d) => d.split(' (')[0])).toEqual(['refresh', 'renew-self', 'child token', 'spend the refresh token', 'refresh', 'renew-self', 'child token', 'spend the refresh token']);
+  });
+
   test('a grant that never worked leaves the extension check inconclusive, untried', async () => {
     const seen: string[] = [];
     const result = await run({ use: 'denied', extensions: () => [extension('renew-self', {}, seen)] });
