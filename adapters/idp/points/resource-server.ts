@@ -8,7 +8,8 @@
  * The requester is a confidential client of its own with a service account (the workload's
  * standing identity): before any grant, the token it can get by itself must not be accepted.
  * What a resource server validating JWTs locally would accept is recorded beside every verdict,
- * never as one (jwt.ts).
+ * never as one (jwt.ts). Keycloak's own record of the grant — the token's issue, its introspection
+ * here, its end — is judged from the realm's events at teardown (`audit-trail`, audit-trail.ts).
  *
  * With `existing:` the realm, the resource server and the requester are the user's own: their
  * secrets come from the variables named, nothing is created, the two clients are read before and
@@ -18,7 +19,8 @@
  *
  * Options: a second resource server the task does not need, which must refuse the task's token
  * (`privilege-width`); and broken setups for twins and mutants — the requester's own tokens carry
- * the resource server's audience, or a realm-wide default client scope adds it to every client's.
+ * the resource server's audience, a realm-wide default client scope adds it to every client's, or
+ * the realm leaves some of its events unsaved.
  */
 import { z } from 'zod';
 import { credentialOf, type Credential, type PointOfUse, type ProbeResult } from '../../contract.ts';
