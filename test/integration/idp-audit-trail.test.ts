@@ -2,7 +2,7 @@
  * Keycloak's own record of a grant (`audit-trail`) against the real local Keycloak: a realm jitc
  * makes saves its events and a session's issue, use and end are found there; the same realm without
  * admin events lacks the admin logout that ended the session and fails by name; a realm of the
- * user's own whose events are off, or read with an admin credential without view-events, is never
+ * user's own that saves the events needed is judged as it is; one whose events are off, or read with an admin credential without view-events, is never
  * changed and declares the check not evidenced, naming the setting or the permission.
  */
 import { randomBytes } from 'node:crypto';
@@ -53,7 +53,8 @@ async function adminWithoutViewEvents(client: IdpClient, realm: string): Promise
 describe('the identity provider audit trail against the real local Keycloak', () => {
   let up: ScenarioTargets | undefined;
   const results = new Map<string, ScenarioResult>();
-  const realms = { off: `${runPrefix(runId)}own-events-off`, noView: `${runPrefix(runId)}own-no-view-events` };
+  const realms = { on: `${runPrefix(runId)}own-events-on`, off: `${runPrefix(runId)}own-events-off`, noView: `${runPrefix(runId)}own-no-view-events` };
+  const saving = { eventsEnabled: true, adminEventsEnabled: true, enabledEventTypes: ['LOGIN', 'CLIENT_LOGIN', 'TOKEN_EXCHANGE', 'REFRESH_TOKEN', 'INTROSPECT_TOKEN', 'INTROSPECT_TOKEN_ERROR', 'REVOKE_GRANT', 'LOGOUT'] };
 
   beforeAll(async () => {
     const raw = (name: string) => readYaml(join(BUILTIN_DIR, 'idp', `${name}.yaml`)) as Record<string, unknown> & { params: Record<string, unknown>; task: Record<string, unknown> };
@@ -65,8 +66,10 @@ describe('the identity provider audit trail against the real local Keycloak', ()
     up = await startScenarioTargets('idp', [complete], runId);
     const own = up.own.client as IdpClient;
     const off = await ownRealm(own, realms.off, {});
-    const noView = await ownRealm(own, realms.noView, { eventsEnabled: true, adminEventsEnabled: true, enabledEventTypes: ['LOGIN', 'CLIENT_LOGIN', 'TOKEN_EXCHANGE', 'REFRESH_TOKEN', 'INTROSPECT_TOKEN', 'INTROSPECT_TOKEN_ERROR', 'REVOKE_GRANT', 'LOGOUT'] });
+    const on = await ownRealm(own, realms.on, saving);
+    const noView = await ownRealm(own, realms.noView, saving);
     const existing = (id: string, named: Record<string, unknown>) => toScenario({ ...tokens, id, params: { ...tokens.params, existing: named } }, `${id}.yaml`);
+    const eventsOn = await existing('trail-own-events-on', on);
     const eventsOff = await existing('trail-own-events-off', off);
     const withoutViewEvents = await existing('trail-own-no-view-events', noView);
     const limited = await adminWithoutViewEvents(own, realms.noView);
@@ -76,7 +79,7 @@ describe('the identity provider audit trail against the real local Keycloak', ()
     const signal = new AbortController().signal;
     setMaxListeners(0, signal);
     const run = await Promise.all([
-      ...[complete, adminEventsOff, eventsOff].map((s) => runScenario(s, { runId, targets: up!.targets, signal, secrets })),
+      ...[complete, adminEventsOff, eventsOn, eventsOff].map((s) => runScenario(s, { runId, targets: up!.targets, signal, secrets })),
       runScenario(withoutViewEvents, { runId, targets: limitedTargets, signal, secrets }),
     ]);
     for (const r of run) results.set(r.id, r);
@@ -101,6 +104,14 @@ describe('the identity provider audit trail against the real local Keycloak', ()
     expect(audit(r)?.verdict, summary(r)).toBe('fail');
     expect(audit(r)?.detail).toMatch(/end \(no REVOKE_GRANT or LOGOUT of token .* no admin logout of user/);
     expect(audit(r)?.detail).toMatch(/found issue: LOGIN .*use: INTROSPECT_TOKEN/);
+  });
+
+  test("a realm of the user's own that saves the events needed is judged as it is: issue, use and revocation found", async () => {
+    const r = results.get('trail-own-events-on');
+    expect(audit(r)?.verdict, summary(r)).toBe('pass');
+    expect(audit(r)?.detail).toMatch(/issue: CLIENT_LOGIN of token .*use: INTROSPECT_TOKEN .*end: REVOKE_GRANT of token/);
+    const config = await (up!.own.client as IdpClient).admin.call<{ enabledEventTypes: string[] }>('GET', `/${encodeURIComponent(realms.on)}/events/config`);
+    expect(config.enabledEventTypes.sort()).toEqual([...saving.enabledEventTypes].sort());
   });
 
   test("a realm of the user's own whose events are off declares the check not evidenced, naming the setting, and is left as it was", async () => {
