@@ -5,7 +5,8 @@
  * kept to its break-glass identity; `federated-vault`, a task user's login traded for a
  * Vault token at Vault's jwt auth method, judged at Vault's point of use) and one point of use (the
  * observer half: `resource-server`, a client that introspects the tokens it is shown). Every
- * scenario lives in a realm of its own, named with its prefix, which teardown deletes.
+ * scenario lives in a realm of its own, named with its prefix, which teardown deletes; the realm
+ * saves its events, Keycloak's own record of the grant (audit-trail.ts).
  */
 import type { Adapter } from '../contract.ts';
 import { cleanupIdp } from './cleanup.ts';

@@ -8,7 +8,8 @@
  * The requester is a confidential client of its own with a service account (the workload's
  * standing identity): before any grant, the token it can get by itself must not be accepted.
  * What a resource server validating JWTs locally would accept is recorded beside every verdict,
- * never as one (jwt.ts).
+ * never as one (jwt.ts). Keycloak's own record of the grant — the token's issue, its introspection
+ * here, its end — is judged from the realm's events at teardown (`audit-trail`, audit-trail.ts).
  *
  * With `existing:` the realm, the resource server and the requester are the user's own: their
  * secrets come from the variables named, nothing is created, the two clients are read before and
@@ -18,13 +19,15 @@
  *
  * Options: a second resource server the task does not need, which must refuse the task's token
  * (`privilege-width`); and broken setups for twins and mutants — the requester's own tokens carry
- * the resource server's audience, or a realm-wide default client scope adds it to every client's.
+ * the resource server's audience, a realm-wide default client scope adds it to every client's, or
+ * the realm leaves some of its events unsaved.
  */
 import { z } from 'zod';
 import { credentialOf, type Credential, type PointOfUse, type ProbeResult } from '../../contract.ts';
 import { postForm, readBody, tokenEndpoint, type IdpClient } from '../client.ts';
 import { confirmUnchanged, useExisting } from '../../existing-objects.ts';
 import { envName } from '../../param-fields.ts';
+import { enableRealmEvents, judgeRealmEvents, markGrantPhase, markResidueRead, readRealmEventSettings, rememberUsed } from '../audit-trail.ts';
 import { realmSessions } from '../entitlements.ts';
 import { audienceMapper, createClient, createRealm, deleteRealm, existingClient, type IdpContext, newSecret, secretFromEnv } from '../fixtures.ts';
 import { acceptedBy, type ResourceServer } from '../probes.ts';
@@ -50,11 +53,16 @@ const params = z
   standingAudience: z.boolean().default(false),
   /** Broken setup: a realm default client scope puts the resource server in every client's tokens. */
   audienceInRealmDefaultScope: z.boolean().default(false),
+  /** Broken setup: user event types the scenario's realm does not save (its audit trail then lacks them). */
+  eventsOmitted: z.array(z.string().min(1)).default([]),
+  /** Broken setup: false leaves the realm's admin events off. */
+  adminEvents: z.boolean().default(true),
   })
   .superRefine((p, issue) => {
     if (!p.existing) return;
-    for (const key of ['otherResource', 'standingAudience', 'audienceInRealmDefaultScope'] as const) {
-      if (p[key]) issue.addIssue({ code: 'custom', path: [key], message: "not with existing: the realm and its clients are the user's own and are never changed" });
+    for (const key of ['otherResource', 'standingAudience', 'audienceInRealmDefaultScope', 'eventsOmitted', 'adminEvents'] as const) {
+      const broken = key === 'adminEvents' ? !p[key] : key === 'eventsOmitted' ? p[key].length > 0 : p[key];
+      if (broken) issue.addIssue({ code: 'custom', path: [key], message: "not with existing: the realm and its clients are the user's own and are never changed" });
     }
   });
 type Params = z.infer<typeof params>;
@@ -112,23 +120,29 @@ export const resourceServerPoint: PointOfUse<Params, IdpClient> = {
   params,
   accepts: ['bearer-token'],
   offers: [TERMS.realm, TERMS.audience],
-  checks: (p) => (p.otherResource ? ['privilege-width'] : []),
+  // Keycloak's own events of the grant, wherever the realm saves them (audit-trail.ts).
+  checks: (p) => ['audit-trail', ...(p.otherResource ? ['privilege-width'] : [])],
   remediation: {
     'zero-standing-privilege':
       "Keep the resource server out of the audience of every client's own tokens (no audience mapper on the workload's client, none in a realm default client scope): only a grant's client may name it",
     'privilege-width': "Name only the task's resource server in the granting client's audience mapper (included.client.audience), never a mapper or scope that adds every client",
     'no-residue': "End the task's sessions (admin logout of the user or the client's sessions) and revoke offline tokens when the task ends",
+    'audit-trail':
+      "Save the realm's events (Realm settings > Events: user events on with LOGIN, CLIENT_LOGIN, TOKEN_EXCHANGE, REFRESH_TOKEN, INTROSPECT_TOKEN(_ERROR), REVOKE_GRANT and LOGOUT among the saved types; admin events on, with details), give the reviewer's credential view-events, and end grants with a call Keycloak records (token revocation, admin logout, session deletion)",
   },
 
   async setup(ctx) {
     const existing = ctx.params.existing;
     if (existing) {
       const f = await useExistingRealm(ctx, existing);
+      await readRealmEventSettings(ctx, f.realm);
       ctx.state.set('fixtures', f);
       return { description: `be accepted by resource server ${f.server.clientId} of realm ${f.realm}`, terms: { [TERMS.realm]: f.realm, [TERMS.audience]: f.server.clientId } };
     }
     const realm = ctx.prefix;
     await createRealm(ctx, realm);
+    // Before anything else is made in the realm: every call of the scenario is then in its events.
+    await enableRealmEvents(ctx, realm, { omit: ctx.params.eventsOmitted, adminEvents: ctx.params.adminEvents });
     if (ctx.params.audienceInRealmDefaultScope) await audienceForEveryClient(ctx, realm);
     const server: ResourceServer = { clientId: RESOURCE_SERVER, secret: newSecret(ctx) };
     await createClient(ctx, realm, { clientId: server.clientId, secret: server.secret });
@@ -144,9 +158,13 @@ export const resourceServerPoint: PointOfUse<Params, IdpClient> = {
     return { description: `be accepted by resource server ${server.clientId} of realm ${realm}`, terms: { [TERMS.realm]: realm, [TERMS.audience]: server.clientId } };
   },
 
-  entitlements: async (ctx) => (ctx.params.existing ? [] : realmSessions(ctx.client, ctx.prefix)),
+  entitlements: async (ctx) => {
+    markResidueRead(ctx);
+    return ctx.params.existing ? [] : realmSessions(ctx.client, ctx.prefix);
+  },
 
   async probeStanding(ctx) {
+    markGrantPhase(ctx);
     const f = fixtures(ctx);
     // The requester's standing identity gets a token by itself: the resource server must not accept it.
     let token: unknown;
@@ -171,6 +189,7 @@ export const resourceServerPoint: PointOfUse<Params, IdpClient> = {
     if (!bearer) return unusable(credential);
     const f = fixtures(ctx);
     const used = await accepted(ctx.client, f, f.server, bearer.token);
+    if (used.outcome === 'allowed') rememberUsed(ctx, bearer.token);
     if (f.other && used.outcome === 'allowed') {
       const other = await accepted(ctx.client, f, f.other, bearer.token);
       ctx.evidence.record(`the task's token shown to ${f.other.clientId}, which the task does not need: ${other.outcome}`, { answer: other.detail }, new Date(other.at));
@@ -191,6 +210,12 @@ export const resourceServerPoint: PointOfUse<Params, IdpClient> = {
   },
 
   async teardown(ctx) {
+    const f = ctx.state.get('fixtures') as Fixtures | undefined;
+    try {
+      if (f) await judgeRealmEvents(ctx, f.realm, f.server.clientId);
+    } catch (error) {
+      ctx.report({ check: 'audit-trail', verdict: 'inconclusive', detail: `the realm's events could not be judged: ${(error as Error).message}` });
+    }
     if (!ctx.params.existing) return deleteRealm(ctx.client, ctx.prefix);
     await confirmUnchanged(ctx);
     return [];
