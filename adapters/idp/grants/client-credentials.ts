@@ -13,8 +13,8 @@
 import { z } from 'zod';
 import { seconds } from '../../../scenarios/durations.ts';
 import { bornCredential, type Grant, type GrantContext, type GrantSource } from '../../contract.ts';
-import { IdpAnswerError, postForm, readBody, tokenEndpoint, type IdpClient } from '../client.ts';
-import { createClient, listClients, newSecret } from '../fixtures.ts';
+import { IdpAnswerError, isNotFound, postForm, readBody, tokenEndpoint, type IdpClient } from '../client.ts';
+import { createClient, findClient, listClients, newSecret } from '../fixtures.ts';
 import { audiences, claimsOf, grantTimes } from '../jwt.ts';
 import { TERMS, term } from '../terms.ts';
 
@@ -29,11 +29,14 @@ const params = z.strictObject({
 type Params = z.infer<typeof params>;
 type Ctx = GrantContext<Params, IdpClient>;
 
-const GRANTING_CLIENT = 'task-client';
+/** The granting client is named after the scenario: in a realm of the user's own it must be found by the run's prefix, and removed. */
+const grantingClient = (ctx: Ctx): string => `${ctx.prefix}-task-client`;
 
 interface Broker {
   realm: string;
   clientId: string;
+  /** Keycloak's id of the client, to remove it. */
+  uuid?: string;
   secret: string;
   token?: string;
 }
@@ -59,10 +62,10 @@ export const clientCredentialsSource: GrantSource<Params, IdpClient> = {
     const realm = term(ctx, TERMS.realm);
     const own = term(ctx, TERMS.audience);
     const named = ctx.params.audience === 'every-client' ? (await listClients(ctx.client, realm)).map((c) => c.clientId).filter((id) => !['broker', 'realm-management', 'security-admin-console', 'admin-cli', 'account-console'].includes(id)) : [own];
-    const b: Broker = { realm, clientId: GRANTING_CLIENT, secret: newSecret(ctx) };
+    const b: Broker = { realm, clientId: grantingClient(ctx), secret: newSecret(ctx) };
     const attributes: Record<string, string> = ctx.params.ttlSeconds === null ? {} : { 'access.token.lifespan': String(Math.round(ctx.params.ttlSeconds)) };
-    await createClient(ctx, realm, { clientId: b.clientId, secret: b.secret, serviceAccount: true, attributes, audiences: named });
     ctx.state.set('broker', b);
+    b.uuid = await createClient(ctx, realm, { clientId: b.clientId, secret: b.secret, serviceAccount: true, attributes, audiences: named });
     ctx.evidence.record("broker's granting client created", { client: b.clientId, accessTokenLifespanSeconds: ctx.params.ttlSeconds, audiences: named });
     if (ctx.params.audience === 'every-client') ctx.evidence.record('broken setup: the granting client puts every client of the realm in its tokens\' audience', { audiences: named });
     if (ctx.params.ttlSeconds === null) ctx.evidence.record("broken setup: the granting client sets no access token lifespan, so the realm's default applies");
@@ -105,6 +108,19 @@ export const clientCredentialsSource: GrantSource<Params, IdpClient> = {
     if (!response.ok) throw new IdpAnswerError(response.status, undefined, `token revocation refused: HTTP ${response.status}`);
   },
 
-  // The granting client lives in the scenario's realm, which the point of use deletes.
-  teardown: async () => [],
+  // Removed here, not left to the realm's deletion: the realm may be the user's own (`existing:`), which is never deleted.
+  async teardown(ctx) {
+    const b = ctx.state.get('broker') as Broker | undefined;
+    if (!b) return [];
+    try {
+      // A create whose answer was lost still made the client: it is found by its name.
+      const uuid = b.uuid ?? (await findClient(ctx.client, b.realm, b.clientId))?.id;
+      if (!uuid) return [];
+      await ctx.client.admin.call('DELETE', `/${encodeURIComponent(b.realm)}/clients/${uuid}`);
+    } catch (error) {
+      if (isNotFound(error)) return [];
+      throw error;
+    }
+    return [`client ${b.clientId} of realm ${b.realm}`];
+  },
 };
