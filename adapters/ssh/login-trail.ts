@@ -8,11 +8,16 @@
  * - **end**: a certificate is never revoked (its CA cannot), so what stands for its end is what
  *   sshd logs when it ends: for every connection that logged in with it, sshd's record that the
  *   connection ended (`Disconnected from user`, `Connection closed by`, `terminating inactive
- *   connection`, …) before residue was read — a connection closed only at teardown is the harness
- *   cleaning up, not the grant ending — and a later login with it refused as expired
+ *   connection`, …) or, where it wrote none, that every session it started there closed (`Close
+ *   session`, at least one), before residue was read — a connection closed only at teardown is
+ *   the harness cleaning up, not the grant ending — and a later login with it refused as expired
  *   (`Certificate invalid: expired` in that connection's lines, then `Failed publickey … (serial
  *   <n>)`). The reuse probes after the end make that login; without it the log cannot show that
  *   sshd stopped taking the certificate.
+ *
+ * sessions rather than the connection: a connection ended by a signal, as the hardened profile's
+ * session limit ends it, leaves no line of its own (measured on OpenSSH 9.2), only its sessions'
+ * `Close session`. Whether the connection is still served is read on the server (`no-residue`).
  *
  * sshd -e writes no time and no pid on a line: order is the byte offset, and the reason of a
  * refusal is read from the `Certificate invalid:` lines between its connection's first line and
@@ -115,11 +120,14 @@ const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\
 /** What sshd says when one of its connections ends, whoever ended it. */
 const CONNECTION_END = /^(Disconnected from user \S+|Received disconnect from|Connection closed by|Connection reset by|terminating inactive connection from user \S+|Timeout, client not responding from user \S+|Disconnecting user \S+) \S+ port (\d+)\b/;
 
+const SESSION_START = /^Starting session: .* for \S+ from \S+ port (\d+) id (\d+)$/;
+const SESSION_CLOSE = /^Close session: user \S+ from \S+ port (\d+) id (\d+)$/;
+
 export interface LoginTrail {
   /** Each login with the certificate, by client port. */
   logins: { port: number; line: LogLine }[];
-  /** Each of those connections' end, where logged before `endBy`. */
-  ended: Map<number, LogLine>;
+  /** Each of those connections' end, where logged before `endBy`: its own end, or the close of the last of its sessions. */
+  ended: Map<number, { line: LogLine; by: 'connection' | 'sessions' }>;
   /** A login with the certificate refused as expired. */
   refusedExpired?: LogLine;
   /** Logins with it refused for another reason (or none given), for the evidence. */
@@ -149,13 +157,26 @@ export function loginTrailOf(lines: readonly LogLine[], serial: string, endBy: n
     if (reasons.includes('expired')) trail.refusedExpired ??= line;
     else trail.refusedOtherwise.push({ line, reasons });
   }
-  const ports = new Set(trail.logins.map((l) => l.port));
-  for (const line of lines) {
-    if (line.at >= endBy) break;
-    const end = CONNECTION_END.exec(line.text);
-    const port = end ? Number(end[2]) : undefined;
+  for (const { port, line: login } of trail.logins) {
     // Only after that connection's login: a port reused by an earlier connection says nothing of it.
-    if (port !== undefined && ports.has(port) && !trail.ended.has(port) && trail.logins.some((l) => l.port === port && l.line.at < line.at)) trail.ended.set(port, line);
+    const after = lines.filter((l) => l.at > login.at && l.at < endBy);
+    const end = after.find((l) => Number(CONNECTION_END.exec(l.text)?.[2]) === port);
+    if (end) {
+      trail.ended.set(port, { line: end, by: 'connection' });
+      continue;
+    }
+    const open = new Map<string, number>();
+    let lastClose: LogLine | undefined;
+    for (const l of after) {
+      const started = SESSION_START.exec(l.text);
+      if (started && Number(started[1]) === port) open.set(started[2]!, (open.get(started[2]!) ?? 0) + 1);
+      const closed = SESSION_CLOSE.exec(l.text);
+      if (closed && Number(closed[1]) === port) {
+        open.set(closed[2]!, (open.get(closed[2]!) ?? 0) - 1);
+        lastClose = l;
+      }
+    }
+    if (lastClose && open.size > 0 && [...open.values()].every((n) => n <= 0)) trail.ended.set(port, { line: lastClose, by: 'sessions' });
   }
   return trail;
 }
@@ -195,8 +216,9 @@ export async function judgeLoginTrail(ctx: Ctx): Promise<void> {
   else missing.push(`use (no accepted login naming ${who})`);
   for (const { port } of trail.logins) {
     const end = trail.ended.get(port);
-    if (end) found.push(`end of the connection from port ${port}: ${end.text}`);
-    else missing.push(`end of the connection from port ${port} (nothing recording it ended before residue was read)`);
+    if (end?.by === 'connection') found.push(`end of the connection from port ${port}: ${end.line.text}`);
+    else if (end) found.push(`end of the sessions on the connection from port ${port} (every session started there closed; the connection's own end is not logged): ${end.line.text}`);
+    else missing.push(`end of the connection from port ${port} (nothing recording it or all its sessions ended before residue was read)`);
   }
   if (trail.refusedExpired) found.push(`end: a login refused as expired: ${trail.refusedExpired.text.split(' ssh2:')[0]}`);
   else missing.push(`end (no login with ${who} refused as expired${trail.refusedOtherwise.length > 0 ? `; ${trail.refusedOtherwise.length} refused for: ${[...new Set(trail.refusedOtherwise.flatMap((r) => r.reasons))].join(', ') || 'no reason logged'}` : ''})`);
