@@ -22,8 +22,9 @@
  *   idle limit: a connection-sharing master stays open on the server, refused every new session.
  * - `terse-log`: the hardened profile at LogLevel INFO instead of VERBOSE. sshd still logs each
  *   accepted login with its certificate's key id and serial, but a login refused once the
- *   certificate expired only as `Certificate invalid: expired`, naming no certificate (measured on
- *   OpenSSH 9.2): its log no longer shows that it stopped taking this certificate (`audit-trail`).
+ *   certificate expired only as `Certificate invalid: expired`, naming no certificate, and no
+ *   session's start or close (measured on OpenSSH 9.2): its log no longer shows that it stopped
+ *   taking this certificate, nor how its sessions ended (`audit-trail`).
  *
  * Principals come from a directory, one empty file per principal, listed by
  * AuthorizedPrincipalsCommand: concurrent scenarios each add and remove their own file, and

@@ -84,21 +84,23 @@ describe("an SSH certificate's request-to-access trail in the targets' own logs"
     expect(trail.verdict, summaryOf(r)).toBe('pass');
     expect(trail.detail).toMatch(/audit\.log records the certificate's issue \(serial \d+\): response update jitc-\S+-trail-complete-ssh\/issue\/jitc-\S+-trail-complete at /);
     expect(trail.detail).toMatch(/sshd's log records the certificate serial \d+ \(key id jitc-\S+-trail-complete\): use: login from port \d+/);
-    // The task's first login, its interactive session and its master: three connections, each ended.
-    expect(trail.detail.match(/end of the connection from port \d+/g)).toHaveLength(3);
+    // The task's first login, its interactive session and its master: three connections, each ended
+    // (the master's by the close of its sessions where the session limit's signal ended it).
+    expect(trail.detail.match(/end of the (connection|sessions on the connection) from port \d+/g)).toHaveLength(3);
     expect(trail.detail).toMatch(/end: a login refused as expired: Failed publickey for jitc-ssh from 127\.0\.0\.1 port \d+/);
-    expect(trail.controls).toEqual(expect.arrayContaining(['AU-12']));
+    expect(trail.controls).toEqual(expect.arrayContaining(['NIST-800-53-AU-2', 'NIST-800-53-AU-12']));
     expect(gapsOf(r)).toEqual([]);
     // The serial is matched through the device's HMAC: the log holds no serial in clear.
     const signing = r.evidence.find((e) => e.event.startsWith("audit record of the certificate's signing"));
     expect(JSON.stringify(signing?.data)).toMatch(/"signedSerial":"hmac-sha256:[0-9a-f]{64}"/);
   });
 
+  // At INFO a session's start and close are not logged either: a connection ended by a signal leaves nothing.
   test("sshd at LogLevel INFO fails: a refused login is logged without the certificate, so its end is missing", () => {
     const r = result('trail-terse-log');
     const trail = trailOf(r);
     expect(trail.verdict, summaryOf(r)).toBe('fail');
-    expect(trail.detail).toMatch(/missing from sshd's log: end \(no login with certificate serial \d+ \(key id jitc-\S+-trail-terse-log\) refused as expired\)/);
+    expect(trail.detail).toMatch(/missing from sshd's log: .*end \(no login with certificate serial \d+ \(key id jitc-\S+-trail-terse-log\) refused as expired\)/);
     // Nothing else is wrong with the profile: the sessions end as on the hardened one.
     expect(r.checks.filter((c) => c.verdict !== 'pass').map((c) => c.name), summaryOf(r)).toEqual(['audit-trail']);
   });

@@ -141,7 +141,7 @@ export const runCommandPoint: PointOfUse<Params, SshClient> = {
     'session-ended-with-task':
       "End sessions with the certificate: force a session limit at the certificate's valid-before (ExposeAuthInfo yes and a ForceCommand that runs the session under `timeout` and then ends the connection, refusing any session after it), set UnusedConnectionTimeout so a connection-sharing master without sessions is closed, and disable forwarding; idle timeouts alone do not end an active session.",
     'audit-trail':
-      "Keep the CA's and the server's own records of every certificate: a file audit device in OpenBao's configuration whose log jitc may read (vault.auditLog) for the signing, and sshd at LogLevel VERBOSE, which logs each login with its certificate's key id and serial, each connection's end and each refused login.",
+      "Keep the CA's and the server's own records of every certificate: a file audit device in OpenBao's configuration whose log jitc may read (vault.auditLog) for the signing, and sshd at LogLevel VERBOSE, which logs each login with its certificate's key id and serial, each connection's end and each refused login",
     'no-residue': 'Close every connection opened with the certificate when it expires (the forced session limit ending its connection, UnusedConnectionTimeout), and remove the principal once the task is over.',
   },
 
