@@ -23,7 +23,8 @@
  * principal (a standing certificate), a second path to the login that no grant controls.
  *
  * The certificate's use and end as sshd's own log records them (`audit-trail`, login-trail.ts): its
- * logins by serial, each connection's end, and a login refused once it expired.
+ * logins by serial, each connection's end (or the close of its sessions), and a login refused once
+ * it expired.
  *
  * On an external sshd nothing is created: the principal is the one the config names, the server's
  * processes cannot be read, and only the stock and (if configured) hardened ports exist.
