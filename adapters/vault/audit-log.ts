@@ -7,6 +7,8 @@
  *   never by listing every token on the target;
  * - **the `audit-trail` check**: the grant's token has an issue record, a use record on the
  *   secret's path and a record of its end, each a separate line of the target's own log.
+ * - **an ssh engine's certificate**: the response of the signing role's path that carried its
+ *   serial (grants/ssh-certificate-trail.ts); a certificate's use and end are the sshd's to log.
  *
  * The log is read from the byte offset noted when the scenario set up, and only what was
  * appended since: a long-lived log is never read again per scenario. Tokens and request values are
@@ -53,6 +55,8 @@ export interface AuditEntry {
   issued?: { accessor: string; tokenHash: string; policies: string[]; ttlSeconds: number | null };
   /** On a revoke path: the accessor or token the request names (HMACs, as request values always are). */
   names?: { accessor?: string; token?: string };
+  /** A response that signed a certificate (an ssh engine's issue or sign): its serial_number as the log writes it (an HMAC). */
+  signedSerial?: string;
   error: string;
 }
 
@@ -61,6 +65,7 @@ export function evidenceOf(entry: AuditEntry): Record<string, string> {
   const shown: Record<string, string> = { time: entry.time, type: entry.type, path: entry.path, operation: entry.operation, accessor: entry.accessor };
   if (entry.issued) shown.issuedAccessor = entry.issued.accessor;
   if (entry.names?.accessor) shown.revokedAccessor = entry.names.accessor;
+  if (entry.signedSerial) shown.signedSerial = entry.signedSerial;
   if (entry.error) shown.error = entry.error;
   return shown;
 }
@@ -75,7 +80,7 @@ interface RawRecord {
   error?: string;
   auth?: { accessor?: string; client_token?: string };
   request?: { id?: string; path?: string; operation?: string; client_token?: string; data?: Record<string, unknown> };
-  response?: { auth?: { accessor?: string; client_token?: string; policies?: string[]; identity_policies?: string[]; token_ttl?: number } };
+  response?: { auth?: { accessor?: string; client_token?: string; policies?: string[]; identity_policies?: string[]; token_ttl?: number }; data?: Record<string, unknown> };
 }
 
 const text = (value: unknown): string => (typeof value === 'string' ? value : '');
@@ -109,6 +114,8 @@ function reduce(raw: RawRecord, at: number, watched: (path: string) => boolean):
     };
   }
   if (revoking) entry.names = { accessor: text(raw.request?.data?.accessor), token: text(raw.request?.data?.token) };
+  const serial = type === 'response' ? text(raw.response?.data?.serial_number) : '';
+  if (serial) entry.signedSerial = serial;
   return entry;
 }
 
@@ -225,8 +232,8 @@ class SharedLog {
   }
 
   #take(line: string, at: number): void {
-    // Cheap before JSON.parse: what is kept always names an auth path, unwrap, or a KV v2 data path.
-    if (!line.includes('auth/') && !line.includes('sys/wrapping/unwrap') && !line.includes('/data/')) return;
+    // Cheap before JSON.parse: what is kept always names an auth path, unwrap, a KV v2 data path or a watched path (a signing role's).
+    if (!line.includes('auth/') && !line.includes('sys/wrapping/unwrap') && !line.includes('/data/') && ![...this.#watched.keys()].some((path) => line.includes(path))) return;
     let raw: RawRecord;
     try {
       raw = JSON.parse(line) as RawRecord;

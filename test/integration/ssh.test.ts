@@ -306,6 +306,9 @@ describe("a user's own sshd and ssh engine: the external mode with an existing m
       // Only the harness's own client files were removed: nothing was made on the sshd or in OpenBao.
       expect(result.teardown.removed).toEqual([expect.stringMatching(/^client directory .*jitc-.*-ssh-user-role$/)]);
       expect(result.evidence.map((e) => e.event)).toContain(`existing ssh role ${mount}/${role} left unchanged`);
+      // The signing is in OpenBao's audit log; an external sshd's log is not jitc's to read, a gap shown as such.
+      expect(result.checks.find((c) => c.name === 'audit-trail')?.detail).toMatch(new RegExp(`records the certificate's issue \\(serial \\d+\\): response update ${mount}/issue/${role} at `));
+      expect(result.evidence.filter((e) => e.data?.notEvidenced === 'audit-trail').map((e) => e.event)).toEqual([expect.stringMatching(/use and end: an external sshd's log is not readable by jitc$/)]);
       const mounts = await vault.api.call<{ data: Record<string, unknown> }>('GET', 'sys/mounts');
       expect(Object.keys(mounts.data).filter((m) => m.includes(runId))).toEqual([`${mount}/`]);
     } finally {

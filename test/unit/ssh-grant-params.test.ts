@@ -35,7 +35,7 @@ describe('run-command params', () => {
   test('stock by default, holding sessions open; only known profiles', () => {
     expect(runCommandPoint.params.parse({})).toEqual({ profile: 'stock', keepSessionsOpen: true, standingCertificate: false });
     expect(runCommandPoint.params.safeParse({ profile: 'paranoid' }).success).toBe(false);
-    expect(runCommandPoint.checks({ profile: 'hardened', keepSessionsOpen: true, standingCertificate: false })).toEqual(['session-ended-with-task']);
-    expect(runCommandPoint.checks({ profile: 'hardened', keepSessionsOpen: false, standingCertificate: false })).toEqual([]);
+    expect(runCommandPoint.checks({ profile: 'hardened', keepSessionsOpen: true, standingCertificate: false })).toEqual(['session-ended-with-task', 'audit-trail']);
+    expect(runCommandPoint.checks({ profile: 'hardened', keepSessionsOpen: false, standingCertificate: false })).toEqual(['audit-trail']);
   });
 });

@@ -22,7 +22,7 @@ const keygen = (...args: string[]): string => execFileSync('/usr/bin/ssh-keygen'
 keygen('-t', 'ed25519', '-N', '', '-f', join(dir, 'host_key'));
 keygen('-t', 'ed25519', '-N', '', '-f', join(dir, 'user_ca'));
 mkdirSync(join(dir, 'principals'));
-const ports: Record<Profile, number> = { stock: 40001, hardened: 40002, 'idle-timeouts': 40003, 'session-timeout': 40004 };
+const ports: Record<Profile, number> = { stock: 40001, hardened: 40002, 'idle-timeouts': 40003, 'session-timeout': 40004, 'terse-log': 40005 };
 const paths = { hostKey: join(dir, 'host_key'), userCaPublicKey: join(dir, 'user_ca.pub'), principalsDir: join(dir, 'principals'), pidFile: join(dir, 'sshd.pid'), sessionLimit: join(dir, 'session-limit') };
 const conf = sshdConfig({ host: '127.0.0.1', ports, user: 'jitc-ssh', paths });
 writeFileSync(join(dir, 'sshd_config'), conf, { mode: 0o600 });

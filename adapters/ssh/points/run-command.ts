@@ -22,6 +22,10 @@
  * Broken setup for a mutant: the requester already holds a certificate of the same CA for the
  * principal (a standing certificate), a second path to the login that no grant controls.
  *
+ * The certificate's use and end as sshd's own log records them (`audit-trail`, login-trail.ts): its
+ * logins by serial, each connection's end (or the close of its sessions), and a login refused once
+ * it expired.
+ *
  * On an external sshd nothing is created: the principal is the one the config names, the server's
  * processes cannot be read, and only the stock and (if configured) hardened ports exist.
  */
@@ -37,6 +41,7 @@ import { portOf, type SshClient } from '../client.ts';
 import { runSsh, type SshTarget } from '../openssh.ts';
 import { addPrincipal, hasPrincipal, removePrincipal } from '../principals.ts';
 import { readLogin } from '../probes.ts';
+import { judgeLoginTrail, markResidueRead, openLoginTrail, rememberLogin } from '../login-trail.ts';
 import { lastLogLine, loginFromLog, readLog, servedConnections } from '../server-sessions.ts';
 import { type HeldSession, openInteractive, openMaster, type ServerSide } from '../sessions.ts';
 import { PROFILES } from '../sshd-config.ts';
@@ -130,12 +135,14 @@ export const runCommandPoint: PointOfUse<Params, SshClient> = {
   accepts: ACCEPTS,
   offers: [PRINCIPAL_TERM, USER_TERM],
 
-  checks: (p) => (p.keepSessionsOpen ? ['session-ended-with-task'] : []),
+  checks: (p) => [...(p.keepSessionsOpen ? ['session-ended-with-task'] : []), 'audit-trail'],
 
   remediation: {
     'zero-standing-privilege': 'Let no key or certificate of the requester reach the account: no authorized_keys entry, and no certificate of a trusted CA naming the principal outside a grant.',
     'session-ended-with-task':
       "End sessions with the certificate: force a session limit at the certificate's valid-before (ExposeAuthInfo yes and a ForceCommand that runs the session under `timeout` and then ends the connection, refusing any session after it), set UnusedConnectionTimeout so a connection-sharing master without sessions is closed, and disable forwarding; idle timeouts alone do not end an active session.",
+    'audit-trail':
+      "Keep the CA's and the server's own records of every certificate: a file audit device in OpenBao's configuration whose log jitc may read (vault.auditLog) for the signing, and sshd at LogLevel VERBOSE, which logs each login with its certificate's key id and serial, each connection's end and each refused login",
     'no-residue': 'Close every connection opened with the certificate when it expires (the forced session limit ending its connection, UnusedConnectionTimeout), and remove the principal once the task is over.',
   },
 
@@ -162,6 +169,7 @@ export const runCommandPoint: PointOfUse<Params, SshClient> = {
     } else {
       ctx.evidence.record('requester key pair made, with no certificate', requester);
     }
+    await openLoginTrail(ctx);
     const port = portOf(ctx.client, ctx.params.profile);
     return {
       description: `log in as ${ctx.client.user} at ${ctx.client.host}:${port} (${ctx.params.profile} profile) with a certificate for principal ${principal}, and run id`,
@@ -172,6 +180,7 @@ export const runCommandPoint: PointOfUse<Params, SshClient> = {
   async entitlements(ctx) {
     const local = ctx.client.local;
     if (!local) return [];
+    await markResidueRead(ctx);
     const principal = ctx.state.get(PRINCIPAL) as string | undefined;
     const found: string[] = principal && hasPrincipal(local, principal) ? [`principal ${principal} authorised for ${ctx.client.user}`] : [];
     const sessions = held(ctx).filter((s) => s.clientPort !== undefined);
@@ -200,6 +209,10 @@ export const runCommandPoint: PointOfUse<Params, SshClient> = {
     const certificate = credentialOf(credential, 'ssh-certificate');
     if (!certificate) return unusable(credential);
     const used = await login(ctx, certificate);
+    if (used.outcome === 'allowed') {
+      const facts = parseCertificate(certificate.certificate);
+      rememberLogin(ctx, { serial: facts.serial, keyId: facts.keyId });
+    }
     if (used.outcome !== 'allowed' || !ctx.params.keepSessionsOpen) return used;
     const keys = credentialFiles(files(ctx), certificate);
     const sessions: HeldSession[] = [];
@@ -238,6 +251,11 @@ export const runCommandPoint: PointOfUse<Params, SshClient> = {
   // Runs after the grant source's teardown. The engine closed the held sessions it was handed;
   // closing again is harmless, and catches sessions of a use that broke before handing them over.
   async teardown(ctx) {
+    try {
+      await judgeLoginTrail(ctx);
+    } catch (error) {
+      ctx.report({ check: 'audit-trail', verdict: 'inconclusive', detail: `sshd's log could not be judged: ${error instanceof Error ? error.message : String(error)}` });
+    }
     const removed: string[] = [];
     for (const session of held(ctx)) await session.handle.close?.();
     const local = ctx.client.local;

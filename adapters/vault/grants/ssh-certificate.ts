@@ -15,6 +15,9 @@
  * With `mount:` and `role:` the scenario names the user's own engine mount and role, whose CA
  * the user's sshd trusts: nothing is created or changed, the role is read before and after, and
  * only the certificate is issued.
+ *
+ * The target's own record of the issue (`audit-trail`) is the audit log's response that signed the
+ * certificate, found by its serial (ssh-certificate-trail.ts).
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -26,6 +29,7 @@ import { PRINCIPAL_TERM } from '../../ssh/terms.ts';
 import type { VaultClient } from '../client.ts';
 import type { VaultGrantContext } from '../extension.ts';
 import { term } from '../terms.ts';
+import { judgeSigningTrail, openSigningTrail, rememberSigned } from './ssh-certificate-trail.ts';
 
 const params = z
   .strictObject({
@@ -76,6 +80,12 @@ function readCaKey(ctx: Ctx): { privateKey: string; publicKey: string } {
   return { privateKey, publicKey: readFileSync(env.JITC_SSH_CA_PUBLIC_KEY_FILE ?? `${keyFile}.pub`, 'utf8').trim() };
 }
 
+/** Where the certificate is asked for: the path whose response the audit log holds. */
+function signingPath(ctx: Ctx): string {
+  const { mount, role } = signer(ctx);
+  return `${mount}/issue/${role}`;
+}
+
 /** Mount the engine under the prefix, give it the sshd's CA, and a role for the principal alone. */
 async function createSigner(ctx: Ctx, principal: string): Promise<void> {
   const { api } = ctx.client;
@@ -117,7 +127,7 @@ export const sshCertificateSource: GrantSource<SshParams, VaultClient> = {
   params,
   issues: ['ssh-certificate'],
   needs: [PRINCIPAL_TERM],
-  checks: () => ['reuse-denied'],
+  checks: () => ['reuse-denied', 'audit-trail'],
   // OpenBao cannot revoke an SSH certificate (see above): it must expire.
   endModes: () => ['expire'],
   remediation: {
@@ -131,9 +141,10 @@ export const sshCertificateSource: GrantSource<SshParams, VaultClient> = {
     const { mount, role } = ctx.params;
     if (mount !== undefined && role !== undefined) {
       await useExisting(ctx, `ssh role ${mount}/${role}`, async () => (await ctx.client.api.call<{ data: Record<string, unknown> }>('GET', `${mount}/roles/${role}`)).data);
-      return;
+    } else {
+      await createSigner(ctx, principal);
     }
-    await createSigner(ctx, principal);
+    await openSigningTrail(ctx, signingPath(ctx));
   },
 
   // OpenBao keeps no record of the certificates it signs (no lease, no list): nothing to read.
@@ -143,7 +154,7 @@ export const sshCertificateSource: GrantSource<SshParams, VaultClient> = {
     const principal = term(ctx, PRINCIPAL_TERM);
     const { mount, role } = signer(ctx);
     const ttl = ctx.params.ttlSeconds ?? ctx.task.windowSeconds;
-    const answer = await ctx.client.api.call<{ data: { serial_number: string; signed_key: string; private_key: string; private_key_type: string } }>('POST', `${mount}/issue/${role}`, {
+    const answer = await ctx.client.api.call<{ data: { serial_number: string; signed_key: string; private_key: string; private_key_type: string } }>('POST', signingPath(ctx), {
       key_type: ctx.params.keyType,
       cert_type: 'user',
       valid_principals: principal,
@@ -153,6 +164,7 @@ export const sshCertificateSource: GrantSource<SshParams, VaultClient> = {
     const credential = bornCredential(ctx.secrets, { type: 'ssh-certificate', principal, certificate: answer.data.signed_key.trim(), privateKey: answer.data.private_key });
     const cert = parseCertificate(credential.certificate);
     const until = cert.validBefore;
+    rememberSigned(ctx, { path: signingPath(ctx), serialHex: answer.data.serial_number, serial: cert.serial });
     const grant: Grant = {
       credentialId: `certificate serial ${cert.serial} (key id ${cert.keyId})`,
       issuedAt: issuedAt.toISOString(),
@@ -187,6 +199,11 @@ export const sshCertificateSource: GrantSource<SshParams, VaultClient> = {
   end: async () => undefined,
 
   async teardown(ctx) {
+    try {
+      await judgeSigningTrail(ctx);
+    } catch (error) {
+      ctx.report({ check: 'audit-trail', verdict: 'inconclusive', detail: `OpenBao's audit log could not be judged: ${error instanceof Error ? error.message : String(error)}` });
+    }
     const created = ctx.state.get(CREATED) as string | undefined;
     if (!created) {
       await confirmUnchanged(ctx);
