@@ -38,10 +38,13 @@ export const GONE = {
 
 /** The 400 answers with which Vault declines to renew a token or to mint one with it. */
 export const REFUSED =
-  /^(lease is not renewable|token (is )?not renewable|batch tokens cannot be (renewed|revoked)|batch tokens cannot create more tokens|root or sudo privileges required to create orphan token)$/i;
+  /^(lease is not renewable|lease expired|token (is )?not renewable|batch tokens cannot be (renewed|revoked)|batch tokens cannot create more tokens|root or sudo privileges required to create orphan token)$/i;
 
-/** The 500 answers that are a refusal: renewing a token at its max TTL, or one that expired as it was asked. */
-const REFUSED_500 = /^(past the max TTL, cannot renew|no token entry found during lookup)$/i;
+/**
+ * The 500 answers that are a refusal: renewing a token at its max TTL, or one that expired as it
+ * was asked (the expiration manager's renewal, which prefixes its own words, finds no entry).
+ */
+const REFUSED_500 = /^(failed to renew entry: )?(past the max TTL, cannot renew|no token entry found during lookup)$/i;
 
 const PERMISSION_DENIED = /^permission denied$/i;
 
