@@ -27,15 +27,14 @@ import { loadBuiltinScenarios } from '../../scenarios/load.ts';
 import { PROJECT_ROOT } from '../../scenarios/input.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import { targetsOf } from '../support/bound.ts';
-import { CountingProxyThread } from '../support/counting-proxy-thread.ts';
+import { CountingProxyProcess } from '../support/counting-proxy-process.ts';
 import { CountingRelay } from '../support/counting-relay.ts';
 import { LdapMessageCounter } from '../support/ldap-messages.ts';
 
 /** What the requests are counted by. */
 interface Counter {
-  readonly requests: number;
-  /** The target's answer times so far, ms, where the relay can tell them (HTTP); empty otherwise. */
-  answerMs(): Promise<number[]>;
+  /** Requests so far, and the target's answer times so far, ms, where the relay can tell them (HTTP; empty otherwise). */
+  tally(): Promise<{ requests: number; answerMs: number[] }>;
   stop(): Promise<void>;
 }
 
@@ -52,8 +51,8 @@ interface Profile {
 }
 
 async function viaHttpProxy(upstream: string, through: (url: string) => TargetConnection): Promise<{ counter: Counter; connection: TargetConnection }> {
-  // On its own thread: relaying every request on the harness's event loop would measure the relay too.
-  const proxy = await CountingProxyThread.start(upstream);
+  // In its own process: relaying every request in the harness's would measure the relay too.
+  const proxy = await CountingProxyProcess.start(upstream);
   return { counter: proxy, connection: through(proxy.url) };
 }
 
@@ -99,7 +98,7 @@ const PROFILES: Record<string, Profile> = {
       const messages = new LdapMessageCounter();
       const relay = await new CountingRelay(Number(new URL(c.settings.url!).port || 389), messages.tap).start();
       return {
-        counter: { get requests() { return messages.messages.filter(isLdapRequest).length; }, answerMs: async () => [], stop: () => relay.stop() },
+        counter: { tally: async () => ({ requests: messages.messages.filter(isLdapRequest).length, answerMs: [] }), stop: () => relay.stop() },
         connection: { ...c, address: relay.url, settings: { ...c.settings, url: relay.url } },
       };
     },
@@ -152,8 +151,7 @@ interface Row {
 }
 
 async function copies(n: number): Promise<Row> {
-  const before = counter.requests;
-  const answersBefore = (await counter.answerMs()).length;
+  const before = await counter.tally();
   const load = loadavg()[0]!.toFixed(1);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -162,6 +160,7 @@ async function copies(n: number): Promise<Row> {
   );
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  const after = await counter.tally();
   const verdicts: Record<string, number> = {};
   for (const r of results) verdicts[r.verdict] = (verdicts[r.verdict] ?? 0) + 1;
   const findings = new Map<string, { count: number; detail: string }>();
@@ -175,14 +174,14 @@ async function copies(n: number): Promise<Row> {
   return {
     n,
     wallMs,
-    requests: counter.requests - before,
+    requests: after.requests - before.requests,
     verdicts,
     lag: lags((r) => r.metrics.harnessLag.issueToFirstUseMs),
     admission: lags((r) => r.metrics.harnessLag.admissionWaitMs),
     reuseLag: lags((r) => r.metrics.harnessLag.endToFirstReuseMs),
     findings,
     cpuShare: (cpu.user + cpu.system) / 1000 / wallMs,
-    answers: (await counter.answerMs()).slice(answersBefore),
+    answers: after.answerMs.slice(before.answerMs.length),
     load,
   };
 }

@@ -22,8 +22,7 @@ export class CountingHttpProxy {
   url = '';
   readonly #server: Server;
 
-  /** `onRelay` is told of each request as it is counted (a thread counting for another). */
-  constructor(target: string, describe: DescribeRequest = methodAndPath, onRelay?: () => void) {
+  constructor(target: string, describe: DescribeRequest = methodAndPath) {
     const upstream = new URL(target);
     this.#server = createServer((incoming, answer) => {
       // The body is read whole before it is relayed: a query API (AWS) names its action there.
@@ -32,7 +31,6 @@ export class CountingHttpProxy {
       incoming.on('end', () => {
         const body = Buffer.concat(chunks);
         this.calls.push(describe(incoming.method ?? '', incoming.url ?? '', incoming.headers, body));
-        onRelay?.();
         const sent = performance.now();
         const forwarded = request(
           { host: upstream.hostname, port: upstream.port, method: incoming.method, path: incoming.url, headers: incoming.headers },
