@@ -12,7 +12,7 @@
  * Markers jitc writes itself (RAISE LOG, see audit-trail.ts) order the log against the lifecycle
  * without trusting either clock. See docs/architecture.md.
  */
-import { open } from 'node:fs/promises';
+import { linesSince, logEnd } from '../log-lines.ts';
 
 /** One kept line of the log: no statement text beyond a role's removal, and never a parameter. */
 export interface LogEntry {
@@ -88,12 +88,7 @@ export class ServerLogCursor {
 
   /** Start at the log's current end. A log that does not exist or cannot be read throws: that trail is unreadable. */
   static async open(path: string): Promise<ServerLogCursor> {
-    const handle = await open(path, 'r');
-    try {
-      return new ServerLogCursor(path, (await handle.stat()).size);
-    } finally {
-      await handle.close();
-    }
+    return new ServerLogCursor(path, await logEnd(path));
   }
 
   get end(): number {
@@ -101,32 +96,9 @@ export class ServerLogCursor {
   }
 
   async read(): Promise<void> {
-    const handle = await open(this.path, 'r');
-    let appended: Buffer;
-    try {
-      const size = (await handle.stat()).size;
-      // Shorter than what was read: rotated or truncated, and what was not read yet is gone from this file.
-      if (size < this.offset) throw new Error(`the server log ${this.path} shrank below the offset read so far (${size} < ${this.offset} bytes): rotated or truncated`);
-      // What one scenario's lifecycle appends is small: read it whole.
-      appended = Buffer.alloc(size - this.offset);
-      let got = 0;
-      while (got < appended.length) {
-        const { bytesRead } = await handle.read(appended, got, appended.length - got, this.offset + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      appended = appended.subarray(0, got);
-    } finally {
-      await handle.close();
-    }
-    // Whole lines only: one the server is still writing waits for the next read.
-    const whole = appended.lastIndexOf(0x0a) + 1;
-    for (let from = 0; from < whole; ) {
-      const newline = appended.indexOf(0x0a, from);
-      this.take(appended.toString('utf8', from, newline), this.offset + from);
-      from = newline + 1;
-    }
-    this.offset += whole;
+    const { lines, end } = await linesSince(this.path, this.offset, 'the server log');
+    for (const line of lines) this.take(line.text, line.at);
+    this.offset = end;
   }
 
   private take(line: string, at: number): void {

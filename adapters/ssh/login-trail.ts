@@ -15,9 +15,10 @@
  *   <n>)`). The reuse probes after the end make that login; without it the log cannot show that
  *   sshd stopped taking the certificate.
  *
- * sessions rather than the connection: a connection ended by a signal, as the hardened profile's
- * session limit ends it, leaves no line of its own (measured on OpenSSH 9.2), only its sessions'
- * `Close session`. Whether the connection is still served is read on the server (`no-residue`).
+ * A connection's end may be read from its sessions rather than from the connection: one ended by
+ * a signal, as the hardened profile's session limit ends it, leaves no line of its own (measured
+ * on OpenSSH 9.2), only its sessions' `Close session`. Whether the connection is still served is
+ * read on the server (`no-residue`).
  *
  * sshd -e writes no time and no pid on a line: order is the byte offset, and the reason of a
  * refusal is read from the `Certificate invalid:` lines between its connection's first line and
@@ -28,8 +29,8 @@
  * external sshd's log is not jitc's to read: the check is not evidenced there, and the evidence
  * says so.
  */
-import { open } from 'node:fs/promises';
 import type { ScenarioContext } from '../contract.ts';
+import { type LogLine, linesSince, logEnd } from '../log-lines.ts';
 import type { SshClient } from './client.ts';
 
 type Ctx = ScenarioContext<unknown, SshClient>;
@@ -41,45 +42,6 @@ const KEY = {
   residueRead: 'loginTrailResidueRead',
 } as const;
 
-/** One line of sshd's log, with the byte offset it starts at. */
-export interface LogLine {
-  at: number;
-  text: string;
-}
-
-async function sizeOf(path: string): Promise<number> {
-  const handle = await open(path, 'r');
-  try {
-    return (await handle.stat()).size;
-  } finally {
-    await handle.close();
-  }
-}
-
-/** The log's lines from byte `from` to its end now; a line still being written is left out. */
-export async function readLinesFrom(path: string, from: number): Promise<LogLine[]> {
-  const handle = await open(path, 'r');
-  let text: Buffer;
-  try {
-    const size = (await handle.stat()).size;
-    if (size < from) throw new Error(`sshd's log ${path} shrank below the offset noted at setup (${size} < ${from} bytes): rotated or truncated`);
-    text = Buffer.alloc(size - from);
-    if (text.length > 0) await handle.read(text, 0, text.length, from);
-  } finally {
-    await handle.close();
-  }
-  const lines: LogLine[] = [];
-  let at = from;
-  let start = 0;
-  for (let newline = text.indexOf(0x0a); newline >= 0; newline = text.indexOf(0x0a, start)) {
-    // sshd -e ends its lines with CR LF.
-    lines.push({ at, text: text.subarray(start, newline).toString('utf8').replace(/\r$/, '') });
-    at += newline + 1 - start;
-    start = newline + 1;
-  }
-  return lines;
-}
-
 /** Note where sshd's log ends now: only what follows is this scenario's. Call before the grant. */
 export async function openLoginTrail(ctx: Ctx): Promise<void> {
   const local = ctx.client.local;
@@ -89,7 +51,7 @@ export async function openLoginTrail(ctx: Ctx): Promise<void> {
     return;
   }
   try {
-    const start = await sizeOf(local.logFile);
+    const start = await logEnd(local.logFile);
     ctx.state.set(KEY.start, start);
     ctx.evidence.record(`sshd's log read from ${local.logFile} from byte ${start}`, { log: local.logFile, offset: start });
   } catch (error) {
@@ -109,7 +71,7 @@ export async function markResidueRead(ctx: Ctx): Promise<void> {
   const local = ctx.client.local;
   if (!local || !ctx.state.has(KEY.used) || !ctx.state.has(KEY.start)) return;
   try {
-    ctx.state.set(KEY.residueRead, await sizeOf(local.logFile));
+    ctx.state.set(KEY.residueRead, await logEnd(local.logFile));
   } catch (error) {
     ctx.state.set(KEY.unreadable, error instanceof Error ? error.message : String(error));
   }
@@ -203,7 +165,7 @@ export async function judgeLoginTrail(ctx: Ctx): Promise<void> {
   }
   let lines: LogLine[];
   try {
-    lines = await readLinesFrom(local.logFile, start);
+    ({ lines } = await linesSince(local.logFile, start, "sshd's log"));
   } catch (error) {
     ctx.report({ check: 'audit-trail', verdict: 'inconclusive', detail: `sshd's log could not be read: ${error instanceof Error ? error.message : String(error)}` });
     return;

@@ -17,7 +17,7 @@
  * with `hmac_accessor = false` (the local target is): with HMAC'd accessors a token found through
  * lineage cannot be looked up, and the evidence says so. See docs/architecture.md.
  */
-import { open } from 'node:fs/promises';
+import { linesSince, logEnd } from '../log-lines.ts';
 import type { TargetConnection } from '../contract.ts';
 import type { VaultApi } from './api.ts';
 
@@ -190,45 +190,20 @@ class SharedLog {
   }
 
   async #read(): Promise<void> {
-    let handle;
-    try {
-      handle = await open(this.path, 'r');
-    } catch (error) {
-      // Nothing audited yet: the device creates its file with its first record, all of it after us.
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT' && this.#offset === undefined) {
-        this.#offset = 0;
-        return;
-      }
-      throw error;
-    }
-    try {
-      const size = (await handle.stat()).size;
-      if (this.#offset === undefined) {
+    if (this.#offset === undefined) {
+      try {
         // The first reader starts at the end: what was logged before any scenario opened is not its business.
-        this.#offset = size;
-        return;
+        this.#offset = await logEnd(this.path);
+      } catch (error) {
+        // Nothing audited yet: the device creates its file with its first record, all of it after us.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        this.#offset = 0;
       }
-      // A log shorter than our offset was rotated or truncated: what we had not read is gone from this file.
-      if (size < this.#offset) throw new Error(`the audit log ${this.path} shrank below the offset read so far (${size} < ${this.#offset} bytes): rotated or truncated`);
-      const chunk = Buffer.alloc(64 * 1024);
-      let pending = Buffer.alloc(0);
-      let position = this.#offset;
-      while (position < size) {
-        const { bytesRead } = await handle.read(chunk, 0, Math.min(chunk.length, size - position), position);
-        if (bytesRead === 0) break;
-        position += bytesRead;
-        pending = Buffer.concat([pending, chunk.subarray(0, bytesRead)]);
-        let newline = pending.indexOf(0x0a);
-        while (newline >= 0) {
-          this.#take(pending.subarray(0, newline).toString('utf8'), this.#offset);
-          this.#offset += newline + 1;
-          pending = pending.subarray(newline + 1);
-          newline = pending.indexOf(0x0a);
-        }
-      }
-    } finally {
-      await handle.close();
+      return;
     }
+    const { lines, end } = await linesSince(this.path, this.#offset, 'the audit log');
+    for (const line of lines) this.#take(line.text, line.at);
+    this.#offset = end;
   }
 
   #take(line: string, at: number): void {

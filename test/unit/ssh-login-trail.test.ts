@@ -6,7 +6,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { type LogLine, loginTrailOf, readLinesFrom } from '../../adapters/ssh/login-trail.ts';
+import { type LogLine, linesSince } from '../../adapters/log-lines.ts';
+import { loginTrailOf } from '../../adapters/ssh/login-trail.ts';
 
 const SERIAL = '14115658360315613339';
 const CERT = `ED25519-CERT SHA256:RBziCWNMjqLNQtP6s4WS4jO48beSG3A7lx5dF9zVHXI ID jitc-t1-ssh (serial ${SERIAL}) CA ED25519 SHA256:BfpSwHTRb1HJ65gyGS7T6iHpTUSY2lipEcoN9I+R/Qk`;
@@ -57,10 +58,10 @@ describe("a certificate's records in sshd's log", () => {
   test("the log is read from an offset, its CR LF line ends dropped and a line still being written left out", async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'jitc-login-trail-')), 'sshd.log');
     writeFileSync(file, 'before\r\nfirst\r\nsecond\r\npartial');
-    expect(await readLinesFrom(file, 8)).toEqual([
+    expect((await linesSince(file, 8, "sshd's log")).lines).toEqual([
       { at: 8, text: 'first' },
       { at: 15, text: 'second' },
     ]);
-    await expect(readLinesFrom(file, 10_000)).rejects.toThrow(/shrank below the offset/);
+    await expect(linesSince(file, 10_000, "sshd's log")).rejects.toThrow(/shrank below the offset/);
   });
 });
