@@ -3,6 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { expect } from 'vitest';
 import { PROJECT_ROOT } from '../../scenarios/input.ts';
 
@@ -29,6 +30,9 @@ export function jitc(args: string[], env: NodeJS.ProcessEnv = {}, cwd = PROJECT_
   return { pid: r.pid ?? 0, code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** How long after the command exits its output may still be arriving. */
+const OUTPUT_GRACE_MS = 2000;
+
 /** Start jitc in the background; resolves with its output once it exits. */
 export function jitcAsync(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<CliResult>; output: () => string } {
   const child = spawn(JITC, withTestHistory(args), { cwd: PROJECT_ROOT, env: { ...process.env, ...env } });
@@ -36,7 +40,16 @@ export function jitcAsync(args: string[], env: NodeJS.ProcessEnv = {}): { child:
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<CliResult>((resolve) => child.on('exit', (code) => resolve({ pid: child.pid ?? 0, code, stdout, stderr })));
+  // 'exit' may come before the last of the output has been read: the result waits for both streams
+  // to end, or a moment, for a server the command started may hold them open after it exits.
+  const drained = (stream: Readable): Promise<void> => new Promise((resolve) => (stream.readableEnded ? resolve() : stream.once('end', resolve)));
+  const done = new Promise<CliResult>((resolve) =>
+    child.on('exit', (code) => {
+      void Promise.race([Promise.all([drained(child.stdout), drained(child.stderr)]), new Promise((r) => setTimeout(r, OUTPUT_GRACE_MS))]).then(() =>
+        resolve({ pid: child.pid ?? 0, code, stdout, stderr }),
+      );
+    }),
+  );
   return { child, done, output: () => stdout + stderr };
 }
 
