@@ -58,11 +58,13 @@ export interface AuditRecord {
 const ATTACHED_MODS = /^(member|objectClass|entryTtl|entryExpireTimestamp):/i;
 const FIELDS = ['reqStart', 'reqType', 'reqDN', 'reqAuthzID', 'reqResult', 'reqMod'];
 /**
- * How far back the newest record is looked for: two seconds first, so what a busy directory logs
- * (other writers, other scenarios at once) is read for two seconds only, not a minute; a minute,
- * then ten, when that finds nothing, for a quiet directory or a directory clock behind this machine's.
+ * How far back the newest record is looked for: a quarter second first, so what a busy directory
+ * logs (other writers, a hundred scenarios at once) is read for that long only, not a minute; then
+ * two seconds, a minute and ten, when that finds nothing, for a quiet directory or a directory clock
+ * behind this machine's. Any record found is among the newest, so the first window that finds one
+ * holds the newest.
  */
-const LOOKBACKS_MS = [2_000, 60_000, 10 * 60_000];
+const LOOKBACKS_MS = [250, 2_000, 60_000, 10 * 60_000];
 const LOOKBACK_MS = LOOKBACKS_MS.at(-1) ?? 0;
 
 function toGeneralizedTime(date: Date): string {

@@ -27,9 +27,7 @@ import { loadBuiltinScenarios } from '../../scenarios/load.ts';
 import { PROJECT_ROOT } from '../../scenarios/input.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import { targetsOf } from '../support/bound.ts';
-import { CountingProxyProcess } from '../support/counting-proxy-process.ts';
-import { CountingRelay } from '../support/counting-relay.ts';
-import { LdapMessageCounter } from '../support/ldap-messages.ts';
+import { CountingProxyProcess, type RelayedProtocol } from '../support/counting-proxy-process.ts';
 
 /** What the requests are counted by. */
 interface Counter {
@@ -50,14 +48,11 @@ interface Profile {
   throughput(client: unknown, connection: TargetConnection): Promise<number>;
 }
 
-async function viaHttpProxy(upstream: string, through: (url: string) => TargetConnection): Promise<{ counter: Counter; connection: TargetConnection }> {
+async function viaRelay(upstream: string, through: (url: string) => TargetConnection, protocol: RelayedProtocol = 'http'): Promise<{ counter: Counter; connection: TargetConnection }> {
   // In its own process: relaying every request in the harness's would measure the relay too.
-  const proxy = await CountingProxyProcess.start(upstream);
+  const proxy = await CountingProxyProcess.start(upstream, protocol);
   return { counter: proxy, connection: through(proxy.url) };
 }
-
-/** What a client sends: the relay sees both directions, and a search's answer is many messages. */
-const isLdapRequest = (op: string): boolean => /Req(uest)?$/.test(op);
 
 /** `count` calls of `call`, 32 at a time; calls per second. */
 async function rate(count: number, call: () => Promise<unknown>): Promise<number> {
@@ -77,7 +72,7 @@ const PROFILES: Record<string, Profile> = {
     sizes: '1,64,200,500',
     server: 'OpenBao',
     unit: 'token creations',
-    relay: (c) => viaHttpProxy(c.address, (url) => ({ ...c, address: url })),
+    relay: (c) => viaRelay(c.address, (url) => ({ ...c, address: url })),
     // Short-lived, so they leave nothing.
     throughput: (client) => rate(2000, () => (client as VaultClient).api.call('POST', 'auth/token/create', { body: { ttl: '2s', no_default_policy: true, policies: ['default'] } })),
   },
@@ -86,7 +81,7 @@ const PROFILES: Record<string, Profile> = {
     sizes: '1,64,200',
     server: 'moto',
     unit: 'IAM requests',
-    relay: (c) => viaHttpProxy(c.settings.endpoint!, (url) => ({ ...c, address: url, settings: { ...c.settings, endpoint: url } })),
+    relay: (c) => viaRelay(c.settings.endpoint!, (url) => ({ ...c, address: url, settings: { ...c.settings, endpoint: url } })),
     throughput: (client) => rate(400, () => (client as AwsClient).iam.send(new GetUserCommand({ UserName: MOTO_ADMIN }))),
   },
   ldap: {
@@ -94,14 +89,7 @@ const PROFILES: Record<string, Profile> = {
     sizes: '1,50,100',
     server: 'slapd',
     unit: 'LDAP searches',
-    relay: async (c) => {
-      const messages = new LdapMessageCounter();
-      const relay = await new CountingRelay(Number(new URL(c.settings.url!).port || 389), messages.tap).start();
-      return {
-        counter: { tally: async () => ({ requests: messages.messages.filter(isLdapRequest).length, answerMs: [] }), stop: () => relay.stop() },
-        connection: { ...c, address: relay.url, settings: { ...c.settings, url: relay.url } },
-      };
-    },
+    relay: (c) => viaRelay(c.settings.url!, (url) => ({ ...c, address: url, settings: { ...c.settings, url } }), 'ldap'),
     throughput: (client, c) => rate(2000, () => (client as LdapClient).admin.search(c.settings.grantGroupDn!, { scope: 'base', attributes: ['1.1'] })),
   },
 };
@@ -148,6 +136,8 @@ interface Row {
   cpuShare: number;
   answers: number[];
   load: string;
+  /** Each phase's durations, ms, across the copies: where a slow run spent its time. */
+  phaseMs: Map<string, number[]>;
 }
 
 async function copies(n: number): Promise<Row> {
@@ -170,6 +160,18 @@ async function copies(n: number): Promise<Row> {
     if (seen) seen.count++;
     else findings.set(key, { count: 1, detail: c.detail.slice(0, 240) });
   }
+  const phaseMs = new Map<string, number[]>();
+  const addPhase = (phase: string, ms: number): void => void phaseMs.set(phase, [...(phaseMs.get(phase) ?? []), ms]);
+  for (const r of results) {
+    let phased = 0;
+    for (const p of r.phases) {
+      const ms = Date.parse(p.finishedAt) - Date.parse(p.startedAt);
+      phased += ms;
+      addPhase(p.phase, ms);
+    }
+    // Admission, judging and anything else between the phases.
+    addPhase('outside phases', Date.parse(r.finishedAt) - Date.parse(r.startedAt) - phased);
+  }
   const lags = (pick: (r: ScenarioResult) => number | null): number[] => results.map(pick).filter((x): x is number => x !== null);
   return {
     n,
@@ -183,6 +185,7 @@ async function copies(n: number): Promise<Row> {
     cpuShare: (cpu.user + cpu.system) / 1000 / wallMs,
     answers: after.answerMs.slice(before.answerMs.length),
     load,
+    phaseMs,
   };
 }
 
@@ -213,6 +216,10 @@ for (const r of rows) {
 for (const r of rows) {
   const answers = r.answers.length > 0 ? `target answers p50/p95/max ${pct(r.answers, 50).toFixed(0)}/${pct(r.answers, 95).toFixed(0)}/${Math.max(...r.answers).toFixed(0)} ms` : 'target answer times not measured on this protocol';
   console.log(`  at ${r.n}: harness CPU ${(r.cpuShare * 100).toFixed(0)} % of the wall time; ${answers}`);
+}
+for (const r of rows) {
+  const phases = [...r.phaseMs].map(([phase, ms]) => `${phase} ${pct(ms, 50)}/${Math.max(...ms)}`).join(', ');
+  console.log(`  at ${r.n}: phase ms p50/max: ${phases}`);
 }
 for (const r of rows) for (const [key, f] of r.findings) console.log(`  at ${r.n}: ${f.count} × ${key}: ${f.detail}`);
 console.log(`  peak RSS: harness ${peakRssMb('self').toFixed(0)} MB, ${profile.server} ${target.pid ? `${peakRssMb(target.pid).toFixed(0)} MB` : 'n/a'}`);

@@ -66,4 +66,9 @@ export class LdapMessageCounter {
   count(op: string): number {
     return this.messages.filter((m) => m === op).length;
   }
+
+  /** Messages a client sent: the relay sees both directions, and a search's answer is many messages. */
+  get requests(): number {
+    return this.messages.filter((m) => /Req(uest)?$/.test(m)).length;
+  }
 }
