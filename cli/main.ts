@@ -8,7 +8,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { TARGET_MODES } from '../adapters/contract.ts';
-import { DEFAULT_LAST, DEFAULT_OUT, DEFAULT_POLICY, MAX_CONCURRENCY } from './defaults.ts';
+import { DEFAULT_CONCURRENCY, DEFAULT_LAST, DEFAULT_OUT, DEFAULT_POLICY, MAX_CONCURRENCY } from './defaults.ts';
 import type { DiscoverFlags } from './discover.ts';
 import type { RunFlags } from './run.ts';
 import { signKeyOption } from './sign-key.ts';
@@ -44,7 +44,7 @@ function program(setExit: (code: number) => void): Command {
     .addOption(targetOption)
     .option('--config <file>', 'config file (YAML): target settings, defaults')
     .option('--out <dir>', `output directory (default: ${DEFAULT_OUT})`)
-    .option('--concurrency <n>', `scenarios run at once per suite (default 8, at most ${MAX_CONCURRENCY})`, positiveInt('--concurrency', MAX_CONCURRENCY))
+    .option('--concurrency <n>', `scenarios run at once per suite (default ${DEFAULT_CONCURRENCY}, at most ${MAX_CONCURRENCY})`, positiveInt('--concurrency', MAX_CONCURRENCY))
     .option('--waivers <file>', 'waiver file (default for local targets: waivers/local.yaml)')
     .option('--no-waivers', 'apply no waivers')
     .option('--html', 'also build the HTML report (html/index.html)')

@@ -27,7 +27,7 @@ import { post, runChannel, type RunMessage } from '../suites/channel.ts';
 import { RUN_ENV, type RunContext } from '../suites/run-context.ts';
 import { bringUp, effectiveMode } from '../adapters/bring-up.ts';
 import { adapterSections, loadRunConfig } from './config.ts';
-import { DEFAULT_OUT } from './defaults.ts';
+import { DEFAULT_CONCURRENCY, DEFAULT_OUT } from './defaults.ts';
 import { finishRun } from './finish.ts';
 import { plannedHistory } from './history.ts';
 import { metricsFile, outputDir } from './output-paths.ts';
@@ -210,7 +210,7 @@ async function plan(flags: RunFlags, log: (l: string) => void): Promise<Plan> {
   }
   // Both halves' targets come up: the point of use's and the grant source's.
   const adapters = all.filter((a) => scenarios.some((s) => s.adapter === a.name || s.grant.adapter === a.name));
-  const concurrency = flags.concurrency ?? config.concurrency ?? 8;
+  const concurrency = flags.concurrency ?? config.concurrency ?? DEFAULT_CONCURRENCY;
   const gate = flags.failOn ? flags.failOn.map((r) => parseGateRule(r)) : (config.gate?.failOn ?? []).map((r, i) => parseGateRule(r, `${flags.config}: gate.failOn.${i}`));
   const shard = parseShard(flags.shard);
   const waiverFile = flags.waivers === false ? undefined : (flags.waivers ?? config.waivers ?? (mode === 'local' && existsSync(LOCAL_WAIVERS) ? LOCAL_WAIVERS : undefined));

@@ -174,7 +174,8 @@ let shared: Admission | undefined;
 /**
  * The process's one admission: every scenario of a suite file shares its event loop. An event
  * loop late by a quarter of the TTL, or in-window work taking half of it, leaves too little for
- * the target's own answers; the starting cap is a suite's default concurrency.
+ * the target's own answers. The cap starts at 8 grants in their stretch at once and adapts from
+ * there (Admission), whatever the run's concurrency.
  */
 export function processAdmission(): Admission {
   shared ??= new Admission({ lagFraction: 0.25, holdFraction: 0.5, loopDelayMs: processLoopLag().current, initialCap: 8, maxCap: 1000, maxWaitMs: 120_000 });

@@ -225,12 +225,18 @@ describe('the GitLab CI example', () => {
     expect(ci.stages).toContain(ci.conformance.stage);
     expect(ci.stages).toContain(ci.report.stage);
     const dir = workspace();
-    const env = { ...ci.variables, JITC_EXTRA_ARGS: '', CI_NODE_TOTAL: String(ci.conformance.parallel) };
+    // Three quick suites, one per shard, through the pipeline's own JITC_EXTRA_ARGS: what this proves
+    // is the jobs' commands, sharding and merge; that shards of every suite merge into the totals of
+    // one unsharded run is the GitHub example's test above.
+    const env = { ...ci.variables, JITC_EXTRA_ARGS: '--suite postgres,ssh,ldap', CI_NODE_TOTAL: String(ci.conformance.parallel) };
     for (let i = 1; i <= ci.conformance.parallel; i++) {
       for (const line of ci.conformance.script) expect(runScript(line, dir, { ...env, CI_NODE_INDEX: String(i) }), line).toBe(0);
     }
     for (const line of ci.report.script) expect(runScript(line, dir, env), line).toBe(0);
     expect(existsSync(join(dir, ci.report.artifacts.reports.junit))).toBe(true);
+    const merged = JSON.parse(readFileSync(join(dir, 'out/merged/summary.json'), 'utf8')) as Summary;
+    expect(merged.shards).toHaveLength(ci.conformance.parallel);
+    expect(new Set(merged.scenarios.map((x) => x.adapter))).toEqual(new Set(['postgres', 'ssh', 'ldap']));
     writeFileSync(join(dir, 'done'), '');
   }, 600_000);
 });
