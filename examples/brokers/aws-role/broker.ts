@@ -19,7 +19,8 @@
  *
  * The optional last word breaks the broker on purpose, for the project's tests (README.md):
  * forgets-to-end, says-revoked, grants-longer, durable, renews-without-approval, same-credential,
- * understated-expiry.
+ * understated-expiry, keeps-role (at the end it removes the inline policy, which S3 refuses every
+ * session for at once, but keeps the role).
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,7 +45,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 
-const DEFECTS = ['forgets-to-end', 'says-revoked', 'grants-longer', 'durable', 'renews-without-approval', 'same-credential', 'understated-expiry'] as const;
+const DEFECTS = ['forgets-to-end', 'says-revoked', 'grants-longer', 'durable', 'renews-without-approval', 'same-credential', 'understated-expiry', 'keeps-role'] as const;
 type Defect = (typeof DEFECTS)[number];
 
 interface Keys {
@@ -212,6 +213,7 @@ async function end(defect: Defect | undefined): Promise<Record<string, unknown>>
   if (defect === 'same-credential') rmSync(stateFile(), { force: true });
   // The permission goes first: from then on S3 refuses every session of the role.
   await unlessGone(() => iam.send(new DeleteRolePolicyCommand({ RoleName: roleName(), PolicyName: 'task-grant' })));
+  if (defect === 'keeps-role') return { ended: true, endedAt: new Date().toISOString(), detail: `removed the grant from role ${roleName()}` };
   await unlessGone(() => iam.send(new DeleteRoleCommand({ RoleName: roleName() })));
   await unlessGone(async () => {
     await iam.send(new DeleteUserPolicyCommand({ UserName: userName(), PolicyName: 'task-grant' }));
