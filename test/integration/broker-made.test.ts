@@ -35,3 +35,17 @@ describe('a broker whose grant is left to expire, and whose end only teardown as
     expect(result?.evidence.some((e) => /what the broker made, looked up after its end at teardown: LEFT/.test(e.event))).toBe(true);
   }, 180_000);
 });
+
+describe('the reference broker, which deletes its role at the end', () => {
+  test('keeps no-residue passing when its grant is left to expire: the end teardown asks for removes the role', async () => {
+    const setup = (await loadSetups('aws', ['conformant'])).find((s) => s.scenario.id === 'broker-exec-role');
+    if (!setup) return expect.unreachable('the built-in aws/broker-exec-role is missing');
+    const run = await runOnLocalTarget('aws', [setup]);
+    const [result] = run.results;
+    // moto's unchecked session expiry is the known gap; nothing else may fail.
+    expect(run.rows[0]?.outcome, run.rows[0]?.note).toBe('known-gap');
+    expect(result?.checks.find((c) => c.name === 'no-residue')?.verdict).toBe('pass');
+    expect(result?.evidence.some((e) => /what the broker made, looked up after its end at teardown: all gone/.test(e.event))).toBe(true);
+    expect(result?.evidence.find((e) => /^broker granted task/.test(e.event))?.data?.made).toEqual([expect.stringMatching(/^arn:aws:iam::\d+:role\/jitc-.*broker-role$/)]);
+  }, 180_000);
+});
