@@ -1,51 +1,59 @@
 /**
  * What a user's broker made on the target for a task, and whether it outlived the end: the
- * reference AWS broker, broken to keep its role, run against a real moto_server with the rest of
- * the scenario passing; and each target's own look-up of a named object, on the real servers.
+ * reference AWS broker, conformant and broken to keep its role, against a real moto_server.
+ * Each target's own look-up of a named object is proven in look-up.test.ts.
  */
-import { describe, expect, test } from 'vitest';
-import { loadSetups, runOnLocalTarget } from '../assurance/matrix-run.ts';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { type AdapterRun, loadSetups, type MatrixSetup, runOnLocalTarget } from '../assurance/matrix-run.ts';
+
+const EXPIRING = 'broker-exec-role-keeps-role-expiring';
+let run: AdapterRun;
+
+async function setup(kind: 'conformant' | 'mutant', id: string): Promise<MatrixSetup> {
+  return (await loadSetups('aws', [kind])).find((s) => s.scenario.id === id) ?? expect.unreachable(`no ${kind} ${id} for aws`);
+}
+
+beforeAll(async () => {
+  const keeps = await setup('mutant', 'broker-exec-role-keeps-role');
+  // The same broken broker, its grant left to expire: only teardown asks for its end.
+  const expiring = { ...keeps, scenario: { ...keeps.scenario, id: EXPIRING, end: { mode: 'expire' as const, graceSeconds: 1 } } };
+  run = await runOnLocalTarget('aws', [keeps, expiring, await setup('conformant', 'broker-exec-role')]);
+}, 240_000);
+
+function outcome(id: string) {
+  const row = run.rows.find((r) => r.id === id) ?? expect.unreachable(`no row for ${id}`);
+  const result = run.results.find((r) => r.id === id) ?? expect.unreachable(`no result for ${id}`);
+  return { row, result, residue: result.checks.find((c) => c.name === 'no-residue'), summary: result.checks.map((c) => `${c.name}=${c.verdict}: ${c.detail}`).join('\n') };
+}
 
 describe('a broker that ends the session but keeps the role it made', () => {
-  test('is reported fail on no-residue alone, naming the role', async () => {
-    const setup = (await loadSetups('aws', ['mutant'])).find((s) => s.scenario.id === 'broker-exec-role-keeps-role');
-    if (!setup) return expect.unreachable('the mutant broker-exec-role-keeps-role is not in test/mutants/aws');
-    const run = await runOnLocalTarget('aws', [setup]);
-    const [result] = run.results;
-    const summary = (result?.checks ?? []).map((c) => `${c.name}=${c.verdict}: ${c.detail}`).join('\n');
-    expect(run.rows[0]?.outcome, summary).toBe('caught');
-    expect(run.rows[0]?.failedChecks, summary).toEqual(['no-residue']);
-    expect(result?.checks.find((c) => c.name === 'no-residue')?.detail).toMatch(/broker-made arn:aws:iam::\d+:role\/jitc-.*broker-role/);
-    // The role is the broker's to delete: jitc only asked it to end, so the run's sweep finds it.
-    expect(run.keptByBrokers.removed.some((r) => /broker-role/.test(r)), JSON.stringify(run.keptByBrokers)).toBe(true);
-    expect(run.leftovers).toEqual({ removed: [], failed: [] });
-  }, 180_000);
-});
+  test('is reported fail on no-residue alone, naming the role', () => {
+    const { row, residue, summary } = outcome('broker-exec-role-keeps-role');
+    expect(row.outcome, summary).toBe('caught');
+    expect(row.failedChecks, summary).toEqual(['no-residue']);
+    expect(residue?.detail).toMatch(/broker-made arn:aws:iam::\d+:role\/jitc-.*broker-role/);
+  });
 
-describe('a broker whose grant is left to expire, and whose end only teardown asks for', () => {
-  test('keeping its role is still reported fail on no-residue, from the look-up after that end', async () => {
-    const setup = (await loadSetups('aws', ['mutant'])).find((s) => s.scenario.id === 'broker-exec-role-keeps-role');
-    if (!setup) return expect.unreachable('the mutant broker-exec-role-keeps-role is not in test/mutants/aws');
-    const scenario = { ...setup.scenario, id: 'broker-exec-role-keeps-role-expiring', end: { mode: 'expire' as const, graceSeconds: 1 } };
-    const run = await runOnLocalTarget('aws', [{ ...setup, scenario }]);
-    const [result] = run.results;
-    const residue = result?.checks.find((c) => c.name === 'no-residue');
-    expect(residue?.verdict, JSON.stringify(result?.checks)).toBe('fail');
+  test('left to expire, is still reported fail on no-residue, from the look-up after the end teardown asks for', () => {
+    const { result, residue, summary } = outcome(EXPIRING);
+    expect(residue?.verdict, summary).toBe('fail');
     expect(residue?.detail).toMatch(/the broker's end, asked at teardown, left broker-made arn:aws:iam::\d+:role\//);
-    expect(result?.evidence.some((e) => /what the broker made, looked up after its end at teardown: LEFT/.test(e.event))).toBe(true);
-  }, 180_000);
+    expect(result.evidence.some((e) => /what the broker made, looked up after its end at teardown: LEFT/.test(e.event))).toBe(true);
+  });
+
+  test('keeps the role for jitc cleanup to sweep by the run id: jitc only asked the broker to end', () => {
+    expect(run.keptByBrokers.removed.filter((r) => /broker-role/.test(r)).length, JSON.stringify(run.keptByBrokers)).toBeGreaterThanOrEqual(2);
+    expect(run.leftovers).toEqual({ removed: [], failed: [] });
+  });
 });
 
 describe('the reference broker, which deletes its role at the end', () => {
-  test('keeps no-residue passing when its grant is left to expire: the end teardown asks for removes the role', async () => {
-    const setup = (await loadSetups('aws', ['conformant'])).find((s) => s.scenario.id === 'broker-exec-role');
-    if (!setup) return expect.unreachable('the built-in aws/broker-exec-role is missing');
-    const run = await runOnLocalTarget('aws', [setup]);
-    const [result] = run.results;
+  test('names the role it made, and keeps no-residue passing when its grant is left to expire', () => {
+    const { row, result, residue } = outcome('broker-exec-role');
     // moto's unchecked session expiry is the known gap; nothing else may fail.
-    expect(run.rows[0]?.outcome, run.rows[0]?.note).toBe('known-gap');
-    expect(result?.checks.find((c) => c.name === 'no-residue')?.verdict).toBe('pass');
-    expect(result?.evidence.some((e) => /what the broker made, looked up after its end at teardown: all gone/.test(e.event))).toBe(true);
-    expect(result?.evidence.find((e) => /^broker granted task/.test(e.event))?.data?.made).toEqual([expect.stringMatching(/^arn:aws:iam::\d+:role\/jitc-.*broker-role$/)]);
-  }, 180_000);
+    expect(row.outcome, row.note).toBe('known-gap');
+    expect(residue?.verdict).toBe('pass');
+    expect(result.evidence.some((e) => /what the broker made, looked up after its end at teardown: all gone/.test(e.event))).toBe(true);
+    expect(result.evidence.find((e) => /^broker granted task/.test(e.event))?.data?.made).toEqual([expect.stringMatching(/^arn:aws:iam::\d+:role\/jitc-.*broker-role$/)]);
+  });
 });
