@@ -380,10 +380,27 @@ export interface PointOfUseProbe {
   /** How the holder of `credential` may try to extend it at the point of use ({@link PointOfUse.extensions}). */
   extensions(credential: Credential, grant: GrantRecord): ExtensionAttempt[];
   /**
+   * Whether the point of use's target still holds an object named by `ref`, in that target's own
+   * terms ({@link Adapter.lookUp}): a grant source asks for what a user's broker says it made.
+   * On a target without a look-up, or for a ref it cannot read, the answer is `unknown`.
+   */
+  lookUp(ref: string): Promise<LookUpResult>;
+  /**
    * The point of use's target in its ecosystem's usual variables ({@link Adapter.hookEnvironment}):
    * admin credentials included, so a grant source hands it on only where the scenario says so.
    */
   targetEnvironment(): Record<string, string>;
+}
+
+/**
+ * Whether a target holds a named object. `gone` only from the target's own answer that it has no
+ * such object (a 404 from Vault's API, IAM's NoSuchEntity, LDAP's noSuchObject, no catalogue row);
+ * anything else, a ref the target cannot read included, is `unknown`, never gone.
+ */
+export interface LookUpResult {
+  state: 'present' | 'gone' | 'unknown';
+  /** The target's answer in a few words: "GetRole: NoSuchEntity". Never a secret. */
+  detail: string;
 }
 
 /**
@@ -650,6 +667,13 @@ export interface Adapter<C = unknown> {
    * allows to act on the target jitc brought up (the embedded local targets).
    */
   hookEnvironment?(connection: TargetConnection): Record<string, string>;
+  /**
+   * Whether the target holds the object `ref` names, in the target's own reference form (an API
+   * path, an ARN, a DN, a role name): one read by the admin client, never a listing and never a
+   * change. Asked for the objects a user's broker says it made for a task, after the task ended
+   * (adapters/broker/made.ts). Absent: such objects cannot be looked up, and are `unknown`.
+   */
+  lookUp?(client: C, ref: string): Promise<LookUpResult>;
   /**
    * Read the target's own configuration (roles, their TTLs and trust) and propose a scenario for
    * each object plus static findings, without changing anything (`jitc discover`).

@@ -418,6 +418,12 @@ export function halfContexts(
       probe: (credential, node) => halves.point.probe(useCtx, credential, node),
       inspect: async (credential) => (halves.point.inspect ? halves.point.inspect(useCtx, credential) : undefined),
       extensions: (credential, grant) => halves.point.extensions?.(useCtx, credential, grant) ?? [],
+      lookUp: async (ref) => {
+        const { adapter, client } = halves.useTarget;
+        if (!adapter.lookUp) return { state: 'unknown', detail: `the ${adapter.name} target offers no look-up of named objects` };
+        // A look-up that throws answered nothing: unknown, never gone.
+        return adapter.lookUp(client, ref).catch((error: unknown) => ({ state: 'unknown' as const, detail: `look-up of ${ref} failed: ${errorText(error)}` }));
+      },
       targetEnvironment: () => halves.useTarget.adapter.hookEnvironment?.(halves.useTarget.connection) ?? {},
     },
   };

@@ -9,6 +9,7 @@
 import type { Adapter } from '../contract.ts';
 import { cleanupAws } from './cleanup.ts';
 import { awsLeftovers } from './leftovers.ts';
+import { lookUpAws } from './look-up.ts';
 import { type AwsClient, connectAws, disconnectAws } from './client.ts';
 import { accessKeySource } from './grants/access-key.ts';
 import { assumeRoleSource } from './grants/assume-role.ts';
@@ -42,6 +43,7 @@ const awsAdapter: Adapter<AwsClient> = {
   cleanup: cleanupAws,
   leftovers: awsLeftovers,
   discover: async (client, policy) => (await import('./discover.ts')).discoverAws(client, policy),
+  lookUp: lookUpAws,
   longWait: { scenario: 'sts-assume-role-expiry', ttlParam: 'durationSeconds' },
   // An external account's keys come from the default chain, never from here: a hook names them in passEnv.
   hookEnvironment: ({ settings: s }) => ({

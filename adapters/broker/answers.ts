@@ -31,6 +31,13 @@ export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];
 /** Free text a broker adds: recorded, so capped (and redacted like everything else). */
 const detail = z.string().max(500).optional();
 
+/**
+ * The objects a broker made for the task on the point of use's target (a role, a policy, an
+ * account), each in that target's own reference form (README, "The exec contract"): looked up
+ * after the end, so one the broker's end left behind is residue. Names, not secrets.
+ */
+export const madeSchema = z.array(z.string().min(1).max(1000)).max(50);
+
 export const requestAnswerSchema = z.strictObject({
   requestId: z.string().min(1).max(200),
   approver: z.string().min(1).max(200).nullable(),
@@ -39,6 +46,7 @@ export const requestAnswerSchema = z.strictObject({
   expiresAt: instant.nullable(),
   credential: credentialSchema.optional(),
   scope: z.array(z.string().min(1).max(500)).max(100).optional(),
+  made: madeSchema.optional(),
   detail,
 });
 export type RequestAnswer = z.infer<typeof requestAnswerSchema>;

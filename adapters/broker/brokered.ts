@@ -4,7 +4,8 @@
  * judges what it can do. What the broker says — its request id, approver, stated expiry, "ended"
  * — becomes {@link BrokerClaims}, which the engine compares with what the target does; the
  * target's own statement about the credential ({@link CredentialFacts}) sets the TTL judged.
- * Here the broker's renewal without approval and its uniqueness across two tasks are tried.
+ * Here the broker's renewal without approval and its uniqueness across two tasks are tried, and
+ * what the broker says it made on the target for each task is looked up there after the end (made.ts).
  */
 import { z } from 'zod';
 import {
@@ -24,6 +25,7 @@ import {
 import { errorText } from '../../scenarios/input.ts';
 import { CREDENTIAL_KINDS, type RequestAnswer } from './answers.ts';
 import { type BrokerHooks, type GrantIds, HookFailure, type HookRequest } from './hooks.ts';
+import { judgeMadeAfterTeardownEnd, lookUpMade, madeEntitlements } from './made.ts';
 
 /** Params every broker source takes, whatever carries its hooks. */
 export const brokerParams = z.strictObject({
@@ -118,6 +120,7 @@ async function ask<P extends BrokerParams>(ctx: BrokerContext<P>, request: HookR
     expiresAt: answer.expiresAt,
     credential: { type: credential.type, id: task.ids.credentialId, handedBy: handed ? 'broker' : "the requester's own" },
     scope: answer.scope ?? [],
+    made: answer.made ?? [],
     ...(answer.detail ? { detail: answer.detail } : {}),
   });
   return task;
@@ -207,8 +210,13 @@ export function brokeredSource<P extends BrokerParams>(definition: BrokeredDefin
       ctx.evidence.record('broker hooks ready', { broker: hooks.describe, renewal: hooks.renew !== undefined, status: hooks.status !== undefined });
     },
 
-    // The broker's own records live on its own system; what it left on the target is the point of use's residue.
-    entitlements: async () => [],
+    // The broker's own records live on its own system; what the credential reaches is the point of
+    // use's residue. What the broker made for a task on the target counts once it was asked to end
+    // the task: before that (the baseline, a grant left to expire) the object is the broker's to hold.
+    async entitlements(ctx) {
+      const refs = tasksOf(ctx).filter((t) => t.endAsked).flatMap((t) => t.answer.made ?? []);
+      return refs.length === 0 ? [] : madeEntitlements(await lookUpMade(ctx.pointOfUse, refs));
+    },
 
     async request(ctx): Promise<Grant> {
       const first = await ask(ctx, hookRequest(ctx, ctx.task.id, ctx.prefix));
@@ -287,13 +295,24 @@ export function brokeredSource<P extends BrokerParams>(definition: BrokeredDefin
     async teardown(ctx) {
       const removed: string[] = [];
       const failed: string[] = [];
-      for (const task of tasksOf(ctx).filter((t) => !t.endAsked)) {
+      const endedHere = tasksOf(ctx).filter((t) => !t.endAsked);
+      for (const task of endedHere) {
         try {
           const ended = await endTask(ctx, task);
           removed.push(`broker request ${task.ids.requestId} ${ended.ended ? 'ended' : 'asked to end (the broker says it did not)'}`);
         } catch (error) {
           failed.push(`broker request ${task.ids.requestId}: ${errorText(error)}`);
         }
+      }
+      // The residue read came before these ends: what they left of the broker's objects is judged now.
+      const made = endedHere.flatMap((t) => t.answer.made ?? []);
+      if (made.length > 0) {
+        const judged = await judgeMadeAfterTeardownEnd(ctx.pointOfUse, made);
+        ctx.evidence.record(`what the broker made, looked up after its end at teardown: ${judged.verdict === 'pass' ? 'all gone' : judged.verdict === 'fail' ? 'LEFT' : 'not answered for'}`, {
+          made: judged.looked.map(({ ref, result }) => ({ ref, state: result.state, detail: result.detail })),
+        });
+        // Only a finding when something may be left: the residue check itself was made (or not) before.
+        if (judged.verdict !== 'pass') ctx.report({ check: 'no-residue', verdict: judged.verdict, detail: judged.detail });
       }
       if (failed.length > 0) throw new Error(`the broker did not end ${failed.join('; ')}`);
       return removed;

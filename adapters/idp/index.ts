@@ -16,6 +16,7 @@ import { clientCredentialsSource } from './grants/client-credentials.ts';
 import { federatedVaultSource } from './grants/federated-vault.ts';
 import { userSessionSource } from './grants/user-session.ts';
 import { idpLeftovers } from './leftovers.ts';
+import { lookUpIdp } from './look-up.ts';
 import { resourceServerPoint } from './points/resource-server.ts';
 import { idpTargets } from './targets.ts';
 
@@ -41,6 +42,7 @@ const idpAdapter: Adapter<IdpClient> = {
   },
   cleanup: cleanupIdp,
   leftovers: idpLeftovers,
+  lookUp: lookUpIdp,
   longWait: { scenario: 'client-credentials-expiry', ttlParam: 'ttlSeconds' },
   hookEnvironment: ({ address, settings }) => ({
     KEYCLOAK_URL: address,

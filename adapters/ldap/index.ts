@@ -12,6 +12,7 @@
 import type { Adapter } from '../contract.ts';
 import { cleanupLdap } from './cleanup.ts';
 import { ldapLeftovers } from './leftovers.ts';
+import { lookUpLdap } from './look-up.ts';
 import { connectLdap, type LdapClient } from './client.ts';
 import { breakGlassSource } from './grants/break-glass.ts';
 import { dynamicAccountSource } from './grants/dynamic-account.ts';
@@ -42,6 +43,7 @@ const ldapAdapter: Adapter<LdapClient> = {
   cleanup: cleanupLdap,
   leftovers: ldapLeftovers,
   discover: async (client, policy) => (await import('./discover.ts')).discoverLdap(client, policy),
+  lookUp: lookUpLdap,
   longWait: { scenario: 'dynamic-account-ttl', ttlParam: 'ttlSeconds' },
   // The layout as well: a broker needs to know where groups and accounts live.
   hookEnvironment: ({ settings: s }) => ({

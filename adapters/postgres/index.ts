@@ -10,6 +10,7 @@ import type { Adapter } from '../contract.ts';
 import { cleanupPostgres } from './cleanup.ts';
 import { connectPostgres, type PgClient } from './client.ts';
 import { postgresLeftovers } from './leftovers.ts';
+import { lookUpPostgres } from './look-up.ts';
 import { certLoginPoint } from './points/cert-login.ts';
 import { tableReadPoint } from './points/table-read.ts';
 import { postgresTargets } from './targets.ts';
@@ -29,6 +30,7 @@ const postgresAdapter: Adapter<PgClient> = {
   pairs: {},
   cleanup: cleanupPostgres,
   leftovers: postgresLeftovers,
+  lookUp: lookUpPostgres,
   longWait: { scenario: 'db-lease-expiry', ttlParam: 'ttlSeconds' },
   // libpq's own variables, the admin's login included: a grant source configures its database
   // connection with them (OpenBao's database engine manages the logins it issues as this admin).

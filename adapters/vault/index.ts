@@ -8,6 +8,7 @@ import type { Adapter } from '../contract.ts';
 import { cleanupVault } from './cleanup.ts';
 import { cleanupJwtMounts, jwtMountLeftovers } from './jwt-login.ts';
 import { vaultLeftovers } from './leftovers.ts';
+import { lookUpVault } from './look-up.ts';
 import { connectVault, type VaultClient } from './client.ts';
 import { approleSource } from './grants/approle.ts';
 import { breakGlassSource } from './grants/break-glass.ts';
@@ -52,6 +53,7 @@ const vaultAdapter: Adapter<VaultClient> = {
   },
   leftovers: async (client, runId) => [...(await vaultLeftovers(client, runId)), ...(await jwtMountLeftovers(client, runId))].sort(),
   discover: async (client, policy) => (await import('./discover.ts')).discoverVault(client, policy),
+  lookUp: lookUpVault,
   longWait: { scenario: 'token-ttl-expiry', ttlParam: 'ttlSeconds' },
   // Both spellings: the `vault` and `bao` CLIs each read their own.
   hookEnvironment: ({ address, settings }) => ({ VAULT_ADDR: address, BAO_ADDR: address, VAULT_TOKEN: settings.token ?? '', BAO_TOKEN: settings.token ?? '' }),

@@ -6,8 +6,9 @@
  * request  makes (or finds again) a role named with JITC_PREFIX that only the broker's own
  *          identity may assume, with an inline policy allowing s3:GetObject on the task's object
  *          (JITC_TERM_AWS_OBJECT_ARN), assumes it for the approval window and answers the session
- *          as `aws-keys`, stating the session's own Expiration. The broker's approval rule is
- *          automatic: the approver is the one the task names.
+ *          as `aws-keys`, stating the session's own Expiration, and the role's ARN as what it
+ *          made for the task (`made`: jitc looks it up after the end). The broker's approval rule
+ *          is automatic: the approver is the one the task names.
  * end      removes the inline policy — S3 then refuses the session at once, though STS would let
  *          it live to its Expiration — and deletes the role.
  * renew    refuses: a longer grant needs a new approval (and an STS session cannot be extended).
@@ -19,7 +20,8 @@
  *
  * The optional last word breaks the broker on purpose, for the project's tests (README.md):
  * forgets-to-end, says-revoked, grants-longer, durable, renews-without-approval, same-credential,
- * understated-expiry.
+ * understated-expiry, keeps-role (at the end it removes the inline policy, which S3 refuses every
+ * session for at once, but keeps the role).
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,7 +46,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 
-const DEFECTS = ['forgets-to-end', 'says-revoked', 'grants-longer', 'durable', 'renews-without-approval', 'same-credential', 'understated-expiry'] as const;
+const DEFECTS = ['forgets-to-end', 'says-revoked', 'grants-longer', 'durable', 'renews-without-approval', 'same-credential', 'understated-expiry', 'keeps-role'] as const;
 type Defect = (typeof DEFECTS)[number];
 
 interface Keys {
@@ -118,8 +120,7 @@ async function roleWithGrant(durationSeconds: number): Promise<string> {
   } catch (error) {
     if (errorName(error) !== 'EntityAlreadyExistsException' && errorName(error) !== 'EntityAlreadyExists') throw error;
     await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: roleName(), PolicyDocument: trust }));
-    const me = await sts.send(new GetCallerIdentityCommand({}));
-    arn = `arn:${(me.Arn ?? 'arn:aws').split(':')[1]}:iam::${me.Account}:role/${roleName()}`;
+    arn = await iamArn('role', roleName());
   }
   await iam.send(new PutRolePolicyCommand({ RoleName: roleName(), PolicyName: 'task-grant', PolicyDocument: grantPolicy() }));
   return arn;
@@ -141,17 +142,25 @@ async function assume(roleArn: string, durationSeconds: () => number): Promise<{
   }
 }
 
+/** An IAM object's ARN in the broker's own account. */
+async function iamArn(kind: 'user' | 'role', name: string): Promise<string> {
+  const me = await sts.send(new GetCallerIdentityCommand({}));
+  return `arn:${(me.Arn ?? 'arn:aws').split(':')[1]}:iam::${me.Account}:${kind}/${name}`;
+}
+
 /** Broken (durable): a long-term access key on an IAM user, which never expires. */
-async function durableKey(): Promise<Keys> {
+async function durableKey(): Promise<{ keys: Keys; userArn: string }> {
+  let userArn: string;
   try {
-    await iam.send(new CreateUserCommand({ UserName: userName(), Tags: tags() }));
+    userArn = (await iam.send(new CreateUserCommand({ UserName: userName(), Tags: tags() }))).User?.Arn ?? (await iamArn('user', userName()));
   } catch (error) {
     if (errorName(error) !== 'EntityAlreadyExistsException' && errorName(error) !== 'EntityAlreadyExists') throw error;
+    userArn = await iamArn('user', userName());
   }
   await iam.send(new PutUserPolicyCommand({ UserName: userName(), PolicyName: 'task-grant', PolicyDocument: grantPolicy() }));
   const key = (await iam.send(new CreateAccessKeyCommand({ UserName: userName() }))).AccessKey;
   if (!key?.AccessKeyId || !key.SecretAccessKey) throw new Error('CreateAccessKey answered without a key');
-  return { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey };
+  return { keys: { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey }, userArn };
 }
 
 /**
@@ -180,8 +189,8 @@ async function request(defect: Defect | undefined): Promise<Record<string, unkno
   const window = Number(env('JITC_WINDOW_SECONDS'));
   const common = { approver: process.env.JITC_APPROVER || null, approvedAt, scope: [`s3:GetObject ${env('JITC_TERM_AWS_OBJECT_ARN')}`] };
   if (defect === 'durable') {
-    const keys = await durableKey();
-    return { requestId: `aws-user-${keys.accessKeyId}`, ...common, issuedAt: new Date().toISOString(), expiresAt: null, credential: { type: 'aws-keys', ...keys } };
+    const { keys, userArn } = await durableKey();
+    return { requestId: `aws-user-${keys.accessKeyId}`, ...common, issuedAt: new Date().toISOString(), expiresAt: null, credential: { type: 'aws-keys', ...keys }, made: [userArn] };
   }
   const longer = defect === 'grants-longer' ? window * 10 : defect === 'understated-expiry' ? window * 3 : undefined;
   const role = await roleWithGrant(longer ?? window);
@@ -201,6 +210,7 @@ async function request(defect: Defect | undefined): Promise<Record<string, unkno
     issuedAt: issuedAt.toISOString(),
     expiresAt: stated.toISOString(),
     credential: { type: 'aws-keys', ...session.keys },
+    made: [role],
   };
   if (defect === 'same-credential') writeFileSync(stateFile(), JSON.stringify(answer), { mode: 0o600 });
   return answer;
@@ -212,6 +222,7 @@ async function end(defect: Defect | undefined): Promise<Record<string, unknown>>
   if (defect === 'same-credential') rmSync(stateFile(), { force: true });
   // The permission goes first: from then on S3 refuses every session of the role.
   await unlessGone(() => iam.send(new DeleteRolePolicyCommand({ RoleName: roleName(), PolicyName: 'task-grant' })));
+  if (defect === 'keeps-role') return { ended: true, endedAt: new Date().toISOString(), detail: `removed the grant from role ${roleName()}` };
   await unlessGone(() => iam.send(new DeleteRoleCommand({ RoleName: roleName() })));
   await unlessGone(async () => {
     await iam.send(new DeleteUserPolicyCommand({ UserName: userName(), PolicyName: 'task-grant' }));

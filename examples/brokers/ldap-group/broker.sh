@@ -8,7 +8,8 @@
 #          LDAP_GROUPS_DN, made an RFC 2589 dynamic object whose entryTtl is the approval window
 #          (ldapexop refresh), and nests that group in the grant group (JITC_TERM_LDAP_GRANT_GROUP).
 #          The directory deletes the group at its TTL, and with it the membership, even if the
-#          broker never comes back. The broker's approval rule is automatic.
+#          broker never comes back. The broker's approval rule is automatic. The answer names the
+#          group (and any account it made) as `made`: jitc looks them up after the end.
 # end      takes the group out of the grant group and deletes it.
 # renew    refuses: a longer grant needs a new approval.
 # status   reads the group's expiry.
@@ -69,6 +70,7 @@ request)
   approved_ms=$(now_ms)
   approved_at=$(now)
   credential=
+  made=$(str "$group")
   member=${JITC_REQUESTER:?}
   if [ "$defect" = same-credential ]; then
     if [ -s "$(state_file)" ]; then
@@ -95,6 +97,7 @@ EOF
     rm -f "$secret_file"
     (umask 077 && printf '%s\n%s\n%s\n' "$account" "$secret" "$group" >"$(state_file)")
     member=$account
+    made="$made,$(str "$account")"
     credential=$(printf ',"credential":{"type":"ldap-bind","dn":%s,"password":%s}' "$(str "$account")" "$(str "$secret")")
   fi
   dynamic=dynamicObject
@@ -140,9 +143,9 @@ EOF
   understated-expiry) stated=$(iso_at $((issued + window))) ;;
   *) stated=$(expiry_of "$group") ;;
   esac
-  printf '{"requestId":%s,"approver":%s,"approvedAt":%s,"issuedAt":%s,"expiresAt":%s%s,"scope":[%s]}\n' \
+  printf '{"requestId":%s,"approver":%s,"approvedAt":%s,"issuedAt":%s,"expiresAt":%s%s,"scope":[%s],"made":[%s]}\n' \
     "$(str "lg-$JITC_PREFIX")" "$(str_or_null "${JITC_APPROVER:-}")" "$(str "$approved_at")" "$(str "$issued_at")" \
-    "$(str_or_null "$stated")" "$credential" "$(str "member of $grant_group through $group")"
+    "$(str_or_null "$stated")" "$credential" "$(str "member of $grant_group through $group")" "$made"
   ;;
 end)
   case $defect in
