@@ -151,6 +151,21 @@ async function inspect<P extends BrokerParams>(ctx: BrokerContext<P>, credential
   return facts;
 }
 
+/**
+ * A second task on the requester's own identity holds the very privilege under test: left in place,
+ * the target would be judged on whichever of the two ends last (under load, the second is asked a
+ * second or more after the first, and its expiry is that much later). Once it has shown it is a
+ * request of its own, it is ended, so the first task's expiry is the one judged. A broker that does
+ * not end it when asked keeps that privilege on the requester: what the target then shows is the
+ * broker's own doing, and the evidence says so.
+ */
+async function endSecondOnRequester<P extends BrokerParams>(ctx: BrokerContext<P>, second: AskedTask): Promise<void> {
+  const ended = await endTask(ctx, second).catch((error: unknown) => ({ ended: false, detail: errorText(error) }));
+  if (!ended.ended) {
+    ctx.evidence.record(`the broker did not end task ${second.request.taskId} when asked (${ended.detail}): its privilege on the requester stays beside the task under test`, { requestId: second.ids.requestId });
+  }
+}
+
 async function endTask<P extends BrokerParams>(ctx: BrokerContext<P>, task: AskedTask): Promise<{ ended: boolean; at: string; detail: string }> {
   task.endAsked = true;
   const asked = new Date().toISOString();
@@ -220,7 +235,11 @@ export function brokeredSource<P extends BrokerParams>(definition: BrokeredDefin
 
     async request(ctx): Promise<Grant> {
       const first = await ask(ctx, hookRequest(ctx, ctx.task.id, ctx.prefix));
-      if (ctx.params.secondTask) judgeUniqueness(ctx, first, await ask(ctx, hookRequest(ctx, `${ctx.task.id}#2`, `${ctx.prefix}-2`)));
+      if (ctx.params.secondTask) {
+        const second = await ask(ctx, hookRequest(ctx, `${ctx.task.id}#2`, `${ctx.prefix}-2`));
+        judgeUniqueness(ctx, first, second);
+        if (ctx.params.credential === 'requester') await endSecondOnRequester(ctx, second);
+      }
       const { answer, credential } = first;
       const facts = await inspect(ctx, credential);
       if (!facts) ctx.evidence.record(`the target states nothing about a ${credential.type} credential: the broker's stated expiry stands in for it`, { brokerExpiresAt: answer.expiresAt });
