@@ -37,7 +37,7 @@ function roleFiles(count: number): string[] {
 
 function measure(label: string, args: string[]): void {
   console.log(`${label}, one run each`);
-  console.log('  N    wall     exit  verdicts                          checks not pass              worst issue→use / end→reuse  load');
+  console.log('  N    wall     exit  verdicts                          checks not pass              worst issue→use / end→reuse  of a TTL  load');
   for (const n of LEVELS) {
     const out = join(mkdtempSync(join(tmpdir(), 'jitc-bench-concurrency-')), 'out');
     const load = loadavg()[0]!.toFixed(1);
@@ -56,6 +56,15 @@ function measure(label: string, args: string[]): void {
     for (const x of summary.scenarios) for (const c of x.checks) if (c.verdict !== 'pass') notPass.set(c.verdict, (notPass.get(c.verdict) ?? 0) + 1);
     const lag = (pick: (m: Summary['scenarios'][number]['metrics']['harnessLag']) => number | null): number =>
       Math.max(0, ...summary.scenarios.map((x) => pick(x.metrics.harnessLag) ?? 0));
+    // The lag that matters is the share of the grant's life it ate: a second of a 10 s window is not a second of a 3 s token.
+    const share = Math.max(
+      0,
+      ...summary.scenarios.map((x) => {
+        const ttl = x.metrics.ttlSeconds ?? x.metrics.ttlRequestedSeconds;
+        const used = x.metrics.harnessLag.issueToFirstUseMs;
+        return ttl && used !== null ? used / (ttl * 1000) : 0;
+      }),
+    );
     console.log(
       [
         `  ${String(n).padEnd(3)}`,
@@ -64,6 +73,7 @@ function measure(label: string, args: string[]): void {
         verdicts.padEnd(32),
         ([...notPass].map(([v, c]) => `${c} ${v}`).join(', ') || 'none').padEnd(27),
         `${lag((l) => l.issueToFirstUseMs)} / ${lag((l) => l.endToFirstReuseMs)} ms`.padStart(28),
+        `${(share * 100).toFixed(0)} %`.padStart(10),
         load.padStart(5),
       ].join('  '),
     );
