@@ -4,7 +4,7 @@
  * and, shipped as a package (no build settings), runs what it ships.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
@@ -45,6 +45,17 @@ describe('the compiled command line', () => {
 
   test('is not built again while no source changed', () => {
     const before = built(root);
+    help(root);
+    expect(built(root)).toBe(before);
+  }, 60_000);
+
+  test('is not built again once a run has written its outputs into reports/out', () => {
+    const before = built(root);
+    // A run's first outputs make reports/out, which changes reports/'s own time: no source changed.
+    mkdirSync(join(root, 'reports', 'out'), { recursive: true });
+    const later = new Date(before + 2_000);
+    utimesSync(join(root, 'reports', 'out'), later, later);
+    utimesSync(join(root, 'reports'), later, later);
     help(root);
     expect(built(root)).toBe(before);
   }, 60_000);
