@@ -1,7 +1,9 @@
 /**
  * Whether the directory holds an entry named by its DN: one base search by the broker's admin
  * connection, asking for no attributes. noSuchObject (32), the directory's own answer, alone is
- * `gone` (read as the admin, whom no ACL hides an entry from); any other answer or none is
+ * `gone`. A directory answers noSuchObject for an entry its ACLs hide from the bind too, so this
+ * relies on what every residue read of the adapter relies on: the configured bind reads the whole
+ * tree under the base (the local target's rootdn does). Any other answer or none is
  * `unknown`. A DN outside the directory's base is `unknown` too: a directory answers noSuchObject
  * for a naming context it does not hold, which says nothing about the entry.
  */
