@@ -5,11 +5,10 @@
  *   applied), whose suites hold at most a dozen scenarios each;
  * - an organisation's many roles: BENCH_ROLES (default 64) scenario files, each a copy of
  *   vault/token-ttl-expiry (3 s token), in one suite.
- * (BENCH_SKIP_QUICK_START=1 leaves out the first.) Each run's wall time, verdicts and the harness's
- * worst lag are printed. A default is worth its
- * wall time only when its verdicts are the same as at the lowest concurrency: a run that finishes
- * sooner with a check inconclusive is no gain. Run with `npm run bench:concurrency`; prints
- * figures, asserts nothing.
+ * (BENCH_SKIP_QUICK_START=1 leaves out the first.) Each run's wall time, verdicts and the
+ * harness's worst lag are printed. A default is worth its wall time only when its verdicts are the
+ * same as at the lowest concurrency: a run that finishes sooner with a check inconclusive is no
+ * gain. Run with `npm run bench:concurrency`; prints figures, asserts nothing.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -24,6 +23,7 @@ const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 // bin/jitc rebuilds the compiled CLI when a source changed: brought up to date here, untimed.
 spawnSync(join(PROJECT_ROOT, 'bin', 'jitc'), ['--help'], { encoding: 'utf8' });
+
 /** Copies of one built-in scenario as scenario files of their own, as an organisation's roles would be. */
 function roleFiles(count: number): string[] {
   const dir = mkdtempSync(join(tmpdir(), 'jitc-bench-roles-'));
