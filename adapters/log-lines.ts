@@ -4,7 +4,7 @@
  * still writing waits for the next read). A log shorter than the offset was rotated or truncated,
  * and what was not read yet is gone from the file: that is an error, never an empty read.
  */
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 
 /** One line of a log, with the byte offset it starts at: order, without trusting either clock. */
 export interface LogLine {
@@ -14,12 +14,7 @@ export interface LogLine {
 
 /** Where the log ends now: a reader that starts here sees only what is written after. */
 export async function logEnd(path: string): Promise<number> {
-  const handle = await open(path, 'r');
-  try {
-    return (await handle.stat()).size;
-  } finally {
-    await handle.close();
-  }
+  return (await stat(path)).size;
 }
 
 /** The whole lines appended to the log at `path` since byte `from`, and the offset after the last of them. `what` names the log in an error. */

@@ -161,7 +161,11 @@ async function copies(n: number): Promise<Row> {
     else findings.set(key, { count: 1, detail: c.detail.slice(0, 240) });
   }
   const phaseMs = new Map<string, number[]>();
-  const addPhase = (phase: string, ms: number): void => void phaseMs.set(phase, [...(phaseMs.get(phase) ?? []), ms]);
+  const addPhase = (phase: string, ms: number): void => {
+    const seen = phaseMs.get(phase);
+    if (seen) seen.push(ms);
+    else phaseMs.set(phase, [ms]);
+  };
   for (const r of results) {
     let phased = 0;
     for (const p of r.phases) {
