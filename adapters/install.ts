@@ -19,6 +19,7 @@ import { promisify } from 'node:util';
 import { type Download, type GoBuild, type LocalRequirements } from './contract.ts';
 import { InputError } from '../scenarios/input.ts';
 import { targetsPath } from './paths.ts';
+import { HolderLock } from './holder-lock.ts';
 
 const run = promisify(execFile);
 
@@ -112,12 +113,33 @@ export async function installRequirements(
   /** Aborted: no further step starts (the one under way finishes), and InstallInterrupted is thrown. */
   signal?: AbortSignal,
 ): Promise<void> {
-  const pip = [...new Set(requirements.flatMap((r) => r.pip ?? []))].sort();
-  const apt = [...new Set(requirements.flatMap((r) => r.apt ?? []))].sort();
-  const services: Record<string, string> = Object.assign({}, ...requirements.map((r) => r.services ?? {}));
   const next = (): void => {
     if (signal?.aborted) throw new InstallInterrupted(`install interrupted by ${String(signal.reason)}`);
   };
+  // Two jitc processes on a fresh clone (two terminals, tests beside a run) would download to the
+  // same file and unpack into the same folder: the second waits, then finds each step done.
+  const root = targetsPath(projectRoot);
+  mkdirSync(root, { recursive: true });
+  let lock: HolderLock;
+  try {
+    lock = await HolderLock.waitToTake(root, INSTALL_LOCK, { runId: '', command: 'targets install' }, 'local targets', log, signal);
+  } catch (error) {
+    next();
+    throw error;
+  }
+  try {
+    await installAll(projectRoot, requirements, log, next);
+  } finally {
+    lock.release();
+  }
+}
+
+const INSTALL_LOCK = { name: '.jitc-install.lock', rule: 'one install of the local targets at a time' };
+
+async function installAll(projectRoot: string, requirements: LocalRequirements[], log: (line: string) => void, next: () => void): Promise<void> {
+  const pip = [...new Set(requirements.flatMap((r) => r.pip ?? []))].sort();
+  const apt = [...new Set(requirements.flatMap((r) => r.apt ?? []))].sort();
+  const services: Record<string, string> = Object.assign({}, ...requirements.map((r) => r.services ?? {}));
   if (pip.length > 0) await installPip(projectRoot, pip, log, next);
   if (apt.length > 0) await installApt(projectRoot, apt, services, log, next);
   const builds = requirements.flatMap((r) => r.go ?? []);

@@ -82,6 +82,27 @@ async function reachExternal(adapters: Adapter[], config: Config, flags: Cleanup
   };
 }
 
+/**
+ * The adapters in the order their targets are swept: an issuer before the targets its credentials
+ * are used on. Removing an issuer's object may run the issuer's own revocation on the other target
+ * (unmounting a Vault LDAP or database engine deletes the accounts its leases made); were that
+ * account swept first, the revocation finds nothing to delete, fails, and the issuer refuses the
+ * removal. Otherwise (and around a cycle) the adapters keep their order.
+ */
+export function sweepOrder<A extends Pick<Adapter, 'name' | 'grantSources' | 'pointsOfUse'>>(adapters: readonly A[]): A[] {
+  const issues = (a: A): Set<string> => new Set(Object.values(a.grantSources).flatMap((g) => g.issues));
+  const accepts = (a: A): Set<string> => new Set(Object.values(a.pointsOfUse).flatMap((p) => p.accepts));
+  const issuesFor = (a: A, b: A): boolean => a !== b && [...issues(a)].some((t) => accepts(b).has(t));
+  const left = [...adapters];
+  const order: A[] = [];
+  while (left.length > 0) {
+    const free = left.find((b) => !left.some((a) => issuesFor(a, b))) ?? left[0]!;
+    order.push(free);
+    left.splice(left.indexOf(free), 1);
+  }
+  return order;
+}
+
 export async function cleanupCommand(flags: CleanupFlags): Promise<number> {
   if (flags.run !== undefined && !/^[a-z0-9]{3,16}$/.test(flags.run)) {
     process.stderr.write(`jitc: --run: "${flags.run}" is not a run id (as printed by jitc run)\n`);
@@ -124,7 +145,7 @@ export async function cleanupCommand(flags: CleanupFlags): Promise<number> {
     }
   };
 
-  for (const adapter of adapters) {
+  for (const adapter of sweepOrder(adapters)) {
     const up = upTarget(adapter.name);
     if (up) await sweep(adapter, up.connection, `${adapter.name} target left up (${up.connection.address})`);
     const reached = external.reached.find((r) => r.adapter === adapter);

@@ -18,9 +18,11 @@ import { homedir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { OUTPUT_NAMES } from '../ledger/ledger.ts';
 import { isInsidePath, listEntries, MANIFEST, manifestSchema, SIGNATURE, type Manifest } from '../ledger/manifest.ts';
-import { OutLock } from './out-lock.ts';
-import { BOOKKEEPING, COMMITTING, OUT_MARKER, STAGING } from './out-layout.ts';
+import { HolderLock } from '../../adapters/holder-lock.ts';
+import { BOOKKEEPING, COMMITTING, OUT_LOCK, OUT_MARKER, STAGING } from './out-layout.ts';
 import { InputError, PROJECT_ROOT } from '../../scenarios/input.ts';
+
+const OUT_DIR_LOCK = { name: OUT_LOCK, rule: 'one run at a time per output directory' };
 
 const MARKER_TEXT = 'This directory is written by jitc. A run replaces only the files its manifest.json lists; anything else here is left alone and never sealed.\n';
 /** Inside .jitc-commit/: the files of the outputs being replaced, for a commit finished after a crash. */
@@ -233,11 +235,11 @@ export class OutputDir {
   /** The outputs there when the run started (undefined: none). */
   readonly previous: Manifest | undefined;
   readonly #created: boolean;
-  readonly #lock: OutLock;
+  readonly #lock: HolderLock;
   readonly #replaces: string[];
   #done = false;
 
-  private constructor(dir: string, created: boolean, lock: OutLock, previous: Manifest | undefined, replaces: string[]) {
+  private constructor(dir: string, created: boolean, lock: HolderLock, previous: Manifest | undefined, replaces: string[]) {
     this.dir = dir;
     this.staging = join(dir, STAGING);
     this.#created = created;
@@ -251,9 +253,9 @@ export class OutputDir {
     checkOutputDir(dir, where, options.mustHoldRun);
     const created = !existsSync(dir);
     if (created) mkdirSync(dir, { recursive: true });
-    let lock: OutLock | undefined;
+    let lock: HolderLock | undefined;
     try {
-      lock = OutLock.take(dir, { runId: options.runId, command: options.command }, where, log);
+      lock = HolderLock.take(dir, OUT_DIR_LOCK, { runId: options.runId, command: options.command }, where, log);
       if (existsSync(join(dir, COMMITTING))) {
         log(`${where}: ${dir}: the outputs of an earlier run were being moved into place when it stopped; finishing that first`);
         finishCommit(dir);

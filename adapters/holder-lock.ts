@@ -1,8 +1,10 @@
 /**
- * One writer at a time per output directory: `.jitc-out.lock` names the run holding it (pid, run
- * id, command, start time, host, and the process's own start time so a recycled pid is not taken
- * for the holder). It dies with its holder: removed when the holder ends, even on process.exit;
- * a lock whose process is gone (SIGKILL, a crash) is stale and the next run takes it over, saying so.
+ * One jitc at a time in a directory: a lock file names the run holding it (pid, run id, command,
+ * start time, host, and the process's own start time so a recycled pid is not taken for the
+ * holder). It dies with its holder: removed when the holder ends, even on process.exit; a lock
+ * whose process is gone (SIGKILL, a crash) is stale and the next run takes it over, saying so.
+ * An output directory has one writer at a time (a second run is refused); the local targets'
+ * software has one installer at a time (a second waits for the first, then finds it installed).
  *
  * Two runs taking over the same stale lock at the same instant could both believe they hold it;
  * the holder re-reads the lock right before it moves its outputs into place (`stillHeld`) and
@@ -11,9 +13,8 @@
 import { closeSync, lstatSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { OUT_LOCK } from './out-layout.ts';
-import { processStart } from '../../adapters/process-start.ts';
-import { InputError } from '../../scenarios/input.ts';
+import { processStart } from './process-start.ts';
+import { InputError } from '../scenarios/input.ts';
 
 export interface LockHolder {
   pid: number;
@@ -48,10 +49,17 @@ function readHolder(file: string): LockHolder | undefined {
 }
 
 export function describeHolder(h: LockHolder): string {
-  return `jitc ${h.command} ${h.runId} (pid ${h.pid}${h.host && h.host !== hostname() ? ` on ${h.host}` : ''}, started ${h.startedAt})`;
+  return `jitc ${h.command}${h.runId ? ` ${h.runId}` : ''} (pid ${h.pid}${h.host && h.host !== hostname() ? ` on ${h.host}` : ''}, started ${h.startedAt})`;
 }
 
-export class OutLock {
+/** A lock file: its name in the directory it guards, and what one holder at a time there means, for messages. */
+export interface LockKind {
+  name: string;
+  /** "one run at a time per output directory" */
+  rule: string;
+}
+
+export class HolderLock {
   readonly #file: string;
   readonly #holder: LockHolder;
   readonly #onExit = (): void => this.release();
@@ -63,8 +71,31 @@ export class OutLock {
   }
 
   /** Takes the lock of `dir` or throws InputError naming the live holder. */
-  static take(dir: string, run: { runId: string; command: string }, where: string, log: (line: string) => void): OutLock {
-    const file = join(dir, OUT_LOCK);
+  static take(dir: string, kind: LockKind, run: { runId: string; command: string }, where: string, log: (line: string) => void): HolderLock {
+    const taken = HolderLock.#attempt(dir, kind, run, where, log);
+    if (taken instanceof HolderLock) return taken;
+    throw new InputError(`${where}: ${dir} is in use by ${describeHolder(taken)}; ${kind.rule}`);
+  }
+
+  /**
+   * Takes the lock of `dir`, waiting while a live holder has it (saying once whom it waits for).
+   * Aborted by `signal`: rejects with its reason, holding nothing.
+   */
+  static async waitToTake(dir: string, kind: LockKind, run: { runId: string; command: string }, where: string, log: (line: string) => void, signal?: AbortSignal): Promise<HolderLock> {
+    let said = false;
+    for (;;) {
+      signal?.throwIfAborted();
+      const taken = HolderLock.#attempt(dir, kind, run, where, log);
+      if (taken instanceof HolderLock) return taken;
+      if (!said) log(`${where}: waiting for ${describeHolder(taken)} (${kind.rule})`);
+      said = true;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  /** The lock, or the live holder that has it. */
+  static #attempt(dir: string, kind: LockKind, run: { runId: string; command: string }, where: string, log: (line: string) => void): HolderLock | LockHolder {
+    const file = join(dir, kind.name);
     const start = processStart(process.pid);
     const holder: LockHolder = { pid: process.pid, runId: run.runId, command: run.command, startedAt: new Date().toISOString(), host: hostname(), ...(start ? { processStart: start } : {}) };
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -75,7 +106,7 @@ export class OutLock {
         } finally {
           closeSync(fd);
         }
-        return new OutLock(file, holder);
+        return new HolderLock(file, holder);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
@@ -86,13 +117,13 @@ export class OutLock {
           Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
           continue;
         }
-        throw new InputError(`${where}: ${dir} is locked by ${OUT_LOCK}, which does not name a jitc run; remove it if no jitc run is writing there`);
+        throw new InputError(`${where}: ${dir} is locked by ${kind.name}, which does not name a jitc run; remove it if no jitc run is using it`);
       }
-      if (isAlive(other)) throw new InputError(`${where}: ${dir} is in use by ${describeHolder(other)}; one run at a time per output directory`);
+      if (isAlive(other)) return other;
       log(`${where}: ${dir}: the lock of ${describeHolder(other)} is stale (that process is gone): taken over`);
       rmSync(file, { force: true });
     }
-    throw new InputError(`${where}: ${dir}: could not take the lock (${OUT_LOCK}): another run is taking it at the same time`);
+    throw new InputError(`${where}: ${dir}: could not take the lock (${kind.name}): another run is taking it at the same time`);
   }
 
   /** The lock file still names this run (nobody took it over meanwhile). */
