@@ -13,13 +13,13 @@ export async function cleanupVault(client: VaultClient, runId: string | undefine
   const { api } = client;
   const prefix = runPrefix(runId);
   const report: CleanupReport = { removed: [], failed: [] };
-  const attempt = async (what: string, action: () => Promise<unknown>): Promise<void> => {
+  const attempt = async (what: string, action: () => Promise<unknown>, hint = ''): Promise<void> => {
     try {
       await action();
       report.removed.push(what);
     } catch (error) {
       const e = describeVaultError(error);
-      if (e.status !== 404) report.failed.push(`${what}: ${e.message}`);
+      if (e.status !== 404) report.failed.push(`${what}: ${e.message}${hint}`);
     }
   };
 
@@ -38,10 +38,15 @@ export async function cleanupVault(client: VaultClient, runId: string | undefine
     await attempt(`policy ${name}`, () => api.call('DELETE', `sys/policies/acl/${name}`));
   }
 
-  // A mount of the run's (a database or ssh engine): unmounting revokes its leases, running their revocation.
+  // A mount of the run's (a database, ssh or ldap engine): unmounting revokes its leases, running
+  // their revocation on the target they were issued for. Vault refuses the unmount when one fails
+  // (the account it would delete is already gone); jitc does not force it, which would drop leases
+  // whose accounts may still exist, but says how.
   const mounts = await api.call<{ data: Record<string, unknown> }>('GET', 'sys/mounts');
   for (const path of Object.keys(mounts.data).filter((m) => m.startsWith(prefix))) {
-    await attempt(`mount ${path.replace(/\/$/, '')}`, () => api.call('DELETE', `sys/mounts/${path}`));
+    const mount = path.replace(/\/$/, '');
+    const hint = ` (when what its leases made is known to be gone: revoke them with \`lease revoke -force -prefix ${mount}\` of the vault or bao CLI, then run cleanup again)`;
+    await attempt(`mount ${mount}`, () => api.call('DELETE', `sys/mounts/${path}`), hint);
   }
 
   const pattern = runId ? `${escapeRegExp(prefix)}[a-z0-9-]+` : 'jitc-[A-Za-z0-9-]+';
