@@ -5,7 +5,7 @@
  * — becomes {@link BrokerClaims}, which the engine compares with what the target does; the
  * target's own statement about the credential ({@link CredentialFacts}) sets the TTL judged.
  * Here the broker's renewal without approval and its uniqueness across two tasks are tried, and
- * what the broker says it made on the target for each task is looked up there after the end (made.ts).
+ * what the broker says it made on the target for each task is looked up there before and after the end (made.ts).
  */
 import { z } from 'zod';
 import {
@@ -25,7 +25,7 @@ import {
 import { errorText } from '../../scenarios/input.ts';
 import { CREDENTIAL_KINDS, type RequestAnswer } from './answers.ts';
 import { type BrokerHooks, type GrantIds, HookFailure, type HookRequest } from './hooks.ts';
-import { judgeMadeAfterTeardownEnd, lookUpMade, madeEntitlements } from './made.ts';
+import { heldAnswers, judgeMadeAfterTeardownEnd, type LookedUp, lookUpMade, madeEntitlements } from './made.ts';
 
 /** Params every broker source takes, whatever carries its hooks. */
 export const brokerParams = z.strictObject({
@@ -49,6 +49,8 @@ interface AskedTask {
   /** When jitc sent the request, its own clock. */
   requestedAt: string;
   endAsked: boolean;
+  /** What the target showed of the objects the broker made, looked up while the task held its grant. */
+  held?: Promise<LookedUp[]>;
 }
 
 const HOOKS = 'hooks';
@@ -160,10 +162,33 @@ async function inspect<P extends BrokerParams>(ctx: BrokerContext<P>, credential
  * broker's own doing, and the evidence says so.
  */
 async function endSecondOnRequester<P extends BrokerParams>(ctx: BrokerContext<P>, second: AskedTask): Promise<void> {
+  await lookUpWhileHeld(ctx, [second]);
   const ended = await endTask(ctx, second).catch((error: unknown) => ({ ended: false, detail: errorText(error) }));
   if (!ended.ended) {
     ctx.evidence.record(`the broker did not end task ${second.request.taskId} when asked (${ended.detail}): its privilege on the requester stays beside the task under test`, { requestId: second.ids.requestId });
   }
+}
+
+/**
+ * Look up what the broker made for each task that still holds its grant, once per task: started
+ * after the first use (off the path of what must land inside the window) and awaited before any
+ * end is asked.
+ */
+function lookUpWhileHeld<P extends BrokerParams>(ctx: BrokerContext<P>, tasks: readonly AskedTask[]): Promise<LookedUp[][]> {
+  for (const task of tasks) {
+    const refs = task.answer.made ?? [];
+    if (task.endAsked || task.held || refs.length === 0) continue;
+    task.held = lookUpMade(ctx.pointOfUse, refs)
+      .catch((error: unknown) => refs.map((ref) => ({ ref, result: { state: 'unknown' as const, detail: `look-up failed: ${errorText(error)}` } })))
+      .then((looked) => {
+        const hidden = looked.filter((l) => l.result.state !== 'present').map((l) => l.ref);
+        ctx.evidence.record(`what the broker made, looked up while task ${task.request.taskId} held its grant: ${hidden.length === 0 ? 'all shown' : `NOT shown: ${hidden.join(', ')}`}`, {
+          made: looked.map(({ ref, result }) => ({ ref, state: result.state, detail: result.detail })),
+        });
+        return looked;
+      });
+  }
+  return Promise.all(tasks.flatMap((t) => (t.held ? [t.held] : [])));
 }
 
 async function endTask<P extends BrokerParams>(ctx: BrokerContext<P>, task: AskedTask): Promise<{ ended: boolean; at: string; detail: string }> {
@@ -229,8 +254,11 @@ export function brokeredSource<P extends BrokerParams>(definition: BrokeredDefin
     // use's residue. What the broker made for a task on the target counts once it was asked to end
     // the task: before that (the baseline, a grant left to expire) the object is the broker's to hold.
     async entitlements(ctx) {
-      const refs = tasksOf(ctx).filter((t) => t.endAsked).flatMap((t) => t.answer.made ?? []);
-      return refs.length === 0 ? [] : madeEntitlements(await lookUpMade(ctx.pointOfUse, refs));
+      const ended = tasksOf(ctx).filter((t) => t.endAsked);
+      const refs = ended.flatMap((t) => t.answer.made ?? []);
+      if (refs.length === 0) return [];
+      const held = heldAnswers((await lookUpWhileHeld(ctx, ended)).flat());
+      return madeEntitlements(await lookUpMade(ctx.pointOfUse, refs), held);
     },
 
     async request(ctx): Promise<Grant> {
@@ -271,6 +299,8 @@ export function brokeredSource<P extends BrokerParams>(definition: BrokeredDefin
     },
 
     async afterUse(ctx, grant) {
+      // Not awaited here: awaited again before any end is asked, where a failure is met.
+      lookUpWhileHeld(ctx, tasksOf(ctx)).catch(() => undefined);
       const renew = hooksOf(ctx).renew;
       const [task] = tasksOf(ctx);
       if (!renew || !task) return;
@@ -297,6 +327,7 @@ export function brokeredSource<P extends BrokerParams>(definition: BrokeredDefin
       if (renewal) judgeRenewal(ctx, renewal, mode);
       const [first, ...others] = tasksOf(ctx);
       if (!first) return;
+      await lookUpWhileHeld(ctx, tasksOf(ctx));
       const hooks = hooksOf(ctx);
       // Waiting for an expiry, jitc must not end the grant itself: that would hide an expiry that never came.
       if (mode !== 'expire') {
@@ -315,6 +346,8 @@ export function brokeredSource<P extends BrokerParams>(definition: BrokeredDefin
       const removed: string[] = [];
       const failed: string[] = [];
       const endedHere = tasksOf(ctx).filter((t) => !t.endAsked);
+      // A lifecycle stopped before its end never looked: the tasks still hold their grants now.
+      const held = heldAnswers((await lookUpWhileHeld(ctx, endedHere)).flat());
       for (const task of endedHere) {
         try {
           const ended = await endTask(ctx, task);
@@ -326,7 +359,7 @@ export function brokeredSource<P extends BrokerParams>(definition: BrokeredDefin
       // The residue read came before these ends: what they left of the broker's objects is judged now.
       const made = endedHere.flatMap((t) => t.answer.made ?? []);
       if (made.length > 0) {
-        const judged = await judgeMadeAfterTeardownEnd(ctx.pointOfUse, made);
+        const judged = await judgeMadeAfterTeardownEnd(ctx.pointOfUse, made, held);
         ctx.evidence.record(`what the broker made, looked up after its end at teardown: ${judged.verdict === 'pass' ? 'all gone' : judged.verdict === 'fail' ? 'LEFT' : 'not answered for'}`, {
           made: judged.looked.map(({ ref, result }) => ({ ref, state: result.state, detail: result.detail })),
         });

@@ -5,6 +5,11 @@
  * what the credential reaches, and no scenario lists the whole target, so these objects are asked
  * for by name. Whatever the target does not answer for is `unknown`, and stays in the residue as
  * unreadable: never read as gone. jitc never removes them itself: that is the broker's end.
+ *
+ * Each object is also looked up while its task still holds the grant. "Gone" after the end counts
+ * only for an object the same look-up showed as present before it. Otherwise the look-up may simply
+ * not see it: a replica that never had it, a bind whose ACL hides it, or a broker naming something
+ * other than what it made. For such an object, "gone" proves nothing.
  */
 import pRetry from 'p-retry';
 import { type LookUpResult, type PointOfUseProbe, UNREADABLE } from '../contract.ts';
@@ -22,12 +27,28 @@ export async function lookUpMade(pointOfUse: Pick<PointOfUseProbe, 'lookUp'>, re
   return Promise.all([...new Set(refs)].map(async (ref) => ({ ref, result: await pointOfUse.lookUp(ref) })));
 }
 
-/** The residue entries: one per object still there, and one unreadable per object the target did not answer for. */
-export function madeEntitlements(looked: readonly LookedUp[]): string[] {
+/** What the look-ups while the tasks held their grants answered, by object. */
+export type HeldAnswers = ReadonlyMap<string, LookUpResult>;
+
+export function heldAnswers(looked: readonly LookedUp[]): HeldAnswers {
+  // An object two tasks name counts as shown when either look-up showed it.
+  const answers = new Map<string, LookUpResult>();
+  for (const { ref, result } of looked) if (answers.get(ref)?.state !== 'present') answers.set(ref, result);
+  return answers;
+}
+
+/**
+ * The residue entries: one per object still there, and one unreadable per object the target did
+ * not answer for, or says is gone without having shown it while the task held it.
+ */
+export function madeEntitlements(looked: readonly LookedUp[], held: HeldAnswers): string[] {
   return looked.flatMap(({ ref, result }) => {
     if (result.state === 'present') return [`${MADE}${ref}`];
     if (result.state === 'unknown') return [`${UNREADABLE}${MADE}${ref} (${result.detail})`];
-    return [];
+    const before = held.get(ref);
+    if (before?.state === 'present') return [];
+    const then = before ? `${before.state}: ${before.detail}` : 'not looked up';
+    return [`${UNREADABLE}${MADE}${ref} (gone after the end, but the target did not show it while the task held its grant either (${then}): its absence proves nothing)`];
   });
 }
 
@@ -45,6 +66,7 @@ const SETTLE_MS = 5000;
 export async function judgeMadeAfterTeardownEnd(
   pointOfUse: Pick<PointOfUseProbe, 'lookUp'>,
   refs: readonly string[],
+  held: HeldAnswers,
 ): Promise<{ looked: LookedUp[]; verdict: 'pass' | 'fail' | 'inconclusive'; detail: string }> {
   let looked: LookedUp[] = [];
   class NotSettled extends Error {}
@@ -60,9 +82,9 @@ export async function judgeMadeAfterTeardownEnd(
   } catch (error) {
     if (!(error instanceof NotSettled)) throw error;
   }
-  const left = madeEntitlements(looked);
+  const left = madeEntitlements(looked, held);
   const readable = left.filter((e) => !e.startsWith(UNREADABLE));
   if (left.length === 0) return { looked, verdict: 'pass', detail: `the broker's end, asked at teardown, removed everything it made (${refs.join(', ')})` };
   if (readable.length > 0) return { looked, verdict: 'fail', detail: `manual cleanup needed: the broker's end, asked at teardown, left ${left.join(', ')}` };
-  return { looked, verdict: 'inconclusive', detail: `the target did not answer for what the broker made and may have left: ${left.join(', ')}` };
+  return { looked, verdict: 'inconclusive', detail: `what the broker made and may have left could not be judged on the target: ${left.join(', ')}` };
 }

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { type AdapterRun, loadSetups, type MatrixSetup, runOnLocalTarget } from '../assurance/matrix-run.ts';
 
 const EXPIRING = 'broker-exec-role-keeps-role-expiring';
+const MISNAMES = 'broker-exec-role-misnames-role';
 let run: AdapterRun;
 
 async function setup(kind: 'conformant' | 'mutant', id: string): Promise<MatrixSetup> {
@@ -17,7 +18,10 @@ beforeAll(async () => {
   const keeps = await setup('mutant', 'broker-exec-role-keeps-role');
   // The same broken broker, its grant left to expire: only teardown asks for its end.
   const expiring = { ...keeps, scenario: { ...keeps.scenario, id: EXPIRING, end: { mode: 'expire' as const, graceSeconds: 1 } } };
-  run = await runOnLocalTarget('aws', [keeps, expiring, await setup('conformant', 'broker-exec-role')]);
+  // The same, naming in `made` a role the account does not hold: its look-up says gone throughout.
+  const grant = JSON.parse(JSON.stringify(keeps.scenario.grant).replaceAll('keeps-role', 'misnames-role')) as typeof keeps.scenario.grant;
+  const misnames = { ...keeps, scenario: { ...keeps.scenario, id: MISNAMES, grant } };
+  run = await runOnLocalTarget('aws', [keeps, expiring, misnames, await setup('conformant', 'broker-exec-role')]);
 }, 240_000);
 
 function outcome(id: string) {
@@ -47,6 +51,16 @@ describe('a broker that ends the session but keeps the role it made', () => {
   });
 });
 
+describe('a broker that keeps its role and names one the account does not hold', () => {
+  test('is inconclusive on no-residue, never a pass: the named role was not shown while the task held its grant', () => {
+    const { result, residue, summary } = outcome(MISNAMES);
+    expect(residue?.verdict, summary).toBe('inconclusive');
+    expect(residue?.detail).toMatch(/unreadable broker-made arn:aws:iam::\d+:role\/jitc-.*broker-role-misnamed \(gone after the end, but the target did not show it while the task held its grant either \(gone: /);
+    expect(result.verdict, summary).toBe('inconclusive');
+    expect(result.evidence.some((e) => /held its grant: NOT shown: arn:aws:iam::\d+:role\/.*-misnamed$/.test(e.event))).toBe(true);
+  });
+});
+
 describe('the reference broker, which deletes its role at the end', () => {
   test('names the role it made, and keeps no-residue passing when its grant is left to expire', () => {
     const { row, result, residue } = outcome('broker-exec-role');
@@ -54,6 +68,7 @@ describe('the reference broker, which deletes its role at the end', () => {
     expect(row.outcome, row.note).toBe('known-gap');
     expect(residue?.verdict).toBe('pass');
     expect(result.evidence.some((e) => /what the broker made, looked up after its end at teardown: all gone/.test(e.event))).toBe(true);
+    expect(result.evidence.some((e) => /what the broker made, looked up while task .* held its grant: all shown$/.test(e.event))).toBe(true);
     expect(result.evidence.find((e) => /^broker granted task/.test(e.event))?.data?.made).toEqual([expect.stringMatching(/^arn:aws:iam::\d+:role\/jitc-.*broker-role$/)]);
   });
 });

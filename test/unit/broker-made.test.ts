@@ -15,6 +15,10 @@ import { SecretRegistry } from '../../scenarios/secrets.ts';
 
 const ANSWER = { requestId: 'REQ-1', approver: 'change-bot', approvedAt: '2026-12-01T10:00:00Z', expiresAt: '2026-12-01T10:00:30Z' };
 const ROLE = 'arn:aws:iam::123456789012:role/jitc-r1-s.broker-role';
+const FOUND: LookUpResult = { state: 'present', detail: 'GetRole: found' };
+const GONE: LookUpResult = { state: 'gone', detail: 'NoSuchEntity' };
+/** A target that holds each object until the broker is asked to end, and removes it then. */
+const removedAtEnd = (_ref: string, endAsked: boolean): LookUpResult => (endAsked ? GONE : FOUND);
 
 describe('the request answer', () => {
   test('names what the broker made as up to 50 references of up to 1000 characters', () => {
@@ -41,18 +45,22 @@ const CONNECTION: TargetConnection = { adapter: 'fake', mode: 'local', address: 
 
 type BrokerCtx = GrantContext<z.infer<typeof brokerParams>, Record<string, never>>;
 
-/** A brokered source whose broker answers `made`, driven by hand against a point of use whose target looks objects up with `lookUp` (absent: it has none). */
-async function brokered(made: string[], lookUp: ((ref: string) => LookUpResult) | undefined, endMode: EndMode) {
+/**
+ * A brokered source whose broker answers `made`, driven by hand against a point of use whose
+ * target looks objects up with `lookUp` (absent: it has none), told whether the broker was asked to end.
+ */
+async function brokered(made: string[], lookUp: ((ref: string, endAsked: boolean) => LookUpResult) | undefined, endMode: EndMode) {
   const findings: Finding[] = [];
   const asked: string[] = [];
   let task = 0;
+  let endAsked = false;
   const hooks: BrokerHooks = {
     describe: 'in-process broker',
     request: async () => ({ ...ANSWER, requestId: `REQ-${++task}`, credential: { type: 'bearer-token', token: `token-${task}` }, made: made.map((m) => `${m}${task === 1 ? '' : '-2'}`) }),
-    end: async () => ({ ended: true }),
+    end: async () => ((endAsked = true), { ended: true }),
   };
   const source = brokeredSource({ title: 'in-process', params: brokerParams, hooks: () => hooks, renews: () => false });
-  const adapter = { name: 'fake', ...(lookUp ? { lookUp: async (_client: unknown, ref: string) => (asked.push(ref), lookUp(ref)) } : {}) } as unknown as Adapter;
+  const adapter = { name: 'fake', ...(lookUp ? { lookUp: async (_client: unknown, ref: string) => (asked.push(ref), lookUp(ref, endAsked)) } : {}) } as unknown as Adapter;
   const point = { probe: async () => ({ outcome: 'allowed', at: new Date().toISOString(), detail: 'ok' }) } as unknown as PointOfUse;
   const secrets = new SecretRegistry();
   const { grantCtx } = halfContexts(
@@ -72,12 +80,15 @@ async function brokered(made: string[], lookUp: ((ref: string) => LookUpResult) 
 
 describe('what the broker made, after the end (revoke)', () => {
   test('an object the target still holds is residue; one it says is gone is not; neither shows before the end', async () => {
-    const r = await brokered([ROLE, 'sys/policies/acl/p'], (ref) => (ref.startsWith('arn:') ? { state: 'present', detail: 'GetRole: found' } : { state: 'gone', detail: 'HTTP 404' }), 'revoke');
+    const r = await brokered([ROLE, 'sys/policies/acl/p'], (ref, endAsked) => (ref.startsWith('arn:') || !endAsked ? FOUND : { state: 'gone', detail: 'HTTP 404' }), 'revoke');
     expect(r.baseline).toEqual([]);
     expect(r.beforeEnd).toEqual([]);
     // Both tasks' objects, the second task's too.
     expect(r.afterEnd).toEqual([`broker-made ${ROLE}`, `broker-made ${ROLE}-2`]);
-    expect(r.asked).toEqual([ROLE, 'sys/policies/acl/p', `${ROLE}-2`, 'sys/policies/acl/p-2']);
+    // Each once while the tasks held their grants (before the end), and once after it.
+    const each = [ROLE, 'sys/policies/acl/p', `${ROLE}-2`, 'sys/policies/acl/p-2'];
+    expect(r.asked).toEqual([...each, ...each]);
+    expect(r.ctx.evidence.events.filter((e) => /looked up while task .* held its grant: all shown$/.test(e.event))).toHaveLength(2);
   });
 
   test('an object the target does not answer for stays as unreadable, never gone', async () => {
@@ -91,12 +102,20 @@ describe('what the broker made, after the end (revoke)', () => {
   });
 
   test('all gone: nothing is left, and teardown asks no more', async () => {
-    const r = await brokered([ROLE], () => ({ state: 'gone', detail: 'NoSuchEntity' }), 'revoke');
+    const r = await brokered([ROLE], removedAtEnd, 'revoke');
     expect(r.afterEnd).toEqual([]);
     const looked = r.asked.length;
     await r.source.teardown(r.ctx);
     expect(r.asked.length).toBe(looked);
     expect(r.findings).toEqual([]);
+  });
+
+  test('gone after the end counts only for an object the target showed while the task held it: otherwise it is unreadable', async () => {
+    // A look-up that cannot see the object (a replica without it, an ACL hiding it, a misnamed ref) says gone throughout.
+    const r = await brokered([ROLE], () => GONE, 'revoke');
+    const unseen = `(gone after the end, but the target did not show it while the task held its grant either (gone: NoSuchEntity): its absence proves nothing)`;
+    expect(r.afterEnd).toEqual([`unreadable broker-made ${ROLE} ${unseen}`, `unreadable broker-made ${ROLE}-2 ${unseen}`]);
+    expect(r.ctx.evidence.events.some((e) => e.event.endsWith(`held its grant: NOT shown: ${ROLE}`))).toBe(true);
   });
 
   test('a broker that names nothing made is never looked up', async () => {
@@ -107,7 +126,7 @@ describe('what the broker made, after the end (revoke)', () => {
 
 describe('what the broker made, for a grant left to expire', () => {
   test('is not residue before its end, which teardown asks for; what that end leaves fails no-residue', async () => {
-    const r = await brokered([ROLE], () => ({ state: 'present', detail: 'GetRole: found' }), 'expire');
+    const r = await brokered([ROLE], () => FOUND, 'expire');
     expect(r.afterEnd).toEqual([]);
     await r.source.teardown(r.ctx);
     expect(r.findings).toEqual([{ check: 'no-residue', verdict: 'fail', detail: expect.stringMatching(/^manual cleanup needed: the broker's end, asked at teardown, left broker-made arn:/) }]);
@@ -116,10 +135,16 @@ describe('what the broker made, for a grant left to expire', () => {
   test('unanswered after that end is inconclusive; gone is no finding', async () => {
     const unknown = await brokered([ROLE], () => ({ state: 'unknown', detail: 'HTTP 503' }), 'expire');
     await unknown.source.teardown(unknown.ctx);
-    expect(unknown.findings).toEqual([{ check: 'no-residue', verdict: 'inconclusive', detail: expect.stringMatching(/did not answer .* unreadable broker-made arn:.* \(HTTP 503\)/) }]);
-    const gone = await brokered([ROLE], () => ({ state: 'gone', detail: 'NoSuchEntity' }), 'expire');
+    expect(unknown.findings).toEqual([{ check: 'no-residue', verdict: 'inconclusive', detail: expect.stringMatching(/could not be judged on the target: unreadable broker-made arn:.* \(HTTP 503\)/) }]);
+    const gone = await brokered([ROLE], removedAtEnd, 'expire');
     await gone.source.teardown(gone.ctx);
     expect(gone.findings).toEqual([]);
     expect(gone.ctx.evidence.events.some((e) => /looked up after its end at teardown: all gone/.test(e.event))).toBe(true);
+  }, 15_000);
+
+  test('gone at teardown, never having been shown while held, is inconclusive, not a pass', async () => {
+    const r = await brokered([ROLE], () => GONE, 'expire');
+    await r.source.teardown(r.ctx);
+    expect(r.findings).toEqual([{ check: 'no-residue', verdict: 'inconclusive', detail: expect.stringMatching(/could not be judged .* did not show it while the task held its grant either/) }]);
   }, 15_000);
 });

@@ -21,7 +21,8 @@
  * The optional last word breaks the broker on purpose, for the project's tests (README.md):
  * forgets-to-end, says-revoked, grants-longer, durable, renews-without-approval, same-credential,
  * understated-expiry, keeps-role (at the end it removes the inline policy, which S3 refuses every
- * session for at once, but keeps the role).
+ * session for at once, but keeps the role), misnames-role (keeps it too, and names in `made` a role
+ * the account does not hold).
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -46,7 +47,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 
-const DEFECTS = ['forgets-to-end', 'says-revoked', 'grants-longer', 'durable', 'renews-without-approval', 'same-credential', 'understated-expiry', 'keeps-role'] as const;
+const DEFECTS = ['forgets-to-end', 'says-revoked', 'grants-longer', 'durable', 'renews-without-approval', 'same-credential', 'understated-expiry', 'keeps-role', 'misnames-role'] as const;
 type Defect = (typeof DEFECTS)[number];
 
 interface Keys {
@@ -210,7 +211,7 @@ async function request(defect: Defect | undefined): Promise<Record<string, unkno
     issuedAt: issuedAt.toISOString(),
     expiresAt: stated.toISOString(),
     credential: { type: 'aws-keys', ...session.keys },
-    made: [role],
+    made: [defect === 'misnames-role' ? `${role}-misnamed` : role],
   };
   if (defect === 'same-credential') writeFileSync(stateFile(), JSON.stringify(answer), { mode: 0o600 });
   return answer;
@@ -222,7 +223,7 @@ async function end(defect: Defect | undefined): Promise<Record<string, unknown>>
   if (defect === 'same-credential') rmSync(stateFile(), { force: true });
   // The permission goes first: from then on S3 refuses every session of the role.
   await unlessGone(() => iam.send(new DeleteRolePolicyCommand({ RoleName: roleName(), PolicyName: 'task-grant' })));
-  if (defect === 'keeps-role') return { ended: true, endedAt: new Date().toISOString(), detail: `removed the grant from role ${roleName()}` };
+  if (defect === 'keeps-role' || defect === 'misnames-role') return { ended: true, endedAt: new Date().toISOString(), detail: `removed the grant from role ${roleName()}` };
   await unlessGone(() => iam.send(new DeleteRoleCommand({ RoleName: roleName() })));
   await unlessGone(async () => {
     await iam.send(new DeleteUserPolicyCommand({ UserName: userName(), PolicyName: 'task-grant' }));
