@@ -128,11 +128,15 @@ function reduce(raw: RawRecord, at: number, watched: (path: string) => boolean):
 class SharedLog {
   static readonly #open = new Map<string, SharedLog>();
   #entries: AuditEntry[] = [];
+  /** Beside each entry: whether it is every scenario's (a token issued, revoked, or a call that may issue one), decided once. */
+  #everyone: boolean[] = [];
   /** How many entries were dropped before the first one kept: a cursor's index stays valid across drops. */
   #dropped = 0;
   #offset: number | undefined;
   /** Secret paths scenarios watch, with how many scenarios watch each. */
   readonly #watched = new Map<string, number>();
+  /** The watched paths a line can hold without holding "/data/" (a signing role's), for the cheap test before JSON.parse. */
+  #watchedElsewhere: string[] = [];
   #reading: Promise<void> = Promise.resolve();
   #queued: Promise<void> | undefined;
 
@@ -156,22 +160,31 @@ class SharedLog {
     return this.#dropped + this.#entries.length;
   }
 
-  since(index: number): AuditEntry[] {
-    return this.#entries.slice(Math.max(0, index - this.#dropped));
+  /** Entries from `index` on, each with whether it is every scenario's. */
+  since(index: number): { entries: AuditEntry[]; everyone: boolean[] } {
+    const from = Math.max(0, index - this.#dropped);
+    return { entries: this.#entries.slice(from), everyone: this.#everyone.slice(from) };
   }
 
   watch(secretPath: string): void {
     this.#watched.set(secretPath, (this.#watched.get(secretPath) ?? 0) + 1);
+    this.#watchedChanged();
   }
 
   unwatch(secretPath: string): void {
     const left = (this.#watched.get(secretPath) ?? 1) - 1;
     if (left > 0) this.#watched.set(secretPath, left);
     else this.#watched.delete(secretPath);
+    this.#watchedChanged();
     if (this.#watched.size === 0) {
       this.#dropped += this.#entries.length;
       this.#entries = [];
+      this.#everyone = [];
     }
+  }
+
+  #watchedChanged(): void {
+    this.#watchedElsewhere = [...this.#watched.keys()].filter((path) => !path.includes('/data/'));
   }
 
   /**
@@ -208,7 +221,8 @@ class SharedLog {
 
   #take(line: string, at: number): void {
     // Cheap before JSON.parse: what is kept always names an auth path, unwrap, a KV v2 data path or a watched path (a signing role's).
-    if (!line.includes('auth/') && !line.includes('sys/wrapping/unwrap') && !line.includes('/data/') && ![...this.#watched.keys()].some((path) => line.includes(path))) return;
+    // Hundreds of scenarios watch KV paths at once; those all hold "/data/", so only the others are searched for.
+    if (!line.includes('auth/') && !line.includes('sys/wrapping/unwrap') && !line.includes('/data/') && !this.#watchedElsewhere.some((path) => line.includes(path))) return;
     let raw: RawRecord;
     try {
       raw = JSON.parse(line) as RawRecord;
@@ -217,7 +231,9 @@ class SharedLog {
       return;
     }
     const entry = reduce(raw, at, (path) => this.#watched.has(path));
-    if (entry) this.#entries.push(entry);
+    if (!entry) return;
+    this.#entries.push(entry);
+    this.#everyone.push(entry.issued !== undefined || entry.names !== undefined || ISSUING_PATH.test(entry.path));
   }
 }
 
@@ -260,7 +276,9 @@ export class AuditCursor {
     const fresh = this.log.since(this.#seen);
     this.#seen = this.log.next;
     // Token issues and revocations are everyone's; calls on a secret's path only its own scenario's.
-    for (const e of fresh) if (e.path === this.secretPath || e.issued !== undefined || e.names !== undefined || ISSUING_PATH.test(e.path)) this.#kept.push(e);
+    fresh.entries.forEach((e, i) => {
+      if (fresh.everyone[i] || e.path === this.secretPath) this.#kept.push(e);
+    });
     return this.#kept;
   }
 
