@@ -90,9 +90,9 @@ async function reachExternal(adapters: Adapter[], config: Config, flags: Cleanup
  * removal. Otherwise (and around a cycle) the adapters keep their order.
  */
 export function sweepOrder<A extends Pick<Adapter, 'name' | 'grantSources' | 'pointsOfUse'>>(adapters: readonly A[]): A[] {
-  const issues = (a: A): Set<string> => new Set(Object.values(a.grantSources).flatMap((g) => g.issues));
-  const accepts = (a: A): Set<string> => new Set(Object.values(a.pointsOfUse).flatMap((p) => p.accepts));
-  const issuesFor = (a: A, b: A): boolean => a !== b && [...issues(a)].some((t) => accepts(b).has(t));
+  const issues = new Map(adapters.map((a) => [a, Object.values(a.grantSources).flatMap((g) => g.issues)]));
+  const accepts = new Map(adapters.map((a) => [a, new Set<string>(Object.values(a.pointsOfUse).flatMap((p) => p.accepts))]));
+  const issuesFor = (a: A, b: A): boolean => a !== b && issues.get(a)!.some((t) => accepts.get(b)!.has(t));
   const left = [...adapters];
   const order: A[] = [];
   while (left.length > 0) {

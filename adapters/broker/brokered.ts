@@ -25,7 +25,7 @@ import {
 import { errorText } from '../../scenarios/input.ts';
 import { CREDENTIAL_KINDS, type RequestAnswer } from './answers.ts';
 import { type BrokerHooks, type GrantIds, HookFailure, type HookRequest } from './hooks.ts';
-import { heldAnswers, judgeMadeAfterTeardownEnd, type LookedUp, lookUpMade, madeEntitlements } from './made.ts';
+import { judgeMadeAfterTeardownEnd, type LookedUp, lookUpMade, madeEntitlements } from './made.ts';
 
 /** Params every broker source takes, whatever carries its hooks. */
 export const brokerParams = z.strictObject({
@@ -174,7 +174,7 @@ async function endSecondOnRequester<P extends BrokerParams>(ctx: BrokerContext<P
  * after the first use (off the path of what must land inside the window) and awaited before any
  * end is asked.
  */
-function lookUpWhileHeld<P extends BrokerParams>(ctx: BrokerContext<P>, tasks: readonly AskedTask[]): Promise<LookedUp[][]> {
+async function lookUpWhileHeld<P extends BrokerParams>(ctx: BrokerContext<P>, tasks: readonly AskedTask[]): Promise<LookedUp[]> {
   for (const task of tasks) {
     const refs = task.answer.made ?? [];
     if (task.endAsked || task.held || refs.length === 0) continue;
@@ -188,7 +188,7 @@ function lookUpWhileHeld<P extends BrokerParams>(ctx: BrokerContext<P>, tasks: r
         return looked;
       });
   }
-  return Promise.all(tasks.flatMap((t) => (t.held ? [t.held] : [])));
+  return (await Promise.all(tasks.flatMap((t) => (t.held ? [t.held] : [])))).flat();
 }
 
 async function endTask<P extends BrokerParams>(ctx: BrokerContext<P>, task: AskedTask): Promise<{ ended: boolean; at: string; detail: string }> {
@@ -257,7 +257,7 @@ export function brokeredSource<P extends BrokerParams>(definition: BrokeredDefin
       const ended = tasksOf(ctx).filter((t) => t.endAsked);
       const refs = ended.flatMap((t) => t.answer.made ?? []);
       if (refs.length === 0) return [];
-      const held = heldAnswers((await lookUpWhileHeld(ctx, ended)).flat());
+      const held = await lookUpWhileHeld(ctx, ended);
       return madeEntitlements(await lookUpMade(ctx.pointOfUse, refs), held);
     },
 
@@ -347,7 +347,7 @@ export function brokeredSource<P extends BrokerParams>(definition: BrokeredDefin
       const failed: string[] = [];
       const endedHere = tasksOf(ctx).filter((t) => !t.endAsked);
       // A lifecycle stopped before its end never looked: the tasks still hold their grants now.
-      const held = heldAnswers((await lookUpWhileHeld(ctx, endedHere)).flat());
+      const held = await lookUpWhileHeld(ctx, endedHere);
       for (const task of endedHere) {
         try {
           const ended = await endTask(ctx, task);

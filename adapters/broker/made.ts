@@ -27,25 +27,17 @@ export async function lookUpMade(pointOfUse: Pick<PointOfUseProbe, 'lookUp'>, re
   return Promise.all([...new Set(refs)].map(async (ref) => ({ ref, result: await pointOfUse.lookUp(ref) })));
 }
 
-/** What the look-ups while the tasks held their grants answered, by object. */
-export type HeldAnswers = ReadonlyMap<string, LookUpResult>;
-
-export function heldAnswers(looked: readonly LookedUp[]): HeldAnswers {
-  // An object two tasks name counts as shown when either look-up showed it.
-  const answers = new Map<string, LookUpResult>();
-  for (const { ref, result } of looked) if (answers.get(ref)?.state !== 'present') answers.set(ref, result);
-  return answers;
-}
-
 /**
  * The residue entries: one per object still there, and one unreadable per object the target did
- * not answer for, or says is gone without having shown it while the task held it.
+ * not answer for, or says is gone without having shown it while the task held it (`held`: the
+ * look-ups then; an object two tasks name counts as shown when either showed it).
  */
-export function madeEntitlements(looked: readonly LookedUp[], held: HeldAnswers): string[] {
+export function madeEntitlements(looked: readonly LookedUp[], held: readonly LookedUp[]): string[] {
   return looked.flatMap(({ ref, result }) => {
     if (result.state === 'present') return [`${MADE}${ref}`];
     if (result.state === 'unknown') return [`${UNREADABLE}${MADE}${ref} (${result.detail})`];
-    const before = held.get(ref);
+    const answers = held.filter((h) => h.ref === ref).map((h) => h.result);
+    const before = answers.find((a) => a.state === 'present') ?? answers[0];
     if (before?.state === 'present') return [];
     const then = before ? `${before.state}: ${before.detail}` : 'not looked up';
     return [`${UNREADABLE}${MADE}${ref} (gone after the end, but the target did not show it while the task held its grant either (${then}): its absence proves nothing)`];
@@ -66,7 +58,7 @@ const SETTLE_MS = 5000;
 export async function judgeMadeAfterTeardownEnd(
   pointOfUse: Pick<PointOfUseProbe, 'lookUp'>,
   refs: readonly string[],
-  held: HeldAnswers,
+  held: readonly LookedUp[],
 ): Promise<{ looked: LookedUp[]; verdict: 'pass' | 'fail' | 'inconclusive'; detail: string }> {
   let looked: LookedUp[] = [];
   class NotSettled extends Error {}
