@@ -11,8 +11,15 @@
  *   fraction of the scenario's shortest TTL, since every step between issue and first use waits
  *   on that loop;
  * - fewer grants are inside that stretch than the current cap. The cap adapts to what the run
- *   measures (halved when a grant's stretch took over half its TTL, raised by one when it took
- *   under a quarter), so it follows the machine and the target, not a guess.
+ *   measures, so it follows the machine and the target, not a guess: when a grant's stretch took
+ *   over half its TTL the cap becomes half the grants that were in their stretch with it; when it
+ *   took under a quarter while the cap was what held grants back, the cap rises by one.
+ *
+ * As in TCP's congestion control, one overload is answered by one cut: grants admitted before the
+ * last cut report the crowding that cut already answered, so their slow stretches cut no further
+ * (a burst of them used to take the cap from hundreds to one in milliseconds and starve the run
+ * for seconds). And a cap is raised only when it was binding: a cap that never held anything back
+ * tells nothing, and grew unchecked until one cut could not bring it down to the real load.
  *
  * A scheduler, not a bigger pool: scenarios outside that stretch (waiting for an expiry, polling
  * reuse, reading residue) are not counted, so hundreds can wait at once.
@@ -66,6 +73,8 @@ interface Waiter {
 export class Admission {
   private inFlight = 0;
   private cap: number;
+  /** When the cap was last cut; grants admitted before it do not cut it again. */
+  private cutAt = Number.NEGATIVE_INFINITY;
   /** Scenarios waiting, oldest first. One timer looks at all of them: a timer and an abort listener per waiter and per poll cost the harness the very promptness it waits for. */
   private readonly waiting: Waiter[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -144,12 +153,21 @@ export class Admission {
       release: (measured) => {
         if (released) return;
         released = true;
+        // The grants in their stretch beside this one, this one included.
+        const flight = this.inFlight;
         this.inFlight -= 1;
         if (measured) {
-          const heldMs = Date.now() - admittedAt;
+          const now = Date.now();
+          const heldMs = now - admittedAt;
           const holdBudget = ttlMs * this.options.holdFraction;
-          if (heldMs > holdBudget) this.cap = Math.max(1, Math.floor(this.cap / 2));
-          else if (heldMs < holdBudget / 2) this.cap = Math.min(this.options.maxCap, this.cap + 1);
+          if (heldMs > holdBudget) {
+            if (admittedAt >= this.cutAt) {
+              this.cap = Math.max(1, Math.floor(Math.min(this.cap, flight) / 2));
+              this.cutAt = now;
+            }
+          } else if (heldMs < holdBudget / 2 && flight >= this.cap) {
+            this.cap = Math.min(this.options.maxCap, this.cap + 1);
+          }
         }
         if (this.waiting.length > 0) this.pump();
       },

@@ -3,9 +3,8 @@
  * scenario credentials are passed per call, so no client ever holds a JIT token as its default,
  * and a call made with a holder's credential never carries the admin token beside it.
  */
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import vault from 'node-vault';
+import { vaultTransport } from './transport.ts';
 
 export type VaultMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'LIST';
 
@@ -65,7 +64,7 @@ export class VaultApi {
   }
 
   #client(address: string, token: string): vault.client {
-    const client = vault({ apiVersion: 'v1', endpoint: address, token: token || 'unset', requestOptions: { timeout: this.timeoutMs } });
+    const client = vault({ apiVersion: 'v1', endpoint: address, token: token || 'unset', 'request-promise': vaultTransport });
     // node-vault falls back to $VAULT_TOKEN when given none; a holder's call must carry only its own.
     client.token = token;
     return client;
@@ -99,13 +98,8 @@ export class VaultApi {
         ? { path: `/${path}${path.includes('?') ? '&' : '?'}list=true`, method: 'GET', headers, timeout: this.timeoutMs }
         : { path: `/${path}`, method, headers, timeout: this.timeoutMs };
     if (options.body !== undefined) request.json = options.body;
-    if (fresh) {
-      // A new socket per call, closed when the answer is in: no agent pool to hand it back to.
-      headers.Connection = 'close';
-      const from = options.localAddress === undefined ? {} : { localAddress: options.localAddress };
-      request.httpAgent = new HttpAgent({ keepAlive: false, ...from });
-      request.httpsAgent = new HttpsAgent({ keepAlive: false, rejectUnauthorized: !process.env.VAULT_SKIP_VERIFY, ...from });
-    }
+    if (fresh) request.fresh = true;
+    if (options.localAddress !== undefined) request.localAddress = options.localAddress;
     const client = this.#clientFor(options.node ?? this.address, !holder);
     try {
       return (await client.request(request)) as T;

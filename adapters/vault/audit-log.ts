@@ -128,8 +128,15 @@ function reduce(raw: RawRecord, at: number, watched: (path: string) => boolean):
 class SharedLog {
   static readonly #open = new Map<string, SharedLog>();
   #entries: AuditEntry[] = [];
-  /** Beside each entry: whether it is every scenario's (a token issued, revoked, or a call that may issue one), decided once. */
+  /** Beside each entry: whether it is every scenario's (a token issued or revoked, and the request that issued one), decided once. */
   #everyone: boolean[] = [];
+  /**
+   * Requests that may issue a token (a login, a create), by request id, until their response
+   * says whether one was issued. Only then is the request kept, beside its response: most calls
+   * on auth paths (lookups, renewals) issue nothing, and hundreds of scenarios would otherwise each
+   * keep every one of them.
+   */
+  readonly #mayIssue = new Map<string, AuditEntry>();
   /** How many entries were dropped before the first one kept: a cursor's index stays valid across drops. */
   #dropped = 0;
   #offset: number | undefined;
@@ -231,9 +238,24 @@ class SharedLog {
       return;
     }
     const entry = reduce(raw, at, (path) => this.#watched.has(path));
+    const id = text(raw.request?.id);
+    const request = raw.type === 'response' && id !== '' ? this.#mayIssue.get(id) : undefined;
+    if (request) {
+      this.#mayIssue.delete(id);
+      if (entry?.issued) this.#keep(request, true);
+    }
     if (!entry) return;
+    const everyone = entry.issued !== undefined || entry.names !== undefined;
+    if (!everyone && entry.type === 'request' && ISSUING_PATH.test(entry.path) && !this.#watched.has(entry.path)) {
+      if (entry.id !== '') this.#mayIssue.set(entry.id, entry);
+      return;
+    }
+    this.#keep(entry, everyone);
+  }
+
+  #keep(entry: AuditEntry, everyone: boolean): void {
     this.#entries.push(entry);
-    this.#everyone.push(entry.issued !== undefined || entry.names !== undefined || ISSUING_PATH.test(entry.path));
+    this.#everyone.push(everyone);
   }
 }
 

@@ -10,6 +10,11 @@
  *
  *   floor = the larger of one copy's run time and (requests the run made ÷ the target's measured
  *           throughput, measured in the same run): the run cannot be faster than the target answers.
+ *
+ * Requests are counted where the target records them: OpenBao's own audit log (one `request`
+ * record per call, its `response` record timed by the same clock), so nothing stands between the
+ * harness and the target. moto and slapd keep no such record here; a relay in a process of its own
+ * counts for them, and shares the machine's two cores with both.
  */
 import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -25,6 +30,7 @@ import type { VaultClient } from '../../adapters/vault/client.ts';
 import { runScenario } from '../../scenarios/engine.ts';
 import { loadBuiltinScenarios } from '../../scenarios/load.ts';
 import { PROJECT_ROOT } from '../../scenarios/input.ts';
+import { linesSince, logEnd } from '../../adapters/log-lines.ts';
 import type { ScenarioResult } from '../../scenarios/result.ts';
 import { targetsOf } from '../support/bound.ts';
 import { CountingProxyProcess, type RelayedProtocol } from '../support/counting-proxy-process.ts';
@@ -42,10 +48,42 @@ interface Profile {
   server: string;
   /** The target's throughput, as `<count> <unit>/s`. */
   unit: string;
-  /** A relay in front of the target, and the connection that reaches the target through it. */
+  /** What counts the requests (a relay in front of the target, or the target's own record), and the connection the scenarios use. */
   relay(connection: TargetConnection): Promise<{ counter: Counter; connection: TargetConnection }>;
   /** Requests per second the target answers, 32 at a time, of a kind its scenarios make. */
   throughput(client: unknown, connection: TargetConnection): Promise<number>;
+}
+
+/** Requests OpenBao's audit device recorded, and each one's answer time from its request and response records. */
+async function viaAuditLog(c: TargetConnection): Promise<{ counter: Counter; connection: TargetConnection }> {
+  const log = c.settings.auditLog;
+  if (!log) throw new Error('the local OpenBao names no audit log');
+  // From where the log ends now: what earlier runs recorded is not this run's.
+  let offset = await logEnd(log).catch(() => 0);
+  let requests = 0;
+  const answerMs: number[] = [];
+  const asked = new Map<string, number>();
+  const counter: Counter = {
+    async tally() {
+      const read = await linesSince(log, offset, 'the audit log');
+      offset = read.end;
+      for (const { text } of read.lines) {
+        const record = JSON.parse(text) as { type?: string; time?: string; request?: { id?: string } };
+        const id = record.request?.id ?? '';
+        const at = Date.parse(record.time ?? '');
+        if (record.type === 'request') {
+          requests += 1;
+          asked.set(id, at);
+        } else if (record.type === 'response' && asked.has(id)) {
+          answerMs.push(at - asked.get(id)!);
+          asked.delete(id);
+        }
+      }
+      return { requests, answerMs: [...answerMs] };
+    },
+    async stop() {},
+  };
+  return { counter, connection: c };
 }
 
 async function viaRelay(upstream: string, through: (url: string) => TargetConnection, protocol: RelayedProtocol = 'http'): Promise<{ counter: Counter; connection: TargetConnection }> {
@@ -72,7 +110,7 @@ const PROFILES: Record<string, Profile> = {
     sizes: '1,64,200,500',
     server: 'OpenBao',
     unit: 'token creations',
-    relay: (c) => viaRelay(c.address, (url) => ({ ...c, address: url })),
+    relay: viaAuditLog,
     // Short-lived, so they leave nothing.
     throughput: (client) => rate(2000, () => (client as VaultClient).api.call('POST', 'auth/token/create', { body: { ttl: '2s', no_default_policy: true, policies: ['default'] } })),
   },

@@ -5,7 +5,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { describe, expect, test, vi } from 'vitest';
-import { Admission, shortestTtlMs } from '../../scenarios/admission.ts';
+import { Admission, type AdmissionTicket, shortestTtlMs } from '../../scenarios/admission.ts';
 import { loopLagMonitor } from '../../scenarios/loop-lag.ts';
 import { sleep } from '../../scenarios/wait.ts';
 
@@ -41,28 +41,45 @@ describe('admission', () => {
     expect(admission.state().inFlight).toBe(0);
   });
 
-  test('a stretch over half the TTL halves the cap; one under a quarter raises it by one; a second release changes nothing', async () => {
+  test('a stretch over half the TTL cuts the cap to half the grants beside it, once per overload; a quick one raises a binding cap by one; an unmeasured release changes nothing', async () => {
     // The slot is timed on this machine's clock from admission: the clock is moved by hand here.
     vi.useFakeTimers({ toFake: ['Date'] });
     try {
       const admission = new Admission({ lagFraction: 0.25, holdFraction: 0.5, loopDelayMs: () => 0, initialCap: 8, maxCap: 9, maxWaitMs: 5_000 });
-      const held = async (ms: number, measured = true): Promise<void> => {
-        const ticket = await admission.admit(1_000, never);
-        vi.setSystemTime(Date.now() + ms);
-        ticket.release(measured);
-      };
-      const slow = await admission.admit(1_000, never);
+      const admitAll = (n: number): Promise<AdmissionTicket[]> => Promise.all(Array.from({ length: n }, () => admission.admit(1_000, never)));
+      // Eight crowded together, all slow: the first cuts to half of the eight; the seven admitted with it report the same crowding.
+      const crowd = await admitAll(8);
       vi.setSystemTime(Date.now() + 600);
-      slow.release(true);
-      expect(admission.state().cap).toBe(4);
-      slow.release(true);
+      for (const ticket of crowd) ticket.release(true);
       expect(admission.state()).toEqual({ inFlight: 0, cap: 4 });
-      for (let i = 0; i < 10; i++) await held(200);
+      crowd[0]!.release(true);
+      expect(admission.state()).toEqual({ inFlight: 0, cap: 4 });
+      // A quick stretch while the cap is binding raises it by one: once a round here, as the release
+      // that raised it left the cap no longer full. Up to the maximum.
+      for (let round = 0; round < 6; round++) {
+        const full = await admitAll(admission.state().cap);
+        vi.setSystemTime(Date.now() + 200);
+        for (const ticket of full) ticket.release(true);
+      }
       expect(admission.state().cap).toBe(9);
-      await held(900, false);
+      // Quick stretches of one grant at a time: the cap held nothing back and stays.
+      const cut = new Admission({ lagFraction: 0.25, holdFraction: 0.5, loopDelayMs: () => 0, initialCap: 4, maxCap: 9, maxWaitMs: 5_000 });
+      for (let i = 0; i < 5; i++) (await cut.admit(1_000, never)).release(true);
+      expect(cut.state().cap).toBe(4);
+      // Unmeasured: nothing learnt.
+      const unmeasured = await admission.admit(1_000, never);
+      vi.setSystemTime(Date.now() + 900);
+      unmeasured.release(false);
       expect(admission.state().cap).toBe(9);
-      for (let i = 0; i < 6; i++) await held(900);
+      // Slow with three in their stretch: half of three. Then slow alone, admitted after that cut: one.
+      const three = await admitAll(3);
+      vi.setSystemTime(Date.now() + 900);
+      for (const ticket of three) ticket.release(true);
       expect(admission.state().cap).toBe(1);
+      const alone = await admission.admit(1_000, never);
+      vi.setSystemTime(Date.now() + 900);
+      alone.release(true);
+      expect(admission.state()).toEqual({ inFlight: 0, cap: 1 });
     } finally {
       vi.useRealTimers();
     }

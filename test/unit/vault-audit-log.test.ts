@@ -71,6 +71,20 @@ describe('the audit log cursor', () => {
     first.close();
     second.close();
   });
+
+  test('a call on an auth path that issues nothing is dropped; one that issues a token is kept with its request, though the response comes in a later read', async () => {
+    const log = join(mkdtempSync(join(tmpdir(), 'jitc-audit-')), 'audit.log');
+    const cursor = await AuditCursor.open({ log, device: 'jitc' }, SECRET);
+    const call = (id: string, path: string): { request: object } => ({ request: { id, path, operation: 'update' } });
+    const lookup = call('r1', 'auth/token/lookup-accessor');
+    const create = call('r2', 'auth/token/create');
+    appendFileSync(log, line({ time: 't1', type: 'request', ...lookup }) + line({ time: 't2', type: 'request', ...create }));
+    await cursor.read();
+    appendFileSync(log, line({ time: 't3', type: 'response', ...lookup, response: { data: { accessor: 'x' } } }) + line({ ...issue('t4', 'g', 'admin', ['p']), ...create }));
+    await cursor.read();
+    expect(cursor.entries.map((e) => `${e.type} ${e.path} ${e.time}`)).toEqual(['request auth/token/create t2', 'response auth/token/create t4']);
+    cursor.close();
+  });
 });
 
 describe("a token's three records", () => {
