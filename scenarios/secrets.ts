@@ -13,10 +13,15 @@ export function fingerprint(secret: string): string {
 
 export class SecretRegistry {
   readonly #values = new Set<string>();
+  /** The values longest first, so a secret that contains another one is replaced whole; sorted again only after an add, not per string redacted. */
+  #longestFirst: string[] = [];
 
   /** Register a secret and get back its fingerprint. Values shorter than 6 characters are not secrets. */
   add(value: string): string {
-    if (value.length >= 6) this.#values.add(value);
+    if (value.length >= 6 && !this.#values.has(value)) {
+      this.#values.add(value);
+      this.#longestFirst = [...this.#values].sort((a, b) => b.length - a.length);
+    }
     return fingerprint(value);
   }
 
@@ -36,8 +41,7 @@ export class SecretRegistry {
 
   redact(text: string): string {
     let out = text;
-    // Longest first, so a secret that contains another one is replaced whole.
-    for (const value of [...this.#values].sort((a, b) => b.length - a.length)) {
+    for (const value of this.#longestFirst) {
       if (out.includes(value)) out = out.split(value).join(`[redacted ${fingerprint(value)}]`);
     }
     return out;
