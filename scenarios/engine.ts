@@ -4,6 +4,7 @@
  * slots, from one adapter or two; the engine alone turns what they observe into check verdicts,
  * so every target is judged by the same rules. See docs/architecture.md.
  */
+import { setMaxListeners } from 'node:events';
 import pRetry from 'p-retry';
 import type { LimitFunction } from 'p-limit';
 import {
@@ -70,6 +71,23 @@ export interface EngineOptions {
 const TTL_ROUNDING_SECONDS = 1;
 
 export async function runScenario(scenario: Scenario, options: EngineOptions): Promise<ScenarioResult> {
+  // The scenario waits on a signal of its own that follows the run's: every sleep and poll adds
+  // and removes a listener, and an AbortSignal finds a listener by walking all it holds, so on the
+  // run's one signal hundreds of scenarios made each wait cost as much as every other wait at once.
+  const run = options.signal;
+  const own = new AbortController();
+  setMaxListeners(0, own.signal);
+  const follow = (): void => own.abort(run.reason);
+  if (run.aborted) follow();
+  else run.addEventListener('abort', follow, { once: true });
+  try {
+    return await lifecycle(scenario, { ...options, signal: own.signal });
+  } finally {
+    run.removeEventListener('abort', follow);
+  }
+}
+
+async function lifecycle(scenario: Scenario, options: EngineOptions): Promise<ScenarioResult> {
   const { signal } = options;
   const preparations = options.preparations ?? processPreparations();
   const bound = (adapter: string): BoundTarget => {

@@ -56,6 +56,9 @@ class NoAnswer extends Error {
   }
 }
 
+/** Agents for fresh calls: one connection per call, closed after it. Shared, as a new agent per call costs a probe more than its connection. */
+const ONE_CALL_EACH = { http: new http.Agent({ keepAlive: false }), https: new https.Agent({ keepAlive: false }) };
+
 /** The object node-vault takes as `request-promise`: `defaults(rpDefaults)` gives the transport. */
 export const vaultTransport = {
   defaults(defaults: TransportDefaults): (options: TransportOptions) => Promise<TransportAnswer> {
@@ -84,15 +87,15 @@ function exchange(url: URL, options: TransportOptions, verify: boolean): Promise
     headers['Content-Length'] = payload.length;
   }
   const fresh = options.fresh === true || options.localAddress !== undefined;
-  // A fresh call gets an agent of its own (`agent: false`): no pool to hand its socket back to.
-  // The others share Node's global agents, as node-vault's default did: kept alive, the most
-  // recently used socket first, so the idle ones age out before a server's keep-alive timeout
-  // closes them under a reused call.
+  // A fresh call says `Connection: close` through an agent that keeps nothing alive: its socket is
+  // destroyed when the answer is in, never handed to another call. The others share Node's global
+  // agents, as node-vault's default did: kept alive, the most recently used socket first, so the
+  // idle ones age out before a server's keep-alive timeout closes them under a reused call.
   if (fresh) headers.Connection = 'close';
   const request: https.RequestOptions = {
     method: options.method,
     headers,
-    ...(fresh ? { agent: false } : {}),
+    ...(fresh ? { agent: secure ? ONE_CALL_EACH.https : ONE_CALL_EACH.http } : {}),
     ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
     ...(secure ? { rejectUnauthorized: verify } : {}),
   };

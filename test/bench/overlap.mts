@@ -176,6 +176,8 @@ interface Row {
   load: string;
   /** Each phase's durations, ms, across the copies: where a slow run spent its time. */
   phaseMs: Map<string, number[]>;
+  /** When the copies asked for their grants, ms after the run started: how long issuing all of them took. */
+  requestedMs: number[];
 }
 
 async function copies(n: number): Promise<Row> {
@@ -183,6 +185,7 @@ async function copies(n: number): Promise<Row> {
   const load = loadavg()[0]!.toFixed(1);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
+  const startedAt = Date.now();
   const results: ScenarioResult[] = await Promise.all(
     Array.from({ length: n }, (_, i) => runScenario({ ...base, id: `${base.id}-${n}-${i}` }, { runId: 'benchoverlap', targets: targetsOf({ adapter, client, connection }), signal })),
   );
@@ -228,6 +231,7 @@ async function copies(n: number): Promise<Row> {
     answers: after.answerMs.slice(before.answerMs.length),
     load,
     phaseMs,
+    requestedMs: results.flatMap((r) => r.phases.filter((p) => p.phase === 'request').map((p) => Date.parse(p.startedAt) - startedAt)),
   };
 }
 
@@ -261,7 +265,7 @@ for (const r of rows) {
 }
 for (const r of rows) {
   const phases = [...r.phaseMs].map(([phase, ms]) => `${phase} ${pct(ms, 50)}/${Math.max(...ms)}`).join(', ');
-  console.log(`  at ${r.n}: phase ms p50/max: ${phases}`);
+  console.log(`  at ${r.n}: phase ms p50/max: ${phases}; grants asked for from ${s(Math.min(...r.requestedMs))} to ${s(Math.max(...r.requestedMs))} after the start`);
 }
 for (const r of rows) for (const [key, f] of r.findings) console.log(`  at ${r.n}: ${f.count} × ${key}: ${f.detail}`);
 console.log(`  peak RSS: harness ${peakRssMb('self').toFixed(0)} MB, ${profile.server} ${target.pid ? `${peakRssMb(target.pid).toFixed(0)} MB` : 'n/a'}`);
