@@ -9,10 +9,10 @@
  * connection) — CPU the target then lacks.
  *
  * What it keeps of the default: the answer's body is JSON when it parses and the raw text
- * otherwise (so a gateway's HTML page stays visible as not Vault's answer); a 307/308 (a standby
- * node sending the client to the active one) is followed, up to {@link MAX_REDIRECTS}, with the
- * same method, body and headers; a call that has no full answer within its timeout fails with
- * `ETIMEDOUT`, whatever trickles in meanwhile.
+ * otherwise (so a gateway's HTML page stays visible as not Vault's answer); a 307/308 is
+ * followed, up to {@link MAX_REDIRECTS}, with the same method, body and headers, but only to the
+ * same origin (the default followed one anywhere, token and all); a call that has no full answer
+ * within its timeout fails with `ETIMEDOUT`, whatever trickles in meanwhile.
  */
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
@@ -72,7 +72,11 @@ async function send(options: TransportOptions, verify: boolean, redirectsLeft: n
   const answer = await exchange(url, options, verify);
   const location = answer.location;
   if ((answer.statusCode === 307 || answer.statusCode === 308) && location && redirectsLeft > 0) {
-    return send({ ...options, uri: new URL(location, url).href }, verify, redirectsLeft - 1);
+    const next = new URL(location, url);
+    // Only where the call was already going: the token rides along, and a redirect elsewhere
+    // would hand it to a host the run was never pointed at. Unfollowed, the 307 is the answer,
+    // which no probe reads as Vault's.
+    if (next.origin === url.origin) return send({ ...options, uri: next.href }, verify, redirectsLeft - 1);
   }
   return { statusCode: answer.statusCode, body: answer.body, request: { path: url.pathname } };
 }

@@ -24,6 +24,10 @@ function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
     case '/v1/standby/secret':
       res.writeHead(307, { Location: `${base}/v1/active/secret` }).end();
       return;
+    case '/v1/elsewhere':
+      // Another origin: the same server under another loopback address.
+      res.writeHead(307, { Location: `${base.replace('127.0.0.1', '127.0.0.2')}/v1/active/secret` }).end();
+      return;
     case '/v1/active/secret':
       json(200, { data: { echoed: body } });
       return;
@@ -80,6 +84,14 @@ describe('the Vault transport', () => {
       'POST /v1/standby/secret {"a":1} admin-credential-x',
       'POST /v1/active/secret {"a":1} admin-credential-x',
     ]);
+  });
+
+  test('a redirect to another origin is not followed: the token would go to a host the run was never pointed at', async () => {
+    const api = new VaultApi(base, 'admin-credential-x');
+    const from = seen.length;
+    const error = await api.call('GET', 'elsewhere').catch((e: unknown) => e);
+    expect(describeVaultError(error)).toEqual({ status: 307, message: 'with an empty body (not a Vault error document)', vaultErrors: null });
+    expect(seen.slice(from).map((s) => s.path)).toEqual(['/v1/elsewhere']);
   });
 
   test('redirects stop after five hops, as an answer that is not Vault\'s', async () => {
