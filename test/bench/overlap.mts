@@ -1,7 +1,7 @@
 /**
  * Benchmark: how many grants one harness holds at once. N copies of one short-TTL scenario run
- * concurrently in one process against one local target, through a relay that counts the requests
- * they make. Run with `npm run bench:overlap`; prints figures, asserts nothing.
+ * concurrently in one process against one local target, and the requests they make are counted
+ * (below: where). Run with `npm run bench:overlap`; prints figures, asserts nothing.
  *
  *   BENCH_ADAPTER  vault (default): vault/token-ttl-expiry (3 s token) on OpenBao;
  *                  aws: aws/sts-assume-role-expiry (3 s session) on moto;
@@ -37,7 +37,7 @@ import { CountingProxyProcess, type RelayedProtocol } from '../support/counting-
 
 /** What the requests are counted by. */
 interface Counter {
-  /** Requests so far, and the target's answer times so far, ms, where the relay can tell them (HTTP; empty otherwise). */
+  /** Requests so far, and the target's answer times so far, ms, where the counter can tell them (HTTP, the audit log; empty for LDAP). */
   tally(): Promise<{ requests: number; answerMs: number[] }>;
   stop(): Promise<void>;
 }
@@ -49,7 +49,7 @@ interface Profile {
   /** The target's throughput, as `<count> <unit>/s`. */
   unit: string;
   /** What counts the requests (a relay in front of the target, or the target's own record), and the connection the scenarios use. */
-  relay(connection: TargetConnection): Promise<{ counter: Counter; connection: TargetConnection }>;
+  count(connection: TargetConnection): Promise<{ counter: Counter; connection: TargetConnection }>;
   /** Requests per second the target answers, 32 at a time, of a kind its scenarios make. */
   throughput(client: unknown, connection: TargetConnection): Promise<number>;
 }
@@ -110,7 +110,7 @@ const PROFILES: Record<string, Profile> = {
     sizes: '1,64,200,500',
     server: 'OpenBao',
     unit: 'token creations',
-    relay: viaAuditLog,
+    count: viaAuditLog,
     // Short-lived, so they leave nothing.
     throughput: (client) => rate(2000, () => (client as VaultClient).api.call('POST', 'auth/token/create', { body: { ttl: '2s', no_default_policy: true, policies: ['default'] } })),
   },
@@ -119,7 +119,7 @@ const PROFILES: Record<string, Profile> = {
     sizes: '1,64,200',
     server: 'moto',
     unit: 'IAM requests',
-    relay: (c) => viaRelay(c.settings.endpoint!, (url) => ({ ...c, address: url, settings: { ...c.settings, endpoint: url } })),
+    count: (c) => viaRelay(c.settings.endpoint!, (url) => ({ ...c, address: url, settings: { ...c.settings, endpoint: url } })),
     throughput: (client) => rate(400, () => (client as AwsClient).iam.send(new GetUserCommand({ UserName: MOTO_ADMIN }))),
   },
   ldap: {
@@ -127,7 +127,7 @@ const PROFILES: Record<string, Profile> = {
     sizes: '1,50,100',
     server: 'slapd',
     unit: 'LDAP searches',
-    relay: (c) => viaRelay(c.settings.url!, (url) => ({ ...c, address: url, settings: { ...c.settings, url } }), 'ldap'),
+    count: (c) => viaRelay(c.settings.url!, (url) => ({ ...c, address: url, settings: { ...c.settings, url } }), 'ldap'),
     throughput: (client, c) => rate(2000, () => (client as LdapClient).admin.search(c.settings.grantGroupDn!, { scope: 'base', attributes: ['1.1'] })),
   },
 };
@@ -151,7 +151,7 @@ function peakRssMb(pid: number | string): number {
 const adapter: Adapter = await getAdapter(adapterName);
 const [target] = await bringUp([adapter], { runId: 'benchoverlap', projectRoot: PROJECT_ROOT, mode: 'local', config: {}, log: () => undefined });
 if (!target) throw new Error(`no ${adapterName} target`);
-const { counter, connection } = await profile.relay(target.connection);
+const { counter, connection } = await profile.count(target.connection);
 const client = await adapter.connect(connection);
 const base = (await loadBuiltinScenarios([adapterName])).find((x) => x.id === profile.scenario)!;
 const signal = new AbortController().signal;
