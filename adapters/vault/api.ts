@@ -88,7 +88,8 @@ export class VaultApi {
 
   async send<T = Record<string, unknown>>(method: VaultMethod, path: string, options: CallOptions = {}): Promise<T> {
     const holder = options.token !== undefined;
-    const fresh = options.fresh ?? (holder || options.localAddress !== undefined);
+    // A source address implies a connection of its own too: the transport opens one for it.
+    const fresh = options.fresh ?? holder;
     const headers: Record<string, string> = { ...options.headers };
     if (options.token) headers['X-Vault-Token'] = options.token;
     // LIST is Vault's own verb, which HTTP proxies and gateways in front of a Vault often refuse;

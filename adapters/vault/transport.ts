@@ -40,10 +40,9 @@ export interface TransportAnswer {
   request: { path: string };
 }
 
-/** node-vault's defaults for its transport (`rpDefaults`); only the TLS verification is read here. */
+/** node-vault's defaults for its transport (`rpDefaults`); only the TLS verification is read here (each call states its timeout). */
 interface TransportDefaults {
   strictSSL?: boolean;
-  timeout?: number;
 }
 
 /** A call that got no full answer: a network error, or none within the timeout. */
