@@ -85,6 +85,9 @@ interface RawRecord {
 
 const text = (value: unknown): string => (typeof value === 'string' ? value : '');
 
+/** A value as the device writes it when it HMACs it. */
+export const HMACED = /^hmac-sha256:/;
+
 /** A line worth keeping: a token issued (and requests that may issue one), a token revoked, or a call on a watched secret's path. Anything else is dropped at once. */
 function reduce(raw: RawRecord, at: number, watched: (path: string) => boolean): AuditEntry | undefined {
   const type = raw.type === 'request' || raw.type === 'response' ? raw.type : undefined;
@@ -119,17 +122,31 @@ function reduce(raw: RawRecord, at: number, watched: (path: string) => boolean):
   return entry;
 }
 
+/** Kept entries in the order they were kept, each with its place in that order (to merge two such lists). */
+class Kept {
+  readonly entries: AuditEntry[] = [];
+  readonly order: number[] = [];
+}
+
 /**
  * One log file as this process reads it, shared by every scenario reading it: each line is read and
  * parsed once, however many scenarios run at the same time, from the end the file had when the
- * first of them opened it. Reduced entries are kept while a scenario reads; once none does they are
- * dropped. A line the device is still writing is left for the next read.
+ * first of them opened it. A line the device is still writing is left for the next read.
+ *
+ * Kept entries are filed where their readers look: token issues and revocations (every scenario's)
+ * in one list, calls on a watched secret's path in that path's own list. A scenario reads the
+ * first and its own path's, never the calls on the hundreds of other scenarios' paths. A path's
+ * list goes once no scenario watches it; the shared list once no scenario watches any.
  */
 class SharedLog {
   static readonly #open = new Map<string, SharedLog>();
-  #entries: AuditEntry[] = [];
-  /** Beside each entry: whether it is every scenario's (a token issued or revoked, and the request that issued one), decided once. */
-  #everyone: boolean[] = [];
+  readonly #everyone = new Kept();
+  /** How many of every scenario's entries were dropped: a cursor's index into them stays valid across drops. */
+  #dropped = 0;
+  /** Per watched secret path: how many scenarios watch it, and the calls on it. */
+  readonly #paths = new Map<string, { watchers: number; kept: Kept }>();
+  /** Entries kept so far, of either kind: each one's place in the log's order. */
+  #kept = 0;
   /**
    * Requests that may issue a token (a login, a create), by request id, until their response
    * says whether one was issued. Only then is the request kept, beside its response: most calls
@@ -137,11 +154,9 @@ class SharedLog {
    * keep every one of them.
    */
   readonly #mayIssue = new Map<string, AuditEntry>();
-  /** How many entries were dropped before the first one kept: a cursor's index stays valid across drops. */
-  #dropped = 0;
   #offset: number | undefined;
-  /** Secret paths scenarios watch, with how many scenarios watch each. */
-  readonly #watched = new Map<string, number>();
+  /** Whether a kept entry named a token by an HMAC'd accessor: the device HMACs accessors (read once here, not per scenario). */
+  accessorsHmaced = false;
   /** The watched paths a line can hold without holding "/data/" (a signing role's), for the cheap test before JSON.parse. */
   #watchedElsewhere: string[] = [];
   #reading: Promise<void> = Promise.resolve();
@@ -162,36 +177,53 @@ class SharedLog {
     return this.#offset ?? 0;
   }
 
-  /** Index of the next entry to come, valid across drops. */
-  get next(): number {
-    return this.#dropped + this.#entries.length;
+  /** Where a reader of `secretPath` starts: the next entry of each of its two lists. */
+  mark(secretPath: string): { everyone: number; own: number } {
+    return { everyone: this.#dropped + this.#everyone.entries.length, own: this.#paths.get(secretPath)?.kept.entries.length ?? 0 };
   }
 
-  /** Entries from `index` on, each with whether it is every scenario's. */
-  since(index: number): { entries: AuditEntry[]; everyone: boolean[] } {
-    const from = Math.max(0, index - this.#dropped);
-    return { entries: this.#entries.slice(from), everyone: this.#everyone.slice(from) };
+  /**
+   * The entries a reader of `secretPath` has not taken since `from`, in the log's order: every
+   * scenario's, and the calls on that path. Moves `from` past them.
+   */
+  take(secretPath: string, from: { everyone: number; own: number }, into: AuditEntry[]): void {
+    const everyone = this.#everyone;
+    const own = this.#paths.get(secretPath)?.kept;
+    let e = Math.max(0, from.everyone - this.#dropped);
+    let o = from.own;
+    const ownLength = own?.entries.length ?? 0;
+    while (e < everyone.entries.length || o < ownLength) {
+      const takeOwn = own !== undefined && o < ownLength && (e >= everyone.entries.length || own.order[o]! < everyone.order[e]!);
+      if (takeOwn) into.push(own.entries[o++]!);
+      else into.push(everyone.entries[e++]!);
+    }
+    from.everyone = this.#dropped + e;
+    from.own = o;
   }
 
   watch(secretPath: string): void {
-    this.#watched.set(secretPath, (this.#watched.get(secretPath) ?? 0) + 1);
-    this.#watchedChanged();
+    const watched = this.#paths.get(secretPath);
+    if (watched) {
+      watched.watchers += 1;
+      return;
+    }
+    this.#paths.set(secretPath, { watchers: 1, kept: new Kept() });
+    if (!secretPath.includes('/data/')) this.#watchedElsewhere = [...this.#watchedElsewhere, secretPath];
   }
 
   unwatch(secretPath: string): void {
-    const left = (this.#watched.get(secretPath) ?? 1) - 1;
-    if (left > 0) this.#watched.set(secretPath, left);
-    else this.#watched.delete(secretPath);
-    this.#watchedChanged();
-    if (this.#watched.size === 0) {
-      this.#dropped += this.#entries.length;
-      this.#entries = [];
-      this.#everyone = [];
+    const watched = this.#paths.get(secretPath);
+    if (watched && watched.watchers > 1) {
+      watched.watchers -= 1;
+      return;
     }
-  }
-
-  #watchedChanged(): void {
-    this.#watchedElsewhere = [...this.#watched.keys()].filter((path) => !path.includes('/data/'));
+    this.#paths.delete(secretPath);
+    this.#watchedElsewhere = this.#watchedElsewhere.filter((path) => path !== secretPath);
+    if (this.#paths.size === 0) {
+      this.#dropped += this.#everyone.entries.length;
+      this.#everyone.entries.length = 0;
+      this.#everyone.order.length = 0;
+    }
   }
 
   /**
@@ -237,42 +269,43 @@ class SharedLog {
       // Not one of the device's JSON lines (a prefix, a partial write): nothing to correlate.
       return;
     }
-    const entry = reduce(raw, at, (path) => this.#watched.has(path));
+    const entry = reduce(raw, at, (path) => this.#paths.has(path));
     const id = text(raw.request?.id);
     const request = raw.type === 'response' && id !== '' ? this.#mayIssue.get(id) : undefined;
     if (request) {
       this.#mayIssue.delete(id);
-      if (entry?.issued) this.#keep(request, true);
+      if (entry?.issued) this.#keep(this.#everyone, request);
     }
     if (!entry) return;
-    const everyone = entry.issued !== undefined || entry.names !== undefined;
-    if (!everyone && entry.type === 'request' && ISSUING_PATH.test(entry.path) && !this.#watched.has(entry.path)) {
-      if (entry.id !== '') this.#mayIssue.set(entry.id, entry);
+    if (entry.issued !== undefined || entry.names !== undefined) {
+      this.#keep(this.#everyone, entry);
       return;
     }
-    this.#keep(entry, everyone);
+    const watched = this.#paths.get(entry.path);
+    if (watched) this.#keep(watched.kept, entry);
+    else if (entry.type === 'request' && ISSUING_PATH.test(entry.path) && entry.id !== '') this.#mayIssue.set(entry.id, entry);
   }
 
-  #keep(entry: AuditEntry, everyone: boolean): void {
-    this.#entries.push(entry);
-    this.#everyone.push(everyone);
+  #keep(list: Kept, entry: AuditEntry): void {
+    if (!this.accessorsHmaced && (HMACED.test(entry.accessor) || HMACED.test(entry.issued?.accessor ?? ''))) this.accessorsHmaced = true;
+    list.entries.push(entry);
+    list.order.push(this.#kept++);
   }
 }
 
 /** One scenario's share of a log: what was appended after it opened, on its own secret's path and the token paths. */
 export class AuditCursor {
   #closed = false;
-  /** This scenario's entries so far, and the log index up to which they were taken. */
+  /** This scenario's entries so far, and where in the shared lists it has taken them up to. */
   readonly #kept: AuditEntry[] = [];
-  #seen: number;
+  readonly #seen: { everyone: number; own: number };
 
   private constructor(
     readonly trail: AuditTrail,
     private readonly log: SharedLog,
-    first: number,
     private readonly secretPath: string,
   ) {
-    this.#seen = first;
+    this.#seen = log.mark(secretPath);
   }
 
   /** Start at the log's current end (a log not written yet starts empty). */
@@ -285,7 +318,7 @@ export class AuditCursor {
       log.unwatch(secretPath);
       throw error;
     }
-    return new AuditCursor(trail, log, log.next, secretPath);
+    return new AuditCursor(trail, log, secretPath);
   }
 
   /** Where the log has been read up to: the byte offset an entry's `at` is compared with. */
@@ -293,15 +326,16 @@ export class AuditCursor {
     return this.log.offset;
   }
 
+  /** Token issues and revocations (everyone's), and the calls on this scenario's own secret path, in the log's order. */
   get entries(): readonly AuditEntry[] {
     // Kept and extended, not filtered again from the start: hundreds of scenarios read one log at once.
-    const fresh = this.log.since(this.#seen);
-    this.#seen = this.log.next;
-    // Token issues and revocations are everyone's; calls on a secret's path only its own scenario's.
-    fresh.entries.forEach((e, i) => {
-      if (fresh.everyone[i] || e.path === this.secretPath) this.#kept.push(e);
-    });
+    if (!this.#closed) this.log.take(this.secretPath, this.#seen, this.#kept);
     return this.#kept;
+  }
+
+  /** Whether the log names tokens by HMAC'd accessors (the device is not declared with hmac_accessor = false), as far as it has been read. */
+  get accessorsHmaced(): boolean {
+    return this.log.accessorsHmaced;
   }
 
   /** Read what was appended since the last read. */
@@ -324,8 +358,6 @@ export async function auditHash(api: VaultApi, device: string, input: string): P
   if (!hash) throw new Error(`sys/audit-hash/${device} answered without a hash`);
   return hash;
 }
-
-export const HMACED = /^hmac-sha256:/;
 
 /** What lineage found in the log: accessors to look up, and tokens the log names only by an HMAC. */
 export interface Lineage {

@@ -14,7 +14,7 @@
  * target, and residue is read from the known accessors alone (the evidence says what was searched).
  */
 import { effectivePolicies, lookupAccessor } from './client.ts';
-import { type AuditEntry, AuditCursor, type AuditTrail, auditHash, auditTrailOf, evidenceOf, HMACED, lineageOf, trailOf } from './audit-log.ts';
+import { type AuditEntry, AuditCursor, type AuditTrail, auditHash, auditTrailOf, evidenceOf, lineageOf, trailOf } from './audit-log.ts';
 import { taskSecretPath, type VaultContext } from './fixtures.ts';
 import { GONE, readRefusal, saysGone } from './probes.ts';
 import type { VaultToken } from './tokens.ts';
@@ -142,7 +142,7 @@ async function lookUpReaching(ctx: VaultContext, candidates: ReadonlySet<string>
  * still found: one sys/audit-hash call per known accessor, remembered.
  */
 async function hashedAccessors(ctx: VaultContext, cursor: AuditCursor, accessors: ReadonlySet<string>): Promise<string[]> {
-  if (!cursor.entries.some((e) => HMACED.test(e.accessor))) return [];
+  if (!cursor.accessorsHmaced) return [];
   const known = (ctx.state.get(KEY.hashed) as Map<string, string> | undefined) ?? new Map<string, string>();
   ctx.state.set(KEY.hashed, known);
   for (const accessor of accessors) if (!known.has(accessor)) known.set(accessor, await auditHash(ctx.client.api, cursor.trail.device, accessor));

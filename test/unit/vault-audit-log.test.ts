@@ -72,6 +72,28 @@ describe('the audit log cursor', () => {
     second.close();
   });
 
+  test('a scenario reads token issues and revocations beside its own secret\'s calls in the log\'s order, across reads and another scenario closing', async () => {
+    const log = join(mkdtempSync(join(tmpdir(), 'jitc-audit-')), 'audit.log');
+    const other = 'secret/data/jitc/y';
+    const onOther = (time: string, accessor: string): object => ({ ...(read(time, accessor) as { request: object }), request: { path: other, operation: 'read' } });
+    writeFileSync(log, '');
+    const first = await AuditCursor.open({ log, device: 'jitc' }, SECRET);
+    const second = await AuditCursor.open({ log, device: 'jitc' }, other);
+    appendFileSync(log, [read('t1', 'a'), issue('t2', 'x', 'admin', ['p']), onOther('t3', 'c'), revoke('t4', 'y'), read('t5', 'b')].map(line).join(''));
+    await first.read();
+    const seen = (cursor: AuditCursor): string[] => cursor.entries.map((e) => `${e.time} ${e.path}`);
+    expect(seen(first)).toEqual([`t1 ${SECRET}`, 't2 auth/token/create', 't4 auth/token/revoke-accessor', `t5 ${SECRET}`]);
+    expect(seen(second)).toEqual(['t2 auth/token/create', `t3 ${other}`, 't4 auth/token/revoke-accessor']);
+    expect(first.accessorsHmaced).toBe(false);
+    second.close();
+    appendFileSync(log, [onOther('t6', 'd'), issue('t7', 'hmac-sha256:z', 'hmac-sha256:admin', ['p']), read('t8', 'e')].map(line).join(''));
+    await first.read();
+    expect(seen(first).slice(4)).toEqual(['t7 auth/token/create', `t8 ${SECRET}`]);
+    // The device HMACs accessors: the lineage then needs the known accessors' HMACs.
+    expect(first.accessorsHmaced).toBe(true);
+    first.close();
+  });
+
   test('a call on an auth path that issues nothing is dropped; one that issues a token is kept with its request, though the response comes in a later read', async () => {
     const log = join(mkdtempSync(join(tmpdir(), 'jitc-audit-')), 'audit.log');
     const cursor = await AuditCursor.open({ log, device: 'jitc' }, SECRET);
