@@ -38,7 +38,7 @@ import { SecretRegistry } from './secrets.ts';
 import { anyPathAllowed, type CheckVerdict, verdictWhenDenialExpected, verdictWhenUseExpected, worstOf } from './verdict.ts';
 import { Interrupted, sleep, waitUntil, type WaitReporter } from './wait.ts';
 import { errorText } from './input.ts';
-import { type Admission, type AdmissionTicket, processAdmission, processPreparations, shortestTtlMs } from './admission.ts';
+import { type Admission, type AdmissionTicket, processAdmission, processPreparations, processTeardowns, shortestTtlMs } from './admission.ts';
 import { brokerChecks, judgeApprovalChain, judgeBrokerStatedTtl, judgeClaimsAfterReuse, judgeClaimsAtIssue } from './broker-claims.ts';
 import { checkContextBinding, driftChecks } from './drift.ts';
 
@@ -63,8 +63,10 @@ export interface EngineOptions {
   onWait?: WaitReporter;
   /** Who admits the grant request; default the process's own (every scenario of a suite file shares it). */
   admission?: Admission;
-  /** Where setup, baseline and teardown queue; default the process's own. */
+  /** Where setup and baseline queue; default the process's own. */
   preparations?: LimitFunction;
+  /** Where teardown queues; default the process's own. */
+  teardowns?: LimitFunction;
 }
 
 /** Rounding allowance when comparing a granted TTL with the approval window. */
@@ -351,7 +353,7 @@ async function lifecycle(scenario: Scenario, options: EngineOptions): Promise<Sc
       }
       judgeApprovalChain({ claims, issuedAt: grant.issuedAt, firstUseAt, endedAt: end?.endedAt }, evidence, addCheck);
     }
-    await preparations(() => runPhase('teardown', async () => {
+    await (options.teardowns ?? processTeardowns())(() => runPhase('teardown', async () => {
       for (const handle of handles.length > 0 ? handles : (grant?.handles ?? [])) {
         await handle.close?.().catch((error: unknown) => teardownErrors.push(`close ${handle.name}: ${errorText(error)}`));
       }
