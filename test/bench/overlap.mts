@@ -18,7 +18,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { GetUserCommand } from '@aws-sdk/client-iam';
 import type { Adapter, TargetConnection } from '../../adapters/contract.ts';
 import { getAdapter } from '../../adapters/registry.ts';
@@ -142,6 +142,13 @@ const pct = (xs: number[], p: number): number => {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
 };
 
+/** CPU time a process has used so far, ms, from the kernel's own count (utime + stime, in clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+  // After the command's closing parenthesis, utime and stime are the 12th and 13th fields.
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /** Peak resident set of a process, MB, from the kernel's own high-water mark. */
 function peakRssMb(pid: number | string): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -151,6 +158,7 @@ function peakRssMb(pid: number | string): number {
 const adapter: Adapter = await getAdapter(adapterName);
 const [target] = await bringUp([adapter], { runId: 'benchoverlap', projectRoot: PROJECT_ROOT, mode: 'local', config: {}, log: () => undefined });
 if (!target) throw new Error(`no ${adapterName} target`);
+const targetPid = target.pid;
 const { counter, connection } = await profile.count(target.connection);
 const client = await adapter.connect(connection);
 const base = (await loadBuiltinScenarios([adapterName])).find((x) => x.id === profile.scenario)!;
@@ -172,6 +180,8 @@ interface Row {
   findings: Map<string, { count: number; detail: string }>;
   /** The harness's CPU time over the wall time: near 1, its one event loop was the bottleneck. */
   cpuShare: number;
+  /** The target's CPU time over the wall time, where the target is a local process: with the harness's, how busy the machine's cores were. */
+  targetCpuShare: number | null;
   answers: number[];
   load: string;
   /** Each phase's durations, ms, across the copies: where a slow run spent its time. */
@@ -184,6 +194,7 @@ async function copies(n: number): Promise<Row> {
   const before = await counter.tally();
   const load = loadavg()[0]!.toFixed(1);
   const cpu0 = process.cpuUsage();
+  const targetCpu0 = targetPid ? cpuMs(targetPid) : null;
   const t0 = performance.now();
   const startedAt = Date.now();
   const results: ScenarioResult[] = await Promise.all(
@@ -191,6 +202,7 @@ async function copies(n: number): Promise<Row> {
   );
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  const targetCpuShare = targetPid && targetCpu0 !== null ? (cpuMs(targetPid) - targetCpu0) / wallMs : null;
   const after = await counter.tally();
   const verdicts: Record<string, number> = {};
   for (const r of results) verdicts[r.verdict] = (verdicts[r.verdict] ?? 0) + 1;
@@ -228,6 +240,7 @@ async function copies(n: number): Promise<Row> {
     reuseLag: lags((r) => r.metrics.harnessLag.endToFirstReuseMs),
     findings,
     cpuShare: (cpu.user + cpu.system) / 1000 / wallMs,
+    targetCpuShare,
     answers: after.answerMs.slice(before.answerMs.length),
     load,
     phaseMs,
@@ -261,7 +274,8 @@ for (const r of rows) {
 }
 for (const r of rows) {
   const answers = r.answers.length > 0 ? `target answers p50/p95/max ${pct(r.answers, 50).toFixed(0)}/${pct(r.answers, 95).toFixed(0)}/${Math.max(...r.answers).toFixed(0)} ms` : 'target answer times not measured on this protocol';
-  console.log(`  at ${r.n}: harness CPU ${(r.cpuShare * 100).toFixed(0)} % of the wall time; ${answers}`);
+  const targetCpu = r.targetCpuShare === null ? '' : `, ${profile.server} CPU ${(r.targetCpuShare * 100).toFixed(0)} %`;
+  console.log(`  at ${r.n}: harness CPU ${(r.cpuShare * 100).toFixed(0)} % of the wall time${targetCpu} (of ${cpus().length} cores at most ${cpus().length * 100} %); ${answers}`);
 }
 for (const r of rows) {
   const phases = [...r.phaseMs].map(([phase, ms]) => `${phase} ${pct(ms, 50)}/${Math.max(...ms)}`).join(', ');
