@@ -216,10 +216,10 @@ export function processPreparations(): LimitFunction {
 
 /**
  * Teardowns under way at once in this process: a lane of their own, wider. They come one by one
- * as scenarios finish, and the run is over only when the last is done: behind setups' 16, 500
+ * as scenarios finish, and the run is over only when the last is done: in the lane of 16, 500
  * scenarios finishing within two seconds queued their teardowns for 1.4 s, all of it added to
- * the run's end. 64 at once (about seven calls each, one at a time) still keep an interrupted
- * run's teardowns, all started together, well inside the client's timeout.
+ * the run's end. A teardown makes its calls one after another, so 64 at once (an interrupted run
+ * starts all of its teardowns together) put at most 64 calls before the target at a time.
  */
 export const TEARDOWNS_AT_ONCE = 64;
 let teardowns: LimitFunction | undefined;
