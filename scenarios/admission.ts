@@ -207,12 +207,6 @@ export function processAdmission(): Admission {
  * in-window attempts, the probes after the end) never wait here.
  */
 export const PREPARATIONS_AT_ONCE = 16;
-let preparations: LimitFunction | undefined;
-
-export function processPreparations(): LimitFunction {
-  preparations ??= pLimit(PREPARATIONS_AT_ONCE);
-  return preparations;
-}
 
 /**
  * Teardowns under way at once in this process: a lane of their own, wider. They come one by one
@@ -222,9 +216,12 @@ export function processPreparations(): LimitFunction {
  * starts all of its teardowns together) put at most 64 calls before the target at a time.
  */
 export const TEARDOWNS_AT_ONCE = 64;
-let teardowns: LimitFunction | undefined;
 
-export function processTeardowns(): LimitFunction {
-  teardowns ??= pLimit(TEARDOWNS_AT_ONCE);
-  return teardowns;
+/** A lane of this process, made when first asked for: every scenario of a suite file shares it. */
+function processLane(size: number): () => LimitFunction {
+  let lane: LimitFunction | undefined;
+  return () => (lane ??= pLimit(size));
 }
+
+export const processPreparations = processLane(PREPARATIONS_AT_ONCE);
+export const processTeardowns = processLane(TEARDOWNS_AT_ONCE);

@@ -65,8 +65,6 @@ export interface EngineOptions {
   admission?: Admission;
   /** Where setup and baseline queue; default the process's own. */
   preparations?: LimitFunction;
-  /** Where teardown queues; default the process's own. */
-  teardowns?: LimitFunction;
 }
 
 /** Rounding allowance when comparing a granted TTL with the approval window. */
@@ -353,7 +351,7 @@ async function lifecycle(scenario: Scenario, options: EngineOptions): Promise<Sc
       }
       judgeApprovalChain({ claims, issuedAt: grant.issuedAt, firstUseAt, endedAt: end?.endedAt }, evidence, addCheck);
     }
-    await (options.teardowns ?? processTeardowns())(() => runPhase('teardown', async () => {
+    await processTeardowns()(() => runPhase('teardown', async () => {
       for (const handle of handles.length > 0 ? handles : (grant?.handles ?? [])) {
         await handle.close?.().catch((error: unknown) => teardownErrors.push(`close ${handle.name}: ${errorText(error)}`));
       }

@@ -146,7 +146,7 @@ class SharedLog {
   /** Per watched secret path: how many scenarios watch it, and the calls on it. */
   readonly #paths = new Map<string, { watchers: number; kept: Kept }>();
   /** Entries kept so far, of either kind: each one's place in the log's order. */
-  #kept = 0;
+  #keptSoFar = 0;
   /**
    * Requests that may issue a token (a login, a create), by request id, until their response
    * says whether one was issued. Only then is the request kept, beside its response: most calls
@@ -289,7 +289,7 @@ class SharedLog {
   #keep(list: Kept, entry: AuditEntry): void {
     if (!this.accessorsHmaced && (HMACED.test(entry.accessor) || HMACED.test(entry.issued?.accessor ?? ''))) this.accessorsHmaced = true;
     list.entries.push(entry);
-    list.order.push(this.#kept++);
+    list.order.push(this.#keptSoFar++);
   }
 }
 
