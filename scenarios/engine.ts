@@ -28,6 +28,7 @@ import {
   runPrefix,
   UNREADABLE,
 } from '../adapters/contract.ts';
+import { type Urgency, withUrgency } from '../adapters/call-urgency.ts';
 import { checkDefinition } from './catalogue.ts';
 import { Evidence, type Phase } from './evidence.ts';
 import { processLoopLag } from './loop-lag.ts';
@@ -66,6 +67,18 @@ export interface EngineOptions {
   /** Where setup and baseline queue; default the process's own. */
   preparations?: LimitFunction;
 }
+
+/** How soon each phase's calls must be answered, for a target that queues them (call-urgency.ts): from the grant's request to its last in-window attempt the TTL runs. */
+const URGENCY: Record<Phase, Urgency> = {
+  setup: 'in-turn',
+  baseline: 'in-turn',
+  request: 'in-window',
+  use: 'in-window',
+  end: 'in-turn',
+  reuse: 'in-turn',
+  residue: 'in-turn',
+  teardown: 'in-turn',
+};
 
 /** Rounding allowance when comparing a granted TTL with the approval window. */
 const TTL_ROUNDING_SECONDS = 1;
@@ -160,7 +173,7 @@ async function lifecycle(scenario: Scenario, options: EngineOptions): Promise<Sc
     const timing: PhaseTiming = { phase, startedAt: new Date().toISOString(), finishedAt: '', status: 'done' };
     phases.push(timing);
     try {
-      return await wrap(phase, body);
+      return await withUrgency(URGENCY[phase], () => wrap(phase, body));
     } catch (error) {
       timing.status = 'failed';
       timing.note = secrets.redact(errorText(error));

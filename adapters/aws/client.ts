@@ -11,6 +11,8 @@ import { Agent as HttpsAgent } from 'node:https';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import type { MiddlewareStack } from '@smithy/types';
+import { CallGate } from '../call-urgency.ts';
 import type { TargetConnection } from '../contract.ts';
 
 /** A credential as AWS signs with it; the typed `aws-keys` credential (contract.ts) is one of these. */
@@ -55,7 +57,16 @@ interface ClientOptions {
   requestTimeout: number;
   /** No keep-alive: every request on a connection of its own (probes). */
   freshConnections?: boolean;
+  /** The connection's gate, which every call to the target passes through, most urgent first. */
+  gate?: CallGate;
 }
+
+/**
+ * Calls to one AWS target under way at once. moto answers one request at a time, so beyond a few
+ * more only queue inside it, first come; here they wait by urgency instead (call-urgency.ts).
+ * Measured with `npm run bench:overlap:aws`; a real account's API limits are lower still.
+ */
+export const AWS_CALLS_AT_ONCE = 16;
 
 function clients(o: ClientOptions): ServiceClients {
   const agents = o.freshConnections ? { httpAgent: new HttpAgent({ keepAlive: false }), httpsAgent: new HttpsAgent({ keepAlive: false }) } : {};
@@ -67,7 +78,7 @@ function clients(o: ClientOptions): ServiceClients {
     // Without explicit credentials the SDK default chain applies (environment, profile, SSO, IMDS...).
     ...(o.credentials !== undefined ? { credentials: o.credentials } : {}),
   };
-  return {
+  const made: ServiceClients = {
     iam: new IAMClient(common),
     sts: new STSClient(common),
     s3: new S3Client({
@@ -78,6 +89,17 @@ function clients(o: ClientOptions): ServiceClients {
       responseChecksumValidation: 'WHEN_REQUIRED',
     }),
   };
+  if (o.gate) {
+    passThrough(made.iam.middlewareStack, o.gate);
+    passThrough(made.sts.middlewareStack, o.gate);
+    passThrough(made.s3.middlewareStack, o.gate);
+  }
+  return made;
+}
+
+/** Every call of a client waits its turn at the gate: before signing, so it signs when it goes, and through its retries. */
+function passThrough<I extends object, O extends object>(stack: MiddlewareStack<I, O>, gate: CallGate): void {
+  stack.add((next) => (args) => gate.run(() => next(args)), { step: 'build', name: 'jitcCallGate' });
 }
 
 export function adminCredentials(connection: TargetConnection): Credentials | undefined {
@@ -91,7 +113,8 @@ export function connectAws(connection: TargetConnection): AwsClient {
   const region = s.region;
   if (!region || !s.account || !s.brokerArn) throw new Error('aws connection lacks region, account or broker ARN');
   const endpoint = s.endpoint || undefined;
-  const admin = clients({ region, endpoint, credentials: adminCredentials(connection), maxAttempts: 3, requestTimeout: 10_000 });
+  const gate = new CallGate(AWS_CALLS_AT_ONCE);
+  const admin = clients({ region, endpoint, credentials: adminCredentials(connection), maxAttempts: 3, requestTimeout: 10_000, gate });
   return {
     ...admin,
     region,
@@ -103,12 +126,12 @@ export function connectAws(connection: TargetConnection): AwsClient {
       // Only the signing parts: a typed credential (`aws-keys`) carries a `type` the SDK has no use for.
       const { accessKeyId, secretAccessKey, sessionToken } = credentials;
       const signing: Credentials = { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
-      const c = clients({ region, endpoint: node ?? endpoint, credentials: signing, maxAttempts: 1, requestTimeout: 5000, freshConnections: true });
+      const c = clients({ region, endpoint: node ?? endpoint, credentials: signing, maxAttempts: 1, requestTimeout: 5000, freshConnections: true, gate });
       return { ...c, destroy: () => destroyAll(c) };
     },
     asBroker(node) {
       // The admin clients' own credential provider: resolved once, whatever the source.
-      const c = clients({ region, endpoint: node ?? endpoint, credentials: admin.sts.config.credentials, maxAttempts: 1, requestTimeout: 5000, freshConnections: true });
+      const c = clients({ region, endpoint: node ?? endpoint, credentials: admin.sts.config.credentials, maxAttempts: 1, requestTimeout: 5000, freshConnections: true, gate });
       return { ...c, destroy: () => destroyAll(c) };
     },
     async brokerSecrets() {

@@ -4,6 +4,7 @@
  * and a call made with a holder's credential never carries the admin token beside it.
  */
 import vault from 'node-vault';
+import { CallGate } from '../call-urgency.ts';
 import { vaultTransport } from './transport.ts';
 
 export type VaultMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'LIST';
@@ -47,8 +48,17 @@ export class VaultCallError extends Error {
   }
 }
 
+/**
+ * Calls to one Vault under way at once. Beyond enough to keep its cores busy, more only queue
+ * inside it, first come, and the harness and the target share this machine's; here they wait by
+ * urgency instead (call-urgency.ts). Measured with `npm run bench:overlap`.
+ */
+export const VAULT_CALLS_AT_ONCE = 32;
+
 export class VaultApi {
   readonly #admin: vault.client;
+  /** Every call to this target, its replicas included, passes through it, most urgent first. */
+  readonly #gate = new CallGate(VAULT_CALLS_AT_ONCE);
   /** Clients without any default token, per address, for calls made with a holder's credential. */
   readonly #bare = new Map<string, vault.client>();
   readonly #adminAt = new Map<string, vault.client>();
@@ -103,7 +113,7 @@ export class VaultApi {
     if (options.localAddress !== undefined) request.localAddress = options.localAddress;
     const client = this.#clientFor(options.node ?? this.address, !holder);
     try {
-      return (await client.request(request)) as T;
+      return (await this.#gate.run(() => client.request(request))) as T;
     } catch (error) {
       throw toCallError(`${method} ${path}${options.node ? ` on ${options.node}` : ''}${options.localAddress ? ` from ${options.localAddress}` : ''}`, error);
     }

@@ -10,6 +10,7 @@ import type { ScenarioResult } from '../../scenarios/result.ts';
 import type { Scenario } from '../../scenarios/schema.ts';
 import { answer, type FakeScript, fakeScenario, fakeTarget, scriptedHandle } from '../support/fake-adapter.ts';
 import { errorText } from '../../scenarios/input.ts';
+import { currentUrgency } from '../../adapters/call-urgency.ts';
 
 async function run(script: FakeScript = {}, scenario: Partial<Scenario> = {}): Promise<ScenarioResult> {
   const target = fakeTarget(script);
@@ -231,5 +232,38 @@ describe.concurrent('checks are declared', () => {
 
   test('an error keeps its whole reason: no line of it is cut away', () => {
     expect(errorText(new Error('1 error occurred:\n\t* batch tokens cannot be revoked\n\n'))).toBe('1 error occurred: * batch tokens cannot be revoked');
+  });
+});
+
+describe.concurrent('urgency of the calls a scenario makes', () => {
+  test('from the request to the last in-window attempt the calls go before queued ones; every other call waits its turn', async () => {
+    const seen = new Set<string>();
+    const note = (what: string) => (): void => void seen.add(`${what}: ${currentUrgency()}`);
+    const result = await run({
+      hooks: { setup: note('setup'), entitlements: note('entitlements'), probeStanding: note('standing'), request: note('request'), use: note('use'), end: note('end'), teardown: note('teardown') },
+      extensions: () => [
+        {
+          name: 'renew-self',
+          attempt: async (moment) => {
+            note(moment)();
+            return { outcome: 'refused', detail: 'HTTP 403 permission denied', at: new Date().toISOString() };
+          },
+        },
+      ],
+    });
+    expect(result.verdict).toBe('pass');
+    expect([...seen].sort()).toEqual(
+      [
+        'request: in-window',
+        'use: in-window',
+        'inside-window: in-window',
+        'setup: in-turn',
+        'entitlements: in-turn',
+        'standing: in-turn',
+        'end: in-turn',
+        'after-end: in-turn',
+        'teardown: in-turn',
+      ].sort(),
+    );
   });
 });
