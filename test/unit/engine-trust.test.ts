@@ -1,7 +1,8 @@
 /**
  * The engine's rules that keep a pass honest on imperfect targets: the holder's own attempts to
  * extend its grant, every handle probed once more before teardown, several nodes each judged,
- * the harness's own lag measured and never blamed on the target, and only declared checks.
+ * the harness's own lag measured and never blamed on the target, only declared checks, and the
+ * urgency each phase's calls carry to a target's gate.
  */
 import { describe, expect, test } from 'vitest';
 import type { ExtensionAttempt, ExtensionResult, ReuseHandle } from '../../adapters/contract.ts';
