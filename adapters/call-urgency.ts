@@ -10,7 +10,9 @@
  * so the queue that grows is the harness's own, ordered, rather than the target's, first come.
  *
  * The engine states the urgency of each lifecycle phase (`withUrgency`); a call inherits it
- * through every await of the phase that makes it, so adapters pass nothing along.
+ * through every await of the phase that makes it, so adapters pass nothing along. In the same way
+ * a caller learns when its calls really left the gate (`departed`): a probe that waited there
+ * was not yet asking the target, and is timed from when it was.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 
@@ -25,6 +27,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 export type Urgency = 'in-window' | 'in-turn';
 
 const current = new AsyncLocalStorage<Urgency>();
+/** Where the calls made under `departed` note when they left the gate. */
+const departures = new AsyncLocalStorage<{ leftAt: number | undefined }>();
 
 export function withUrgency<T>(urgency: Urgency, body: () => Promise<T>): Promise<T> {
   return current.run(urgency, body);
@@ -32,6 +36,16 @@ export function withUrgency<T>(urgency: Urgency, body: () => Promise<T>): Promis
 
 export function currentUrgency(): Urgency {
   return current.getStore() ?? 'in-turn';
+}
+
+/**
+ * Run `body` and say when the last call it made left a gate: the moment the target could first
+ * have been asked. Undefined when no call passed a gate (a target without one).
+ */
+export async function departed<T>(body: () => Promise<T>): Promise<{ value: T; leftAt: number | undefined }> {
+  const record: { leftAt: number | undefined } = { leftAt: undefined };
+  const value = await departures.run(record, body);
+  return { value, leftAt: record.leftAt };
 }
 
 /** At most `width` calls under way at once; the next to go is the oldest of the most urgent waiting. */
@@ -44,6 +58,8 @@ export class CallGate {
   async run<T>(call: () => Promise<T>): Promise<T> {
     if (this.underWay < this.width) this.underWay += 1;
     else await new Promise<void>((go) => this.waiting[currentUrgency()].push(go));
+    const record = departures.getStore();
+    if (record) record.leftAt = Date.now();
     try {
       return await call();
     } finally {

@@ -12,6 +12,7 @@
  * passes; `unknown` inside the confirmation window is inconclusive. Each probe is a new
  * connection (the handle's promise), so every answer is a fresh balancing decision.
  */
+import { departed } from '../adapters/call-urgency.ts';
 import type { ProbeResult, ReuseHandle } from '../adapters/contract.ts';
 import type { Evidence } from './evidence.ts';
 import type { CheckVerdict } from './verdict.ts';
@@ -40,6 +41,7 @@ const ROUND_TRIP_SLACK_MS = 250;
 
 /** A probe's answer with when the harness sent it. */
 export interface ReuseAttempt extends ProbeResult {
+  /** When the probe left for the target: out of the target's gate where it has one, else when the harness asked. */
   sentAt: number;
   /**
    * When it was due. The probe due at the deadline is judged as sent at the deadline: a timer
@@ -93,8 +95,12 @@ export async function pollUntilDenied(handle: ReuseHandle, options: PollOptions)
   let dueAt = Date.now();
   for (let attempt = 1; ; attempt++) {
     if (signal.aborted) throw new Interrupted();
-    const sentAt = Date.now();
-    const result: ReuseAttempt = { ...(await handle.probe(options.node)), sentAt, dueAt: sentAt - dueAt <= TIMER_SLACK_MS ? Math.min(dueAt, sentAt) : sentAt };
+    const askedAt = Date.now();
+    // Sent when it left the target's gate, where it has one: a probe that queued there past the
+    // deadline and was denied says nothing of the moment it was asked for.
+    const { value: answer, leftAt } = await departed(() => handle.probe(options.node));
+    const sentAt = leftAt ?? askedAt;
+    const result: ReuseAttempt = { ...answer, sentAt, dueAt: sentAt - dueAt <= TIMER_SLACK_MS ? Math.min(dueAt, sentAt) : sentAt };
     attempts.push(result);
     evidence.record(
       `reuse attempt ${attempt} with ${name}: ${result.outcome}`,

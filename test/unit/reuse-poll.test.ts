@@ -9,6 +9,8 @@ import { Evidence } from '../../scenarios/evidence.ts';
 import { CONFIRM_MIN_MS, CONFIRM_MIN_PROBES, pollUntilDenied, type PollOptions } from '../../scenarios/reuse-poll.ts';
 import { SecretRegistry } from '../../scenarios/secrets.ts';
 import { answer, scriptedHandle } from '../support/fake-adapter.ts';
+import { CallGate } from '../../adapters/call-urgency.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 function options(deadlineInMs: number, signal: AbortSignal = new AbortController().signal): PollOptions {
   const endedAt = Date.now();
@@ -54,6 +56,23 @@ describe.concurrent('polling a credential after its grant ended', () => {
     expect(seen.verdict).toBe('pass');
     expect(seen.detail).toMatch(/; converged before the deadline: allowed again \d+ ms after a first denial \(HTTP 200\)$/);
     expect(seen.revokedAt).toBe(seen.attempts[3]);
+  });
+
+  test('a probe that queued at the target gate past the deadline is timed from when it left: a late revocation is not a pass', async () => {
+    // The target honours the credential until 180 ms past the 400 ms deadline. The probe due at the
+    // deadline queues behind another call holding the gate until 200 ms past it, then is denied:
+    // timed from when it was asked for, that denial (answered within the round-trip slack) would
+    // have placed the revocation at the deadline.
+    const opts = options(400);
+    const gate = new CallGate(1);
+    const holder = sleep(300).then(() => gate.run(() => sleep(Math.max(0, opts.deadlineAt + 200 - Date.now()))));
+    const handle = scriptedHandle('JIT token', 'reuse-denied', () => answer(Date.now() - opts.endedAt < 580 ? 'allowed' : 'denied'));
+    const seen = await pollUntilDenied({ ...handle, probe: () => gate.run(() => handle.probe()) }, opts);
+    await holder;
+    expect(seen.verdict).toBe('inconclusive');
+    expect(seen.detail).toMatch(/^JIT token: the last answer before the deadline was not a denial and the next went out only \d+ ms after the end/);
+    const queued = seen.attempts.find((a) => a.outcome === 'denied')!;
+    expect(queued.sentAt).toBeGreaterThanOrEqual(opts.deadlineAt + 200);
   });
 
   test('a first denial that comes after the deadline is a fail, not a late pass', async () => {
