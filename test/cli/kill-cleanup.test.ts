@@ -70,7 +70,9 @@ describe('jitc run killed with SIGKILL', () => {
     expect(Date.now() - killedAt).toBeLessThan(10_000);
     await expect.poll(() => serversOfRun(runId), { timeout: 5_000, interval: 50 }).toEqual([]);
     for (const server of servers) expect(existsSync(server.workDir), server.workDir).toBe(false);
-    expect(existsSync(runStateDir(PROJECT_ROOT, runId))).toBe(false);
+    // The last watchdog removes its record, then the emptied directory: a read between the two sees
+    // no record and the directory still there.
+    await expect.poll(() => existsSync(runStateDir(PROJECT_ROOT, runId)), { timeout: 5_000, interval: 50 }).toBe(false);
 
     const sweep = await jitcAsync(['cleanup', '--run', runId]).done;
     expect(sweep.code, sweep.stdout + sweep.stderr).toBe(0);
