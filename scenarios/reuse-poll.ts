@@ -24,8 +24,19 @@ export const CONFIRM_MIN_PROBES = 3;
 export const CONFIRM_MIN_MS = 1000;
 /** Backoff between probes before the first denial: from the first value up to the second. */
 const BACKOFF_MS = { first: 100, max: 1000, factor: 1.5 } as const;
-/** Spacing inside a run of denials: enough probes to confirm in about a second. */
+/**
+ * Spacing inside a run of denials in the last {@link CONFIRM_MIN_MS} before the deadline, and
+ * after it: there an `allowed` decides the verdict, and a node that still honours the credential
+ * now and then has several chances a second to show it.
+ */
 const CONFIRM_SPACING_MS = 300;
+/**
+ * Spacing inside a run of denials before that last stretch: from {@link CONFIRM_SPACING_MS},
+ * doubling, up to `max`. A relapse there is followed by a new run that must be confirmed anyway,
+ * and passes if it is (converging before the deadline), so probes there only sharpen the reported
+ * revocation time. Dense all the way, a deadline of minutes cost hundreds of probes per handle.
+ */
+const RUN_SPACING_MS = { max: 30_000, factor: 2 } as const;
 /**
  * How late a timer may fire and the probe still count as sent when due. Beyond it the harness
  * itself lagged (a loaded machine), and the probe counts as sent when it really was: a late look
@@ -91,6 +102,7 @@ export async function pollUntilDenied(handle: ReuseHandle, options: PollOptions)
   const name = options.node ? `${handle.name} at ${options.node}` : handle.name;
   const attempts: ReuseAttempt[] = [];
   let backoff: number = BACKOFF_MS.first;
+  let runSpacing: number = CONFIRM_SPACING_MS;
   let runStart: ReuseAttempt | undefined;
   let dueAt = Date.now();
   for (let attempt = 1; ; attempt++) {
@@ -116,10 +128,18 @@ export async function pollUntilDenied(handle: ReuseHandle, options: PollOptions)
     } else {
       runStart = undefined;
     }
-    // Inside a run of denials, probe often enough to confirm it; otherwise back off.
-    const pause = runStart ? CONFIRM_SPACING_MS : backoff;
-    if (!runStart) backoff = Math.min(backoff * BACKOFF_MS.factor, BACKOFF_MS.max);
-    dueAt = Date.now() + pause;
+    const now = Date.now();
+    if (runStart) {
+      // Inside a run of denials: sparser and sparser until the last stretch before the deadline, dense from there.
+      const denseFrom = deadlineAt - CONFIRM_MIN_MS;
+      dueAt = now + CONFIRM_SPACING_MS >= denseFrom ? now + CONFIRM_SPACING_MS : Math.min(now + runSpacing, denseFrom);
+      runSpacing = Math.min(runSpacing * RUN_SPACING_MS.factor, RUN_SPACING_MS.max);
+    } else {
+      // Not denied (yet, or again): back off, and a later run of denials starts dense again.
+      dueAt = now + backoff;
+      backoff = Math.min(backoff * BACKOFF_MS.factor, BACKOFF_MS.max);
+      runSpacing = CONFIRM_SPACING_MS;
+    }
     // One probe is always sent right at the deadline: the moment the promise falls due.
     if (result.dueAt < deadlineAt && dueAt > deadlineAt) dueAt = deadlineAt;
     await sleep(dueAt - Date.now(), signal);
@@ -209,6 +229,14 @@ export function judge(name: string, check: string, attempts: ReuseAttempt[], opt
     ...base,
     revokedAt: start,
     verdict: 'pass',
-    detail: `${name} denied ${Date.parse(start.at) - endedAt} ms after the end (${start.detail}), confirmed by ${run.length} denials over ${last.sentAt - start.sentAt} ms through the deadline${converged}`,
+    // The widest gap says how finely the run was seen: a relapse shorter than it may have gone unseen.
+    detail: `${name} denied ${Date.parse(start.at) - endedAt} ms after the end (${start.detail}), confirmed by ${run.length} denials over ${last.sentAt - start.sentAt} ms through the deadline, at most ${widestGap(run)} ms apart${converged}`,
   };
+}
+
+/** The longest time between two probes of a run, ms. */
+function widestGap(run: readonly ReuseAttempt[]): number {
+  let widest = 0;
+  for (let i = 1; i < run.length; i++) widest = Math.max(widest, run[i]!.sentAt - run[i - 1]!.sentAt);
+  return widest;
 }

@@ -38,7 +38,36 @@ describe.concurrent('polling a credential after its grant ended', () => {
     expect(seen.revokedAt).toBe(run[0]);
     const latency = Date.parse(run[0]!.at) - opts.endedAt;
     expect(latency).toBeGreaterThanOrEqual(200); // two backoffs: 100 ms, then 150 ms
-    expect(seen.detail).toMatch(new RegExp(`^JIT token denied ${latency} ms after the end \\(HTTP 403 permission denied\\), confirmed by ${run.length} denials over \\d+ ms through the deadline$`));
+    expect(seen.detail).toMatch(new RegExp(`^JIT token denied ${latency} ms after the end \\(HTTP 403 permission denied\\), confirmed by ${run.length} denials over \\d+ ms through the deadline, at most \\d+ ms apart$`));
+  });
+
+  test('inside a run of denials, probes thin out until the last second before the deadline, then come every 300 ms', async () => {
+    const handle = scriptedHandle('JIT token', 'reuse-denied', ['denied']);
+    const opts = options(4000);
+    const seen = await pollUntilDenied(handle, opts);
+    expect(seen.verdict).toBe('pass');
+    const denseFrom = opts.deadlineAt - CONFIRM_MIN_MS;
+    const before = seen.attempts.filter((a) => a.sentAt < denseFrom).map((a) => a.sentAt);
+    const lastSecond = seen.attempts.filter((a) => a.sentAt >= denseFrom);
+    // Dense where an allowed would decide: the last second holds a probe every 300 ms, through the deadline.
+    expect(lastSecond.length).toBeGreaterThanOrEqual(4);
+    expect(lastSecond.at(-1)!.dueAt).toBeGreaterThanOrEqual(opts.deadlineAt);
+    // Sparse before it: 300, 600, 1200 ms apart (then cut at the stretch), so 3 s hold 4 probes, not 10.
+    expect(before.length).toBeLessThanOrEqual(4);
+    expect(Math.max(...before.slice(1).map((at, i) => at - before[i]!))).toBeGreaterThanOrEqual(1000);
+    // Dense all the way (every 300 ms from the first denial) was 14 probes.
+    expect(seen.attempts.length).toBeLessThanOrEqual(9);
+    expect(seen.detail).toMatch(/, at most \d+ ms apart$/);
+  });
+
+  test('a node that starts honouring the credential again in the last second before the deadline fails, however sparse the probes before', async () => {
+    // Denied at first; from 1.5 s after the end a stale replica answers every other connection.
+    const opts = options(2500);
+    let calls = 0;
+    const handle = scriptedHandle('JIT token', 'reuse-denied', () => answer(Date.now() - opts.endedAt < 1500 || ++calls % 2 === 1 ? 'denied' : 'allowed'));
+    const seen = await pollUntilDenied(handle, opts);
+    expect(seen.verdict).toBe('fail');
+    expect(seen.detail).toMatch(/allowed again \d+ ms after a denial \(unstable revocation\)/);
   });
 
   test('a node that honours the credential again after a denial, past the deadline, is a fail: unstable revocation', async () => {
