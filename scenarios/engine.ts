@@ -6,7 +6,6 @@
  */
 import { setMaxListeners } from 'node:events';
 import pRetry from 'p-retry';
-import type { LimitFunction } from 'p-limit';
 import {
   LIFECYCLE_CHECKS,
   ownEntry,
@@ -39,7 +38,7 @@ import { SecretRegistry } from './secrets.ts';
 import { anyPathAllowed, type CheckVerdict, verdictWhenDenialExpected, verdictWhenUseExpected, worstOf } from './verdict.ts';
 import { Interrupted, sleep, waitUntil, type WaitReporter } from './wait.ts';
 import { errorText } from './input.ts';
-import { type Admission, type AdmissionTicket, processAdmission, processPreparations, processTeardowns, shortestTtlMs } from './admission.ts';
+import { type AdmissionTicket, processAdmission, processPreparations, processTeardowns, shortestTtlMs } from './admission.ts';
 import { brokerChecks, judgeApprovalChain, judgeBrokerStatedTtl, judgeClaimsAfterReuse, judgeClaimsAtIssue } from './broker-claims.ts';
 import { checkContextBinding, driftChecks } from './drift.ts';
 
@@ -62,10 +61,6 @@ export interface EngineOptions {
   secrets?: SecretRegistry;
   phase?: PhaseWrapper;
   onWait?: WaitReporter;
-  /** Who admits the grant request; default the process's own (every scenario of a suite file shares it). */
-  admission?: Admission;
-  /** Where setup and baseline queue; default the process's own. */
-  preparations?: LimitFunction;
 }
 
 /** How soon each phase's calls must be answered, for a target that queues them (call-urgency.ts): from the grant's request to its last in-window attempt the TTL runs. */
@@ -102,7 +97,8 @@ export async function runScenario(scenario: Scenario, options: EngineOptions): P
 
 async function lifecycle(scenario: Scenario, options: EngineOptions): Promise<ScenarioResult> {
   const { signal } = options;
-  const preparations = options.preparations ?? processPreparations();
+  // Setups and baselines queue in the process's own lane; every scenario of a suite file shares it.
+  const preparations = processPreparations();
   const bound = (adapter: string): BoundTarget => {
     const target = ownEntry(options.targets, adapter);
     if (!target) throw new Error(`scenario ${scenario.id} needs a target of adapter ${adapter}, which the run did not bring up`);
@@ -217,7 +213,7 @@ async function lifecycle(scenario: Scenario, options: EngineOptions): Promise<Sc
 
     const issued = await runPhase('request', async () => {
       // Admitted only when the harness can use the grant promptly: its TTL starts at issue.
-      const admission = options.admission ?? processAdmission();
+      const admission = processAdmission();
       ticket = await admission.admit(shortestTtlMs(task.windowSeconds, scenario.grant.params, scenario.use.params), signal);
       metrics.harnessLag.admissionWaitMs = ticket.waitedMs;
       if (ticket.waitedMs > 0 || ticket.overBudget) {
