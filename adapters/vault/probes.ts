@@ -36,9 +36,13 @@ export const GONE = {
   lease: /^invalid lease$/i,
 } as const;
 
-/** The 400 answers with which Vault declines to renew a token or to mint one with it. */
+/**
+ * The 400 answers with which Vault declines to renew a token or to mint one with it. "invalid lease
+ * ID" is a renewal of a token whose lease the expiration manager has already reaped (its entry
+ * goes a moment later): nothing was renewed.
+ */
 export const REFUSED =
-  /^(lease is not renewable|lease expired|token (is )?not renewable|batch tokens cannot be (renewed|revoked)|batch tokens cannot create more tokens|root or sudo privileges required to create orphan token)$/i;
+  /^(lease is not renewable|lease expired|invalid lease id|token (is )?not renewable|batch tokens cannot be (renewed|revoked)|batch tokens cannot create more tokens|root or sudo privileges required to create orphan token)$/i;
 
 /**
  * The 500 answers that are a refusal: renewing a token at its max TTL, or one that expired as it

@@ -150,6 +150,8 @@ describe('an extension attempt', () => {
     // Measured on OpenBao 2.x: renew-self a moment after the token expired, before its entry was reaped.
     [vaultJson(500, 'failed to renew entry: no token entry found during lookup')],
     [vaultJson(400, 'lease expired')],
+    // Measured on OpenBao 2.7 at 500 scenarios at once: renew-self right after the expiry, once the token's lease was reaped but not yet its entry.
+    [vaultJson(400, 'invalid lease ID')],
   ])('is refused by Vault\'s own answer %j', async (answer) => {
     expect((await refusal(answer)).denied).toBe(true);
   });
@@ -161,6 +163,7 @@ describe('an extension attempt', () => {
     [vaultJson(429, 'rate limited')],
     [vaultJson(500, 'token not found')],
     [vaultJson(500, 'failed to renew entry: internal error')],
+    [vaultJson(500, 'invalid lease ID')],
   ])('is not refused by %j', async (answer) => {
     expect((await refusal(answer)).denied).toBe(false);
   });
