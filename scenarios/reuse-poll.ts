@@ -147,12 +147,18 @@ export async function pollUntilDenied(handle: ReuseHandle, options: PollOptions)
   return judge(name, handle.check, attempts, options);
 }
 
-/** The final run of denials holds enough probes, spans long enough and reaches the deadline. */
+/**
+ * The final run of denials spans long enough, reaches the deadline, and holds enough probes in its
+ * own last {@link CONFIRM_MIN_MS}: a run whose probes skipped that stretch (a stalled harness, one
+ * slow answer) is not confirmed by the probes before the gap, and polling goes on, densely, past
+ * the deadline, where an `allowed` fails.
+ */
 function isConfirmed(run: readonly ReuseAttempt[], deadlineAt: number): boolean {
   const first = run[0];
   const last = run.at(-1);
   if (!first || !last) return false;
-  return run.length >= CONFIRM_MIN_PROBES && last.sentAt - first.sentAt >= CONFIRM_MIN_MS && last.dueAt >= deadlineAt;
+  const inLastStretch = run.filter((a) => a.sentAt >= last.sentAt - CONFIRM_MIN_MS).length;
+  return inLastStretch >= CONFIRM_MIN_PROBES && last.sentAt - first.sentAt >= CONFIRM_MIN_MS && last.dueAt >= deadlineAt;
 }
 
 /** The verdict on one handle's attempts. Exported for the rules' own tests. */

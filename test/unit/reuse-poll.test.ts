@@ -60,6 +60,27 @@ describe.concurrent('polling a credential after its grant ended', () => {
     expect(seen.detail).toMatch(/, at most \d+ ms apart$/);
   });
 
+  test('a run whose probes skipped the last second before the deadline is not confirmed by the probes before the gap: a node flapping past it fails', async () => {
+    // Denied at first; the third probe is answered only after the deadline (a stalled harness or one
+    // slow answer), so no probe falls in the last second; from then on a stale replica answers every other connection.
+    const opts = options(2500);
+    let after = 0;
+    const handle = scriptedHandle('JIT token', 'reuse-denied', () => answer('denied'));
+    handle.probe = async () => {
+      handle.probes += 1;
+      if (Date.now() - opts.endedAt < 2500) {
+        // The third denial is decided at once but reaches the harness only at 2.6 s.
+        if (handle.probes === 3) await sleep(2600 - (Date.now() - opts.endedAt));
+        return answer('denied');
+      }
+      return answer(++after % 2 === 1 ? 'denied' : 'allowed');
+    };
+    const seen = await pollUntilDenied(handle, opts);
+    // Confirmed on the three probes before the gap and the one after it, this passed.
+    expect(seen.verdict).toBe('fail');
+    expect(seen.detail).toMatch(/allowed again \d+ ms after a denial \(unstable revocation\)/);
+  });
+
   test('a node that starts honouring the credential again in the last second before the deadline fails, however sparse the probes before', async () => {
     // Denied at first; from 1.5 s after the end a stale replica answers every other connection.
     const opts = options(2500);
