@@ -6,8 +6,9 @@
  * credential (a stale replica, a response cache, eventual consistency). So the revocation time is
  * the start of the final unbroken run of denials; it must fall within the deadline, which is a
  * promise counted from the moment the end was requested; and that run must last through a
- * confirmation window that ends no earlier than the deadline and holds at least
- * {@link CONFIRM_MIN_PROBES} probes over at least {@link CONFIRM_MIN_MS}. An `allowed` at or after
+ * confirmation window that ends no earlier than the deadline, spans at least
+ * {@link CONFIRM_MIN_MS} and holds at least {@link CONFIRM_MIN_PROBES} probes in its own last
+ * {@link CONFIRM_MIN_MS}. An `allowed` at or after
  * the deadline — even after a denial — is a fail; converging before the deadline is reported and
  * passes; `unknown` inside the confirmation window is inconclusive. Each probe is a new
  * connection (the handle's promise), so every answer is a fresh balancing decision.
@@ -18,9 +19,9 @@ import type { Evidence } from './evidence.ts';
 import type { CheckVerdict } from './verdict.ts';
 import { Interrupted, sleep } from './wait.ts';
 
-/** A stable denial is confirmed by at least this many denials in a row… */
+/** A stable denial is confirmed by at least this many denials in a row, within the run's last… */
 export const CONFIRM_MIN_PROBES = 3;
-/** …spanning at least this long… */
+/** …this long, the run spanning at least as long. */
 export const CONFIRM_MIN_MS = 1000;
 /** Backoff between probes before the first denial: from the first value up to the second. */
 const BACKOFF_MS = { first: 100, max: 1000, factor: 1.5 } as const;
