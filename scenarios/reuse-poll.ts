@@ -7,8 +7,8 @@
  * the start of the final unbroken run of denials; it must fall within the deadline, which is a
  * promise counted from the moment the end was requested; and that run must last through a
  * confirmation window that ends no earlier than the deadline, spans at least
- * {@link CONFIRM_MIN_MS} and holds at least {@link CONFIRM_MIN_PROBES} probes in its own last
- * {@link CONFIRM_MIN_MS}. An `allowed` at or after
+ * {@link CONFIRM_MIN_MS} and holds at least {@link CONFIRM_MIN_PROBES} probes sent from
+ * {@link CONFIRM_MIN_MS} before the deadline on. An `allowed` at or after
  * the deadline — even after a denial — is a fail; converging before the deadline is reported and
  * passes; `unknown` inside the confirmation window is inconclusive. Each probe is a new
  * connection (the handle's promise), so every answer is a fresh balancing decision.
@@ -19,9 +19,9 @@ import type { Evidence } from './evidence.ts';
 import type { CheckVerdict } from './verdict.ts';
 import { Interrupted, sleep } from './wait.ts';
 
-/** A stable denial is confirmed by at least this many denials in a row, within the run's last… */
+/** A stable denial is confirmed by at least this many denials in a row, sent from… */
 export const CONFIRM_MIN_PROBES = 3;
-/** …this long, the run spanning at least as long. */
+/** …this long before the deadline on, the run spanning at least as long. */
 export const CONFIRM_MIN_MS = 1000;
 /** Backoff between probes before the first denial: from the first value up to the second. */
 const BACKOFF_MS = { first: 100, max: 1000, factor: 1.5 } as const;
@@ -149,17 +149,18 @@ export async function pollUntilDenied(handle: ReuseHandle, options: PollOptions)
 }
 
 /**
- * The final run of denials spans long enough, reaches the deadline, and holds enough probes in its
- * own last {@link CONFIRM_MIN_MS}: a run whose probes skipped that stretch (a stalled harness, one
- * slow answer) is not confirmed by the probes before the gap, and polling goes on, densely, past
- * the deadline, where an `allowed` fails.
+ * The final run of denials spans long enough, reaches the deadline, and holds enough probes sent
+ * from {@link CONFIRM_MIN_MS} before the deadline on: a run whose probes skipped that stretch (a
+ * stalled harness, one slow answer) is not confirmed by the probes before the gap, and polling
+ * goes on past the deadline, where an `allowed` fails. Counted from the deadline, not from the
+ * last probe, so a target whose every answer is slow still gets its run confirmed in the end.
  */
 function isConfirmed(run: readonly ReuseAttempt[], deadlineAt: number): boolean {
   const first = run[0];
   const last = run.at(-1);
   if (!first || !last) return false;
-  const inLastStretch = run.filter((a) => a.sentAt >= last.sentAt - CONFIRM_MIN_MS).length;
-  return inLastStretch >= CONFIRM_MIN_PROBES && last.sentAt - first.sentAt >= CONFIRM_MIN_MS && last.dueAt >= deadlineAt;
+  const nearDeadline = run.filter((a) => a.sentAt >= deadlineAt - CONFIRM_MIN_MS).length;
+  return nearDeadline >= CONFIRM_MIN_PROBES && last.sentAt - first.sentAt >= CONFIRM_MIN_MS && last.dueAt >= deadlineAt;
 }
 
 /** The verdict on one handle's attempts. Exported for the rules' own tests. */

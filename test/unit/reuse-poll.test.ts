@@ -81,6 +81,20 @@ describe.concurrent('polling a credential after its grant ended', () => {
     expect(seen.detail).toMatch(/allowed again \d+ ms after a denial \(unstable revocation\)/);
   });
 
+  test('a target whose every answer takes 700 ms still gets its stable denial confirmed: the poll ends', async () => {
+    const opts = options(1500);
+    const handle = scriptedHandle('JIT token', 'reuse-denied', ['denied']);
+    const probe = handle.probe;
+    handle.probe = async (node) => {
+      await sleep(700);
+      return probe(node);
+    };
+    const seen = await pollUntilDenied(handle, opts);
+    expect(seen.verdict).toBe('pass');
+    expect(seen.attempts.filter((a) => a.sentAt >= opts.deadlineAt - CONFIRM_MIN_MS).length).toBeGreaterThanOrEqual(CONFIRM_MIN_PROBES);
+    expect(seen.attempts.length).toBeLessThanOrEqual(6);
+  }, 10_000);
+
   test('a node that starts honouring the credential again in the last second before the deadline fails, however sparse the probes before', async () => {
     // Denied at first; from 1.5 s after the end a stale replica answers every other connection.
     const opts = options(2500);
