@@ -410,19 +410,17 @@ export interface TokenTrail {
  * offset read when residue was last measured: later revocations are the harness's own teardown).
  */
 export function trailOf(entries: readonly AuditEntry[], ids: ReadonlySet<string>, tokenIds: ReadonlySet<string>, secretPath: string, endBy: number): TokenTrail {
-  const trail: TokenTrail = {};
   // A batch token has no accessor: its own HMAC ties its records together instead.
   const mine = (accessor: string, token: string): boolean => (accessor !== '' && ids.has(accessor)) || (token !== '' && tokenIds.has(token));
   // One pass for every record looked for, each the first of its kind: with hundreds of scenarios at
   // once, every scenario's entries hold every other's token issues, and a pass per record was a
   // tenth of the harness's time at the end of a run.
-  let issueAt = -1;
+  let issue: AuditEntry | undefined;
   let use: AuditEntry | undefined;
   let revocation: AuditEntry | undefined;
   let refusal: AuditEntry | undefined;
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i]!;
-    if (issueAt < 0 && e.issued !== undefined && mine(e.issued.accessor, e.issued.tokenHash)) issueAt = i;
+  for (const e of entries) {
+    if (!issue && e.issued !== undefined && mine(e.issued.accessor, e.issued.tokenHash)) issue = e;
     if (e.type !== 'request') continue;
     if (e.path === secretPath) {
       if (!use && e.error === '' && mine(e.accessor, e.clientToken)) use = e;
@@ -437,16 +435,14 @@ export function trailOf(entries: readonly AuditEntry[], ids: ReadonlySet<string>
       revocation = e;
     }
   }
-  trail.issue = issueAt < 0 ? undefined : entries[issueAt];
-  trail.use = use;
-  trail.revocation = revocation;
-  if (trail.revocation) return trail;
-  const ttl = trail.issue?.issued?.ttlSeconds;
-  if (refusal && trail.issue && ttl !== null && ttl !== undefined && ttl > 0) {
+  const trail: TokenTrail = { issue, use, revocation };
+  if (revocation) return trail;
+  const ttl = issue?.issued?.ttlSeconds;
+  if (refusal && issue && ttl !== null && ttl !== undefined && ttl > 0) {
     // Counted from the issuing request: the token may be created well before its response is written.
     // Vault keeps a token's creation time in whole seconds and expires it from there, so its TTL
     // may end up to a second before the request's own time plus the TTL.
-    const requested = issuingRequest(entries, issueAt) ?? trail.issue;
+    const requested = entries.find((e) => e.type === 'request' && e.id !== '' && e.id === issue.id) ?? issue;
     const expiresAt = new Date(Math.floor(Date.parse(requested.time) / 1000) * 1000 + ttl * 1000).toISOString();
     if (Date.parse(refusal.time) >= Date.parse(expiresAt)) trail.expiry = { refusal, expiresAt };
     else trail.earlyRefusal = refusal;
@@ -454,14 +450,4 @@ export function trailOf(entries: readonly AuditEntry[], ids: ReadonlySet<string>
     trail.earlyRefusal = refusal;
   }
   return trail;
-}
-
-/** The request record of the issue at `issueAt` (same request id): written before its response, so looked for backwards from it first. */
-function issuingRequest(entries: readonly AuditEntry[], issueAt: number): AuditEntry | undefined {
-  const id = entries[issueAt]?.id ?? '';
-  if (id === '') return undefined;
-  const matches = (e: AuditEntry): boolean => e.type === 'request' && e.id === id;
-  for (let i = issueAt - 1; i >= 0; i--) if (matches(entries[i]!)) return entries[i];
-  for (let i = issueAt + 1; i < entries.length; i++) if (matches(entries[i]!)) return entries[i];
-  return undefined;
 }
